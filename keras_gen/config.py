@@ -1,0 +1,160 @@
+"""The training configuration: zoo recipes, flag overrides and validation.
+
+A run is described by one `TrainConfig`. It is assembled in three layers, each
+overriding the one before: the defaults below and the family's own
+`DEFAULT_HPARAMS`, a zoo recipe (`zoo/NAME.json`), and the flags the user typed.
+The resolved config is written to `model_dir/config.json`, so every run folder
+records exactly what it ran.
+"""
+
+import dataclasses
+import json
+import os
+
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
+ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+
+
+class ConfigError(ValueError):
+  """A flag, recipe or hyperparameter the user got wrong; the message says which."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Everything one training run needs; field names match the train flags."""
+  model: str = "dcgan"
+  dataset: str = "fashion_mnist"
+  model_dir: str = ""
+  data_dir: str = ""
+  train_steps: int = 1000
+  batch_size: int = 64  # Global: split evenly across replicas.
+  strategy: str = "default"
+  cpu_replicas: int = 0  # 0 leaves the CPU as one device.
+  tpu: str = ""
+  seed: int = 0
+  xla: bool = False
+  mixed_precision: str = "none"
+  deterministic: bool = False
+  checkpoint_every: int = 500
+  summary_every: int = 100
+  log_every: int = 50
+  keep_checkpoints: int = 3
+  export_dir: str = ""  # Empty: model_dir/export.
+  resolution: int = 0  # Only for image folders; 0 means 64.
+  hparams: dict = dataclasses.field(default_factory=dict)
+  # Set by the engine from the dataset, not by a flag; export and evaluate need it.
+  element_shape: list = dataclasses.field(default_factory=list)
+
+  def to_json(self):
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def recipe_path(recipe):
+  """Resolves `--recipe`: a path to a JSON file, or the name of one in zoo/."""
+  if os.path.isfile(recipe):
+    return recipe
+  candidate = os.path.join(ZOO_DIR, recipe if recipe.endswith(".json") else recipe + ".json")
+  if os.path.isfile(candidate):
+    return candidate
+  raise ConfigError(
+      f"--recipe={recipe!r} is neither a file nor a recipe in zoo/; "
+      f"valid recipes: {', '.join(recipe_names())}.")
+
+
+def recipe_names():
+  if not os.path.isdir(ZOO_DIR):
+    return []
+  return sorted(name[:-5] for name in os.listdir(ZOO_DIR) if name.endswith(".json"))
+
+
+def load_recipe(recipe):
+  """Returns the recipe's `config` dict (train fields plus `hparams`)."""
+  path = recipe_path(recipe)
+  try:
+    with open(path) as f:
+      recipe_json = json.load(f)
+  except json.JSONDecodeError as e:
+    raise ConfigError(f"Recipe {path} is not valid JSON: {e}.") from e
+  if not isinstance(recipe_json.get("config"), dict):
+    raise ConfigError(f"Recipe {path} has no 'config' object.")
+  return recipe_json["config"]
+
+
+def parse_hparams(text):
+  """Parses `--hparams='latent_dim=64,loss=minimax'` into a dict of strings."""
+  if not text:
+    return {}
+  pairs = {}
+  for item in text.split(","):
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+      raise ConfigError(f"--hparams item {item!r} is not of the form name=value.")
+    pairs[key.strip()] = value.strip()
+  return pairs
+
+
+def _coerce(name, value, default):
+  """Converts a flag string to the type of the hyperparameter's default."""
+  if not isinstance(value, str) or isinstance(default, str):
+    return value
+  try:
+    if isinstance(default, bool):
+      if value.lower() not in ("true", "false", "1", "0"):
+        raise ValueError
+      return value.lower() in ("true", "1")
+    if isinstance(default, int):
+      return int(value)
+    if isinstance(default, float):
+      return float(value)
+    if isinstance(default, (list, tuple)):
+      return [type(default[0])(v) for v in value.split(":")] if default else value.split(":")
+  except ValueError:
+    raise ConfigError(
+        f"Hyperparameter {name}={value!r} is not a valid {type(default).__name__}.") from None
+  return value
+
+
+def resolve_hparams(family_name, defaults, overrides):
+  """Merges overrides into a family's defaults, rejecting names it does not know."""
+  unknown = sorted(set(overrides) - set(defaults))
+  if unknown:
+    raise ConfigError(
+        f"Unknown hyperparameter(s) {', '.join(unknown)} for model {family_name!r}; "
+        f"valid: {', '.join(sorted(defaults))}.")
+  resolved = dict(defaults)
+  for name, value in overrides.items():
+    resolved[name] = _coerce(name, value, defaults[name])
+  return resolved
+
+
+def validate(config):
+  """Checks the values no family or dataset can check; raises ConfigError."""
+  if not config.model_dir:
+    raise ConfigError("--model_dir is required: the folder for checkpoints, logs and exports.")
+  if config.strategy not in STRATEGIES:
+    raise ConfigError(
+        f"--strategy={config.strategy!r} is not one of {', '.join(STRATEGIES)}.")
+  if config.mixed_precision not in MIXED_PRECISION:
+    raise ConfigError(
+        f"--mixed_precision={config.mixed_precision!r} is not one of {', '.join(MIXED_PRECISION)}.")
+  for name in ("train_steps", "batch_size", "checkpoint_every", "summary_every", "log_every",
+               "keep_checkpoints"):
+    if getattr(config, name) <= 0:
+      raise ConfigError(f"--{name} must be a positive integer, got {getattr(config, name)}.")
+  if config.cpu_replicas < 0:
+    raise ConfigError(f"--cpu_replicas must be 0 or more, got {config.cpu_replicas}.")
+  if config.cpu_replicas > 1 and config.strategy not in ("mirrored", "multi_worker"):
+    raise ConfigError(
+        f"--cpu_replicas={config.cpu_replicas} only makes sense with --strategy=mirrored "
+        f"or multi_worker, not {config.strategy!r}.")
+  if config.xla and config.strategy in ("mirrored", "multi_worker"):
+    raise ConfigError(
+        "--xla compiles the whole per-replica step, which tf.distribute supports only with "
+        "one replica (--strategy=default or one_device); TPUStrategy always compiles with XLA.")
+  if config.strategy == "tpu" and not config.tpu:
+    raise ConfigError("--strategy=tpu needs --tpu=NAME_OR_ADDRESS.")
+  if config.data_dir and not os.path.exists(config.data_dir):
+    raise ConfigError(f"--data_dir={config.data_dir!r} does not exist.")
+  if config.resolution < 0 or (config.resolution & (config.resolution - 1)):
+    raise ConfigError(f"--resolution must be a power of two, got {config.resolution}.")

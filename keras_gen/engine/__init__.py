@@ -1,0 +1,1 @@
+"""The training engine: strategies, the loop, checkpoints and summaries."""

@@ -1,0 +1,77 @@
+"""Builds the tf.distribute strategy a run asks for.
+
+`--cpu_replicas=N` splits the host CPU into N logical devices before TensorFlow
+initializes, so MirroredStrategy runs on a laptop or in CI exactly as it would
+on N accelerators.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+
+
+def split_cpu(num_replicas):
+  """Splits the CPU into logical devices; must run before TensorFlow initializes."""
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  existing = tf.config.get_logical_device_configuration(cpu)
+  if existing and len(existing) >= num_replicas:
+    return
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * num_replicas)
+  except RuntimeError as e:
+    raise config_lib.ConfigError(
+        f"--cpu_replicas={num_replicas} must be applied before TensorFlow initializes "
+        f"its devices, and it already has ({e}).") from e
+
+
+def _replica_devices(num_replicas):
+  """The first `num_replicas` accelerators, else logical CPU devices."""
+  for kind in ("GPU", "CPU"):
+    devices = [d.name for d in tf.config.list_logical_devices(kind)]
+    if devices and (kind == "CPU" or len(devices) >= max(num_replicas, 1)):
+      return devices if not num_replicas else devices[:num_replicas]
+  return None
+
+
+def make_strategy(config):
+  """Returns the tf.distribute.Strategy named by `config.strategy`."""
+  if config.cpu_replicas > 1:
+    split_cpu(config.cpu_replicas)
+  if config.strategy == "default":
+    return tf.distribute.get_strategy()
+  if config.strategy == "one_device":
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+  if config.strategy == "mirrored":
+    if tf.config.list_logical_devices("GPU"):
+      return tf.distribute.MirroredStrategy()
+    return tf.distribute.MirroredStrategy(_replica_devices(config.cpu_replicas))
+  if config.strategy == "multi_worker":
+    if "TF_CONFIG" not in os.environ:
+      raise config_lib.ConfigError(
+          "--strategy=multi_worker reads the cluster from the TF_CONFIG environment "
+          "variable, which is not set.")
+    try:
+      json.loads(os.environ["TF_CONFIG"])
+    except json.JSONDecodeError as e:
+      raise config_lib.ConfigError(f"TF_CONFIG is not valid JSON: {e}.") from e
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if config.strategy == "tpu":
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise config_lib.ConfigError(f"Unknown strategy {config.strategy!r}.")
+
+
+def is_chief(strategy):
+  """True on the worker that writes summaries, samples and exports."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)

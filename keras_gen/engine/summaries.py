@@ -1,0 +1,100 @@
+"""TensorBoard summaries, sample-grid PNGs and the terminal progress line."""
+
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+
+def image_grid(images, columns=None):
+  """Tiles [N, H, W, C] images in [-1, 1] into one [1, rows*H, cols*W, C] uint8 image."""
+  images = np.asarray(images, np.float32)
+  count, height, width, channels = images.shape
+  columns = columns or int(math.ceil(math.sqrt(count)))
+  rows = int(math.ceil(count / columns))
+  canvas = np.zeros([rows * height, columns * width, channels], np.uint8)
+  pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+  for index in range(count):
+    row, column = divmod(index, columns)
+    canvas[row * height:(row + 1) * height, column * width:(column + 1) * width] = pixels[index]
+  return canvas[None]
+
+
+def write_png(path, grid):
+  """Writes a [1, H, W, C] uint8 grid as a PNG, via a temporary name."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  partial = path + ".partial"
+  tf.io.write_file(partial, tf.io.encode_png(grid[0]))
+  os.replace(partial, path)
+
+
+class Summaries:
+  """Writes scalars and image grids under model_dir/train, and PNGs under model_dir/samples."""
+
+  def __init__(self, model_dir, enabled=True):
+    self.model_dir = model_dir
+    self.enabled = enabled
+    self.writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train"))
+                   if enabled else tf.summary.create_noop_writer())
+
+  def text(self, tag, text, step):
+    with self.writer.as_default(step=step):
+      tf.summary.text(tag, text)
+    self.writer.flush()
+
+  def scalars(self, values, step):
+    with self.writer.as_default(step=step):
+      for tag, value in values.items():
+        tf.summary.scalar(tag, float(value))
+
+  def images(self, named_images, step):
+    """Logs each [N, H, W, C] batch in [-1, 1] as one grid and saves it as a PNG."""
+    if not self.enabled:
+      return
+    with self.writer.as_default(step=step):
+      for tag, images in named_images.items():
+        grid = image_grid(images)
+        tf.summary.image(tag, grid, step=step)
+        write_png(os.path.join(self.model_dir, "samples", f"{tag}_step{step:07d}.png"), grid)
+    self.writer.flush()
+
+  def close(self):
+    self.writer.flush()
+    self.writer.close()
+
+
+def _format_duration(seconds):
+  seconds = int(round(seconds))
+  return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+  """Measures throughput between log points and prints one line per point."""
+
+  def __init__(self, total_steps, global_batch_size, start_step):
+    self.total_steps = total_steps
+    self.global_batch_size = global_batch_size
+    self._last_step = start_step
+    self._last_time = time.perf_counter()
+
+  def reset_clock(self, step):
+    """Restarts the interval, e.g. after tracing or a checkpoint write."""
+    self._last_step = step
+    self._last_time = time.perf_counter()
+
+  def measure(self, step):
+    """Returns (images/s, seconds per step) since the last call."""
+    now = time.perf_counter()
+    steps = max(step - self._last_step, 1)
+    elapsed = max(now - self._last_time, 1e-9)
+    self._last_step, self._last_time = step, now
+    return steps * self.global_batch_size / elapsed, elapsed / steps
+
+  def line(self, step, losses, images_per_sec, step_time):
+    eta = (self.total_steps - step) * step_time
+    loss_text = "  ".join(f"{name} {float(value):.4f}" for name, value in sorted(losses.items()))
+    return (f"step {step}/{self.total_steps}  {loss_text}  "
+            f"{images_per_sec:.1f} img/s  {step_time * 1000:.1f} ms/step  "
+            f"ETA {_format_duration(eta)}")

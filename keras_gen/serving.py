@@ -1,0 +1,164 @@
+"""SavedModel export in the layout TF Serving reads: EXPORT_DIR/<version>/.
+
+Signatures by family kind (images are uint8 NHWC at the boundary):
+
+  generator    serving_default {"z": float32[N, latent_dim]} -> {"images": uint8[N, H, W, C]}
+               sample {"num": int32 scalar, "seed": int64 scalar} -> {"images": ...}
+  points       the same two, returning {"samples": float32[N, 2]}
+  autoencoder  encode {"images"} -> {"code"}, decode {"code"} -> {"images"},
+               reconstruct {"images"} -> {"images"} (also serving_default), and
+               sample as above when the family can sample from a prior (the VAE).
+
+Every request is capped at MAX_BATCH examples; a larger one is refused with an
+InvalidArgumentError (HTTP 400 from TF Serving) before anything is allocated.
+The export loads with TensorFlow alone: `tf.saved_model.load(path)`.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from keras_gen import data
+from keras_gen.families import base
+
+MAX_BATCH = 1024
+METADATA_FILE = "keras_gen.json"
+
+
+def _check_batch(count):
+  tf.debugging.assert_less_equal(
+      tf.cast(count, tf.int64), tf.constant(MAX_BATCH, tf.int64),
+      message=f"A request may ask for at most {MAX_BATCH} examples")
+  tf.debugging.assert_positive(tf.cast(count, tf.int64),
+                               message="A request must ask for at least one example")
+
+
+def _prior_sample_function(generate, latent_dim, output):
+  @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num"),
+                                tf.TensorSpec([], tf.int64, name="seed")])
+  def sample(num, seed):
+    _check_batch(num)
+    with tf.control_dependencies([tf.debugging.assert_non_negative(num)]):
+      z = tf.random.stateless_normal(tf.stack([num, latent_dim]),
+                                     seed=tf.stack([seed, tf.constant(0, tf.int64)]))
+    return output(generate(z))
+  return sample
+
+
+def _images_output(images):
+  return {"images": data.to_uint8(tf.cast(images, tf.float32))}
+
+
+def _points_output(points):
+  return {"samples": tf.cast(points, tf.float32)}
+
+
+class GeneratorModule(tf.Module):
+  """Holds the networks and the generator signatures."""
+
+  def __init__(self, networks, functions, kind):
+    super().__init__()
+    self.networks = networks
+    output = _points_output if kind == "points" else _images_output
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
+    def serving_default(z):
+      _check_batch(tf.shape(z)[0])
+      return output(functions.generate(z))
+
+    self.serving_default = serving_default
+    self.sample = _prior_sample_function(functions.generate, functions.latent_dim, output)
+
+  def signatures(self):
+    return {"serving_default": self.serving_default, "sample": self.sample}
+
+
+class AutoencoderModule(tf.Module):
+  """Holds the networks and the encode / decode / reconstruct signatures."""
+
+  def __init__(self, networks, functions, image_shape):
+    super().__init__()
+    self.networks = networks
+    images_spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
+    code_spec = tf.TensorSpec([None, *functions.code_shape], tf.float32, name="code")
+
+    @tf.function(input_signature=[images_spec])
+    def encode(images):
+      _check_batch(tf.shape(images)[0])
+      return {"code": tf.cast(functions.encode(data.from_uint8(images)), tf.float32)}
+
+    @tf.function(input_signature=[code_spec])
+    def decode(code):
+      _check_batch(tf.shape(code)[0])
+      return _images_output(functions.decode(code))
+
+    @tf.function(input_signature=[images_spec])
+    def reconstruct(images):
+      _check_batch(tf.shape(images)[0])
+      return _images_output(functions.decode(functions.encode(data.from_uint8(images))))
+
+    self.encode, self.decode, self.reconstruct = encode, decode, reconstruct
+    self.sample = (_prior_sample_function(functions.generate, functions.latent_dim,
+                                          _images_output)
+                   if functions.generate is not None else None)
+
+  def signatures(self):
+    signatures = {"serving_default": self.reconstruct, "encode": self.encode,
+                  "decode": self.decode, "reconstruct": self.reconstruct}
+    if self.sample is not None:
+      signatures["sample"] = self.sample
+    return signatures
+
+
+def make_module(family, networks, hparams, element_shape):
+  functions = family.serving(networks, hparams)
+  if isinstance(functions, base.AutoencoderServing):
+    return AutoencoderModule(networks, functions, element_shape)
+  return GeneratorModule(networks, functions, family.KIND)
+
+
+def metadata(config, step, element_shape, signatures):
+  return {
+      "model": config.model,
+      "dataset": config.dataset,
+      "element_shape": list(element_shape),
+      "resolution": int(element_shape[0]) if len(element_shape) == 3 else None,
+      "latent_dim": config.hparams.get("latent_dim", config.hparams.get("code_size")),
+      "step": int(step),
+      "signatures": sorted(signatures),
+      "max_batch": MAX_BATCH,
+      "value_range": "uint8 images in [0, 255]; networks see x / 127.5 - 1",
+      "config": json.loads(config.to_json()),
+  }
+
+
+def export(family, networks, config, step, export_dir):
+  """Writes EXPORT_DIR/<step>/ atomically and returns its path.
+
+  The SavedModel is written under a temporary name and renamed into place, so a
+  TF Serving instance polling EXPORT_DIR never sees a half-written version.
+  """
+  element_shape = tuple(config.element_shape)
+  module = make_module(family, networks, config.hparams, element_shape)
+  signatures = module.signatures()
+  os.makedirs(export_dir, exist_ok=True)
+  final_path = os.path.join(export_dir, str(int(step)))
+  partial_path = tempfile.mkdtemp(prefix=f".{int(step)}.partial-", dir=export_dir)
+  try:
+    with tempfile.TemporaryDirectory() as scratch:
+      metadata_path = os.path.join(scratch, METADATA_FILE)
+      with open(metadata_path, "w") as f:
+        json.dump(metadata(config, step, element_shape, signatures), f, indent=2)
+      module.metadata = tf.saved_model.Asset(metadata_path)
+      tf.saved_model.save(module, partial_path, signatures=signatures)
+    if os.path.exists(final_path):
+      shutil.rmtree(final_path)
+    os.replace(partial_path, final_path)
+  finally:
+    shutil.rmtree(partial_path, ignore_errors=True)
+  return final_path
+

@@ -1,0 +1,87 @@
+"""Trains a zoo model: `python -m keras_gen.train --model=dcgan --dataset=fashion_mnist`.
+
+Values come from, in increasing precedence: the defaults, a zoo recipe
+(`--recipe=NAME` or a path to a recipe JSON), and the flags typed here.
+Rerunning the same command resumes from the newest checkpoint in --model_dir.
+"""
+
+import dataclasses
+import sys
+
+from absl import app
+from absl import flags
+
+from keras_gen import cli
+from keras_gen import config as config_lib
+from keras_gen import data
+from keras_gen import registry
+
+_DEFAULTS = config_lib.TrainConfig()
+
+flags.DEFINE_string("recipe", None, "A zoo recipe name (see zoo/) or a path to a recipe JSON; "
+                    "flags given here override its values. Recipes: "
+                    + ", ".join(config_lib.recipe_names()))
+flags.DEFINE_string("model", _DEFAULTS.model, "The model to train. Models:\n"
+                    + registry.describe_models())
+flags.DEFINE_string("dataset", _DEFAULTS.dataset, "The training data. Datasets:\n"
+                    + data.describe_datasets())
+flags.DEFINE_string("model_dir", None, "Folder for checkpoints, TensorBoard logs, samples and "
+                    "the export; an existing one is resumed.")
+flags.DEFINE_string("data_dir", "", "Where dataset files are (IDX files for fashion_mnist/mnist).")
+flags.DEFINE_integer("train_steps", _DEFAULTS.train_steps, "Total generator/model updates.")
+flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size, split across replicas.")
+flags.DEFINE_string("strategy", _DEFAULTS.strategy, "One of " + "|".join(config_lib.STRATEGIES))
+flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical devices "
+                     "(with --strategy=mirrored), to run several replicas without accelerators.")
+flags.DEFINE_string("tpu", "", "TPU name or grpc:// address for --strategy=tpu.")
+flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for initialization, data order and noise.")
+flags.DEFINE_boolean("xla", _DEFAULTS.xla, "Compile the train step with XLA (one replica).")
+flags.DEFINE_string("mixed_precision", _DEFAULTS.mixed_precision,
+                    "One of " + "|".join(config_lib.MIXED_PRECISION))
+flags.DEFINE_boolean("deterministic", False, "Enable TensorFlow op determinism.")
+flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Steps between checkpoints.")
+flags.DEFINE_integer("summary_every", _DEFAULTS.summary_every,
+                     "Steps between image summaries and sample PNGs.")
+flags.DEFINE_integer("log_every", _DEFAULTS.log_every, "Steps between progress lines.")
+flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints,
+                     "How many recent checkpoints to keep.")
+flags.DEFINE_string("export_dir", "", "SavedModel export folder (default MODEL_DIR/export).")
+flags.DEFINE_integer("resolution", 0, "Image size for --dataset=folder:PATH (default 64).")
+flags.DEFINE_string("hparams", "", "Model hyperparameters, e.g. 'latent_dim=64,loss=minimax'.")
+
+FLAGS = flags.FLAGS
+
+_CONFIG_FLAGS = [field.name for field in dataclasses.fields(config_lib.TrainConfig)
+                 if field.name not in ("hparams", "element_shape")]
+
+
+def config_from_flags():
+  """Defaults, then the recipe, then explicitly typed flags."""
+  values = {}
+  hparams = {}
+  if FLAGS.recipe:
+    recipe = dict(config_lib.load_recipe(FLAGS.recipe))
+    hparams.update(recipe.pop("hparams", {}))
+    unknown = sorted(set(recipe) - set(_CONFIG_FLAGS))
+    if unknown:
+      raise config_lib.ConfigError(f"Recipe {FLAGS.recipe} sets unknown fields: {unknown}.")
+    values.update(recipe)
+  for name in _CONFIG_FLAGS:
+    if FLAGS[name].present or name not in values:
+      if FLAGS[name].value is not None:
+        values[name] = FLAGS[name].value
+  hparams.update(config_lib.parse_hparams(FLAGS.hparams))
+  return config_lib.TrainConfig(**values, hparams=hparams)
+
+
+def main(argv):
+  cli.reject_positional_arguments(argv)
+  cli.quiet_tensorflow()
+  from keras_gen.engine import loop  # Imports TensorFlow; kept out of --help.
+  result = loop.main_guard(lambda: loop.run(config_from_flags()))
+  if result.get("interrupted"):
+    sys.exit(128 + result["signal"])
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags_or_exit)
