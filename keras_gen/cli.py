@@ -27,3 +27,18 @@ def reject_positional_arguments(argv):
   if len(argv) > 1:
     print(f"Error: unexpected arguments {argv[1:]}; every option is a --flag.", file=sys.stderr)
     sys.exit(2)
+
+
+def usage_error(message):
+  print(f"Error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def exit_on_user_error(function, *args):
+  """Runs `function`; a user error (bad flag, path or file) becomes one line and exit code 2."""
+  from keras_gen import config as config_lib  # pylint: disable=g-import-not-at-top
+  from keras_gen import data  # Imports TensorFlow.
+  try:
+    return function(*args)
+  except (config_lib.ConfigError, data.DataError) as e:
+    usage_error(str(e))

@@ -78,7 +78,7 @@ def main(argv):
   cli.reject_positional_arguments(argv)
   cli.quiet_tensorflow()
   from keras_gen.engine import loop  # Imports TensorFlow; kept out of --help.
-  result = loop.main_guard(lambda: loop.run(config_from_flags()))
+  result = cli.exit_on_user_error(lambda: loop.run(config_from_flags()))
   if result.get("interrupted"):
     sys.exit(128 + result["signal"])
 

@@ -16,10 +16,20 @@ from keras_gen import config as config_lib
 IDENTITY_FIELDS = ("model", "dataset", "resolution")
 
 
+def network_variables(networks):
+  """Checkpoint children for the networks: each one's variables, in creation order.
+
+  Keras 3 layers held in Python lists are not children in TensorFlow's object
+  graph, so checkpointing the model objects would silently drop their weights;
+  the flat list of `model.variables` holds every weight, and its order is fixed
+  by the architecture (unlike Keras' auto-generated layer names).
+  """
+  return {f"network_{name}": list(network.variables) for name, network in networks.items()}
+
+
 def make_manager(model_dir, networks, optimizers, step, max_to_keep):
   checkpoint = tf.train.Checkpoint(
-      step=step,
-      **{f"network_{name}": network for name, network in networks.items()},
+      step=step, **network_variables(networks),
       **{f"optimizer_{name}": optimizer for name, optimizer in optimizers.items()})
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(model_dir, "checkpoints"), max_to_keep=max_to_keep,

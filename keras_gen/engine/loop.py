@@ -8,7 +8,6 @@ import functools
 import os
 import shutil
 import signal
-import sys
 import tempfile
 
 import keras
@@ -240,11 +239,3 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
     print(f"Exported SavedModel to {result['export_path']}", flush=True)
   return result
 
-
-def main_guard(function, *args):
-  """Runs `function`, turning user errors into one line on stderr and exit code 2."""
-  try:
-    return function(*args)
-  except (config_lib.ConfigError, data.DataError) as e:
-    print(f"Error: {e}", file=sys.stderr)
-    sys.exit(2)

@@ -1,0 +1,46 @@
+"""Rebuilds a trained run's networks from its model_dir, for export, evaluation and tools."""
+
+import dataclasses
+import os
+
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+from keras_gen import registry
+from keras_gen.engine import checkpoints
+
+
+@dataclasses.dataclass
+class RestoredRun:
+  config: config_lib.TrainConfig
+  family: object
+  networks: dict
+  step: int
+  checkpoint_path: str
+
+
+def load_run(model_dir, checkpoint_path=None):
+  """Returns the networks of the newest (or the given) checkpoint in model_dir.
+
+  Raises ConfigError naming the folder if it holds no run or no checkpoint.
+  """
+  run_config = checkpoints.read_run_config(model_dir) if os.path.isdir(model_dir) else None
+  if run_config is None:
+    raise config_lib.ConfigError(
+        f"--model_dir={model_dir} holds no keras_gen run (no config.json).")
+  config = config_lib.TrainConfig(**run_config)
+  family, _ = registry.get_family(config.model)
+  checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(
+      os.path.join(model_dir, "checkpoints"))
+  if checkpoint_path is None:
+    raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
+  networks = family.build(config.hparams, tuple(config.element_shape))
+  step = tf.Variable(0, dtype=tf.int64, trainable=False)
+  checkpoint = tf.train.Checkpoint(step=step, **checkpoints.network_variables(networks))
+  try:
+    checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+  except (tf.errors.OpError, AssertionError, ValueError) as e:
+    raise config_lib.ConfigError(
+        f"Checkpoint {checkpoint_path} could not be read into model {config.model!r}: "
+        f"{str(e).splitlines()[0]}") from e
+  return RestoredRun(config, family, networks, int(step.numpy()), checkpoint_path)

@@ -1,0 +1,76 @@
+"""Runs registered metrics on a subject and writes the results JSON."""
+
+import json
+import os
+import time
+
+from keras_gen import config as config_lib
+from keras_gen import data
+from keras_gen import metrics as metrics_lib
+from keras_gen.metrics import subject as subject_lib
+
+
+def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir="",
+             split="test", num_samples=10000, seed=0, output="", extra=None):
+  """Evaluates a checkpoint (model_dir) or an export (saved_model); returns the results dict."""
+  if bool(model_dir) == bool(saved_model):
+    raise config_lib.ConfigError("Give exactly one of --model_dir and --saved_model.")
+  if not metric_names:
+    raise config_lib.ConfigError(
+        f"--metrics is empty; valid metrics: {', '.join(metrics_lib.metric_names())}.")
+  functions = {}
+  for name in metric_names:
+    try:
+      functions[name] = metrics_lib.get_metric(name)
+    except ValueError as e:
+      raise config_lib.ConfigError(f"--metrics: {e}") from e
+  subject = (subject_lib.from_model_dir(model_dir) if model_dir
+             else subject_lib.from_saved_model(saved_model))
+  for name, (_, kinds) in functions.items():
+    if subject.kind not in kinds:
+      raise config_lib.ConfigError(
+          f"Metric {name!r} applies to {' or '.join(kinds)} models, not to "
+          f"{subject.metadata['model']!r} ({subject.kind}).")
+  dataset = dataset or subject.dataset
+  run_config = subject.metadata.get("config", {})
+  resolution = run_config.get("resolution") or None
+  held_out = data.load(dataset, split, data_dir or run_config.get("data_dir") or None,
+                       resolution, seed)
+  train = held_out if split == "train" else None
+  options = subject_lib.Options(held_out=held_out, train=train, num_samples=num_samples,
+                                seed=seed, extra=dict(extra or {}))
+  results = {"model": subject.metadata["model"], "step": subject.metadata["step"],
+             "source": model_dir or saved_model, "dataset": dataset, "split": split,
+             "seed": seed, "metrics": {}}
+  for name, (function, _) in functions.items():
+    started = time.perf_counter()
+    values = function(subject, options)
+    values["seconds"] = round(time.perf_counter() - started, 2)
+    results["metrics"][name] = values
+  output = output or _default_output(model_dir, saved_model, subject.metadata["step"])
+  _write_json(output, results)
+  results["output"] = output
+  return results
+
+
+def _default_output(model_dir, saved_model, step):
+  if model_dir:
+    return os.path.join(model_dir, "eval", f"step{step:07d}.json")
+  return os.path.join(os.path.dirname(os.path.abspath(saved_model)), f"eval_step{step}.json")
+
+
+def _write_json(path, results):
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  partial = path + ".partial"
+  with open(partial, "w") as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+  os.replace(partial, path)
+
+
+def format_table(results):
+  lines = [f"{results['model']} step {results['step']} on {results['dataset']}/{results['split']}"]
+  for metric, values in results["metrics"].items():
+    for key, value in values.items():
+      text = f"{value:.6g}" if isinstance(value, float) else str(value)
+      lines.append(f"  {metric:<16} {key:<24} {text}")
+  return "\n".join(lines)

@@ -1,0 +1,17 @@
+"""Reconstruction error of autoencoders on held-out images."""
+
+import numpy as np
+
+
+def reconstruction_error(subject, options):
+  """Pixel MSE on the [0, 1] scale and PSNR in dB (peak 1), over the held-out split.
+
+  Both are computed from the uint8 images the export returns, so a checkpoint
+  and its export give the same figure.
+  """
+  images = options.held_out.examples[:options.num_samples].astype(np.float32) / 127.5 - 1.0
+  reconstructions = subject.reconstruct(images)
+  squared = np.square((reconstructions - images) / 2.0).reshape(len(images), -1).mean(axis=1)
+  return {"mse": float(squared.mean()),
+          "psnr_db": float(np.mean(10.0 * np.log10(1.0 / np.maximum(squared, 1e-10)))),
+          "num_images": int(len(images))}

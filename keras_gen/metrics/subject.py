@@ -1,0 +1,98 @@
+"""What a metric evaluates: a trained run from a checkpoint, or a SavedModel export."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+from keras_gen import data
+from keras_gen import serving
+
+
+@dataclasses.dataclass
+class Options:
+  """Everything a metric may use besides the subject."""
+  held_out: data.Source       # The split evaluated against (test where there is one).
+  train: data.Source | None   # The training split, for metrics that fit on it.
+  num_samples: int
+  seed: int
+  batch_size: int = 256
+  extra: dict = dataclasses.field(default_factory=dict)  # Metric-specific settings.
+
+
+class Subject:
+  """Samples / encodes / reconstructs with float arrays in [-1, 1] at the boundary.
+
+  `run` is the RestoredRun when evaluating a checkpoint (metrics that need the
+  networks themselves, like the VAE's likelihood, use it); None for an export.
+  """
+
+  def __init__(self, kind, metadata, signatures, run=None):
+    self.kind = kind
+    self.metadata = metadata
+    self.signatures = signatures
+    self.run = run
+
+  @property
+  def dataset(self):
+    return self.metadata["dataset"]
+
+  def sample(self, num, seed, batch_size=256):
+    """num samples: images [num, H, W, C] in [-1, 1] or points [num, 2]."""
+    outputs = []
+    for start in range(0, num, batch_size):
+      count = min(batch_size, num - start)
+      result = self.signatures["sample"](num=tf.constant(count, tf.int32),
+                                         seed=tf.constant(seed * 1_000_003 + start, tf.int64))
+      outputs.append(_from_output(result))
+    return np.concatenate(outputs)
+
+  def reconstruct(self, images):
+    """images in [-1, 1] -> reconstructions in [-1, 1], batched."""
+    outputs = []
+    for start in range(0, len(images), 256):
+      batch = data.to_uint8(tf.constant(images[start:start + 256]))
+      outputs.append(_from_output(self.signatures["reconstruct"](images=batch)))
+    return np.concatenate(outputs)
+
+
+def _from_output(result):
+  if "images" in result:
+    return data.from_uint8(result["images"]).numpy()
+  return result["samples"].numpy()
+
+
+def from_model_dir(model_dir):
+  from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
+  run = restore.load_run(model_dir)
+  module = serving.make_module(run.family, run.networks, run.config.hparams,
+                               tuple(run.config.element_shape))
+  metadata = serving.metadata(run.config, run.step, run.config.element_shape,
+                              module.signatures())
+  return Subject(run.family.KIND, metadata, module.signatures(), run)
+
+
+def from_saved_model(path):
+  """Loads an export (EXPORT_DIR/<version>/ or EXPORT_DIR, taking the newest version)."""
+  if not os.path.isdir(path):
+    raise config_lib.ConfigError(f"--saved_model={path} is not a folder.")
+  if not os.path.exists(os.path.join(path, "saved_model.pb")):
+    versions = sorted((int(name) for name in os.listdir(path) if name.isdigit()), reverse=True)
+    if not versions:
+      raise config_lib.ConfigError(
+          f"--saved_model={path} holds neither saved_model.pb nor numbered versions.")
+    path = os.path.join(path, str(versions[0]))
+  metadata_path = os.path.join(path, "assets", serving.METADATA_FILE)
+  if not os.path.exists(metadata_path):
+    raise config_lib.ConfigError(
+        f"--saved_model={path} has no assets/{serving.METADATA_FILE}; was it written by keras_gen?")
+  with open(metadata_path) as f:
+    metadata = json.load(f)
+  loaded = tf.saved_model.load(path)
+  kind = metadata["config"].get("kind") or ("autoencoder" if "encode" in loaded.signatures
+                                            else "points" if metadata["element_shape"] == [2]
+                                            else "generator")
+  return Subject(kind, metadata, dict(loaded.signatures))
