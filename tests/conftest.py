@@ -18,3 +18,59 @@ TEST_CPU_REPLICAS = 2
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration()] * TEST_CPU_REPLICAS)
+
+import dataclasses  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+# Networks small enough that a step takes milliseconds; values, not quality, are tested.
+TINY_HPARAMS = {
+    "autoencoder": {"filters": 4, "code_size": 8, "hidden_units": 16},
+    "dcgan": {"latent_dim": 8, "g_filters": 4, "d_filters": 4},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory):
+  """A .npz of 64 grey 16x16 images (smooth blobs, so they are learnable) with labels."""
+  rng = np.random.default_rng(0)
+  grid = np.stack(np.meshgrid(np.arange(16), np.arange(16), indexing="ij"), -1)
+  centres = rng.uniform(4, 12, size=(64, 1, 1, 2))
+  images = 255 * np.exp(-np.sum((grid[None] - centres) ** 2, -1) / 8.0)
+  path = tmp_path_factory.mktemp("data") / "tiny.npz"
+  np.savez(path, images=images.astype(np.uint8)[..., None],
+           labels=rng.integers(0, 10, size=64))
+  return path
+
+
+@pytest.fixture
+def tiny_config(tiny_npz, tmp_path):
+  """Returns a function making a TrainConfig for `model` on the tiny dataset."""
+  from keras_gen import config as config_lib
+
+  def make(model, name="run", **overrides):
+    hparams = dict(TINY_HPARAMS.get(model, {}))
+    hparams.update(overrides.pop("hparams", {}))
+    values = dict(model=model, dataset=f"npz:{tiny_npz}", model_dir=str(tmp_path / name),
+                  train_steps=2, batch_size=8, checkpoint_every=1000, summary_every=1000,
+                  log_every=1000, hparams=hparams)
+    values.update(overrides)
+    return config_lib.TrainConfig(**values)
+
+  return make
+
+
+def network_weights(model_dir):
+  """{network name: [numpy arrays]} of the newest checkpoint in model_dir."""
+  from keras_gen.engine import restore
+  run = restore.load_run(model_dir)
+  return {name: [v.numpy() for v in network.variables] for name, network in run.networks.items()}
+
+
+def assert_same_weights(left, right, atol=0.0, rtol=0.0):
+  assert left.keys() == right.keys()
+  for name in left:
+    assert len(left[name]) == len(right[name])
+    for a, b in zip(left[name], right[name]):
+      np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=f"network {name}")

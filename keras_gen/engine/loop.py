@@ -211,10 +211,12 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
           images_per_sec, step_time = progress.measure(current)
           print(progress.line(current, losses, images_per_sec, step_time), flush=True)
           scalars = {f"loss/{name}": value for name, value in losses.items()}
-          scalars.update({f"learning_rate/{name}": float(optimizer.learning_rate)
+          scalars.update({f"learning_rate/{name}":
+                          float(keras.ops.convert_to_numpy(optimizer.learning_rate))
                           for name, optimizer in optimizers.items()})
-          scalars.update({"perf/images_per_sec": images_per_sec,
-                          "perf/step_time_ms": step_time * 1000})
+          if step_time is not None:
+            scalars.update({"perf/images_per_sec": images_per_sec,
+                            "perf/step_time_ms": step_time * 1000})
           summaries.scalars(scalars, current)
           result["losses"] = losses
         if current % config.summary_every == 0 or current == config.train_steps:

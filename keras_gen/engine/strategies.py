@@ -49,7 +49,13 @@ def make_strategy(config):
   if config.strategy == "mirrored":
     if tf.config.list_logical_devices("GPU"):
       return tf.distribute.MirroredStrategy()
-    return tf.distribute.MirroredStrategy(_replica_devices(config.cpu_replicas))
+    # Logical CPU devices share memory: reducing on one device costs nothing, and
+    # unlike the collective all-reduce it keeps synchronized batch norm's
+    # reductions and the gradient reduction from racing each other (replicas
+    # issued them in different orders and aborted with a shape mismatch).
+    return tf.distribute.MirroredStrategy(
+        _replica_devices(config.cpu_replicas),
+        cross_device_ops=tf.distribute.ReductionToOneDevice())
   if config.strategy == "multi_worker":
     if "TF_CONFIG" not in os.environ:
       raise config_lib.ConfigError(

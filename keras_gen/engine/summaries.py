@@ -85,16 +85,20 @@ class Progress:
     self._last_time = time.perf_counter()
 
   def measure(self, step):
-    """Returns (images/s, seconds per step) since the last call."""
+    """Returns (images/s, seconds per step) since the last call; (None, None) if no step ran."""
     now = time.perf_counter()
-    steps = max(step - self._last_step, 1)
-    elapsed = max(now - self._last_time, 1e-9)
+    steps = step - self._last_step
+    elapsed = now - self._last_time
     self._last_step, self._last_time = step, now
+    if steps <= 0:
+      return None, None
     return steps * self.global_batch_size / elapsed, elapsed / steps
 
   def line(self, step, losses, images_per_sec, step_time):
-    eta = (self.total_steps - step) * step_time
     loss_text = "  ".join(f"{name} {float(value):.4f}" for name, value in sorted(losses.items()))
+    if step_time is None:
+      return f"step {step}/{self.total_steps}  {loss_text}"
+    eta = (self.total_steps - step) * step_time
     return (f"step {step}/{self.total_steps}  {loss_text}  "
             f"{images_per_sec:.1f} img/s  {step_time * 1000:.1f} ms/step  "
             f"ETA {_format_duration(eta)}")

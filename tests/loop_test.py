@@ -1,0 +1,122 @@
+"""The training loop: replica equivalence, resume, summaries and signals."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import assert_same_weights
+from conftest import network_weights
+from keras_gen import config as config_lib
+from keras_gen.engine import loop
+
+
+@pytest.mark.parametrize("model", ["autoencoder", "dcgan"])
+def test_one_step_on_two_replicas_gives_the_weights_of_one_device(tiny_config, model):
+  one_device = tiny_config(model, "one", train_steps=1)
+  two_replicas = tiny_config(model, "two", train_steps=1, strategy="mirrored", cpu_replicas=2)
+  loop.run(one_device)
+  loop.run(two_replicas)
+  before = network_weights(one_device.model_dir)
+  assert_same_weights(before, network_weights(two_replicas.model_dir), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["autoencoder", "dcgan"])
+def test_training_in_two_halves_gives_the_weights_of_one_run(tiny_config, model):
+  whole = tiny_config(model, "whole", train_steps=4)
+  halves = tiny_config(model, "halves", train_steps=2)
+  loop.run(whole)
+  first = loop.run(halves)
+  halves.train_steps = 4
+  second = loop.run(halves)
+  assert first["step"] == 2 and second["start_step"] == 2 and second["step"] == 4
+  assert_same_weights(network_weights(whole.model_dir), network_weights(halves.model_dir))
+
+
+def test_a_step_changes_the_weights_and_reports_finite_losses(tiny_config):
+  config = tiny_config("dcgan", train_steps=1, log_every=1)
+  result = loop.run(config)
+  assert set(result["losses"]) == {"d_loss", "g_loss"}
+  assert all(np.isfinite(value) for value in result["losses"].values())
+
+
+def test_rerunning_a_finished_run_trains_no_further_and_reexports(tiny_config):
+  config = tiny_config("autoencoder", train_steps=2)
+  loop.run(config)
+  weights = network_weights(config.model_dir)
+  again = loop.run(config)
+  assert again["start_step"] == 2 and again["step"] == 2
+  assert_same_weights(weights, network_weights(config.model_dir))
+  assert os.path.isdir(again["export_path"])
+
+
+def _event_tags(model_dir):
+  tags = {}
+  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        tags.setdefault(value.tag, []).append(event.step)
+  return tags
+
+
+@pytest.mark.parametrize("model,image_tag", [("autoencoder", "reconstructions"),
+                                             ("dcgan", "samples")])
+def test_tensorboard_logs_losses_rates_speed_images_and_config(tiny_config, model, image_tag):
+  config = tiny_config(model, train_steps=2, log_every=1, summary_every=2)
+  loop.run(config)
+  tags = _event_tags(config.model_dir)
+  losses = {"autoencoder": ["loss/loss", "loss/mse"],
+            "dcgan": ["loss/d_loss", "loss/g_loss"]}[model]
+  for tag in losses + ["perf/images_per_sec", "perf/step_time_ms", image_tag, "config"]:
+    assert tag in tags, f"{tag} missing from {sorted(tags)}"
+  assert tags[losses[0]] == [1, 2]
+  assert any(tag.startswith("learning_rate/") for tag in tags)
+  assert os.path.exists(os.path.join(config.model_dir, "samples", f"{image_tag}_step0000002.png"))
+
+
+def test_a_sample_png_is_a_grid_of_the_logged_images(tiny_config):
+  config = tiny_config("autoencoder", train_steps=1, summary_every=1)
+  loop.run(config)
+  png = tf.io.decode_png(tf.io.read_file(
+      os.path.join(config.model_dir, "samples", "reconstructions_step0000001.png")))
+  # 64 held-out images, each beside its reconstruction: 128 tiles of 16x16 in a 12x11 grid.
+  assert png.shape == (11 * 16, 12 * 16, 1)
+
+
+def test_unknown_hyperparameter_is_refused_before_anything_is_written(tiny_config):
+  config = tiny_config("dcgan", hparams={"latnt_dim": 3})
+  with pytest.raises(config_lib.ConfigError, match="latnt_dim.*valid: .*latent_dim"):
+    loop.run(config)
+  assert not os.path.exists(config.model_dir)
+
+
+def test_a_model_dir_of_another_model_is_refused(tiny_config):
+  loop.run(tiny_config("autoencoder", train_steps=1))
+  with pytest.raises(config_lib.ConfigError, match="holds a run with model='autoencoder'"):
+    loop.run(tiny_config("dcgan", train_steps=1))
+
+
+def test_batch_not_divisible_by_replicas_is_refused(tiny_config):
+  config = tiny_config("autoencoder", batch_size=7, strategy="mirrored", cpu_replicas=2)
+  with pytest.raises(config_lib.ConfigError, match="not divisible by the 2 replicas"):
+    loop.run(config)
+
+
+def test_xla_step_matches_the_plain_step(tiny_config):
+  plain = tiny_config("autoencoder", "plain", train_steps=2)
+  compiled = tiny_config("autoencoder", "xla", train_steps=2, xla=True)
+  loop.run(plain)
+  loop.run(compiled)
+  assert_same_weights(network_weights(plain.model_dir), network_weights(compiled.model_dir),
+                      atol=1e-5, rtol=1e-4)
+
+
+def test_mixed_bfloat16_trains_with_float32_weights(tiny_config):
+  config = tiny_config("dcgan", train_steps=1, mixed_precision="mixed_bfloat16", log_every=1)
+  result = loop.run(config)
+  assert all(np.isfinite(value) for value in result["losses"].values())
+  weights = network_weights(config.model_dir)
+  assert all(w.dtype == np.float32 for w in weights["G"])

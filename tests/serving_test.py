@@ -1,0 +1,105 @@
+"""SavedModel exports load with TensorFlow alone and answer every signature."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from keras_gen import serving
+from keras_gen.engine import loop
+
+# Runs in a fresh interpreter that imports only TensorFlow, as TF Serving would see it.
+_PROBE = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    assert not any(name.startswith("keras_gen") for name in sys.modules)
+    loaded = tf.saved_model.load(sys.argv[1])
+    requests = json.loads(sys.argv[2])
+    report = {}
+    for name, inputs in requests.items():
+      function = loaded.signatures[name]
+      arguments = {key: tf.constant(value["value"], dtype=value["dtype"])
+                   for key, value in inputs.items()}
+      try:
+        outputs = function(**arguments)
+        report[name] = {key: [list(tensor.shape), tensor.dtype.name,
+                              float(tf.reduce_min(tf.cast(tensor, tf.float32))),
+                              float(tf.reduce_max(tf.cast(tensor, tf.float32)))]
+                        for key, tensor in outputs.items()}
+      except tf.errors.InvalidArgumentError as e:
+        report[name] = {"error": e.message}
+    print(json.dumps(report))
+""")
+
+
+def _probe(path, requests):
+  result = subprocess.run([sys.executable, "-c", _PROBE, path, json.dumps(requests)],
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_generator_export_answers_serving_default_and_sample(tiny_config):
+  path = loop.run(tiny_config("dcgan", train_steps=1))["export_path"]
+  report = _probe(path, {
+      "serving_default": {"z": {"value": [[0.0] * 8] * 3, "dtype": "float32"}},
+      "sample": {"num": {"value": 5, "dtype": "int32"}, "seed": {"value": 7, "dtype": "int64"}},
+  })
+  assert report["serving_default"]["images"][:2] == [[3, 16, 16, 1], "uint8"]
+  assert report["sample"]["images"][:2] == [[5, 16, 16, 1], "uint8"]
+  assert 0 <= report["sample"]["images"][2] <= report["sample"]["images"][3] <= 255
+
+
+def test_a_request_above_the_cap_is_refused_with_a_clear_error(tiny_config):
+  path = loop.run(tiny_config("dcgan", train_steps=1))["export_path"]
+  report = _probe(path, {
+      "sample": {"num": {"value": serving.MAX_BATCH + 1, "dtype": "int32"},
+                 "seed": {"value": 0, "dtype": "int64"}}})
+  assert f"at most {serving.MAX_BATCH} examples" in report["sample"]["error"]
+
+
+def test_autoencoder_export_encodes_decodes_and_reconstructs(tiny_config):
+  path = loop.run(tiny_config("autoencoder", train_steps=1))["export_path"]
+  images = {"images": {"value": [[[[0]] * 16] * 16] * 2, "dtype": "uint8"}}
+  report = _probe(path, {
+      "encode": images, "reconstruct": images, "serving_default": images,
+      "decode": {"code": {"value": [[0.0] * 8], "dtype": "float32"}}})
+  assert report["encode"]["code"][:2] == [[2, 8], "float32"]
+  assert report["reconstruct"]["images"][:2] == [[2, 16, 16, 1], "uint8"]
+  assert report["serving_default"] == report["reconstruct"]
+  assert report["decode"]["images"][:2] == [[1, 16, 16, 1], "uint8"]
+
+
+def test_export_records_metadata_and_uses_the_step_as_version(tiny_config):
+  config = tiny_config("autoencoder", train_steps=2)
+  path = loop.run(config)["export_path"]
+  assert os.path.basename(path) == "2"
+  with open(os.path.join(path, "assets", serving.METADATA_FILE)) as f:
+    metadata = json.load(f)
+  assert metadata["model"] == "autoencoder" and metadata["step"] == 2
+  assert metadata["element_shape"] == [16, 16, 1] and metadata["latent_dim"] == 8
+  assert "reconstruct" in metadata["signatures"]
+  assert not [name for name in os.listdir(os.path.dirname(path)) if "partial" in name]
+
+
+def test_export_cli_writes_the_newest_checkpoint(tiny_config, tmp_path):
+  config = tiny_config("autoencoder", train_steps=2)
+  loop.run(config)
+  export_dir = tmp_path / "exports"
+  result = subprocess.run([sys.executable, "-m", "keras_gen.export", f"--model_dir={config.model_dir}",
+                           f"--export_dir={export_dir}"], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert result.returncode == 0, result.stderr
+  assert (export_dir / "2" / "saved_model.pb").exists()
+
+
+def test_export_cli_without_a_run_exits_2(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "keras_gen.export", f"--model_dir={tmp_path}"],
+                          capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert result.returncode == 2
+  assert "holds no keras_gen run" in result.stderr
+  assert not os.listdir(tmp_path)
