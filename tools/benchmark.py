@@ -1,0 +1,57 @@
+"""Benchmarks a recipe's train step: `python tools/benchmark.py --recipe=dcgan_fashion_mnist`.
+
+Prints images/s with and without XLA, the step's GFLOP/s as a fraction of a
+float32 matmul measured in the same run, and the input pipeline's own rate;
+`--output` writes them as JSON for the zoo's results.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_gen import cli  # noqa: E402
+from keras_gen import config as config_lib  # noqa: E402
+
+flags.DEFINE_string("recipe", "dcgan_fashion_mnist", "Zoo recipe to benchmark.")
+flags.DEFINE_string("model", "", "Override the recipe's model.")
+flags.DEFINE_string("dataset", "", "Override the recipe's dataset.")
+flags.DEFINE_string("data_dir", "", "Where dataset files are.")
+flags.DEFINE_integer("batch_size", 0, "Override the recipe's global batch size.")
+flags.DEFINE_string("hparams", "", "Hyperparameter overrides, e.g. 'd_filters=32'.")
+flags.DEFINE_integer("steps", 30, "Timed steps per mode (after 3 warm-up steps).")
+flags.DEFINE_enum("xla", "both", ["both", "on", "off"], "Which compile modes to time.")
+flags.DEFINE_string("output", "", "Also write the results to this JSON file.")
+FLAGS = flags.FLAGS
+
+
+def _config():
+  values = dict(config_lib.load_recipe(FLAGS.recipe)) if FLAGS.recipe else {}
+  hparams = dict(values.pop("hparams", {}))
+  hparams.update(config_lib.parse_hparams(FLAGS.hparams))
+  for name in ("model", "dataset", "data_dir", "batch_size"):
+    if FLAGS[name].value:
+      values[name] = FLAGS[name].value
+  keep = {field: values[field] for field in ("model", "dataset", "data_dir", "batch_size", "seed",
+                                             "resolution") if field in values}
+  return config_lib.TrainConfig(**keep, hparams=hparams)
+
+
+def main(argv):
+  cli.reject_positional_arguments(argv)
+  cli.quiet_tensorflow()
+  from keras_gen.engine import benchmark  # Imports TensorFlow.
+  modes = {"both": (False, True), "on": (True,), "off": (False,)}[FLAGS.xla]
+  results = cli.exit_on_user_error(lambda: benchmark.measure(_config(), FLAGS.steps, modes))
+  print(benchmark.format_report(results))
+  if FLAGS.output:
+    with open(FLAGS.output, "w") as f:
+      json.dump(results, f, indent=2, sort_keys=True)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags_or_exit)
