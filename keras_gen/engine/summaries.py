@@ -66,7 +66,7 @@ class Summaries:
 
 
 def _format_duration(seconds):
-  seconds = int(round(seconds))
+  seconds = int(math.ceil(seconds))  # An ETA rounds up: 2.5 s left is "0:00:03".
   return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 

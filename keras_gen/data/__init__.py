@@ -1,0 +1,35 @@
+"""Data for keras_gen: sources loaded into memory and the tf.data input pipeline.
+
+  source = data.load("fashion_mnist", split="train")
+  dataset = strategy.distribute_datasets_from_function(
+      data.input_fn(source, global_batch_size=256, seed=0, start_step=step))
+
+Images are uint8 in memory and float32 in [-1, 1] in batches; see
+`keras_gen.data.sources` and `keras_gen.data.pipeline`.
+"""
+
+from keras_gen.data.errors import DataError
+from keras_gen.data.mixtures import mixture_modes
+from keras_gen.data.mixtures import mixture_std
+from keras_gen.data.pipeline import eval_batches
+from keras_gen.data.pipeline import from_uint8
+from keras_gen.data.pipeline import input_fn
+from keras_gen.data.pipeline import to_uint8
+from keras_gen.data.sources import dataset_names
+from keras_gen.data.sources import describe_datasets
+from keras_gen.data.sources import load
+from keras_gen.data.sources import Source
+
+__all__ = [
+    "DataError",
+    "Source",
+    "dataset_names",
+    "describe_datasets",
+    "eval_batches",
+    "from_uint8",
+    "input_fn",
+    "load",
+    "mixture_modes",
+    "mixture_std",
+    "to_uint8",
+]

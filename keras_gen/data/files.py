@@ -1,0 +1,234 @@
+"""Readers for datasets stored as files: IDX (the MNISTs), npz archives and image folders.
+
+Each reader returns uint8 images [N, H, W, C] (C = 1 or 3) and, where the
+format has them, int64 labels [N]; each failure is a `DataError` naming the file.
+"""
+
+import gzip
+import os
+import pathlib
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gen.data.errors import DataError
+
+# IDX magic numbers: two zero bytes, the element type (0x08 = unsigned byte),
+# then the number of dimensions.
+IDX_IMAGES_MAGIC = 0x00000803
+IDX_LABELS_MAGIC = 0x00000801
+
+# The file name prefix of each split in the MNIST-style IDX layout.
+_IDX_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+_RESIZE_CHUNK = 4096
+
+
+def _idx_file_names(split: str) -> tuple[str, str]:
+  prefix = _IDX_SPLIT_PREFIX[split]
+  return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+
+
+def _find_idx_file(directory: str, file_name: str) -> str | None:
+  """The path of file_name or file_name.gz in directory, or None."""
+  for candidate in (file_name, file_name + ".gz"):
+    path = os.path.join(directory, candidate)
+    if os.path.isfile(path):
+      return path
+  return None
+
+
+def has_idx_dataset(directory: str, split: str) -> bool:
+  """Whether directory holds both IDX files (plain or gzip'd) of a split."""
+  return all(_find_idx_file(directory, file_name) for file_name in _idx_file_names(split))
+
+
+def read_idx_dataset(directory: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+  """Reads the MNIST-style IDX image and label files of one split.
+
+  Looks for `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`
+  (split "train") or `t10k-...` (split "test") in directory.
+
+  Returns:
+    (uint8 images [N, rows, cols, 1], int64 labels [N]).
+  """
+  images_name, labels_name = _idx_file_names(split)
+  images_path = _find_idx_file(directory, images_name)
+  labels_path = _find_idx_file(directory, labels_name)
+  if images_path is None or labels_path is None:
+    raise DataError(
+        f"Directory {directory} has no {split} IDX files; expected "
+        f"{images_name}[.gz] and {labels_name}[.gz].")
+  images = read_idx(images_path, IDX_IMAGES_MAGIC)
+  labels = read_idx(labels_path, IDX_LABELS_MAGIC)
+  if len(images) != len(labels):
+    raise DataError(
+        f"IDX files {images_path} and {labels_path} disagree: {len(images)} "
+        f"images but {len(labels)} labels.")
+  return images[..., np.newaxis], labels.astype(np.int64)
+
+
+def read_idx(path: str, expected_magic: int) -> np.ndarray:
+  """Reads an unsigned-byte IDX file (plain or gzip'd) into a uint8 array.
+
+  Args:
+    path: the file; a name ending in .gz is decompressed.
+    expected_magic: IDX_IMAGES_MAGIC (3 dimensions) or IDX_LABELS_MAGIC (1).
+
+  Returns:
+    uint8 array of the shape the header gives, e.g. [N, 28, 28] or [N].
+  """
+  try:
+    if path.endswith(".gz"):
+      with gzip.open(path, "rb") as file:
+        data = file.read()
+    else:
+      with open(path, "rb") as file:
+        data = file.read()
+  except (OSError, EOFError, zlib.error) as error:
+    raise DataError(f"IDX file {path} could not be read: {error}.") from error
+
+  if len(data) < 4:
+    raise DataError(f"IDX file {path} is {len(data)} bytes long, too short for a header.")
+  (magic,) = struct.unpack(">I", data[:4])
+  if magic != expected_magic:
+    raise DataError(
+        f"IDX file {path} has magic number 0x{magic:08x}; expected "
+        f"0x{expected_magic:08x}.")
+  num_dims = magic & 0xFF
+  header_size = 4 + 4 * num_dims
+  if len(data) < header_size:
+    raise DataError(
+        f"IDX file {path} is {len(data)} bytes long, too short for a header "
+        f"with {num_dims} dimensions.")
+  dims = struct.unpack(f">{num_dims}I", data[4:header_size])
+  if 0 in dims:
+    raise DataError(f"IDX file {path} has dimensions {dims}; expected all positive.")
+  expected_bytes = int(np.prod(dims))
+  if len(data) - header_size != expected_bytes:
+    raise DataError(
+        f"IDX file {path} holds {len(data) - header_size} bytes of data; "
+        f"expected {expected_bytes} for dimensions {dims}.")
+  return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(dims)
+
+
+_NPZ_EXPECTED_KEYS = ("'images' (or 'x') holding uint8 [N, H, W] or [N, H, W, C] with "
+                      "C = 1 or 3, and optionally 'labels' (or 'y') holding integers [N]")
+
+
+def read_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+  """Reads images (key 'images' or 'x') and labels ('labels' or 'y') from a .npz.
+
+  Returns:
+    (uint8 images [N, H, W, C], int64 labels [N] or None).
+  """
+  if not os.path.isfile(path):
+    raise DataError(f"npz file {path} does not exist.")
+  try:
+    # allow_pickle=False: a data file must never be able to run code.
+    archive = np.load(path, allow_pickle=False)
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    raise DataError(f"npz file {path} could not be read as a numpy archive: {error}.") from error
+  if not isinstance(archive, np.lib.npyio.NpzFile):
+    raise DataError(
+        f"npz file {path} holds a single array, not an archive; expected keys "
+        f"{_NPZ_EXPECTED_KEYS}.")
+  with archive:
+    keys = sorted(archive.files)
+    image_key = next((key for key in ("images", "x") if key in keys), None)
+    label_key = next((key for key in ("labels", "y") if key in keys), None)
+    if image_key is None:
+      raise DataError(f"npz file {path} has keys {keys}; expected {_NPZ_EXPECTED_KEYS}.")
+    try:
+      images = archive[image_key]
+      labels = archive[label_key] if label_key else None
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+      # Object arrays land here, since they would need pickle.
+      raise DataError(f"npz file {path} could not be read: {error}.") from error
+
+  if images.ndim == 3:
+    images = images[..., np.newaxis]
+  if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise DataError(
+        f"npz file {path} has {image_key!r} of dtype {images.dtype} and shape "
+        f"{images.shape}; expected {_NPZ_EXPECTED_KEYS}.")
+  if labels is not None:
+    if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (len(images),):
+      raise DataError(
+          f"npz file {path} has {label_key!r} of dtype {labels.dtype} and shape "
+          f"{labels.shape}; expected {_NPZ_EXPECTED_KEYS}.")
+    labels = labels.astype(np.int64)
+  return images, labels
+
+
+def read_image_folder(path: str, resolution: int) -> np.ndarray:
+  """Reads every image file under path (recursively, in sorted order).
+
+  Each image is decoded with tf.io.decode_image (the first frame of a GIF),
+  loses its alpha channel, is centre-cropped to a square and resized to
+  resolution x resolution (area averaging when shrinking). The result is grey
+  if every image is grey, else RGB (grey images are repeated over 3 channels).
+
+  Returns:
+    uint8 [N, resolution, resolution, C] with C = 1 or 3.
+  """
+  if not os.path.isdir(path):
+    raise DataError(f"Image folder {path} does not exist or is not a directory.")
+  image_paths = sorted(
+      str(file) for file in pathlib.Path(path).rglob("*")
+      if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
+  if not image_paths:
+    raise DataError(
+        f"Image folder {path} contains no image files; expected "
+        f"{', '.join(IMAGE_SUFFIXES)} files (searched recursively).")
+  images = [_read_square_image(image_path, resolution) for image_path in image_paths]
+  if all(image.shape[-1] == 1 for image in images):
+    return np.stack(images)
+  return np.stack([np.repeat(image, 3 // image.shape[-1], axis=-1) for image in images])
+
+
+def _read_square_image(path: str, resolution: int) -> np.ndarray:
+  """One image file as uint8 [resolution, resolution, C], C = 1 or 3."""
+  try:
+    image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+  except tf.errors.OpError as error:
+    raise DataError(
+        f"Image file {path} could not be decoded as PNG, JPEG, BMP or GIF.") from error
+  # Grey + alpha keeps the grey channel; RGBA keeps RGB.
+  image = image[..., :1] if image.shape[-1] in (1, 2) else image[..., :3]
+  return crop_and_resize(image.numpy()[np.newaxis], resolution)[0]
+
+
+def crop_and_resize(images: np.ndarray, resolution: int) -> np.ndarray:
+  """Centre-crops uint8 [N, H, W, C] images to a square and resizes them.
+
+  Shrinking uses area averaging, which does not alias; enlarging uses bilinear
+  interpolation, since area resizing would then repeat whole rows unevenly.
+
+  Returns:
+    uint8 [N, resolution, resolution, C].
+  """
+  height, width = images.shape[1:3]
+  if height == width == resolution:
+    return images
+  side = min(height, width)
+  top, left = (height - side) // 2, (width - side) // 2
+  images = images[:, top:top + side, left:left + side]
+  if side == resolution:
+    return np.ascontiguousarray(images)
+  method = "area" if side > resolution else "bilinear"
+  # In chunks, so that a large dataset never needs a float32 copy of itself.
+  return np.concatenate([
+      _resize(images[start:start + _RESIZE_CHUNK], resolution, method)
+      for start in range(0, len(images), _RESIZE_CHUNK)
+  ])
+
+
+def _resize(images: np.ndarray, resolution: int, method: str) -> np.ndarray:
+  resized = tf.image.resize(images, (resolution, resolution), method=method)
+  return tf.saturate_cast(tf.round(resized), tf.uint8).numpy()

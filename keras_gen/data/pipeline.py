@@ -1,0 +1,148 @@
+"""The tf.data input pipeline: a deterministic, resumable stream of batches.
+
+The training data is one global stream of example indices, epoch after epoch;
+epoch e is the permutation of range(N) given by
+`tf.random.experimental.stateless_shuffle` with seed (seed, e). Global batch k
+is elements [k * B, (k + 1) * B) of that stream (B = global batch size),
+whatever the number of replicas or input pipelines. So a run restarted from
+step k with `start_step=k` sees exactly the batches an uninterrupted run would
+have seen, without checkpointing any iterator: the stream is recomputed from
+(seed, k), skipping straight into the right epoch.
+
+Batches are dicts: {"images": float32 [b, H, W, C] in [-1, 1]} for image
+sources (uint8 x becomes x / 127.5 - 1, after batching) or {"points": float32
+[b, 2]} for point sources, plus "labels": int64 [b] when the source has labels.
+"""
+
+import numbers
+from typing import Callable
+
+import tensorflow as tf
+
+from keras_gen.data.errors import DataError
+from keras_gen.data.sources import Source
+
+
+def from_uint8(images) -> tf.Tensor:
+  """uint8 images in [0, 255] -> float32 in [-1, 1] (x / 127.5 - 1); 0 -> -1, 255 -> 1."""
+  images = tf.convert_to_tensor(images)
+  if images.dtype != tf.uint8:
+    raise ValueError(f"from_uint8 expects uint8 images, got {images.dtype.name}.")
+  return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+  """Float images in [-1, 1] -> uint8 in [0, 255], rounding and clipping.
+
+  The inverse of `from_uint8`: to_uint8(from_uint8(x)) == x for every uint8 x.
+  Values outside [-1, 1] clip to 0 or 255.
+  """
+  images = tf.cast(images, tf.float32)
+  return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+def input_fn(source: Source,
+             global_batch_size: int,
+             seed: int,
+             start_step: int = 0) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+  """The training input function, for `strategy.distribute_datasets_from_function`.
+
+  Args:
+    source: the training split, in memory.
+    global_batch_size: B, the examples per step summed over all replicas; must
+      be divisible by the number of replicas in sync.
+    seed: seeds the order of every epoch.
+    start_step: the first global step to produce; the result yields global
+      batches start_step, start_step + 1, ... of the stream described in the
+      module docstring.
+
+  Returns:
+    A function of a `tf.distribute.InputContext` returning an endless dataset
+    of per-replica batches (module docstring). With P input pipelines,
+    pipeline p yields per-replica batches i of the single-pipeline order with
+    i % P == p, so each global step still gets exactly stream elements
+    [k * B, (k + 1) * B).
+  """
+  # numbers.Integral admits numpy integers, e.g. a step read from a checkpoint.
+  if not isinstance(global_batch_size, numbers.Integral) or global_batch_size < 1:
+    raise DataError(f"Global batch size {global_batch_size!r} is not a positive integer.")
+  if not isinstance(start_step, numbers.Integral) or start_step < 0:
+    raise DataError(f"Start step {start_step!r} is not a non-negative integer.")
+  global_batch_size, start_step = int(global_batch_size), int(start_step)
+  num_examples = len(source.examples)
+  first_epoch, first_offset = divmod(start_step * global_batch_size, num_examples)
+
+  def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
+    num_replicas = input_context.num_replicas_in_sync
+    if global_batch_size % num_replicas:
+      raise DataError(
+          f"Global batch size {global_batch_size} is not divisible by the "
+          f"{num_replicas} replicas in sync.")
+    per_replica_batch_size = input_context.get_per_replica_batch_size(global_batch_size)
+    indices = _index_stream(num_examples, seed, first_epoch, first_offset)
+    indices = indices.batch(per_replica_batch_size, drop_remainder=True)
+    indices = indices.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    dataset = _gather(source, indices)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+  return dataset_fn
+
+
+def eval_batches(source: Source, batch_size: int) -> tf.data.Dataset:
+  """The split once, in order, unshuffled, keeping the last partial batch.
+
+  Returns:
+    A dataset of batch dicts as in the module docstring, ceil(N / batch_size)
+    of them.
+  """
+  if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    raise DataError(f"Evaluation batch size {batch_size!r} is not a positive integer.")
+  indices = tf.data.Dataset.range(len(source.examples)).batch(batch_size)
+  return _gather(source, indices).prefetch(tf.data.AUTOTUNE)
+
+
+def _index_stream(num_examples: int, seed: int, first_epoch: int,
+                  first_offset: int) -> tf.data.Dataset:
+  """Indices into the examples, epoch after epoch, from epoch first_epoch, element first_offset."""
+  seed = tf.constant(seed, tf.int64)
+  first_epoch = tf.constant(first_epoch, tf.int64)
+  first_offset = tf.constant(first_offset, tf.int64)
+
+  def epoch_indices(epoch):
+    permutation = tf.random.experimental.stateless_shuffle(
+        tf.range(num_examples, dtype=tf.int64), seed=tf.stack([seed, epoch]))
+    # Resuming slices into the first epoch instead of iterating up to the offset.
+    start = tf.where(tf.equal(epoch, first_epoch), first_offset, tf.constant(0, tf.int64))
+    return tf.data.Dataset.from_tensor_slices(permutation[start:])
+
+  return tf.data.Dataset.counter(start=first_epoch).flat_map(epoch_indices)
+
+
+def _gather(source: Source, indices: tf.data.Dataset) -> tf.data.Dataset:
+  """Maps batches of int64 indices to batch dicts of the source's examples."""
+  # Eager tensors on the host: the map captures them by reference, where a
+  # numpy array would be embedded in its graph as a constant (slow, and over
+  # 2 GB impossible).
+  with tf.device("/CPU:0"):
+    examples = tf.constant(source.examples)
+    labels = None if source.labels is None else tf.constant(source.labels)
+
+  def batch_of(batch_indices):
+    batch = {source.kind: tf.gather(examples, batch_indices)}
+    if source.kind == "images":
+      batch["images"] = from_uint8(batch["images"])
+    if labels is not None:
+      batch["labels"] = tf.gather(labels, batch_indices)
+    return batch
+
+  dataset = indices.map(batch_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  options = tf.data.Options()
+  options.deterministic = True
+  # The default static optimizations rewrite the dataset graph, which copies
+  # every captured tensor, i.e. the whole dataset; none of them would speed up
+  # this pipeline.
+  options.experimental_optimization.apply_default_optimizations = False
+  # The stream is sharded above, by batch; tf.distribute must not shard it again.
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+  return dataset.with_options(options)

@@ -1,0 +1,301 @@
+"""Data sources: every dataset keras_gen trains on, loaded whole into memory.
+
+A dataset is named by a string (`dataset_names()` lists them):
+
+  fashion_mnist, mnist   IDX files from `data_dir`, the Debian package
+                         `dataset-fashion-mnist`, or a local tfds copy.
+  cifar10, tfds:NAME     a prepared tfds copy, loaded with `batch_size=-1`; only
+                         for datasets that fit in memory.
+  folder:PATH            every image file under PATH.
+  npz:PATH               a numpy archive of uint8 images.
+  ring8, grid25          the 2-D Gaussian mixtures of the GAN mode-coverage
+                         studies (see `keras_gen.data.mixtures`).
+
+`load` returns a `Source`. Value range, the same for every source: images are
+held as uint8 [N, H, W, C] (C = 1 or 3) in [0, 255] and become float32 in
+[-1, 1] (x / 127.5 - 1) only after batching, in the input pipeline; points are
+float32 [N, 2] and are used as they are. Labels, when a source has them, are
+int64 [N].
+
+Anything wrong with a dataset (a missing file, a corrupt header, an unknown
+name) raises `DataError` with one sentence naming the dataset or file and what
+was expected.
+"""
+
+import dataclasses
+import numbers
+from typing import Callable
+
+import numpy as np
+
+from keras_gen.data import files
+from keras_gen.data import mixtures
+from keras_gen.data.errors import DataError
+
+SPLITS = ("train", "test")
+
+# Where the Debian package `dataset-fashion-mnist` installs the IDX files.
+DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+# Folders hold images of any size, so they need a resolution; this is it when
+# none is given.
+DEFAULT_FOLDER_RESOLUTION = 64
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Source:
+  """One split of a dataset, held in memory.
+
+  Attributes:
+    name: the name it was loaded by, e.g. "fashion_mnist" or "folder:/data/faces".
+    kind: "images" or "points".
+    examples: images: uint8 [N, H, W, C] with C = 1 or 3, values in [0, 255];
+      points: float32 [N, 2].
+    labels: int64 [N] class labels, or None.
+    split: "train" or "test".
+  """
+  # eq=False: the generated __eq__ would compare numpy arrays elementwise and
+  # raise; two sources are the same only if they are the same object.
+
+  name: str
+  kind: str
+  examples: np.ndarray
+  labels: np.ndarray | None
+  split: str
+
+  def __post_init__(self):
+    shape, dtype = self.examples.shape, self.examples.dtype
+    if self.kind == "images":
+      if dtype != np.uint8 or len(shape) != 4 or shape[-1] not in (1, 3):
+        raise DataError(
+            f"Dataset {self.name!r} has images of dtype {dtype} and shape "
+            f"{shape}; expected uint8 [N, H, W, C] with C = 1 or 3.")
+    elif self.kind == "points":
+      if dtype != np.float32 or len(shape) != 2 or shape[-1] != 2:
+        raise DataError(
+            f"Dataset {self.name!r} has points of dtype {dtype} and shape "
+            f"{shape}; expected float32 [N, 2].")
+    else:
+      raise DataError(
+          f"Dataset {self.name!r} has kind {self.kind!r}; expected 'images' "
+          "or 'points'.")
+    if shape[0] == 0:
+      raise DataError(f"Dataset {self.name!r} ({self.split}) has no examples.")
+    if self.labels is not None and (self.labels.dtype != np.int64 or
+                                    self.labels.shape != (shape[0],)):
+      raise DataError(
+          f"Dataset {self.name!r} has labels of dtype {self.labels.dtype} and "
+          f"shape {self.labels.shape}; expected int64 [{shape[0]}].")
+
+  @property
+  def element_shape(self) -> tuple:
+    """The shape of one example: (H, W, C) for images, (2,) for points."""
+    return self.examples.shape[1:]
+
+
+# A loader takes (argument, split, data_dir, resolution, seed), where argument
+# is the part of the name after the prefix ("" for fixed names), and returns
+# (examples, labels) as `Source` holds them.
+_Loader = Callable[[str, str, str | None, int | None, int],
+                   tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Dataset:
+  kind: str
+  description: str
+  loader: _Loader
+
+
+def _load_fashion_mnist(argument, split, data_dir, resolution, seed):
+  del argument, resolution, seed  # Unused.
+  if data_dir is not None:
+    return files.read_idx_dataset(data_dir, split)
+  if files.has_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split):
+    return files.read_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split)
+  return _load_tfds(
+      "fashion_mnist", split, data_dir=None,
+      how_to_provide=(
+          "pass --data_dir with the IDX files (train-images-idx3-ubyte[.gz], "
+          "train-labels-idx1-ubyte[.gz], t10k-...) or install them with "
+          "`apt-get install dataset-fashion-mnist`"))
+
+
+def _load_mnist(argument, split, data_dir, resolution, seed):
+  del argument, resolution, seed  # Unused.
+  if data_dir is not None:
+    return files.read_idx_dataset(data_dir, split)
+  return _load_tfds(
+      "mnist", split, data_dir=None,
+      how_to_provide=(
+          "pass --data_dir with the IDX files (train-images-idx3-ubyte[.gz], "
+          "train-labels-idx1-ubyte[.gz], t10k-...)"))
+
+
+def _load_tfds_by_name(argument, split, data_dir, resolution, seed):
+  del resolution, seed  # Unused.
+  if not argument:
+    raise DataError("Dataset name 'tfds:' needs a tfds name, e.g. 'tfds:cifar10'.")
+  return _load_tfds(argument, split, data_dir)
+
+
+def _load_cifar10(argument, split, data_dir, resolution, seed):
+  del argument, resolution, seed  # Unused.
+  return _load_tfds("cifar10", split, data_dir)
+
+
+def _load_folder(argument, split, data_dir, resolution, seed):
+  del split, data_dir, seed  # Unused: a folder is one split.
+  if not argument:
+    raise DataError("Dataset name 'folder:' needs a path, e.g. 'folder:/data/faces'.")
+  return files.read_image_folder(argument, resolution or DEFAULT_FOLDER_RESOLUTION), None
+
+
+def _load_npz(argument, split, data_dir, resolution, seed):
+  del split, data_dir, resolution, seed  # Unused: an archive is one split.
+  if not argument:
+    raise DataError("Dataset name 'npz:' needs a path, e.g. 'npz:/data/faces.npz'.")
+  return files.read_npz(argument)
+
+
+def _load_mixture(name):
+  def loader(argument, split, data_dir, resolution, seed):
+    del argument, data_dir, resolution  # Unused.
+    return mixtures.sample_mixture(name, split, seed)
+  return loader
+
+
+_DATASETS = {
+    "fashion_mnist": _Dataset(
+        "images", "Fashion-MNIST, 28x28 grey clothing, 10 classes, 60k train / "
+        "10k test (IDX files in --data_dir, the Debian package, or tfds)",
+        _load_fashion_mnist),
+    "mnist": _Dataset(
+        "images", "MNIST digits, 28x28 grey, 10 classes, 60k train / 10k test "
+        "(IDX files in --data_dir, or tfds)", _load_mnist),
+    "cifar10": _Dataset(
+        "images", "CIFAR-10, 32x32 RGB, 10 classes, 50k train / 10k test (tfds)",
+        _load_cifar10),
+    "ring8": _Dataset(
+        "points", "8 Gaussians on a circle of radius 2, std 0.02 (2-D points, "
+        "labels are mode indices)", _load_mixture("ring8")),
+    "grid25": _Dataset(
+        "points", "25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (2-D "
+        "points, labels are mode indices)", _load_mixture("grid25")),
+}
+
+_PREFIXED_DATASETS = {
+    "tfds:": ("NAME", _Dataset(
+        "images", "any tfds image dataset with an 'image' feature that fits in "
+        "memory, from a prepared copy in --data_dir or tfds' default dir",
+        _load_tfds_by_name)),
+    "folder:": ("PATH", _Dataset(
+        "images", "every .png/.jpg/.jpeg/.bmp/.gif under PATH, centre-cropped "
+        "and resized to --resolution (default 64)", _load_folder)),
+    "npz:": ("PATH", _Dataset(
+        "images", "a .npz with uint8 'images' (or 'x') [N, H, W(, C)] and "
+        "optional 'labels' (or 'y')", _load_npz)),
+}
+
+
+def dataset_names() -> list[str]:
+  """Every valid dataset name; prefixed forms appear as e.g. 'folder:PATH'."""
+  return list(_DATASETS) + [
+      prefix + placeholder for prefix, (placeholder, _) in _PREFIXED_DATASETS.items()]
+
+
+def describe_datasets() -> str:
+  """One line per dataset name saying what it is, for --help."""
+  entries = [(name, dataset.description) for name, dataset in _DATASETS.items()]
+  entries += [(prefix + placeholder, dataset.description)
+              for prefix, (placeholder, dataset) in _PREFIXED_DATASETS.items()]
+  width = max(len(name) for name, _ in entries)
+  return "\n".join(f"{name:<{width}}  {description}" for name, description in entries)
+
+
+def load(name: str,
+         split: str = "train",
+         data_dir: str | None = None,
+         resolution: int | None = None,
+         seed: int = 0) -> Source:
+  """Loads one split of a dataset into memory.
+
+  Args:
+    name: a name from `dataset_names()`, e.g. "fashion_mnist", "folder:/data/faces".
+    split: "train" or "test". Folders and npz archives are one split and
+      return the same examples for both.
+    data_dir: where to look for the files (IDX files for the MNISTs, a tfds
+      data dir for cifar10 and tfds:NAME); None looks in the default places.
+    resolution: if given, images are centre-cropped to a square and resized to
+      resolution x resolution; None keeps their own size (folders default to
+      64). Ignored for points.
+    seed: seeds the samples of the toy mixtures; ignored by every other source.
+
+  Returns:
+    A `Source`; see the module docstring for dtypes and value ranges.
+
+  Raises:
+    DataError: the name is unknown, or the data is missing, corrupt or unusable.
+  """
+  dataset, argument = _lookup(name)
+  if split not in SPLITS:
+    raise DataError(f"Split {split!r} of dataset {name!r} is not one of {list(SPLITS)}.")
+  if resolution is not None:
+    if not isinstance(resolution, numbers.Integral) or resolution < 1:
+      raise DataError(f"Resolution {resolution!r} for dataset {name!r} is not a positive integer.")
+    resolution = int(resolution)
+  examples, labels = dataset.loader(argument, split, data_dir, resolution, seed)
+  if dataset.kind == "images" and resolution is not None:
+    examples = files.crop_and_resize(examples, resolution)
+  return Source(name=name, kind=dataset.kind, examples=examples, labels=labels, split=split)
+
+
+def _lookup(name: str) -> tuple[_Dataset, str]:
+  if name in _DATASETS:
+    return _DATASETS[name], ""
+  for prefix, (_, dataset) in _PREFIXED_DATASETS.items():
+    if name.startswith(prefix):
+      return dataset, name[len(prefix):]
+  raise DataError(f"Dataset {name!r} is unknown; valid names are {', '.join(dataset_names())}.")
+
+
+def _load_tfds(name: str,
+               split: str,
+               data_dir: str | None,
+               how_to_provide: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+  """Loads a tfds split into memory: (uint8 images [N, H, W, C], int64 labels or None)."""
+  # Imported here because it is slow to import and only these sources need it.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  how_to_provide = how_to_provide or (
+      f"prepare it on a machine with network access (`tfds build {name}`) and "
+      "pass that data dir as --data_dir")
+  load_arguments = dict(split=split, batch_size=-1, data_dir=data_dir)
+  try:
+    arrays = tfds.load(name, download=False, **load_arguments)
+  except tfds.core.DatasetNotFoundError as error:
+    raise DataError(f"tfds has no dataset named {name!r}.") from error
+  except AssertionError:
+    # tfds raises AssertionError when there is no prepared copy; only then is
+    # a download worth trying.
+    try:
+      arrays = tfds.load(name, download=True, **load_arguments)
+    except Exception as error:  # pylint: disable=broad-except
+      # Without network the failure can be any of many error types; they all
+      # mean the same thing to the user.
+      raise DataError(
+          f"Dataset {name!r} ({split}) has no local tfds copy and could not be "
+          f"downloaded; {how_to_provide}.") from error
+  except ValueError as error:
+    raise DataError(f"tfds dataset {name!r} has no usable split {split!r}: {error}") from error
+  arrays = tfds.as_numpy(arrays)
+  if "image" not in arrays:
+    raise DataError(
+        f"tfds dataset {name!r} has features {sorted(arrays)}; expected an 'image' feature.")
+  images = np.asarray(arrays["image"])
+  if images.ndim == 3:
+    images = images[..., np.newaxis]
+  labels = arrays.get("label")
+  if labels is not None:
+    labels = np.asarray(labels).astype(np.int64)
+  return images, labels

@@ -1,0 +1,69 @@
+"""Recipes, flag overrides and hyperparameter checks."""
+
+import json
+import os
+
+import pytest
+
+from keras_gen import config as config_lib
+from keras_gen import registry
+
+
+def test_hparams_text_parses_into_name_value_pairs():
+  assert config_lib.parse_hparams("latent_dim=64, loss=minimax") == {
+      "latent_dim": "64", "loss": "minimax"}
+  assert config_lib.parse_hparams("") == {}
+
+
+def test_hparam_strings_take_the_type_of_their_defaults():
+  defaults = {"latent_dim": 100, "rate": 1e-3, "ema": False, "loss": "hinge"}
+  resolved = config_lib.resolve_hparams(
+      "m", defaults, {"latent_dim": "64", "rate": "2e-4", "ema": "true", "loss": "minimax"})
+  assert resolved == {"latent_dim": 64, "rate": 2e-4, "ema": True, "loss": "minimax"}
+
+
+def test_unknown_hparam_names_the_valid_ones():
+  with pytest.raises(config_lib.ConfigError, match=r"Unknown hyperparameter\(s\) latnt_dim "
+                     r"for model 'm'; valid: latent_dim\."):
+    config_lib.resolve_hparams("m", {"latent_dim": 1}, {"latnt_dim": "2"})
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("strategy", "gpu", "--strategy='gpu' is not one of"),
+    ("train_steps", 0, "--train_steps must be a positive integer"),
+    ("xla", True, "--xla compiles the whole per-replica step"),
+    ("cpu_replicas", 2, "--cpu_replicas=2 only makes sense with --strategy=mirrored"),
+    ("resolution", 48, "--resolution must be a power of two"),
+    ("model_dir", "", "--model_dir is required"),
+])
+def test_validate_rejects_bad_values_with_one_sentence(field, value, message):
+  config = config_lib.TrainConfig(model_dir="/tmp/x")
+  if field == "xla":
+    config.strategy = "mirrored"
+  setattr(config, field, value)
+  with pytest.raises(config_lib.ConfigError, match=message.replace("(", r"\(")):
+    config_lib.validate(config)
+
+
+def test_every_zoo_recipe_names_a_model_and_resolves_its_hparams():
+  names = config_lib.recipe_names()
+  assert "dcgan_fashion_mnist" in names and "autoencoder_fashion_mnist" in names
+  for name in names:
+    recipe = config_lib.load_recipe(name)
+    family, presets = registry.get_family(recipe["model"])
+    overrides = dict(presets)
+    overrides.update(recipe.get("hparams", {}))
+    config_lib.resolve_hparams(recipe["model"], family.DEFAULT_HPARAMS, overrides)
+    with open(config_lib.recipe_path(name)) as f:
+      document = json.load(f)
+    assert f"--recipe={name}" in document["command"]
+    assert "measured" in document
+
+
+def test_recipe_path_accepts_a_file_and_rejects_garbage(tmp_path):
+  path = tmp_path / "r.json"
+  path.write_text("{not json")
+  assert config_lib.recipe_path(str(path)) == str(path)
+  with pytest.raises(config_lib.ConfigError, match="is not valid JSON"):
+    config_lib.load_recipe(str(path))
+  assert os.path.isdir(config_lib.ZOO_DIR)

@@ -1,0 +1,42 @@
+"""`keras_gen.evaluate`: the same figures from a checkpoint and from its export."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keras_gen import config as config_lib
+from keras_gen.engine import loop
+from keras_gen.metrics import evaluation
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_checkpoint_and_export_give_the_same_reconstruction_error(tiny_config, tiny_npz):
+  config = tiny_config("autoencoder", train_steps=3)
+  export_path = loop.run(config)["export_path"]
+  kwargs = dict(metric_names=["reconstruction"], dataset=f"npz:{tiny_npz}", split="train",
+                num_samples=32)
+  from_checkpoint = evaluation.evaluate(model_dir=config.model_dir, **kwargs)
+  from_export = evaluation.evaluate(saved_model=export_path, **kwargs)
+  assert from_checkpoint["metrics"]["reconstruction"]["mse"] == pytest.approx(
+      from_export["metrics"]["reconstruction"]["mse"], rel=1e-6)
+  with open(from_checkpoint["output"]) as f:
+    assert json.load(f)["metrics"]["reconstruction"]["num_images"] == 32
+
+
+def test_a_metric_for_another_kind_of_model_is_refused(tiny_config):
+  config = tiny_config("dcgan", train_steps=1)
+  loop.run(config)
+  with pytest.raises(config_lib.ConfigError, match="applies to autoencoder models"):
+    evaluation.evaluate(model_dir=config.model_dir, metric_names=["reconstruction"])
+
+
+def test_evaluate_cli_with_a_missing_export_exits_2(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "keras_gen.evaluate",
+                           f"--saved_model={tmp_path}/nothing", "--metrics=reconstruction"],
+                          capture_output=True, text=True, cwd=REPO)
+  assert result.returncode == 2
+  assert "is not a folder" in result.stderr
