@@ -13,6 +13,7 @@ import os
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
+ON_NONFINITE = ("skip", "restore")
 ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
 
 
@@ -36,6 +37,7 @@ class TrainConfig:
   xla: bool = False
   mixed_precision: str = "none"
   deterministic: bool = False
+  on_nonfinite: str = "skip"  # What a NaN/inf loss does: skip the update or restore.
   checkpoint_every: int = 500
   summary_every: int = 100
   log_every: int = 50
@@ -138,6 +140,9 @@ def validate(config):
   if config.mixed_precision not in MIXED_PRECISION:
     raise ConfigError(
         f"--mixed_precision={config.mixed_precision!r} is not one of {', '.join(MIXED_PRECISION)}.")
+  if config.on_nonfinite not in ON_NONFINITE:
+    raise ConfigError(
+        f"--on_nonfinite={config.on_nonfinite!r} is not one of {', '.join(ON_NONFINITE)}.")
   for name in ("train_steps", "batch_size", "checkpoint_every", "summary_every", "log_every",
                "keep_checkpoints"):
     if getattr(config, name) <= 0:

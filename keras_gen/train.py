@@ -39,6 +39,9 @@ flags.DEFINE_boolean("xla", _DEFAULTS.xla, "Compile the train step with XLA (one
 flags.DEFINE_string("mixed_precision", _DEFAULTS.mixed_precision,
                     "One of " + "|".join(config_lib.MIXED_PRECISION))
 flags.DEFINE_boolean("deterministic", False, "Enable TensorFlow op determinism.")
+flags.DEFINE_string("on_nonfinite", _DEFAULTS.on_nonfinite,
+                    "On a NaN/inf loss: skip (the update is skipped, training goes on) or "
+                    "restore (reload the last checkpoint; stop if it recurs).")
 flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Steps between checkpoints.")
 flags.DEFINE_integer("summary_every", _DEFAULTS.summary_every,
                      "Steps between image summaries and sample PNGs.")
@@ -78,7 +81,11 @@ def main(argv):
   cli.reject_positional_arguments(argv)
   cli.quiet_tensorflow()
   from keras_gen.engine import loop  # Imports TensorFlow; kept out of --help.
-  result = cli.exit_on_user_error(lambda: loop.run(config_from_flags()))
+  try:
+    result = cli.exit_on_user_error(lambda: loop.run(config_from_flags()))
+  except loop.NonFiniteError as e:
+    print(f"Error: {e}", file=sys.stderr)
+    sys.exit(1)
   if result.get("interrupted"):
     sys.exit(128 + result["signal"])
 

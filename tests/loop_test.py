@@ -120,3 +120,41 @@ def test_mixed_bfloat16_trains_with_float32_weights(tiny_config):
   assert all(np.isfinite(value) for value in result["losses"].values())
   weights = network_weights(config.model_dir)
   assert all(w.dtype == np.float32 for w in weights["G"])
+
+
+@pytest.fixture
+def nan_autoencoder(monkeypatch):
+  from keras_gen import registry
+  monkeypatch.setitem(registry.MODELS, "nan_autoencoder",
+                      ("nan_autoencoder", {}, "test family whose loss turns NaN"))
+  return "nan_autoencoder"
+
+
+def test_a_nan_step_is_skipped_and_leaves_the_weights_untouched(tiny_config, nan_autoencoder):
+  before = tiny_config(nan_autoencoder, "before", train_steps=2)
+  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=3,
+                         hparams={"nan_steps": [3]})
+  loop.run(before)
+  result = loop.run(poisoned)
+  assert result["nonfinite_steps"] == [3]
+  assert_same_weights(network_weights(before.model_dir), network_weights(poisoned.model_dir))
+
+
+@pytest.mark.parametrize("strategy,replicas", [("mirrored", 2)])
+def test_a_nan_step_is_skipped_on_every_replica(tiny_config, nan_autoencoder, strategy, replicas):
+  before = tiny_config(nan_autoencoder, "before", train_steps=1, strategy=strategy,
+                       cpu_replicas=replicas)
+  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=2, strategy=strategy,
+                         cpu_replicas=replicas, hparams={"nan_steps": [2]})
+  loop.run(before)
+  assert loop.run(poisoned)["nonfinite_steps"] == [2]
+  assert_same_weights(network_weights(before.model_dir), network_weights(poisoned.model_dir))
+
+
+def test_restore_mode_reloads_the_checkpoint_and_stops_when_the_nan_recurs(
+    tiny_config, nan_autoencoder):
+  config = tiny_config(nan_autoencoder, train_steps=4, checkpoint_every=2,
+                       on_nonfinite="restore", hparams={"nan_steps": [3]})
+  with pytest.raises(loop.NonFiniteError, match="Step 3 gave a non-finite loss again"):
+    loop.run(config)
+  assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("-2")

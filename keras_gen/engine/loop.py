@@ -5,6 +5,7 @@ pipeline, precision, XLA, checkpoints, summaries, signals and the final export.
 """
 
 import functools
+import math
 import os
 import shutil
 import signal
@@ -136,6 +137,23 @@ class _StopRequest:
       signal.signal(signum, handler)
 
 
+class NonFiniteError(RuntimeError):
+  """Training produced NaN or infinite losses that restoring could not get past."""
+
+
+def _log_progress(current, losses, progress, optimizers, summaries):
+  images_per_sec, step_time = progress.measure(current)
+  print(progress.line(current, losses, images_per_sec, step_time), flush=True)
+  scalars = {f"loss/{name}": value for name, value in losses.items()}
+  scalars.update({f"learning_rate/{name}":
+                  float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                  for name, optimizer in optimizers.items()})
+  if step_time is not None:
+    scalars.update({"perf/images_per_sec": images_per_sec,
+                    "perf/step_time_ms": step_time * 1000})
+  summaries.scalars(scalars, current)
+
+
 def _checkpoint_dir_for(strategy, model_dir):
   """Workers other than the chief write to a temporary folder, as MWMS requires."""
   if strategies.is_chief(strategy):
@@ -151,6 +169,9 @@ def run(config):
   """
   config = resolve(config)
   family, _ = registry.get_family(config.model)
+  if hasattr(family, "phases"):  # A schedule of growing resolutions, e.g. Progressive GAN.
+    from keras_gen.engine import phased  # pylint: disable=g-import-not-at-top  (imports loop)
+    return phased.run(config, family)
   strategy = strategies.make_strategy(config)
   if config.batch_size % strategy.num_replicas_in_sync:
     raise config_lib.ConfigError(
@@ -197,27 +218,45 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
 
   if start_step < config.train_steps:
     examples_per_step = config.batch_size * minibatches_per_step(family, config.hparams)
-    dataset = strategy.distribute_datasets_from_function(
-        data.input_fn(source, examples_per_step, config.seed, start_step))
-    iterator = iter(dataset)
+
+    def iterator_from(first_step):
+      return iter(strategy.distribute_datasets_from_function(
+          data.input_fn(source, examples_per_step, config.seed, first_step)))
+
+    iterator = iterator_from(start_step)
     train_function = make_train_function(config, family, strategy, networks, optimizers, step)
+    last_failure = None
+    current = start_step
     with _StopRequest() as stop:
-      for current in range(start_step + 1, config.train_steps + 1):
+      while current < config.train_steps:
         losses = train_function(iterator)
+        current += 1
         if current == start_step + 1:
           progress.reset_clock(current)  # Leave tracing out of the throughput.
+        losses = {name: float(value) for name, value in losses.items()}
+        if not all(math.isfinite(value) for value in losses.values()):
+          result["nonfinite_steps"] = result.get("nonfinite_steps", []) + [current]
+          summaries.scalars({"nonfinite/steps": len(result["nonfinite_steps"])}, current)
+          if config.on_nonfinite == "skip":
+            print(f"Step {current}: non-finite loss {losses}; the update was skipped.",
+                  flush=True)
+          else:
+            if last_failure is not None and current <= last_failure:
+              raise NonFiniteError(
+                  f"Step {current} gave a non-finite loss again after restoring the last "
+                  f"checkpoint; stopping (try a lower learning rate or --on_nonfinite=skip).")
+            last_failure = current
+            restored = checkpoints.restore_latest(checkpoint, manager)
+            if restored is None:
+              raise NonFiniteError(f"Step {current} gave a non-finite loss {losses} and there "
+                                   f"is no checkpoint to restore; stopping.")
+            current = int(step.numpy())
+            iterator = iterator_from(current)
+            print(f"Non-finite loss at step {last_failure}; restored {restored} and resumed "
+                  f"from step {current}.", flush=True)
+            continue
         if current % config.log_every == 0 or current == config.train_steps:
-          losses = {name: float(value) for name, value in losses.items()}
-          images_per_sec, step_time = progress.measure(current)
-          print(progress.line(current, losses, images_per_sec, step_time), flush=True)
-          scalars = {f"loss/{name}": value for name, value in losses.items()}
-          scalars.update({f"learning_rate/{name}":
-                          float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-                          for name, optimizer in optimizers.items()})
-          if step_time is not None:
-            scalars.update({"perf/images_per_sec": images_per_sec,
-                            "perf/step_time_ms": step_time * 1000})
-          summaries.scalars(scalars, current)
+          _log_progress(current, losses, progress, optimizers, summaries)
           result["losses"] = losses
         if current % config.summary_every == 0 or current == config.train_steps:
           summaries.images(summary_function(), current)

@@ -36,6 +36,7 @@ The engine never learns which family it runs.
 import dataclasses
 from typing import Callable
 
+import keras
 import tensorflow as tf
 
 
@@ -103,15 +104,48 @@ class AutoencoderServing:
   latent_dim: int = 0
 
 
+def all_finite(tensors):
+  """True when no tensor (None entries ignored) holds a NaN or an infinity."""
+  checks = [tf.reduce_all(tf.math.is_finite(t)) for t in tensors if t is not None]
+  return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
+
+
 def minimize(tape, loss, variables, optimizer):
   """Differentiates `loss` (recorded by `tape`) and applies one optimizer update.
 
+  An update whose loss or gradients hold a NaN or an infinity on any replica is
+  skipped on every replica, so one bad batch cannot poison the weights; the
+  engine sees the non-finite loss and logs the step.
+
   Under mixed_float16 the optimizer is a LossScaleOptimizer; its loss scale is
   fed in as the output gradient, which equals scaling the loss inside the tape,
-  and apply_gradients unscales (and skips non-finite updates). For every other
-  optimizer `scale_loss(1)` is 1.
+  and its apply_gradients unscales (and skips non-finite updates itself).
   """
   scale = tf.cast(optimizer.scale_loss(tf.constant(1.0)), loss.dtype)
   gradients = tape.gradient(loss, variables, output_gradients=scale)
-  optimizer.apply_gradients(zip(gradients, variables))
+  if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    optimizer.apply_gradients(zip(gradients, variables))
+    return gradients
+  finite = all_finite([loss] + list(gradients))
+
+  def apply(gradients):
+    optimizer.apply_gradients(zip(gradients, variables))
+
+  replica_context = tf.distribute.get_replica_context()
+  if replica_context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+    tf.cond(finite, lambda: apply(gradients), lambda: None)
+    return gradients
+
+  # A cond whose branch all-reduces (apply_gradients does) must be taken in the
+  # cross-replica context, with one decision for all replicas. The gradients
+  # travel as merge_call arguments so each replica applies its own.
+  def apply_where_all_finite(strategy, finite_per_replica, gradients_per_replica):
+    every_replica_finite = tf.reduce_all(
+        tf.stack(strategy.experimental_local_results(finite_per_replica)))
+    tf.cond(every_replica_finite,
+            lambda: strategy.extended.call_for_each_replica(
+                apply, args=(gradients_per_replica,)),
+            lambda: None)
+
+  replica_context.merge_call(apply_where_all_finite, args=(finite, list(gradients)))
   return gradients
