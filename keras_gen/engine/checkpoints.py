@@ -5,6 +5,7 @@ too), every optimizer and the global step. Randomness and the input position
 are functions of (seed, step), so the step is all the state they need.
 """
 
+import hashlib
 import json
 import os
 
@@ -94,3 +95,12 @@ def write_run_config(config):
   with open(partial, "w") as f:
     f.write(config.to_json())
   os.replace(partial, path)
+
+
+def weights_digest(networks):
+  """A short SHA-256 of every network weight, to check that workers or runs agree bitwise."""
+  digest = hashlib.sha256()
+  for name in sorted(networks):
+    for variable in networks[name].variables:
+      digest.update(variable.numpy().tobytes())
+  return digest.hexdigest()[:16]

@@ -274,9 +274,12 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
   if scratch_dir:
     shutil.rmtree(scratch_dir, ignore_errors=True)
   result["step"] = int(step.numpy())
+  result["weights_digest"] = checkpoints.weights_digest(networks)
+  print(f"Step {result['step']}: weights digest {result['weights_digest']}.", flush=True)
   if chief:
     export_dir = config.export_dir or os.path.join(config.model_dir, "export")
     result["export_path"] = serving.export(family, networks, config, result["step"], export_dir)
     print(f"Exported SavedModel to {result['export_path']}", flush=True)
+  strategies.barrier(strategy)
   return result
 

@@ -81,3 +81,11 @@ def is_chief(strategy):
     return True
   task_type, task_id = resolver.task_type, resolver.task_id
   return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
+
+
+def barrier(strategy):
+  """Waits for every worker; a worker that exits early makes the others' collectives fail."""
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return
+  tf.function(lambda: strategy.reduce(
+      tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None))()
