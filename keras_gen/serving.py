@@ -6,8 +6,9 @@ Signatures by family kind (images are uint8 NHWC at the boundary):
                sample {"num": int32 scalar, "seed": int64 scalar} -> {"images": ...}
   points       the same two, returning {"samples": float32[N, 2]}
   autoencoder  encode {"images"} -> {"code"}, decode {"code"} -> {"images"},
-               reconstruct {"images"} -> {"images"} (also serving_default), and
-               sample as above when the family can sample from a prior (the VAE).
+               reconstruct {"images"} -> {"images"} (also serving_default); a
+               family that samples from a prior (the VAE) adds sample as above
+               and its serving_default is the generator's {"z"} -> {"images"}.
 
 Every request is capped at MAX_BATCH examples; a larger one is refused with an
 InvalidArgumentError (HTTP 400 from TF Serving) before anything is allocated.
@@ -34,6 +35,19 @@ def _check_batch(count):
       message=f"A request may ask for at most {MAX_BATCH} examples")
   tf.debugging.assert_positive(tf.cast(count, tf.int64),
                                message="A request must ask for at least one example")
+
+
+def _check_request(tensor, name, element_shape):
+  """Refuses a request whose examples are not `element_shape`, or too many of them.
+
+  The signature's TensorSpec already fixes the dtype; TF Serving does not
+  enforce the static shape, so it is checked here, with a message naming it.
+  """
+  _check_batch(tf.shape(tensor)[0])
+  expected = tf.constant(list(element_shape), tf.int32)
+  tf.debugging.assert_equal(
+      tf.shape(tensor)[1:], expected,
+      message=f"`{name}` must have shape [N, {', '.join(str(d) for d in element_shape)}]")
 
 
 def _prior_sample_function(generate, latent_dim, output):
@@ -67,7 +81,7 @@ class GeneratorModule(tf.Module):
     @tf.function(input_signature=[
         tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
     def serving_default(z):
-      _check_batch(tf.shape(z)[0])
+      _check_request(z, "z", [functions.latent_dim])
       return output(functions.generate(z))
 
     self.serving_default = serving_default
@@ -88,37 +102,54 @@ class AutoencoderModule(tf.Module):
 
     @tf.function(input_signature=[images_spec])
     def encode(images):
-      _check_batch(tf.shape(images)[0])
+      _check_request(images, "images", image_shape)
       return {"code": tf.cast(functions.encode(data.from_uint8(images)), tf.float32)}
 
     @tf.function(input_signature=[code_spec])
     def decode(code):
-      _check_batch(tf.shape(code)[0])
+      _check_request(code, "code", functions.code_shape)
       return _images_output(functions.decode(code))
 
     @tf.function(input_signature=[images_spec])
     def reconstruct(images):
-      _check_batch(tf.shape(images)[0])
+      _check_request(images, "images", image_shape)
       return _images_output(functions.decode(functions.encode(data.from_uint8(images))))
 
     self.encode, self.decode, self.reconstruct = encode, decode, reconstruct
-    self.sample = (_prior_sample_function(functions.generate, functions.latent_dim,
-                                          _images_output)
-                   if functions.generate is not None else None)
+    self.generate = self.sample = None
+    if functions.generate is not None:
+      # A model that samples from a prior serves like a generator by default.
+      @tf.function(input_signature=[
+          tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
+      def generate(z):
+        _check_request(z, "z", [functions.latent_dim])
+        return _images_output(functions.generate(z))
+
+      self.generate = generate
+      self.sample = _prior_sample_function(functions.generate, functions.latent_dim,
+                                           _images_output)
 
   def signatures(self):
     signatures = {"serving_default": self.reconstruct, "encode": self.encode,
                   "decode": self.decode, "reconstruct": self.reconstruct}
-    if self.sample is not None:
+    if self.generate is not None:
+      signatures["serving_default"] = self.generate
       signatures["sample"] = self.sample
     return signatures
+
+
+def output_kind(family, element_shape):
+  """The family's KIND, except that a generator trained on 2-D points serves "points"."""
+  if family.KIND == "generator" and len(element_shape) == 1:
+    return "points"
+  return family.KIND
 
 
 def make_module(family, networks, hparams, element_shape):
   functions = family.serving(networks, hparams)
   if isinstance(functions, base.AutoencoderServing):
     return AutoencoderModule(networks, functions, element_shape)
-  return GeneratorModule(networks, functions, family.KIND)
+  return GeneratorModule(networks, functions, output_kind(family, element_shape))
 
 
 def metadata(config, step, element_shape, signatures):

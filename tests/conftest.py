@@ -28,6 +28,7 @@ import pytest  # noqa: E402
 TINY_HPARAMS = {
     "autoencoder": {"filters": 4, "code_size": 8, "hidden_units": 16},
     "dcgan": {"latent_dim": 8, "g_filters": 4, "d_filters": 4},
+    "wgan": {"latent_dim": 8, "g_filters": 4, "d_filters": 4},
 }
 
 

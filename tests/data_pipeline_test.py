@@ -237,3 +237,12 @@ def test_eval_batches_of_images_are_float_in_minus_one_to_one():
 
   assert set(batch) == {"images"}
   np.testing.assert_array_equal(batch["images"].numpy().ravel(), [-1.0, 1.0])
+
+
+def test_minibatches_are_dealt_so_each_replica_holds_its_rows_of_every_minibatch():
+  from keras_gen.data import pipeline
+  stream = tf.data.Dataset.range(24)
+  dealt = list(pipeline._deal_minibatches(stream, 12, 3, 2).as_numpy_iterator())
+  # Step 0 holds 12 indices: minibatches [0..3], [4..7], [8..11], each split over 2 replicas.
+  assert dealt[:12] == [0, 1, 4, 5, 8, 9, 2, 3, 6, 7, 10, 11]
+  assert dealt[12:16] == [12, 13, 16, 17]

@@ -23,6 +23,16 @@ def test_one_step_on_two_replicas_gives_the_weights_of_one_device(tiny_config, m
   assert_same_weights(before, network_weights(two_replicas.model_dir), atol=1e-5, rtol=1e-4)
 
 
+def test_k_critic_steps_on_two_replicas_see_the_minibatches_of_one_device(tiny_config):
+  one_device = tiny_config("wgan", "one", train_steps=1, hparams={"n_critic": 2})
+  two_replicas = tiny_config("wgan", "two", train_steps=1, strategy="mirrored", cpu_replicas=2,
+                             hparams={"n_critic": 2})
+  loop.run(one_device)
+  loop.run(two_replicas)
+  assert_same_weights(network_weights(one_device.model_dir),
+                      network_weights(two_replicas.model_dir), atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("model", ["autoencoder", "dcgan"])
 def test_training_in_two_halves_gives_the_weights_of_one_run(tiny_config, model):
   whole = tiny_config(model, "whole", train_steps=4)

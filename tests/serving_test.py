@@ -31,6 +31,8 @@ _PROBE = textwrap.dedent("""
                         for key, tensor in outputs.items()}
       except tf.errors.InvalidArgumentError as e:
         report[name] = {"error": e.message}
+      except (TypeError, ValueError) as e:
+        report[name] = {"error": str(e)}
     print(json.dumps(report))
 """)
 
@@ -103,3 +105,12 @@ def test_export_cli_without_a_run_exits_2(tmp_path):
   assert result.returncode == 2
   assert "holds no keras_gen run" in result.stderr
   assert not os.listdir(tmp_path)
+
+
+def test_encode_refuses_images_of_the_wrong_shape_or_dtype(tiny_config):
+  path = loop.run(tiny_config("autoencoder", train_steps=1))["export_path"]
+  report = _probe(path, {
+      "encode": {"images": {"value": [[[[0.5]] * 16] * 16], "dtype": "float32"}},
+      "reconstruct": {"images": {"value": [[[[0]] * 8] * 8], "dtype": "uint8"}}})
+  assert "expected to be a uint8 tensor but is a float tensor" in report["encode"]["error"]
+  assert "`images` must have shape [N, 16, 16, 1]" in report["reconstruct"]["error"]

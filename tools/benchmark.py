@@ -25,6 +25,8 @@ flags.DEFINE_integer("batch_size", 0, "Override the recipe's global batch size."
 flags.DEFINE_string("hparams", "", "Hyperparameter overrides, e.g. 'd_filters=32'.")
 flags.DEFINE_integer("steps", 30, "Timed steps per mode (after 3 warm-up steps).")
 flags.DEFINE_enum("xla", "both", ["both", "on", "off"], "Which compile modes to time.")
+flags.DEFINE_list("memory", [], "Instead of timing, report the peak memory of training and "
+                  "export for these recipes ('all' for every zoo recipe).")
 flags.DEFINE_string("output", "", "Also write the results to this JSON file.")
 FLAGS = flags.FLAGS
 
@@ -45,9 +47,21 @@ def main(argv):
   cli.reject_positional_arguments(argv)
   cli.quiet_tensorflow()
   from keras_gen.engine import benchmark  # Imports TensorFlow.
+  if FLAGS.memory:
+    recipes = config_lib.recipe_names() if FLAGS.memory == ["all"] else FLAGS.memory
+    results = [cli.exit_on_user_error(benchmark.measure_memory, recipe) for recipe in recipes]
+    for row in results:
+      print(f"{row['recipe']:<36} training {row['training_mb']:6d} MB   "
+            f"export {row['export_mb']:6d} MB   ({row['steps']} steps)")
+    _write(results)
+    return
   modes = {"both": (False, True), "on": (True,), "off": (False,)}[FLAGS.xla]
   results = cli.exit_on_user_error(lambda: benchmark.measure(_config(), FLAGS.steps, modes))
   print(benchmark.format_report(results))
+  _write(results)
+
+
+def _write(results):
   if FLAGS.output:
     with open(FLAGS.output, "w") as f:
       json.dump(results, f, indent=2, sort_keys=True)

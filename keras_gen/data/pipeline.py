@@ -44,7 +44,8 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
 def input_fn(source: Source,
              global_batch_size: int,
              seed: int,
-             start_step: int = 0) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+             start_step: int = 0,
+             minibatches: int = 1) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
   """The training input function, for `strategy.distribute_datasets_from_function`.
 
   Args:
@@ -55,6 +56,11 @@ def input_fn(source: Source,
     start_step: the first global step to produce; the result yields global
       batches start_step, start_step + 1, ... of the stream described in the
       module docstring.
+    minibatches: k, when one step consumes k minibatches of B / k examples (k
+      discriminator updates). Each step's examples are then dealt so that every
+      replica's batch, split into k equal parts, holds its rows of minibatch
+      j = stream elements [j * B / k, (j + 1) * B / k) of that step, the same
+      minibatches one device would see.
 
   Returns:
     A function of a `tf.distribute.InputContext` returning an endless dataset
@@ -80,6 +86,8 @@ def input_fn(source: Source,
           f"{num_replicas} replicas in sync.")
     per_replica_batch_size = input_context.get_per_replica_batch_size(global_batch_size)
     indices = _index_stream(num_examples, seed, first_epoch, first_offset)
+    if minibatches > 1:
+      indices = _deal_minibatches(indices, global_batch_size, minibatches, num_replicas)
     indices = indices.batch(per_replica_batch_size, drop_remainder=True)
     indices = indices.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     dataset = _gather(source, indices)
@@ -100,6 +108,22 @@ def eval_batches(source: Source, batch_size: int) -> tf.data.Dataset:
     raise DataError(f"Evaluation batch size {batch_size!r} is not a positive integer.")
   indices = tf.data.Dataset.range(len(source.examples)).batch(batch_size)
   return _gather(source, indices).prefetch(tf.data.AUTOTUNE)
+
+
+def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
+  """Reorders each step's indices from [minibatch, replica, row] to [replica, minibatch, row]."""
+  if global_batch_size % (minibatches * num_replicas):
+    raise DataError(
+        f"{global_batch_size} examples per step do not split into {minibatches} minibatches "
+        f"of equal shares for {num_replicas} replicas.")
+  rows = global_batch_size // (minibatches * num_replicas)
+
+  def deal(step_indices):
+    by_minibatch = tf.reshape(step_indices, [minibatches, num_replicas, rows])
+    return tf.reshape(tf.transpose(by_minibatch, [1, 0, 2]), [-1])
+
+  return indices.batch(global_batch_size, drop_remainder=True).map(
+      deal, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
 
 
 def _index_stream(num_examples: int, seed: int, first_epoch: int,

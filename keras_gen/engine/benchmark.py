@@ -14,6 +14,10 @@ Speed targets live here, never in tests.
 
 import os
 import platform
+import re
+import subprocess
+import sys
+import tempfile
 import time
 
 import tensorflow as tf
@@ -133,3 +137,21 @@ def format_report(results):
   lines.append(f"  input pipeline alone        {results['input_images_per_sec']:8.1f} img/s  "
                f"({results['input_headroom']:.1f}x what training consumes)")
   return "\n".join(lines)
+
+
+def measure_memory(recipe, steps=20):
+  """Peak resident MB of `python -m keras_gen.train --recipe=...` (training, then export).
+
+  Runs a real training process for `steps` steps in a temporary model_dir and
+  reads the peak it reports, so the figure includes TensorFlow's own footprint.
+  """
+  with tempfile.TemporaryDirectory() as model_dir:
+    command = [sys.executable, "-m", "keras_gen.train", f"--recipe={recipe}",
+               f"--model_dir={model_dir}", f"--train_steps={steps}", f"--log_every={steps}",
+               f"--summary_every={steps}", f"--checkpoint_every={steps}"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+  match = re.search(r"Peak resident memory: training (\d+) MB, export (\d+) MB", result.stdout)
+  if result.returncode != 0 or match is None:
+    raise RuntimeError(f"Training recipe {recipe} failed: {result.stderr.strip()[-500:]}")
+  return {"recipe": recipe, "steps": steps, "training_mb": int(match.group(1)),
+          "export_mb": int(match.group(2))}

@@ -221,7 +221,8 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
 
     def iterator_from(first_step):
       return iter(strategy.distribute_datasets_from_function(
-          data.input_fn(source, examples_per_step, config.seed, first_step)))
+          data.input_fn(source, examples_per_step, config.seed, first_step,
+                        minibatches=minibatches_per_step(family, config.hparams))))
 
     iterator = iterator_from(start_step)
     train_function = make_train_function(config, family, strategy, networks, optimizers, step)
@@ -276,10 +277,14 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
   result["step"] = int(step.numpy())
   result["weights_digest"] = checkpoints.weights_digest(networks)
   print(f"Step {result['step']}: weights digest {result['weights_digest']}.", flush=True)
+  result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
   if chief:
     export_dir = config.export_dir or os.path.join(config.model_dir, "export")
     result["export_path"] = serving.export(family, networks, config, result["step"], export_dir)
     print(f"Exported SavedModel to {result['export_path']}", flush=True)
+    result["peak_memory_mb"]["export"] = summaries_lib.peak_resident_mb()
+  print("Peak resident memory: " + ", ".join(
+      f"{stage} {mb:.0f} MB" for stage, mb in result["peak_memory_mb"].items()) + ".", flush=True)
   strategies.barrier(strategy)
   return result
 

@@ -2,6 +2,7 @@
 
 import math
 import os
+import resource
 import time
 
 import numpy as np
@@ -102,3 +103,8 @@ class Progress:
     return (f"step {step}/{self.total_steps}  {loss_text}  "
             f"{images_per_sec:.1f} img/s  {step_time * 1000:.1f} ms/step  "
             f"ETA {_format_duration(eta)}")
+
+
+def peak_resident_mb():
+  """This process's peak resident memory so far, in MB (Linux reports ru_maxrss in KB)."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

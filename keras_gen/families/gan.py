@@ -1,34 +1,68 @@
-"""The GAN family: a generator G and a discriminator D trained as a two-player game.
+"""The GAN family: a generator G and a discriminator (or critic) D trained as a two-player game.
 
-One step follows Goodfellow et al. (2014), Algorithm 1, with k = `d_steps`
-discriminator updates per generator update; the discriminator sees a fresh
-minibatch of z for each of them (and the same real batch). The generator's
-update then uses the freshly updated discriminator, as in the DCGAN reference.
-The loss pair is chosen by name from `keras_gen.losses.GAN_LOSSES`.
+One step follows Goodfellow et al. (2014), Algorithm 1, with k = `n_critic`
+discriminator updates per generator update; each D update sees a fresh real
+minibatch and a fresh z. The generator's update then uses the freshly updated
+discriminator, as in the DCGAN reference. The model names differ only in
+hyperparameters (presets in `keras_gen.registry`):
+
+  gan           Goodfellow et al. 2014: MLP G and D, minimax or non-saturating loss.
+  dcgan         Radford et al. 2016: convolutional G and D with batch norm.
+  wgan          Arjovsky et al. 2017: Wasserstein loss, critic weights clipped to
+                [-clip_value, clip_value], RMSProp 5e-5, n_critic 5.
+  wgan_gp       Gulrajani et al. 2017: Wasserstein loss plus gradient_penalty_weight
+                times the gradient penalty, Adam 1e-4 betas (0.5, 0.9), n_critic 5,
+                a critic without batch norm (layer norm or none).
+  unrolled_gan  Metz et al. 2017: G's loss is taken through unroll_steps simulated
+                D updates (`gan_unrolled`); 0 gives a plain GAN.
+
+Every name also takes instance noise (Arjovsky & Bottou 2017; instance_noise_std,
+annealed to 0 over instance_noise_anneal_steps) and a generator moving average
+(ema_decay > 0 adds the network "G_ema", used for samples and export).
+
+The family trains on images (KIND "generator") and on 2-D points, for which the
+export returns {"samples": float32 [N, 2]} (`serving.output_kind`).
 """
 
 import keras
 import tensorflow as tf
 
 from keras_gen import losses
+from keras_gen import plots
 from keras_gen.families import base
 from keras_gen.families import gan_networks
+from keras_gen.families import gan_stabilizers
+from keras_gen.families import gan_unrolled
 
 KIND = "generator"
-DATA_KINDS = ("images",)
+DATA_KINDS = ("images", "points")
+
+OPTIMIZERS = ("adam", "rmsprop")
 
 DEFAULT_HPARAMS = {
     "architecture": "dcgan",     # Network shapes; see gan_networks.ARCHITECTURES.
     "latent_dim": 100,           # Size of z ~ N(0, I).
-    "g_filters": 64,             # ngf: G's last hidden feature maps.
-    "d_filters": 64,             # ndf: D's first feature maps.
-    "d_batch_norm": True,        # Batch norm in D (all layers but the first).
+    "g_filters": 64,             # dcgan: ngf, G's last hidden feature maps.
+    "d_filters": 64,             # dcgan: ndf, D's first feature maps.
+    "d_norm": "batch",           # dcgan: D's normalization, one of gan_networks.D_NORMS.
+    "g_units": 128,              # mlp: G's hidden width.
+    "g_layers": 2,               # mlp: G's hidden layers.
+    "d_units": 128,              # mlp: D's hidden width.
+    "d_layers": 2,               # mlp: D's hidden layers.
     "loss": "non_saturating",    # A name in keras_gen.losses.GAN_LOSSES.
-    "d_steps": 1,                # k: discriminator updates per generator update.
+    "n_critic": 1,               # k: discriminator (critic) updates per generator update.
+    "optimizer": "adam",         # adam or rmsprop (the WGAN paper's), for both networks.
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,               # Adam's beta1; 0.5 stabilizes GANs (Radford et al. 2016).
     "beta_2": 0.999,
+    "clip_value": 0.0,           # WGAN weight clipping of every D weight; 0 disables.
+    "gradient_penalty_weight": 0.0,  # WGAN-GP's lambda; 0 disables.
+    "instance_noise_std": 0.0,   # Std of Gaussian noise on D's inputs at step 0; 0 disables.
+    "instance_noise_anneal_steps": 0,  # Linear decay of that std to 0; 0 keeps it constant.
+    "ema_decay": 0.0,            # G_ema decay per G step, e.g. 0.999; 0 disables G_ema.
+    "unroll_steps": 0,           # K simulated D steps in G's loss (Metz et al. 2017).
+    "unroll_first_order": False,  # Drop the second-order term of the unrolled gradient.
 }
 
 
@@ -36,68 +70,161 @@ def validate_hparams(hparams):
   if hparams["architecture"] not in gan_networks.ARCHITECTURES:
     raise ValueError(f"architecture={hparams['architecture']!r} is not one of "
                      f"{', '.join(gan_networks.ARCHITECTURES)}.")
+  if hparams["d_norm"] not in gan_networks.D_NORMS:
+    raise ValueError(f"d_norm={hparams['d_norm']!r} is not one of "
+                     f"{', '.join(gan_networks.D_NORMS)}.")
+  if hparams["optimizer"] not in OPTIMIZERS:
+    raise ValueError(f"optimizer={hparams['optimizer']!r} is not one of {', '.join(OPTIMIZERS)}.")
   losses.get_gan_loss(hparams["loss"])
-  if hparams["d_steps"] < 1:
-    raise ValueError(f"d_steps must be at least 1, got {hparams['d_steps']}.")
+  for name in ("n_critic", "latent_dim", "g_units", "d_units", "g_filters", "d_filters"):
+    if hparams[name] < 1:
+      raise ValueError(f"{name} must be at least 1, got {hparams[name]}.")
+  for name in ("clip_value", "gradient_penalty_weight", "instance_noise_std",
+               "instance_noise_anneal_steps", "unroll_steps", "g_layers", "d_layers"):
+    if hparams[name] < 0:
+      raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
+  if not 0.0 <= hparams["ema_decay"] < 1.0:
+    raise ValueError(f"ema_decay must be in [0, 1) (0 disables G_ema), got {hparams['ema_decay']}.")
+  if (hparams["gradient_penalty_weight"] > 0 and hparams["architecture"] == "dcgan"
+      and hparams["d_norm"] == "batch"):
+    raise ValueError("gradient_penalty_weight > 0 needs a critic that treats examples "
+                     "independently: set d_norm to 'layer' or 'none', not 'batch'.")
+  if hparams["unroll_steps"] > 0 and hparams["optimizer"] != "adam":
+    raise ValueError(f"unroll_steps > 0 simulates Adam updates of D, so optimizer must be "
+                     f"'adam', not {hparams['optimizer']!r}.")
+
+
+def _uses_ema(hparams):
+  return hparams["ema_decay"] > 0
 
 
 def build(hparams, element_shape):
-  generator = gan_networks.make_generator(hparams["architecture"], element_shape, hparams)
-  discriminator = gan_networks.make_discriminator(hparams["architecture"], element_shape, hparams)
-  fake = generator(tf.zeros([1, hparams["latent_dim"]]))
-  discriminator(fake)
-  return {"G": generator, "D": discriminator}
+  """{"G", "D"} and, with ema_decay > 0, "G_ema" (starting equal to G)."""
+  element_shape = tuple(element_shape)
+  networks = {
+      "G": gan_networks.make_generator(hparams["architecture"], element_shape, hparams),
+      "D": gan_networks.make_discriminator(hparams["architecture"], element_shape, hparams)}
+  z = tf.zeros([1, hparams["latent_dim"]])
+  networks["D"](networks["G"](z))
+  if _uses_ema(hparams):
+    networks["G_ema"] = gan_networks.make_generator(
+        hparams["architecture"], element_shape, hparams, name="G_ema")
+    networks["G_ema"](z)
+    gan_stabilizers.copy_weights(networks["G_ema"], networks["G"])
+  return networks
 
 
 def optimizers(hparams, networks):
-  def adam(learning_rate):
+  def make(learning_rate):
+    if hparams["optimizer"] == "rmsprop":
+      # The WGAN paper's RMSProp has no momentum; rho 0.9 is its (Torch) default decay.
+      return keras.optimizers.RMSprop(learning_rate, rho=0.9)
     return keras.optimizers.Adam(learning_rate, beta_1=hparams["beta_1"],
                                  beta_2=hparams["beta_2"])
-  return {"G": (adam(hparams["g_learning_rate"]), networks["G"].trainable_variables),
-          "D": (adam(hparams["d_learning_rate"]), networks["D"].trainable_variables)}
+  return {"G": (make(hparams["g_learning_rate"]), networks["G"].trainable_variables),
+          "D": (make(hparams["d_learning_rate"]), networks["D"].trainable_variables)}
 
 
 def minibatches_per_step(hparams):
-  """The batch holds k = d_steps minibatches: a fresh real minibatch for each D update."""
-  return hparams["d_steps"]
+  """The batch holds k = n_critic minibatches: a fresh real minibatch for each D update."""
+  return hparams["n_critic"]
+
+
+def _data(batch):
+  return batch["images"] if "images" in batch else batch["points"]
 
 
 def train_step(networks, optimizers, batch, context, hparams):
+  """k = n_critic D updates, then one G update; returns d_loss, g_loss (and extras).
+
+  Losses: d_loss is the adversarial D loss of the last D update (for WGAN its
+  negation estimates the Wasserstein-1 distance); gradient_penalty its penalty
+  term before weighting; instance_noise_std the current schedule value.
+  """
   generator_loss, discriminator_loss = losses.get_gan_loss(hparams["loss"])
   G, D = networks["G"], networks["D"]
-  real_minibatches = tf.split(batch["images"], hparams["d_steps"])
+  n_critic = hparams["n_critic"]
+  real_minibatches = tf.split(_data(batch), n_critic)
   per_replica_batch = real_minibatches[0].shape[0]
+  penalty_weight = hparams["gradient_penalty_weight"]
+  noise_std = gan_stabilizers.instance_noise_std(hparams, context.step)
 
-  def update_discriminator(real, fake):
+  def d_input(x, salt):
+    if hparams["instance_noise_std"] <= 0:
+      return x
+    return gan_stabilizers.add_instance_noise(x, noise_std, context, salt)
+
+  def update_discriminator(d_step, real, fake):
+    fake = tf.stop_gradient(fake)
     with tf.GradientTape() as d_tape:
-      real_logits = D(real, training=True)
-      fake_logits = D(tf.stop_gradient(fake), training=True)
+      real_logits = D(d_input(real, 100 + 2 * d_step), training=True)
+      fake_logits = D(d_input(fake, 101 + 2 * d_step), training=True)
       d_loss = context.average(discriminator_loss(real_logits, fake_logits))
-    base.minimize(d_tape, d_loss, D.trainable_variables, optimizers["D"])
-    return d_loss
+      total_loss, penalty = d_loss, tf.constant(0.0)
+      if penalty_weight > 0:
+        epsilon = context.uniform([per_replica_batch] + [1] * (real.shape.rank - 1),
+                                  salt=200 + d_step)
+        penalty = context.average(losses.gradient_penalty(
+            lambda x: D(x, training=True), real, fake, epsilon))
+        total_loss = d_loss + penalty_weight * penalty
+    base.minimize(d_tape, total_loss, D.trainable_variables, optimizers["D"])
+    if hparams["clip_value"] > 0:
+      gan_stabilizers.clip_weights(D.trainable_variables, hparams["clip_value"])
+    return d_loss, penalty
 
   for d_step, real in enumerate(real_minibatches[:-1]):
     z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=d_step + 1)
-    update_discriminator(real, G(z, training=True))
+    update_discriminator(d_step, real, G(z, training=True))
   z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=0)
   with tf.GradientTape() as g_tape:
     fake = G(z, training=True)
     # The last D update reuses this G forward pass, as the DCGAN reference does;
     # the generator's loss then sees the updated D.
     with g_tape.stop_recording():
-      d_loss = update_discriminator(real_minibatches[-1], fake)
-    g_loss = context.average(generator_loss(D(fake, training=True)))
+      d_loss, penalty = update_discriminator(n_critic - 1, real_minibatches[-1], fake)
+    g_loss = gan_unrolled.unrolled_generator_loss(
+        D, optimizers["D"], generator_loss, discriminator_loss, real_minibatches[-1], fake,
+        hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input)
   base.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
-  return {"d_loss": d_loss, "g_loss": g_loss}
+  if _uses_ema(hparams):
+    gan_stabilizers.update_ema(networks["G_ema"], G, hparams["ema_decay"])
+
+  results = {"d_loss": d_loss, "g_loss": g_loss}
+  if penalty_weight > 0:
+    results["gradient_penalty"] = penalty
+  if hparams["instance_noise_std"] > 0:
+    # Averaged like a loss so that the engine's sum over replicas gives the value itself.
+    results["instance_noise_std"] = context.average(tf.fill([per_replica_batch], noise_std))
+  return results
+
+
+def sampling_generator(networks):
+  """G_ema when the run keeps one, else G: the network samples and exports use."""
+  return networks.get("G_ema", networks["G"])
+
+
+# Generated points per point-cloud summary: 40 draws of the summary batch (64).
+SUMMARY_DRAWS = 40
 
 
 def summaries(networks, batch, context, hparams):
-  del batch
+  """Image grids ("samples", and "samples_G" beside G_ema's), or, for points, one
+  image of the point cloud of SUMMARY_DRAWS x 64 samples (blue) over the held-out
+  points (red), as in Metz et al. 2017, fig. 2 ("points")."""
+  G = sampling_generator(networks)
+  if "points" in batch:
+    per_draw = batch["points"].shape[0]
+    z = tf.concat([context.normal([per_draw, hparams["latent_dim"]], salt=1_000_003 + draw)
+                   for draw in range(SUMMARY_DRAWS)], axis=0)
+    return {"points": plots.point_cloud_image(G(z, training=False), batch["points"])}
   z = context.normal([64, hparams["latent_dim"]], salt=1_000_003)
-  return {"samples": networks["G"](z, training=False)}
+  images = {"samples": G(z, training=False)}
+  if _uses_ema(hparams):
+    images["samples_G"] = networks["G"](z, training=False)
+  return images
 
 
 def serving(networks, hparams):
-  G = networks["G"]
+  G = sampling_generator(networks)
   return base.GeneratorServing(generate=lambda z: G(z, training=False),
                                latent_dim=hparams["latent_dim"])

@@ -1,5 +1,9 @@
 """Generator and discriminator networks for the GAN family.
 
+MLP (Goodfellow et al. 2014; Metz et al. 2017 for the 2-D toy mixtures): fully
+connected G and D for images or points. G ends in tanh for images and is linear
+for points; D is a stack of LeakyReLU(0.2) layers ending in one logit.
+
 DCGAN (Radford et al. 2016): a projection of z reshaped to a small map, then
 fractionally-strided 4x4 convolutions with batch norm and ReLU in G, a tanh
 output; strided 4x4 convolutions with LeakyReLU(0.2) in D, batch norm on every
@@ -8,6 +12,8 @@ layer but D's first. Weights start from N(0, 0.02), as in the paper.
 Batch norm is synchronized across replicas, so a step on N replicas sees the
 statistics of the global batch, exactly as one device would.
 """
+
+import math
 
 import keras
 from keras import layers
@@ -22,6 +28,60 @@ def _dcgan_init():
 def _batch_norm():
   # Momentum 0.9 and epsilon 1e-5 are the DCGAN reference implementation's values.
   return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)
+
+
+# D's normalization: batch norm (DCGAN, WGAN), layer norm or none (critics under a
+# gradient penalty, which must treat every example independently; Gulrajani et al. 2017).
+D_NORMS = ("batch", "layer", "none")
+
+
+def _d_norm(kind):
+  if kind == "batch":
+    return _batch_norm()
+  if kind == "layer":
+    return layers.LayerNormalization(epsilon=1e-5)
+  return None
+
+
+class MLPGenerator(keras.Model):
+  """z [N, latent_dim] -> images [N, H, W, C] in [-1, 1] (tanh) or points [N, 2] (linear)."""
+
+  def __init__(self,
+               output_shape,       # (H, W, C) for images, (2,) for points.
+               hidden_units=128,   # Width of every hidden layer.
+               hidden_layers=2,    # Number of ReLU hidden layers.
+               **kwargs):
+    super().__init__(**kwargs)
+    self.image_output = len(output_shape) == 3
+    self.hidden = [layers.Dense(hidden_units, activation="relu") for _ in range(hidden_layers)]
+    self.to_output = layers.Dense(math.prod(output_shape), dtype="float32")
+    self.reshape = layers.Reshape(tuple(output_shape))
+
+  def call(self, z, training=False):
+    x = z
+    for dense in self.hidden:
+      x = dense(x)
+    x = self.reshape(self.to_output(x))
+    return keras.ops.tanh(x) if self.image_output else x
+
+
+class MLPDiscriminator(keras.Model):
+  """images [N, H, W, C] or points [N, 2] -> logits [N, 1]; no normalization layers."""
+
+  def __init__(self,
+               hidden_units=128,   # Width of every hidden layer.
+               hidden_layers=2,    # Number of LeakyReLU(0.2) hidden layers.
+               **kwargs):
+    super().__init__(**kwargs)
+    self.flatten = layers.Flatten()
+    self.hidden = [layers.Dense(hidden_units) for _ in range(hidden_layers)]
+    self.to_logit = layers.Dense(1, dtype="float32")
+
+  def call(self, inputs, training=False):
+    x = self.flatten(inputs)
+    for dense in self.hidden:
+      x = keras.ops.leaky_relu(dense(x), negative_slope=0.2)
+    return self.to_logit(x)
 
 
 class DCGANGenerator(keras.Model):
@@ -64,17 +124,17 @@ class DCGANDiscriminator(keras.Model):
   def __init__(self,
                image_shape,        # (H, W, C) of the input images.
                base_filters=64,    # Feature maps of the first layer (ndf).
-               batch_norm=True,    # False for critics under a gradient penalty.
+               norm="batch",       # A name in D_NORMS; "none" or "layer" for WGAN-GP critics.
                **kwargs):
     super().__init__(**kwargs)
     _, doublings = resolution_plan(image_shape[0])
     self.blocks = []
     for index in range(doublings):
-      norm = _batch_norm() if batch_norm and index > 0 else None
+      norm_layer = _d_norm(norm) if index > 0 else None
       self.blocks.append((
           layers.Conv2D(base_filters * 2 ** index, 4, strides=2, padding="same",
-                        use_bias=norm is None, kernel_initializer=_dcgan_init()),
-          norm))
+                        use_bias=norm_layer is None, kernel_initializer=_dcgan_init()),
+          norm_layer))
     self.flatten = layers.Flatten()
     self.to_logit = layers.Dense(1, kernel_initializer=_dcgan_init(), dtype="float32")
 
@@ -84,7 +144,7 @@ class DCGANDiscriminator(keras.Model):
     for convolution, norm in self.blocks:
       x = convolution(x)
       if norm is not None:
-        x = norm(x, training=training)
+        x = norm(x, training=training) if isinstance(norm, layers.BatchNormalization) else norm(x)
       x = keras.ops.leaky_relu(x, negative_slope=0.2)
     return self.flatten(x)
 
@@ -92,18 +152,28 @@ class DCGANDiscriminator(keras.Model):
     return self.to_logit(self.features(images, training=training))
 
 
-ARCHITECTURES = ("dcgan",)
+ARCHITECTURES = ("dcgan", "mlp")
 
 
-def make_generator(architecture, image_shape, hparams):
+def make_generator(architecture, element_shape, hparams, name="G"):
+  """G for `element_shape` ((H, W, C) images or (2,) points); DCGAN needs images."""
   if architecture == "dcgan":
-    return DCGANGenerator(image_shape, latent_dim=hparams["latent_dim"],
-                          base_filters=hparams["g_filters"], name="G")
+    if len(element_shape) != 3:
+      raise ValueError(f"architecture='dcgan' generates images, but the data has elements of "
+                       f"shape {tuple(element_shape)}; use architecture='mlp' for points.")
+    return DCGANGenerator(element_shape, latent_dim=hparams["latent_dim"],
+                          base_filters=hparams["g_filters"], name=name)
+  if architecture == "mlp":
+    return MLPGenerator(element_shape, hidden_units=hparams["g_units"],
+                        hidden_layers=hparams["g_layers"], name=name)
   raise ValueError(f"Unknown GAN architecture {architecture!r}; expected one of {ARCHITECTURES}.")
 
 
-def make_discriminator(architecture, image_shape, hparams):
+def make_discriminator(architecture, element_shape, hparams):
   if architecture == "dcgan":
-    return DCGANDiscriminator(image_shape, base_filters=hparams["d_filters"],
-                              batch_norm=hparams["d_batch_norm"], name="D")
+    return DCGANDiscriminator(element_shape, base_filters=hparams["d_filters"],
+                              norm=hparams["d_norm"], name="D")
+  if architecture == "mlp":
+    return MLPDiscriminator(hidden_units=hparams["d_units"], hidden_layers=hparams["d_layers"],
+                            name="D")
   raise ValueError(f"Unknown GAN architecture {architecture!r}; expected one of {ARCHITECTURES}.")

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +22,9 @@ class Options:
   seed: int
   batch_size: int = 256
   extra: dict = dataclasses.field(default_factory=dict)  # Metric-specific settings.
+  # load_split("train" | "test") -> data.Source of the same dataset, data_dir and
+  # resolution: a second real set, for real-vs-real baselines.
+  load_split: Callable[[str], data.Source] | None = None
 
 
 class Subject:
@@ -72,7 +76,8 @@ def from_model_dir(model_dir):
                                tuple(run.config.element_shape))
   metadata = serving.metadata(run.config, run.step, run.config.element_shape,
                               module.signatures())
-  return Subject(run.family.KIND, metadata, module.signatures(), run)
+  kind = serving.output_kind(run.family, run.config.element_shape)
+  return Subject(kind, metadata, module.signatures(), run)
 
 
 def from_saved_model(path):

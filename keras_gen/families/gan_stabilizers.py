@@ -1,0 +1,84 @@
+"""Stabilizers the GAN step applies around its updates: instance noise, weight
+clipping and the generator's moving average (G_ema).
+
+They live apart from `gan.py` because each is a small, separately tested rule
+about variables or inputs, and none knows which loss is being trained.
+"""
+
+import tensorflow as tf
+
+
+def instance_noise_std(hparams, step):
+  """The instance-noise standard deviation at `step` (an int64 scalar tensor).
+
+  Arjovsky & Bottou 2017, "Towards Principled Methods for Training Generative
+  Adversarial Networks", sec. 4: Gaussian noise on D's inputs makes the real and
+  fake distributions overlap, so D's gradient stays informative; it is annealed
+  so that the model converges to the data, not to the data plus noise. The
+  schedule is linear: instance_noise_std at step 0, falling to 0 at
+  step instance_noise_anneal_steps and staying there (constant if that is 0).
+
+  Returns:
+    float32 scalar in [0, instance_noise_std].
+  """
+  initial = tf.constant(hparams["instance_noise_std"], tf.float32)
+  anneal_steps = hparams["instance_noise_anneal_steps"]
+  if anneal_steps <= 0:
+    return initial
+  remaining = 1.0 - tf.cast(step, tf.float32) / float(anneal_steps)
+  return initial * tf.clip_by_value(remaining, 0.0, 1.0)
+
+
+def add_instance_noise(x, std, context, salt):
+  """x + std * N(0, 1) of x's shape ([per-replica batch, ...]), drawn from the step context."""
+  return x + std * context.normal(x.shape, salt=salt)
+
+
+def _assign_all(variables, values):
+  """Assigns values to (possibly mirrored) variables, from replica or cross-replica code.
+
+  The values are the same on every replica (they are computed from mirrored
+  variables), so under a multi-replica strategy each replica's copy is updated
+  with its own value through `merge_call`.
+  """
+  replica_context = tf.distribute.get_replica_context()
+  if not tf.distribute.has_strategy() or replica_context is None:
+    for variable, value in zip(variables, values):
+      variable.assign(value)
+    return
+
+  def update(strategy, values):
+    for variable, value in zip(variables, values):
+      strategy.extended.update(_tf_variable(variable), lambda v, x: v.assign(x), args=(value,),
+                               group=False)
+
+  replica_context.merge_call(update, args=(list(values),))
+
+
+def _tf_variable(variable):
+  # Keras 3 variables wrap the tf.Variable (a MirroredVariable under a strategy).
+  return getattr(variable, "value", variable) if not isinstance(variable, tf.Variable) else variable
+
+
+def clip_weights(variables, clip_value):
+  """Clips every weight to [-clip_value, clip_value] (WGAN, Arjovsky et al. 2017, algorithm 1)."""
+  _assign_all(variables, [tf.clip_by_value(v, -clip_value, clip_value) for v in variables])
+
+
+def copy_weights(target, source):
+  """Sets every variable of model `target` to the value of the same variable of `source`."""
+  _assign_all(target.variables, [tf.convert_to_tensor(v) for v in source.variables])
+
+
+def update_ema(G_ema, G, ema_decay):
+  """G_ema <- ema_decay * G_ema + (1 - ema_decay) * G for the weights; buffers are copied.
+
+  The generator moving average of Karras et al. 2018 (Progressive GAN) and
+  Yazici et al. 2019 ("The Unusual Effectiveness of Averaging in GAN
+  Training"). Non-trainable buffers (batch-norm statistics) are copied, as
+  StyleGAN does, because averaging statistics of different weights has no meaning.
+  """
+  trainable = [ema_decay * tf.convert_to_tensor(average) + (1.0 - ema_decay) * tf.convert_to_tensor(v)
+               for average, v in zip(G_ema.trainable_variables, G.trainable_variables)]
+  buffers = [tf.convert_to_tensor(v) for v in G.non_trainable_variables]
+  _assign_all(G_ema.trainable_variables + G_ema.non_trainable_variables, trainable + buffers)

@@ -1,0 +1,102 @@
+"""The unrolled generator loss of Metz et al. 2017, "Unrolled Generative Adversarial Networks".
+
+The generator is trained against D after K further (simulated) Adam updates of D
+on the current real and fake minibatch, f_K(theta_G, theta_D), differentiating
+through those updates, so G's gradient anticipates how D would respond (eq. 6).
+D's own update is unchanged. The simulated updates use Keras 3's
+`D.stateless_call(weights, buffers, x)` on weight tensors, with one tape per
+unrolled step nested inside the generator's tape: no model is copied.
+
+`first_order=True` is the cheap variant: the unrolled weights are treated as
+constants (the second term of eq. 7 is dropped), so G gets the plain gradient
+against D after K steps.
+"""
+
+import tensorflow as tf
+
+# Inside the square root of Adam's denominator: sqrt's derivative is infinite at
+# 0, which would turn an exactly-zero gradient into NaN when differentiated
+# through. Numerically it changes nothing for second moments above ~1e-24.
+_SQRT_EPSILON = 1e-30
+
+
+def _adam_state(optimizer, variables):
+  """(learning rate, beta_1, beta_2, epsilon, iterations, m, v) of a built Keras 3 Adam."""
+  optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer.
+  indices = [optimizer._get_variable_index(v) for v in variables]  # pylint: disable=protected-access
+  momentums = [tf.convert_to_tensor(optimizer._momentums[i]) for i in indices]  # pylint: disable=protected-access
+  velocities = [tf.convert_to_tensor(optimizer._velocities[i]) for i in indices]  # pylint: disable=protected-access
+  return (tf.cast(optimizer.learning_rate, tf.float32), optimizer.beta_1, optimizer.beta_2,
+          optimizer.epsilon, tf.cast(optimizer.iterations, tf.float32), momentums, velocities)
+
+
+def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fake, unroll_steps,
+                                   context, d_input=lambda x, salt: x):
+  """D's trainable weights after `unroll_steps` simulated Adam steps, as differentiable tensors.
+
+  Args:
+    D: the discriminator (a Keras 3 model; its variables are only read).
+    d_optimizer: D's built Keras Adam; the simulation starts from its moments
+      and step count, as Metz et al.'s implementation does.
+    discriminator_loss: per-example loss of (real_logits, fake_logits).
+    real, fake: [b, ...] minibatches; gradients flow back into `fake`.
+    unroll_steps: K >= 0.
+    context: the StepContext, for the loss average and the noise draws.
+    d_input: maps (D's input, salt) to what D sees (instance noise).
+
+  Returns:
+    (list of trainable weight tensors, list of non-trainable tensors).
+  """
+  weights = [tf.convert_to_tensor(v) for v in D.trainable_variables]
+  buffers = [tf.convert_to_tensor(v) for v in D.non_trainable_variables]
+  if unroll_steps == 0:
+    return weights, buffers
+  (learning_rate, beta_1, beta_2, epsilon, iterations, momentums,
+   velocities) = _adam_state(d_optimizer, D.trainable_variables)
+  replica_context = tf.distribute.get_replica_context()
+  for unroll_step in range(unroll_steps):
+    with tf.GradientTape() as tape:
+      tape.watch(weights)
+      real_logits, _ = D.stateless_call(weights, buffers, d_input(real, 500 + 2 * unroll_step),
+                                        training=True)
+      fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, 501 + 2 * unroll_step),
+                                        training=True)
+      loss = context.average(discriminator_loss(real_logits, fake_logits))
+    gradients = tape.gradient(loss, weights)
+    if replica_context is not None and tf.distribute.has_strategy():
+      # Each replica holds a slice of the global batch; the real update sums them.
+      gradients = replica_context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+    local_step = iterations + float(unroll_step + 1)
+    alpha = (learning_rate * tf.sqrt(1.0 - tf.pow(beta_2, local_step))
+             / (1.0 - tf.pow(beta_1, local_step)))
+    new_weights = []
+    for index, (weight, gradient) in enumerate(zip(weights, gradients)):
+      momentums[index] = momentums[index] + (gradient - momentums[index]) * (1.0 - beta_1)
+      velocities[index] = (velocities[index]
+                           + (tf.square(gradient) - velocities[index]) * (1.0 - beta_2))
+      new_weights.append(weight - momentums[index] * alpha
+                         / (tf.sqrt(velocities[index] + _SQRT_EPSILON) + epsilon))
+    weights = new_weights
+  return weights, buffers
+
+
+def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, real, fake,
+                            unroll_steps, first_order, context, d_input=lambda x, salt: x):
+  """The generator loss f_K of Metz et al. 2017, eq. 5, averaged over the global batch.
+
+  Call it under the generator's tape with `fake = G(z)`; with unroll_steps = 0
+  it equals the plain generator loss against the current D.
+
+  Returns:
+    float32 scalar.
+  """
+  if first_order:
+    fake_for_unroll = tf.stop_gradient(fake)
+  else:
+    fake_for_unroll = fake
+  weights, buffers = unrolled_discriminator_weights(
+      D, d_optimizer, discriminator_loss, real, fake_for_unroll, unroll_steps, context, d_input)
+  if first_order:
+    weights = [tf.stop_gradient(w) for w in weights]
+  fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, 300), training=True)
+  return context.average(generator_loss(fake_logits))

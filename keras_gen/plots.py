@@ -1,0 +1,97 @@
+"""Point-cloud pictures of 2-D samples, drawn with TensorFlow alone (no matplotlib).
+
+`point_cloud_image` renders one cloud as an image the engine logs to TensorBoard
+and to model_dir/samples/points_stepN.png; `training_row` puts several of those
+PNGs side by side, the figure style of Metz et al. 2017 ("Unrolled GANs", fig. 2):
+one panel per training step, left to right.
+"""
+
+import glob
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+# Colours, RGB in [0, 1]: generated samples blue, reference (real) points red.
+SAMPLE_COLOUR = (0.12, 0.27, 0.75)
+REFERENCE_COLOUR = (0.85, 0.1, 0.1)
+
+
+def _density(points, extent, size):
+  """Counts of points per pixel: float32 [size, size]; y grows upwards, points outside dropped."""
+  points = tf.cast(points, tf.float32)
+  column = tf.cast(tf.floor((points[:, 0] + extent) / (2.0 * extent) * size), tf.int32)
+  row = tf.cast(tf.floor((extent - points[:, 1]) / (2.0 * extent) * size), tf.int32)
+  inside = (column >= 0) & (column < size) & (row >= 0) & (row < size)
+  index = tf.boolean_mask(row * size + column, inside)
+  counts = tf.math.unsorted_segment_sum(tf.ones_like(index, tf.float32), index, size * size)
+  return tf.reshape(counts, [size, size])
+
+
+def _dilate(mask, radius):
+  """Grows each marked pixel into a (2 radius + 1)^2 square, so single points are visible."""
+  pooled = tf.nn.max_pool2d(mask[None, :, :, None], 2 * radius + 1, 1, "SAME")
+  return pooled[0, :, :, 0]
+
+
+def point_cloud_image(samples, reference, size=256, extent=None):
+  """Draws 2-D samples over reference points.
+
+  Args:
+    samples: float [N, 2] generated points; darker blue where they are denser.
+    reference: float [M, 2] real points (or the mixture's modes), drawn red on top.
+    size: the image's height and width in pixels.
+    extent: the square [-extent, extent]^2 shown; default 1.5 max |reference|.
+
+  Returns:
+    float32 [1, size, size, 3] in [-1, 1] (white background), for
+    `Summaries.images`.
+  """
+  reference = tf.cast(reference, tf.float32)
+  if extent is None:
+    extent = tf.maximum(1.5 * tf.reduce_max(tf.abs(reference)), 1.0)
+  extent = tf.cast(extent, tf.float32)
+  # Saturates smoothly: one sample gives a light blue pixel, ten a full one.
+  sample_alpha = 1.0 - tf.exp(-_dilate(_density(samples, extent, size), 1) / 3.0)
+  reference_alpha = tf.minimum(_dilate(_density(reference, extent, size), 1), 1.0)
+  image = tf.ones([size, size, 3])
+  for alpha, colour in ((sample_alpha, SAMPLE_COLOUR), (reference_alpha, REFERENCE_COLOUR)):
+    alpha = alpha[:, :, None]
+    image = image * (1.0 - alpha) + alpha * tf.constant(colour, tf.float32)
+  return image[None] * 2.0 - 1.0
+
+
+def training_row(model_dir, tag="points", panels=6, gap=4):
+  """Writes model_dir/samples/<tag>_over_training.png: up to `panels` saved clouds, left to right.
+
+  The panels are the PNGs the engine saved (samples/<tag>_stepN.png), chosen
+  evenly over training and always including the last.
+
+  Returns:
+    (path written, list of the steps shown), or (None, []) if there are no PNGs.
+  """
+  pattern = os.path.join(model_dir, "samples", f"{tag}_step*.png")
+  found = {}
+  for path in glob.glob(pattern):
+    match = re.search(r"_step(\d+)\.png$", path)
+    if match:
+      found[int(match.group(1))] = path
+  if not found:
+    return None, []
+  steps = sorted(found)
+  count = min(panels, len(steps))
+  chosen = sorted({steps[round(i * (len(steps) - 1) / max(count - 1, 1))] for i in range(count)})
+  images = [tf.io.decode_png(tf.io.read_file(found[step]), channels=3).numpy()
+            for step in chosen]
+  height = max(image.shape[0] for image in images)
+  separator = np.full([height, gap, 3], 128, np.uint8)
+  row = []
+  for image in images:
+    row += [image, separator]
+  canvas = np.concatenate(row[:-1], axis=1)
+  path = os.path.join(model_dir, "samples", f"{tag}_over_training.png")
+  partial = path + ".partial"
+  tf.io.write_file(partial, tf.io.encode_png(canvas))
+  os.replace(partial, path)
+  return path, chosen

@@ -1,0 +1,43 @@
+"""Tests for keras_gen.families.gan_networks: shapes for every supported resolution."""
+
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from keras_gen.families import gan
+from keras_gen.families import gan_networks
+
+
+def _hparams(**overrides):
+  return dict(gan.DEFAULT_HPARAMS, latent_dim=8, g_filters=4, d_filters=4, g_units=8,
+              d_units=8, **overrides)
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 1), (32, 32, 3), (64, 64, 3)])
+def test_dcgan_generates_images_in_range_and_discriminates_them_to_one_logit(shape):
+  G = gan_networks.make_generator("dcgan", shape, _hparams())
+  D = gan_networks.make_discriminator("dcgan", shape, _hparams())
+  images = G(tf.random.normal([2, 8]))
+  assert images.shape == (2, *shape)
+  assert float(tf.reduce_max(tf.abs(images))) <= 1.0
+  assert D(images).shape == (2, 1)
+
+
+@pytest.mark.parametrize("norm, layer_type", [("layer", layers.LayerNormalization),
+                                              ("batch", layers.BatchNormalization)])
+def test_dcgan_critic_uses_the_requested_normalization_and_none_means_none(norm, layer_type):
+  def norms(kind):
+    D = gan_networks.make_discriminator("dcgan", (28, 28, 1), _hparams(d_norm=kind))
+    D(tf.zeros([1, 28, 28, 1]))
+    return [layer for layer in D._flatten_layers() if isinstance(  # pylint: disable=protected-access
+        layer, (layers.LayerNormalization, layers.BatchNormalization))]
+  assert norms(norm) and all(isinstance(layer, layer_type) for layer in norms(norm))
+  assert norms("none") == []
+
+
+def test_mlp_generates_unbounded_points_and_tanh_images():
+  points = gan_networks.make_generator("mlp", (2,), _hparams())(tf.random.normal([5, 8]) * 100)
+  images = gan_networks.make_generator("mlp", (6, 6, 1), _hparams())(tf.random.normal([5, 8]))
+  assert points.shape == (5, 2) and float(tf.reduce_max(tf.abs(points))) > 1.0
+  assert images.shape == (5, 6, 6, 1) and float(tf.reduce_max(tf.abs(images))) <= 1.0
+  assert gan_networks.make_discriminator("mlp", (2,), _hparams())(points).shape == (5, 1)
