@@ -14,15 +14,23 @@ from keras_gen import cli
 flags.DEFINE_string("model_dir", None, "The training run to export.")
 flags.DEFINE_string("export_dir", "", "Where to write <step>/ (default MODEL_DIR/export).")
 flags.DEFINE_string("checkpoint", "", "A specific checkpoint path (default: the newest).")
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx"],
+                  "saved_model, or onnx: the SavedModel plus EXPORT_DIR/onnx/<step>/*.onnx of "
+                  "the generator or decoder (needs the [onnx] extra).")
 FLAGS = flags.FLAGS
 
 
-def export(model_dir, export_dir="", checkpoint=""):
+def export(model_dir, export_dir="", checkpoint="", export_format="saved_model"):
+  """Exports the newest (or given) checkpoint; returns the paths written."""
   from keras_gen import serving  # Imports TensorFlow; kept out of --help.
   from keras_gen.engine import restore
   run = restore.load_run(model_dir, checkpoint or None)
-  return serving.export(run.family, run.networks, run.config, run.step,
-                        export_dir or os.path.join(model_dir, "export"))
+  export_dir = export_dir or os.path.join(model_dir, "export")
+  path = serving.export(run.family, run.networks, run.config, run.step, export_dir)
+  if export_format != "onnx":
+    return [path]
+  from keras_gen import onnx_export
+  return [path] + sorted(onnx_export.export_onnx(path, export_dir).values())
 
 
 def main(argv):
@@ -30,8 +38,10 @@ def main(argv):
   cli.quiet_tensorflow()
   if not FLAGS.model_dir:
     cli.usage_error("--model_dir is required: the training run to export.")
-  path = cli.exit_on_user_error(export, FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint)
-  print(f"Exported SavedModel to {path}")
+  paths = cli.exit_on_user_error(export, FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint,
+                                 FLAGS.format)
+  for path in paths:
+    print(f"Exported {path}")
 
 
 if __name__ == "__main__":

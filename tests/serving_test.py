@@ -96,6 +96,7 @@ def test_export_cli_writes_the_newest_checkpoint(tiny_config, tmp_path):
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   assert result.returncode == 0, result.stderr
   assert (export_dir / "2" / "saved_model.pb").exists()
+  assert f"Exported {export_dir}/2" in result.stdout
 
 
 def test_export_cli_without_a_run_exits_2(tmp_path):

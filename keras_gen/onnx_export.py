@@ -1,0 +1,60 @@
+"""ONNX export of a generator or decoder, converted from its SavedModel by tf2onnx.
+
+Writes EXPORT_DIR/onnx/<step>/<signature>.onnx for the signature that maps a
+latent (or code) to outputs: `serving_default` of a generator ({"z"} ->
+{"images"} or {"samples"}) and `decode` of an autoencoder ({"code"} ->
+{"images"}). The request checks in the SavedModel (batch cap, shapes) are
+TensorFlow asserts, which the converter drops: the ONNX model trusts its caller.
+tf2onnx and onnxruntime are optional (`pip install -e ".[onnx]"`).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from keras_gen import config as config_lib
+from keras_gen import serving
+
+OPSET = 17
+
+
+def signatures_to_convert(metadata):
+  """The latent-to-output signatures of an export, by its recorded signature list."""
+  if "decode" in metadata["signatures"]:
+    return ["decode"]
+  return ["serving_default"]
+
+
+def export_onnx(saved_model_path, export_dir):
+  """Converts an export's generator/decoder signature to ONNX; returns {signature: path}."""
+  try:
+    import tf2onnx  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError as e:
+    raise config_lib.ConfigError(
+        "--format=onnx needs tf2onnx and onnxruntime: pip install -e \".[onnx]\".") from e
+  with open(os.path.join(saved_model_path, "assets", serving.METADATA_FILE)) as f:
+    metadata = json.load(f)
+  final_dir = os.path.join(export_dir, "onnx", str(metadata["step"]))
+  os.makedirs(os.path.dirname(final_dir), exist_ok=True)
+  partial_dir = tempfile.mkdtemp(prefix=f".{metadata['step']}.partial-",
+                                 dir=os.path.dirname(final_dir))
+  paths = {}
+  try:
+    for signature in signatures_to_convert(metadata):
+      path = os.path.join(partial_dir, f"{signature}.onnx")
+      command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model_path,
+                 "--signature_def", signature, "--opset", str(OPSET), "--output", path]
+      result = subprocess.run(command, capture_output=True, text=True, check=False)
+      if result.returncode != 0 or not os.path.exists(path):
+        raise RuntimeError(f"tf2onnx could not convert signature {signature!r} of "
+                           f"{saved_model_path}: {result.stderr.strip()[-800:]}")
+      paths[signature] = os.path.join(final_dir, f"{signature}.onnx")
+    if os.path.exists(final_dir):
+      shutil.rmtree(final_dir)
+    os.replace(partial_dir, final_dir)
+  finally:
+    shutil.rmtree(partial_dir, ignore_errors=True)
+  return paths
