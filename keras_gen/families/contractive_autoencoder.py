@@ -1,0 +1,106 @@
+"""The contractive autoencoder: penalize the Frobenius norm of the encoder's Jacobian.
+
+Rifai, Vincent, Muller, Glorot & Bengio (2011), "Contractive Auto-Encoders:
+Explicit Invariance During Feature Extraction", eq. 5; Goodfellow et al.
+(2016), sec. 14.2.3:
+
+  L = reconstruction(x, g(f(x))) + lambda * ||J_f(x)||_F^2,
+  ||J_f(x)||_F^2 = sum_ij (d h_j / d x_i)^2,
+
+which makes the code locally invariant to directions the data does not vary
+in. The Jacobian [code_size, pixels] of every example is computed exactly with
+`GradientTape.batch_jacobian` (one vectorized backward pass per code unit), not
+approximated, and the training tape differentiates through it. The code is a
+sigmoid of the MLP encoder's output, as in the paper.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_gen.families import autoencoder
+from keras_gen.families import base
+
+KIND = "autoencoder"
+DATA_KINDS = ("images",)
+CODE_ACTIVATIONS = ("sigmoid", "linear")
+
+DEFAULT_HPARAMS = {
+    "code_size": 64,                # Dimension of h.
+    "hidden_units": 512,            # MLP hidden layer width.
+    "code_activation": "sigmoid",   # "sigmoid" (the paper) or "linear".
+    "contraction_weight": 0.1,      # lambda.
+    "reconstruction_loss": "mse",   # As in `autoencoder`: "mse" or "bernoulli".
+    "learning_rate": 1e-3,          # Adam.
+}
+
+
+def validate_hparams(hparams):
+  if hparams["code_activation"] not in CODE_ACTIVATIONS:
+    raise ValueError(f"code_activation={hparams['code_activation']!r} is not one of "
+                     f"{', '.join(CODE_ACTIVATIONS)}.")
+  if hparams["reconstruction_loss"] not in autoencoder.RECONSTRUCTION_LOSSES:
+    raise ValueError(f"reconstruction_loss={hparams['reconstruction_loss']!r} is not one of "
+                     f"{', '.join(autoencoder.RECONSTRUCTION_LOSSES)}.")
+  if hparams["contraction_weight"] < 0:
+    raise ValueError(f"contraction_weight must be >= 0, got {hparams['contraction_weight']}.")
+
+
+def build(hparams, element_shape):
+  return autoencoder.build(dict(hparams, architecture="mlp"), element_shape)
+
+
+def optimizers(hparams, networks):
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  return {"autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+
+
+def code(encoder, images, hparams, training=False):
+  """h = f(x) [N, code_size]."""
+  h = tf.cast(encoder(images, training=training), tf.float32)
+  return tf.sigmoid(h) if hparams["code_activation"] == "sigmoid" else h
+
+
+def code_and_jacobian_penalty(encode, images):
+  """(h [N, code_size], ||dh/dx||_F^2 [N]) for `encode`: images [N, ...] -> h [N, code_size].
+
+  Exact: the Jacobian of each example's code w.r.t. its own pixels. The encoder
+  must treat examples independently (no batch statistics).
+  """
+  with tf.GradientTape() as tape:
+    tape.watch(images)
+    h = encode(images)
+  jacobian = tape.batch_jacobian(h, images)  # [N, code_size, H, W, C].
+  return h, tf.reduce_sum(tf.square(jacobian), axis=list(range(1, jacobian.shape.rank)))
+
+
+def train_step(networks, optimizers, batch, context, hparams):
+  images = batch["images"]
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  with tf.GradientTape() as tape:
+    h, contraction = code_and_jacobian_penalty(
+        lambda x: code(networks["encoder"], x, hparams, training=True), images)
+    outputs = networks["decoder"](h, training=True)
+    reconstruction = autoencoder.reconstruction_loss(images, outputs, hparams)
+    loss = context.average(reconstruction + hparams["contraction_weight"] * contraction)
+  base.minimize(tape, loss, variables, optimizers["autoencoder"])
+  pixel_error = tf.reduce_mean(
+      tf.square((autoencoder.to_images(outputs, hparams) - images) / 2.0), axis=[1, 2, 3])
+  return {"loss": loss, "mse": context.average(pixel_error),
+          "jacobian_frobenius_squared": context.average(contraction)}
+
+
+def summaries(networks, batch, context, hparams):
+  del context
+  images = batch["images"]
+  reconstructions = autoencoder.to_images(
+      networks["decoder"](code(networks["encoder"], images, hparams)), hparams)
+  return {"reconstructions": tf.reshape(tf.stack([images, reconstructions], axis=1),
+                                        [-1, *images.shape[1:]])}
+
+
+def serving(networks, hparams):
+  encoder, decoder = networks["encoder"], networks["decoder"]
+  return base.AutoencoderServing(
+      encode=lambda images: code(encoder, images, hparams),
+      decode=lambda h: autoencoder.to_images(decoder(h, training=False), hparams),
+      code_shape=(hparams["code_size"],))

@@ -1,0 +1,181 @@
+"""PCA as an encoder-decoder, two ways: in closed form and by gradient descent.
+
+Goodfellow, Bengio & Courville (2016), sec. 2.12 and 14.1. With x flattened to
+D values in [-1, 1], mean m and the top-k eigenvectors V_k [D, k] of the
+covariance C = E[x x^T] - m m^T,
+
+  encode: h = V_k^T (x - m)    decode: r = V_k h + m,
+
+minimizes the mean squared reconstruction error over every rank-k linear map.
+
+  method="closed_form" (model `pca`): each step adds the batch to running sums
+      n, sum x and sum x x^T (float64 non-trainable weights, so a resumed run
+      keeps them), so the data is streamed and never held in memory; V_k is the
+      eigendecomposition of C computed from the sums. One epoch gives the exact
+      PCA of the training set (more epochs weight it the same way, but
+      a partial last epoch counts those examples twice).
+  method="gradient_descent" (model `linear_autoencoder`): linear encoder and
+      decoder (Dense, with biases) trained with Adam on the squared error. At
+      the optimum its decoder spans the same subspace as V_k (Baldi & Hornik
+      1989), though its code is an invertible mix of the components.
+"""
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from keras_gen.families import base
+
+KIND = "autoencoder"
+DATA_KINDS = ("images",)
+METHODS = ("closed_form", "gradient_descent")
+
+DEFAULT_HPARAMS = {
+    "method": "closed_form",   # "closed_form" (streamed PCA) or "gradient_descent".
+    "code_size": 32,           # k, the number of principal components.
+    "learning_rate": 1e-3,     # Adam, gradient_descent only.
+}
+
+
+def validate_hparams(hparams):
+  if hparams["method"] not in METHODS:
+    raise ValueError(f"method={hparams['method']!r} is not one of {', '.join(METHODS)}.")
+  if hparams["code_size"] < 1:
+    raise ValueError(f"code_size must be positive, got {hparams['code_size']}.")
+
+
+class PrincipalComponents(layers.Layer):
+  """Running moments of flattened images and the PCA they define.
+
+  Weights (non-trainable, float64, summed over replicas): count [], total [D],
+  outer_total [D, D]. Calling the layer on images [N, H, W, C] returns them.
+  """
+
+  def __init__(self, code_size, **kwargs):
+    super().__init__(**kwargs)
+    self.code_size = code_size
+
+  def build(self, input_shape):
+    size = 1
+    for dimension in input_shape[1:]:
+      size *= int(dimension)
+    self.image_shape = tuple(int(d) for d in input_shape[1:])
+    # Updates are summed over replicas explicitly in `accumulate`; each replica then
+    # applies the same sum. (aggregation="sum" would sum the replicas' new values,
+    # counting the old total once per replica.)
+    moment = dict(initializer="zeros", trainable=False, dtype="float64",
+                  aggregation="only_first_replica")
+    self.count = self.add_weight(shape=(), name="count", **moment)
+    self.total = self.add_weight(shape=(size,), name="total", **moment)
+    self.outer_total = self.add_weight(shape=(size, size), name="outer_total", **moment)
+
+  def call(self, images):
+    return images
+
+  def accumulate(self, images):
+    """Adds images [N, H, W, C] to the running moments."""
+    x = tf.cast(tf.reshape(images, [tf.shape(images)[0], -1]), tf.float64)
+    updates = [tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, axis=0),
+               tf.matmul(x, x, transpose_a=True)]
+    replica_context = tf.distribute.get_replica_context()
+    if replica_context is not None:
+      updates = replica_context.all_reduce(tf.distribute.ReduceOp.SUM, updates)
+    return tf.group(*[variable.assign_add(update) for variable, update in
+                      zip((self.count, self.total, self.outer_total), updates)])
+
+  def components(self):
+    """(mean [D], V_k [D, k], eigenvalues [k] in decreasing order), all float32."""
+    count = tf.maximum(self.count, 1.0)
+    mean = self.total / count
+    covariance = self.outer_total / count - mean[:, None] * mean[None, :]
+    eigenvalues, eigenvectors = tf.linalg.eigh(covariance)  # Ascending.
+    top = tf.reverse(eigenvectors[:, -self.code_size:], axis=[1])
+    return (tf.cast(mean, tf.float32), tf.cast(top, tf.float32),
+            tf.cast(tf.reverse(eigenvalues[-self.code_size:], axis=[0]), tf.float32))
+
+
+def pca_encode(images, mean, basis):
+  """images [N, H, W, C] -> h [N, k]."""
+  x = tf.reshape(images, [tf.shape(images)[0], -1])
+  return tf.matmul(x - mean, basis)
+
+
+def pca_decode(code, mean, basis, image_shape):
+  """h [N, k] -> images [N, H, W, C], unclipped."""
+  return tf.reshape(tf.matmul(code, basis, transpose_b=True) + mean, [-1, *image_shape])
+
+
+def build(hparams, element_shape):
+  element_shape = tuple(element_shape)
+  size = element_shape[0] * element_shape[1] * element_shape[2]
+  if hparams["code_size"] > size:
+    raise ValueError(f"code_size={hparams['code_size']} exceeds the {size} input dimensions.")
+  if hparams["method"] == "closed_form":
+    pca = PrincipalComponents(hparams["code_size"], name="pca")
+    pca(tf.zeros([1, *element_shape]))
+    return {"pca": pca}
+  encoder = keras.Sequential([layers.Flatten(), layers.Dense(hparams["code_size"])],
+                             name="encoder")
+  decoder = keras.Sequential([layers.Dense(size), layers.Reshape(element_shape)], name="decoder")
+  decoder(encoder(tf.zeros([1, *element_shape])))
+  return {"encoder": encoder, "decoder": decoder}
+
+
+def optimizers(hparams, networks):
+  if hparams["method"] == "closed_form":
+    return {}
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  return {"linear_autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+
+
+def _pixel_error(images, reconstructions):
+  """Per-example MSE on the [0, 1] scale, [N]."""
+  return tf.reduce_mean(tf.square((reconstructions - images) / 2.0), axis=[1, 2, 3])
+
+
+def train_step(networks, optimizers, batch, context, hparams):
+  images = batch["images"]
+  if hparams["method"] == "closed_form":
+    pca = networks["pca"]
+    with tf.control_dependencies([pca.accumulate(images)]):
+      mean, basis, _ = pca.components()
+    reconstructions = pca_decode(pca_encode(images, mean, basis), mean, basis,
+                                 images.shape[1:])
+    return {"mse": context.average(_pixel_error(images, reconstructions))}
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  with tf.GradientTape() as tape:
+    reconstructions = networks["decoder"](networks["encoder"](images, training=True))
+    # Squared error per pixel on the [-1, 1] scale: the PCA objective.
+    loss = context.average(tf.reduce_mean(tf.square(reconstructions - images), axis=[1, 2, 3]))
+  base.minimize(tape, loss, variables, optimizers["linear_autoencoder"])
+  return {"loss": loss, "mse": context.average(_pixel_error(images, reconstructions))}
+
+
+def _functions(networks, hparams):
+  """(encode, decode) on images in [-1, 1]; closed form: V_k solved once, here."""
+  if hparams["method"] == "closed_form":
+    pca = networks["pca"]
+    mean, basis, _ = pca.components()
+    return (lambda images: pca_encode(images, mean, basis),
+            lambda code: tf.clip_by_value(pca_decode(code, mean, basis, pca.image_shape),
+                                          -1.0, 1.0))
+  encoder, decoder = networks["encoder"], networks["decoder"]
+  return (lambda images: encoder(images, training=False),
+          lambda code: tf.clip_by_value(decoder(code, training=False), -1.0, 1.0))
+
+
+def summaries(networks, batch, context, hparams):
+  del context
+  images = batch["images"]
+  encode, decode = _functions(networks, hparams)
+  reconstructions = decode(encode(images))
+  return {"reconstructions": tf.reshape(tf.stack([images, reconstructions], axis=1),
+                                        [-1, *images.shape[1:]])}
+
+
+def serving(networks, hparams):
+  # Solved eagerly at export: V_k is stored in the SavedModel instead of being
+  # recomputed (one D x D eigendecomposition) on every request.
+  encode, decode = _functions(networks, hparams)
+  return base.AutoencoderServing(encode=encode, decode=decode,
+                                 code_shape=(hparams["code_size"],))

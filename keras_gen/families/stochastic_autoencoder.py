@@ -1,0 +1,126 @@
+"""The stochastic autoencoder: an encoder distribution p_encoder(h|x) and a decoder p_decoder(x|h).
+
+Goodfellow, Bengio & Courville (2016), sec. 14.4. Noise is injected in the code,
+
+  p_encoder(h|x) = N(h; f(x), code_noise_stddev^2 I),
+
+and the decoder defines a distribution over x,
+
+  "gaussian": p_decoder(x|h) = N(x; g(h), decoder_stddev^2 I) on the [0, 1] pixel scale,
+  "bernoulli": p_decoder(x|h) = Bernoulli(sigmoid(g(h))) with grey levels as soft targets,
+
+and training minimizes -log p_decoder(x|h) with h ~ p_encoder(h|x) (nats per
+image). Unlike the VAE there is no prior on h and no KL: the code noise only
+makes the decoder robust to nearby codes. The exported `encode` draws h from
+p_encoder(h|x) (fresh noise on every call, so reconstructions differ from call
+to call); `decode` returns the decoder mean.
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from keras_gen.families import autoencoder
+from keras_gen.families import base
+
+tfd = tfp.distributions
+
+KIND = "autoencoder"
+DATA_KINDS = ("images",)
+DECODER_DISTRIBUTIONS = ("gaussian", "bernoulli")
+
+DEFAULT_HPARAMS = {
+    "architecture": "conv",          # "mlp" or "conv".
+    "code_size": 32,                 # Dimension of h.
+    "hidden_units": 512,             # MLP hidden layer width.
+    "filters": 32,                   # Conv: feature maps of the first layer.
+    "code_noise_stddev": 0.5,        # Standard deviation of p_encoder(h|x) around f(x).
+    "decoder_distribution": "gaussian",
+    "decoder_stddev": 0.1,           # Gaussian decoder's standard deviation, [0, 1] scale.
+    "learning_rate": 1e-3,           # Adam.
+}
+
+
+def validate_hparams(hparams):
+  if hparams["architecture"] not in autoencoder.ARCHITECTURES:
+    raise ValueError(f"architecture={hparams['architecture']!r} is not one of "
+                     f"{', '.join(autoencoder.ARCHITECTURES)}.")
+  if hparams["decoder_distribution"] not in DECODER_DISTRIBUTIONS:
+    raise ValueError(f"decoder_distribution={hparams['decoder_distribution']!r} is not one of "
+                     f"{', '.join(DECODER_DISTRIBUTIONS)}.")
+  if hparams["code_noise_stddev"] < 0:
+    raise ValueError(f"code_noise_stddev must be >= 0, got {hparams['code_noise_stddev']}.")
+  if hparams["decoder_stddev"] <= 0:
+    raise ValueError(f"decoder_stddev must be positive, got {hparams['decoder_stddev']}.")
+
+
+def build(hparams, element_shape):
+  return autoencoder.build(dict(hparams, reconstruction_loss="mse"), element_shape)
+
+
+def optimizers(hparams, networks):
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  return {"autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+
+
+def decoder_distribution(decoder_outputs, hparams):
+  """p_decoder(x|h) over pixels on the [0, 1] scale, event shape [H, W, C]."""
+  decoder_outputs = tf.cast(decoder_outputs, tf.float32)
+  if hparams["decoder_distribution"] == "bernoulli":
+    # Continuous Bernoulli-style soft targets: log_prob accepts x in [0, 1].
+    return tfd.Independent(tfd.Bernoulli(logits=decoder_outputs, dtype=tf.float32), 3)
+  return tfd.Independent(tfd.Normal(decoder_outputs, hparams["decoder_stddev"]), 3)
+
+
+def sample_code(encoder, images, noise, hparams, training=False):
+  """h ~ p_encoder(h|x) = f(x) + code_noise_stddev * noise; noise ~ N(0, 1) [N, code_size]."""
+  return (tf.cast(encoder(images, training=training), tf.float32)
+          + hparams["code_noise_stddev"] * noise)
+
+
+def mean_images(decoder_outputs, hparams):
+  """The decoder mean as images in [-1, 1]."""
+  return tf.clip_by_value(decoder_distribution(decoder_outputs, hparams).mean() * 2.0 - 1.0,
+                          -1.0, 1.0)
+
+
+def train_step(networks, optimizers, batch, context, hparams):
+  images = batch["images"]
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  noise = context.normal([images.shape[0], hparams["code_size"]], salt=1)
+  with tf.GradientTape() as tape:
+    h = sample_code(networks["encoder"], images, noise, hparams, training=True)
+    outputs = networks["decoder"](h, training=True)
+    negative_log_likelihood = -decoder_distribution(outputs, hparams).log_prob(
+        (images + 1.0) / 2.0)
+    loss = context.average(negative_log_likelihood)
+  base.minimize(tape, loss, variables, optimizers["autoencoder"])
+  pixel_error = tf.reduce_mean(tf.square((mean_images(outputs, hparams) - images) / 2.0),
+                               axis=[1, 2, 3])
+  return {"loss": loss, "mse": context.average(pixel_error)}
+
+
+def summaries(networks, batch, context, hparams):
+  """Each input next to two reconstructions through independent draws of h, two to a row."""
+  images = batch["images"]
+  code_shape = [images.shape[0], hparams["code_size"]]
+
+  def reconstruct(salt):
+    h = sample_code(networks["encoder"], images, context.normal(code_shape, salt=salt), hparams)
+    return mean_images(networks["decoder"](h), hparams)
+
+  triples = tf.stack([images, reconstruct(1), reconstruct(2)], axis=1)[:12]
+  return {"reconstructions": tf.reshape(triples, [-1, *images.shape[1:]])}
+
+
+def serving(networks, hparams):
+  encoder, decoder = networks["encoder"], networks["decoder"]
+
+  def encode(images):
+    # Serving has no step to seed from: a fresh draw of h per request.
+    noise = tf.random.normal([tf.shape(images)[0], hparams["code_size"]])
+    return sample_code(encoder, images, noise, hparams)
+
+  return base.AutoencoderServing(
+      encode=encode, decode=lambda h: mean_images(decoder(h, training=False), hparams),
+      code_shape=(hparams["code_size"],))

@@ -1,0 +1,188 @@
+"""The variational autoencoder (Kingma & Welling 2014, "Auto-Encoding Variational Bayes").
+
+An encoder gives the approximate posterior q(z|x) = N(mu(x), diag(sigma(x)^2)),
+the prior is p(z) = N(0, I), and a decoder gives the likelihood p(x|z) (see
+`vae_likelihoods`: Bernoulli on binarized pixels, Gaussian or discretized
+logistic on grey levels). Training maximizes the ELBO
+
+  log p(x) >= E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)),
+
+with z = mu + sigma * eps, eps ~ N(0, I) (the reparameterization trick, sec.
+2.4) and the KL in closed form (appendix B). beta = 1 is the VAE; beta > 1 is
+the beta-VAE (Higgins et al. 2017). With kl_warmup_steps > 0, beta ramps
+linearly from 0 over that many steps (Bowman et al. 2016; Sonderby et al. 2016).
+The networks are the MLP and convolutional encoder/decoder of `autoencoder`.
+
+Held-out log-likelihood by importance sampling (Burda et al. 2016, IWAE):
+`keras_gen.metrics.likelihood`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from keras_gen.families import autoencoder
+from keras_gen.families import base
+from keras_gen.families import vae_likelihoods as likelihoods
+
+tfd = tfp.distributions
+
+KIND = "autoencoder"
+DATA_KINDS = ("images",)
+MIN_POSTERIOR_SCALE = 1e-4
+MANIFOLD_SIZE = 15  # The 2-D latent manifold grid is MANIFOLD_SIZE x MANIFOLD_SIZE decodings.
+INTERPOLATION_STEPS = 8
+
+DEFAULT_HPARAMS = {
+    "architecture": "mlp",             # "mlp" or "conv".
+    "latent_dim": 32,                  # Dimension of z; 2 gives a plottable manifold.
+    "hidden_units": 512,               # MLP hidden layer width.
+    "filters": 32,                     # Conv: feature maps of the first layer.
+    "likelihood": "bernoulli",         # "bernoulli", "gaussian" or "discretized_logistic".
+    "binarization": "dynamic",         # Bernoulli data: "dynamic" or "threshold".
+    "beta": 1.0,                       # Weight of the KL term.
+    "kl_warmup_steps": 0,              # Steps of linear KL warm-up; 0 turns it off.
+    "learning_rate": 1e-3,             # Adam.
+}
+
+
+def validate_hparams(hparams):
+  choices = {"architecture": autoencoder.ARCHITECTURES,
+             "likelihood": likelihoods.LIKELIHOODS,
+             "binarization": likelihoods.BINARIZATIONS}
+  for name, valid in choices.items():
+    if hparams[name] not in valid:
+      raise ValueError(f"{name}={hparams[name]!r} is not one of {', '.join(valid)}.")
+  if hparams["latent_dim"] < 1:
+    raise ValueError(f"latent_dim must be positive, got {hparams['latent_dim']}.")
+  if hparams["beta"] < 0:
+    raise ValueError(f"beta must be >= 0, got {hparams['beta']}.")
+  if hparams["kl_warmup_steps"] < 0:
+    raise ValueError(f"kl_warmup_steps must be >= 0, got {hparams['kl_warmup_steps']}.")
+
+
+def build(hparams, element_shape):
+  """Encoder: images [N, H, W, C] -> [N, 2 * latent_dim] (mu and raw sigma).
+
+  Decoder: z [N, latent_dim] -> the likelihood's parameters [N, H, W, C * P].
+  """
+  height, width, channels = tuple(element_shape)
+  output_shape = (height, width, channels * likelihoods.PARAMETERS_PER_CHANNEL[
+      hparams["likelihood"]])
+  posterior_size = 2 * hparams["latent_dim"]
+  if hparams["architecture"] == "mlp":
+    encoder = autoencoder.MLPEncoder(posterior_size, hparams["hidden_units"], name="encoder")
+    decoder = autoencoder.MLPDecoder(output_shape, hparams["hidden_units"], name="decoder")
+  else:
+    encoder = autoencoder.ConvEncoder(tuple(element_shape), posterior_size, hparams["filters"],
+                                      name="encoder")
+    decoder = autoencoder.ConvDecoder(output_shape, hparams["filters"], name="decoder")
+  encoder(tf.zeros([1, *element_shape]))
+  decoder(tf.zeros([1, hparams["latent_dim"]]))
+  return {"encoder": encoder, "decoder": decoder}
+
+
+def optimizers(hparams, networks):
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  return {"vae": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+
+
+def posterior_parameters(encoder, images, training=False):
+  """q(z|x) as (mu, sigma), each [N, latent_dim]; sigma > 0."""
+  outputs = tf.cast(encoder(images, training=training), tf.float32)
+  loc, raw_scale = tf.split(outputs, 2, axis=-1)
+  return loc, tf.nn.softplus(raw_scale) + MIN_POSTERIOR_SCALE
+
+
+def posterior(loc, scale):
+  """The diagonal Gaussian q(z|x), event shape [latent_dim]."""
+  return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+
+
+def prior(latent_dim):
+  """p(z) = N(0, I), event shape [latent_dim]."""
+  return tfd.MultivariateNormalDiag(loc=tf.zeros([latent_dim]))
+
+
+def targets(images, hparams, uniform_noise=None):
+  """What the likelihood models: binary images for Bernoulli, images in [-1, 1] otherwise."""
+  if hparams["likelihood"] == "bernoulli":
+    return likelihoods.binarize(images, hparams["binarization"], uniform_noise)
+  return images
+
+
+def kl_weight(step, hparams):
+  """beta, ramped linearly from beta / kl_warmup_steps to beta over the warm-up."""
+  if hparams["kl_warmup_steps"] <= 0:
+    return tf.constant(float(hparams["beta"]))
+  progress = tf.cast(step + 1, tf.float32) / float(hparams["kl_warmup_steps"])
+  return float(hparams["beta"]) * tf.minimum(progress, 1.0)
+
+
+def train_step(networks, optimizers, batch, context, hparams):
+  images = batch["images"]
+  x = targets(images, hparams, context.uniform(images.shape, salt=1))
+  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+  beta = kl_weight(context.step, hparams)
+  with tf.GradientTape() as tape:
+    loc, scale = posterior_parameters(networks["encoder"], images, training=True)
+    z = loc + scale * context.normal(loc.shape, salt=2)
+    decoder_outputs = networks["decoder"](z, training=True)
+    reconstruction = -likelihoods.log_likelihood(x, decoder_outputs, hparams["likelihood"])
+    kl = tfd.kl_divergence(posterior(loc, scale), prior(hparams["latent_dim"]))
+    loss = context.average(reconstruction + beta * kl)
+  base.minimize(tape, loss, variables, optimizers["vae"])
+  reconstruction = context.average(reconstruction)
+  kl = context.average(kl)
+  return {"loss": loss, "negative_elbo": reconstruction + kl, "reconstruction": reconstruction,
+          # Averaged like a loss so that the sum over replicas is beta itself.
+          "kl": kl, "beta": context.average(tf.fill([tf.shape(images)[0]], beta))}
+
+
+def decode_mean(decoder, z, hparams):
+  """z [N, latent_dim] -> the decoder mean, images [N, H, W, C] in [-1, 1]."""
+  return likelihoods.mean_images(decoder(z, training=False), hparams["likelihood"])
+
+
+def summaries(networks, batch, context, hparams):
+  """Reconstructions beside inputs, prior samples, interpolations, and the 2-D manifold."""
+  encoder, decoder = networks["encoder"], networks["decoder"]
+  images = batch["images"]
+  count = images.shape[0]
+  loc, _ = posterior_parameters(encoder, images)
+  reconstructions = decode_mean(decoder, loc, hparams)
+  result = {
+      "reconstructions": tf.reshape(tf.stack([images, reconstructions], axis=1),
+                                    [-1, *images.shape[1:]]),
+      "samples": decode_mean(decoder, context.normal([count, hparams["latent_dim"]], salt=3),
+                             hparams),
+  }
+  # Rows from the code of one held-out image to another's, INTERPOLATION_STEPS wide.
+  rows = min(INTERPOLATION_STEPS, count // 2)
+  if rows:
+    weights = tf.linspace(0.0, 1.0, INTERPOLATION_STEPS)[None, :, None]
+    path = (1.0 - weights) * loc[:rows, None] + weights * loc[rows:2 * rows, None]
+    result["interpolations"] = decode_mean(
+        decoder, tf.reshape(path, [-1, hparams["latent_dim"]]), hparams)
+  if hparams["latent_dim"] == 2:
+    result["manifold"] = decode_mean(decoder, manifold_grid(MANIFOLD_SIZE), hparams)
+  return result
+
+
+def manifold_grid(size):
+  """[size * size, 2] latents at the prior's quantiles 0.05..0.95 (Kingma & Welling, fig. 4)."""
+  quantiles = np.linspace(0.05, 0.95, size)
+  values = tfd.Normal(0.0, 1.0).quantile(tf.constant(quantiles, tf.float32))
+  rows, columns = tf.meshgrid(values[::-1], values, indexing="ij")
+  return tf.stack([tf.reshape(columns, [-1]), tf.reshape(rows, [-1])], axis=1)
+
+
+def serving(networks, hparams):
+  encoder, decoder = networks["encoder"], networks["decoder"]
+  return base.AutoencoderServing(
+      encode=lambda images: posterior_parameters(encoder, images)[0],
+      decode=lambda z: decode_mean(decoder, z, hparams),
+      code_shape=(hparams["latent_dim"],),
+      generate=lambda z: decode_mean(decoder, z, hparams),
+      latent_dim=hparams["latent_dim"])

@@ -1,0 +1,51 @@
+"""How well a denoising autoencoder undoes its corruption on held-out images."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+from keras_gen import data
+from keras_gen.families import denoising_autoencoder
+
+
+def denoising_error(subject, options):
+  """MSE (on the [0, 1] scale) of reconstructions of corrupted held-out images, vs. clean.
+
+  Next to it, `noisy_mse`: the error of the corrupted input itself, the
+  baseline a denoiser must beat. The corruption and its level are the run's
+  (metric option `corruption` and the level hyperparameters override them); the
+  corrupted images are rounded to uint8, as the `reconstruct` signature takes them.
+  """
+  hparams = dict(denoising_autoencoder.DEFAULT_HPARAMS)
+  hparams.update(subject.metadata.get("config", {}).get("hparams", {}))
+  extra = dict(options.extra)
+  for name in ("corruption", "gaussian_stddev", "masking_fraction", "salt_and_pepper_fraction"):
+    if name in extra:
+      value = extra.pop(name)
+      hparams[name] = value if name == "corruption" else float(value)
+  if extra:
+    raise config_lib.ConfigError(
+        f"Unknown --metric_options for 'denoising': {', '.join(sorted(extra))}; valid: "
+        f"corruption, gaussian_stddev, masking_fraction, salt_and_pepper_fraction.")
+  try:
+    denoising_autoencoder.validate_hparams(hparams)
+  except ValueError as e:
+    raise config_lib.ConfigError(f"--metric_options: {e}") from e
+  images = data.from_uint8(options.held_out.examples[:options.num_samples])
+  seeds = [tf.constant([options.seed, salt], tf.int64) for salt in (1, 2, 3)]
+  corrupted = denoising_autoencoder.corrupt(
+      images, hparams, tf.random.stateless_normal(images.shape, seeds[0]),
+      tf.random.stateless_uniform(images.shape, seeds[1]),
+      tf.random.stateless_uniform(images.shape, seeds[2]))
+  corrupted = data.from_uint8(data.to_uint8(corrupted)).numpy()
+  images = images.numpy()
+  reconstructions = subject.reconstruct(corrupted)
+
+  def mse(x):
+    return float(np.square((x - images) / 2.0).mean())
+
+  level_name = {"gaussian": "gaussian_stddev", "masking": "masking_fraction",
+                "salt_and_pepper": "salt_and_pepper_fraction"}[hparams["corruption"]]
+  return {"mse": mse(reconstructions), "noisy_mse": mse(corrupted),
+          "corruption": f"{hparams['corruption']} {level_name}={hparams[level_name]}",
+          "num_images": int(len(images))}

@@ -1,0 +1,33 @@
+"""How sparse an autoencoder's code is on held-out images."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+
+
+def active_units(subject, options):
+  """Fraction of code units active (h_j > threshold) per held-out image, and dead units.
+
+  The threshold is the run's `active_threshold` hyperparameter (metric option
+  `active_threshold` overrides it). Codes come from the `encode` signature, so a
+  checkpoint and its export give the same figures.
+  """
+  hparams = subject.metadata.get("config", {}).get("hparams", {})
+  extra = dict(options.extra)
+  threshold = float(extra.pop("active_threshold", hparams.get("active_threshold", 0.0)))
+  if extra:
+    raise config_lib.ConfigError(
+        f"Unknown --metric_options for 'sparsity': {', '.join(sorted(extra))}; "
+        f"valid: active_threshold.")
+  examples = options.held_out.examples[:options.num_samples]
+  codes = []
+  for start in range(0, len(examples), 256):
+    batch = tf.constant(examples[start:start + 256])
+    codes.append(subject.signatures["encode"](images=batch)["code"].numpy())
+  active = np.concatenate(codes) > threshold
+  return {"active_fraction": float(active.mean()),
+          "units_never_active": int((~active.any(axis=0)).sum()),
+          "code_units": int(active.shape[1]),
+          "active_threshold": threshold,
+          "num_images": int(len(examples))}
