@@ -41,3 +41,12 @@ def test_mlp_generates_unbounded_points_and_tanh_images():
   assert points.shape == (5, 2) and float(tf.reduce_max(tf.abs(points))) > 1.0
   assert images.shape == (5, 6, 6, 1) and float(tf.reduce_max(tf.abs(images))) <= 1.0
   assert gan_networks.make_discriminator("mlp", (2,), _hparams())(points).shape == (5, 1)
+
+
+def test_dcgan_generator_for_4x4_images_outputs_4x4():
+  from keras_gen.families import gan_networks as networks
+  G = networks.DCGANGenerator((4, 4, 1), latent_dim=8, base_filters=4)
+  D = networks.DCGANDiscriminator((4, 4, 1), base_filters=4)
+  images = G(tf.zeros([2, 8]))
+  assert images.shape == (2, 4, 4, 1)
+  assert D(images).shape == (2, 1)

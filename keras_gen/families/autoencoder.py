@@ -105,7 +105,8 @@ class ConvDecoder(keras.Model):
         layers.Conv2DTranspose(top_filters // 2 ** (level + 1), 3, strides=2, padding="same",
                                activation="relu")
         for level in range(doublings - 1)]
-    self.to_pixels = layers.Conv2DTranspose(channels, 3, strides=2, padding="same",
+    self.to_pixels = layers.Conv2DTranspose(channels, 3, strides=2 if doublings else 1,
+                                            padding="same",
                                             dtype="float32")
 
   def call(self, code, training=False):

@@ -107,8 +107,10 @@ class DCGANGenerator(keras.Model):
           layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
                                  kernel_initializer=_dcgan_init()),
           _batch_norm()))
-    self.to_image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
-                                           kernel_initializer=_dcgan_init(), dtype="float32")
+    # An image no larger than the start map (4x4) needs no last upsampling.
+    self.to_image = layers.Conv2DTranspose(channels, 4, strides=2 if doublings else 1,
+                                           padding="same", kernel_initializer=_dcgan_init(),
+                                           dtype="float32")
 
   def call(self, z, training=False):
     x = self.reshape(self.project(z))
