@@ -40,3 +40,21 @@ def test_evaluate_cli_with_a_missing_export_exits_2(tmp_path):
                           capture_output=True, text=True, cwd=REPO)
   assert result.returncode == 2
   assert "is not a folder" in result.stderr
+
+
+def test_an_unknown_metric_option_is_refused_naming_the_valid_ones(tiny_config, tiny_npz):
+  config = tiny_config("autoencoder", train_steps=1)
+  loop.run(config)
+  with pytest.raises(config_lib.ConfigError, match="Unknown --metric_options iwae_sample; valid:"):
+    evaluation.evaluate(model_dir=config.model_dir, metric_names=["reconstruction"],
+                        dataset=f"npz:{tiny_npz}", split="train", extra={"iwae_sample": "5"})
+
+
+def test_one_option_string_serves_several_metrics(tiny_config, tiny_npz):
+  config = tiny_config("autoencoder", train_steps=1)
+  loop.run(config)
+  results = evaluation.evaluate(model_dir=config.model_dir,
+                                metric_names=["reconstruction", "sparsity"],
+                                dataset=f"npz:{tiny_npz}", split="train", num_samples=16,
+                                extra={"active_threshold": "0.5", "iwae_samples": "5"})
+  assert set(results["metrics"]) == {"reconstruction", "sparsity"}

@@ -47,10 +47,52 @@ METRICS = {
     "ms_ssim": ("keras_gen.metrics.ms_ssim:ms_ssim_metric",
                 "MS-SSIM of consecutive sample pairs (diversity; lower is more diverse)",
                 ("generator", "autoencoder")),
+    "linear_probe": ("keras_gen.metrics.linear_probe:linear_probe",
+                     "test accuracy of a linear classifier on frozen D / encoder features, "
+                     "beside raw pixels and the same network at random init",
+                     ("generator", "autoencoder")),
     "modes": ("keras_gen.metrics.modes:modes",
               "toy mixtures: modes covered, high-quality fraction, reverse KL (2,500 and 100,000)",
               ("points",)),
 }
+
+# Every --metric_options key some metric reads. One option string goes to all
+# the metrics of a run, so keys are checked against this union, in one place.
+METRIC_OPTIONS = {
+    "active_threshold": "sparsity: h_j above this counts as active",
+    "baseline": "fid/fcd/kid/swd: compute the real-vs-real baseline (true/false)",
+    "binarization": "nll: dynamic or threshold",
+    "classifier_path": "fcd/classifier_score/prd: the domain classifier's weights",
+    "corruption": "denoising: gaussian, masking or salt_and_pepper",
+    "feature_cache": "feature metrics: cache folder, or none",
+    "gaussian_stddev": "denoising: level of the gaussian corruption",
+    "images_per_batch": "nll: held-out images per batch",
+    "inception_resolution": "fid/kid/is: Inception input size (299 for real figures)",
+    "inception_weights": "fid/kid/is: a weights path, or random (tests only)",
+    "iwae_samples": "nll: k importance samples",
+    "kid_features": "kid: inception or classifier",
+    "kid_subset_size": "kid: examples per subset",
+    "kid_subsets": "kid: number of subsets",
+    "masking_fraction": "denoising: level of the masking corruption",
+    "prd_features": "prd: classifier or inception",
+    "prd_k": "prd: the k of the k-NN radii",
+    "probe_batch_size": "linear_probe: minibatch size of the classifier fit",
+    "probe_epochs": "linear_probe: epochs of the classifier fit",
+    "probe_l2": "linear_probe: L2 weight of the classifier",
+    "probe_learning_rate": "linear_probe: learning rate of the classifier fit",
+    "probe_train_examples": "linear_probe: train examples to fit on",
+    "salt_and_pepper_fraction": "denoising: level of the salt-and-pepper corruption",
+    "samples_per_chunk": "nll: importance samples drawn at once",
+    "score_splits": "is/classifier_score: number of splits",
+}
+
+
+def check_metric_options(extra):
+  """Raises ValueError naming any --metric_options key no metric reads."""
+  unknown = sorted(set(extra) - set(METRIC_OPTIONS))
+  if unknown:
+    raise ValueError(f"Unknown --metric_options {', '.join(unknown)}; valid: "
+                     f"{', '.join(sorted(METRIC_OPTIONS))}.")
 
 
 def metric_names():

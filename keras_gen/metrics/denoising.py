@@ -23,10 +23,6 @@ def denoising_error(subject, options):
     if name in extra:
       value = extra.pop(name)
       hparams[name] = value if name == "corruption" else float(value)
-  if extra:
-    raise config_lib.ConfigError(
-        f"Unknown --metric_options for 'denoising': {', '.join(sorted(extra))}; valid: "
-        f"corruption, gaussian_stddev, masking_fraction, salt_and_pepper_fraction.")
   try:
     denoising_autoencoder.validate_hparams(hparams)
   except ValueError as e:

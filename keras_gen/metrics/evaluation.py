@@ -1,5 +1,6 @@
 """Runs registered metrics on a subject and writes the results JSON."""
 
+import functools
 import json
 import os
 import time
@@ -7,6 +8,7 @@ import time
 from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import metrics as metrics_lib
+from keras_gen import serving
 from keras_gen.metrics import subject as subject_lib
 
 
@@ -15,6 +17,32 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
   """Evaluates a checkpoint (model_dir) or an export (saved_model); returns the results dict."""
   if bool(model_dir) == bool(saved_model):
     raise config_lib.ConfigError("Give exactly one of --model_dir and --saved_model.")
+  functions = _metric_functions(metric_names)
+  subject = (subject_lib.from_model_dir(model_dir) if model_dir
+             else subject_lib.from_saved_model(saved_model))
+  output = output or _default_output(model_dir, saved_model, subject.metadata["step"])
+  return evaluate_subject(subject, functions, model_dir or saved_model, dataset, data_dir,
+                          split, num_samples, seed, output, extra)
+
+
+def evaluate_networks(family, networks, config, step, metric_names, num_samples=5000, seed=0,
+                      extra=None):
+  """Evaluates networks in memory, as the training loop would at a snapshot.
+
+  Writes MODEL_DIR/eval/stepNNNNNNN.json, the file `--model_dir` evaluation
+  of the same step writes, and returns the results dict.
+  """
+  module = serving.make_module(family, networks, config.hparams, tuple(config.element_shape))
+  signatures = module.signatures()
+  subject = subject_lib.Subject(serving.output_kind(family, config.element_shape),
+                                serving.metadata(config, step, config.element_shape, signatures),
+                                signatures)
+  return evaluate_subject(subject, _metric_functions(metric_names), config.model_dir, "", "",
+                          "test", num_samples, seed,
+                          _default_output(config.model_dir, "", int(step)), extra)
+
+
+def _metric_functions(metric_names):
   if not metric_names:
     raise config_lib.ConfigError(
         f"--metrics is empty; valid metrics: {', '.join(metrics_lib.metric_names())}.")
@@ -24,8 +52,16 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
       functions[name] = metrics_lib.get_metric(name)
     except ValueError as e:
       raise config_lib.ConfigError(f"--metrics: {e}") from e
-  subject = (subject_lib.from_model_dir(model_dir) if model_dir
-             else subject_lib.from_saved_model(saved_model))
+  return functions
+
+
+def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_samples, seed,
+                     output, extra):
+  """Runs {name: (function, kinds)} on a subject, writes `output` and returns the results."""
+  try:
+    metrics_lib.check_metric_options(extra or {})
+  except ValueError as e:
+    raise config_lib.ConfigError(str(e)) from e
   for name, (_, kinds) in functions.items():
     if subject.kind not in kinds:
       raise config_lib.ConfigError(
@@ -34,20 +70,25 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
   dataset = dataset or subject.dataset
   run_config = subject.metadata.get("config", {})
   resolution = run_config.get("resolution") or None
-  held_out = data.load(dataset, split, data_dir or run_config.get("data_dir") or None,
-                       resolution, seed)
+  load_split = functools.partial(data.load, dataset,
+                                 data_dir=data_dir or run_config.get("data_dir") or None,
+                                 resolution=resolution, seed=seed)
+  held_out = load_split(split)
   train = held_out if split == "train" else None
+  if train is None and any(getattr(function, "needs_train_split", False)
+                           for function, _ in functions.values()):
+    train = load_split("train")  # E.g. linear_probe fits on the train split's labels.
   options = subject_lib.Options(held_out=held_out, train=train, num_samples=num_samples,
-                                seed=seed, extra=dict(extra or {}))
+                                seed=seed, extra=dict(extra or {}), load_split=load_split)
   results = {"model": subject.metadata["model"], "step": subject.metadata["step"],
-             "source": model_dir or saved_model, "dataset": dataset, "split": split,
-             "seed": seed, "metrics": {}}
+             "source": source, "dataset": dataset, "split": split,
+             "seed": seed, "num_samples": num_samples, "metric_options": dict(extra or {}),
+             "metrics": {}}
   for name, (function, _) in functions.items():
     started = time.perf_counter()
     values = function(subject, options)
     values["seconds"] = round(time.perf_counter() - started, 2)
     results["metrics"][name] = values
-  output = output or _default_output(model_dir, saved_model, subject.metadata["step"])
   _write_json(output, results)
   results["output"] = output
   return results

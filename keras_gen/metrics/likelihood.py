@@ -136,10 +136,6 @@ def negative_log_likelihood(subject, options):
   samples_per_chunk = int(extra.pop("samples_per_chunk", DEFAULT_SAMPLES_PER_CHUNK))
   images_per_batch = int(extra.pop("images_per_batch", DEFAULT_IMAGES_PER_BATCH))
   hparams["binarization"] = extra.pop("binarization", hparams["binarization"])
-  if extra:
-    raise config_lib.ConfigError(
-        f"Unknown --metric_options for 'nll': {', '.join(sorted(extra))}; valid: iwae_samples, "
-        f"samples_per_chunk, images_per_batch, binarization.")
   if hparams["binarization"] not in likelihoods.BINARIZATIONS:
     raise config_lib.ConfigError(
         f"binarization={hparams['binarization']!r} is not one of "

@@ -17,6 +17,7 @@ The metric samples 2,500 points (the papers' figure) and 100,000.
 
 import numpy as np
 
+from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import plots
 
@@ -59,7 +60,8 @@ def modes(subject, options):
   """
   dataset = subject.dataset
   if dataset not in ("ring8", "grid25"):
-    raise ValueError(f"The modes metric needs a toy mixture dataset (ring8 or grid25), "
+    raise config_lib.ConfigError(
+        f"The modes metric needs a toy mixture dataset (ring8 or grid25), "
                      f"not {dataset!r}.")
   mode_means, std = data.mixture_modes(dataset), data.mixture_std(dataset)
   results = {}

@@ -3,7 +3,6 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_gen import config as config_lib
 
 
 def active_units(subject, options):
@@ -16,10 +15,6 @@ def active_units(subject, options):
   hparams = subject.metadata.get("config", {}).get("hparams", {})
   extra = dict(options.extra)
   threshold = float(extra.pop("active_threshold", hparams.get("active_threshold", 0.0)))
-  if extra:
-    raise config_lib.ConfigError(
-        f"Unknown --metric_options for 'sparsity': {', '.join(sorted(extra))}; "
-        f"valid: active_threshold.")
   examples = options.held_out.examples[:options.num_samples]
   codes = []
   for start in range(0, len(examples), 256):

@@ -1,0 +1,191 @@
+"""The domain classifier behind FCD, the classifier score and precision/recall.
+
+Inception-v3 features say little about grey 28x28 images, so for such datasets
+keras_gen trains its own small CNN classifier and measures generated images on
+its features (the Fréchet distance on them is FCD; its class probabilities give
+the classifier score in Inception Score form).
+
+Network (input: the dataset's images as float32 [N, H, W, C] in [-1, 1]):
+
+  conv3x3 32 ReLU, maxpool 2, conv3x3 64 ReLU, maxpool 2
+  -> flatten -> dense 128 ReLU ("features", the 128-d feature vector)
+  -> dropout 0.3 -> dense num_classes ("logits")
+
+Artifact: `CLASSIFIER_DIR/<dataset>.weights.h5` (Keras weights) beside
+`<dataset>.json` (dataset, input shape, classes, test accuracy, training
+settings); `CLASSIFIER_DIR` is `$KERAS_GEN_HOME/classifiers`, with
+KERAS_GEN_HOME defaulting to ~/.keras_gen. Train one with
+
+  python -m keras_gen.metrics.train_classifier --dataset=fashion_mnist
+
+(3 minutes on a shared 2-core CPU; the recipe with its measured accuracy is
+zoo/classifiers/fcd_classifier_fashion_mnist.json).
+"""
+
+import hashlib
+import json
+import os
+import re
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+from keras_gen import data
+
+FEATURES_LAYER = "features"
+LOGITS_LAYER = "logits"
+TRAIN_COMMAND = "python -m keras_gen.metrics.train_classifier --dataset={dataset}"
+
+
+def keras_gen_home():
+  return os.environ.get("KERAS_GEN_HOME") or os.path.join(os.path.expanduser("~"), ".keras_gen")
+
+
+def default_path(dataset):
+  """Where the classifier for `dataset` is saved and looked for by default."""
+  slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("_")
+  return os.path.join(keras_gen_home(), "classifiers", f"{slug}.weights.h5")
+
+
+def metadata_path(weights_path):
+  return re.sub(r"(\.weights)?\.h5$", "", weights_path) + ".json"
+
+
+def build(input_shape, num_classes, feature_dim=128, dropout=0.3):
+  """The classifier: images [N, H, W, C] in [-1, 1] -> logits [N, num_classes]."""
+  inputs = keras.Input(input_shape, name="images")
+  x = inputs
+  for filters in (32, 64):
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+  x = keras.layers.Flatten()(x)
+  features = keras.layers.Dense(feature_dim, activation="relu", name=FEATURES_LAYER)(x)
+  x = keras.layers.Dropout(dropout)(features)
+  logits = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
+  return keras.Model(inputs, logits, name="domain_classifier")
+
+
+def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, learning_rate=1e-3,
+          seed=0, verbose=2):
+  """Trains the classifier on the train split, tests it on the test split, saves both files.
+
+  Returns the metadata written beside the weights (including "test_accuracy"
+  and "wall_seconds"). Raises ConfigError if the dataset has no labels.
+  """
+  output_path = output_path or default_path(dataset)
+  train_split = data.load(dataset, "train", data_dir)
+  test_split = data.load(dataset, "test", data_dir)
+  if train_split.kind != "images" or train_split.labels is None or test_split.labels is None:
+    raise config_lib.ConfigError(
+        f"--dataset={dataset} has no labelled images; the domain classifier needs class labels.")
+  num_classes = int(max(train_split.labels.max(), test_split.labels.max())) + 1
+  started = time.perf_counter()
+  keras.utils.set_random_seed(seed)
+  model = build(train_split.element_shape, num_classes)
+  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"])
+  model.fit(_to_float(train_split.examples), train_split.labels, batch_size=batch_size,
+            epochs=epochs, shuffle=True, verbose=verbose)
+  _, test_accuracy = model.evaluate(_to_float(test_split.examples), test_split.labels,
+                                    batch_size=1024, verbose=0)
+  metadata = {
+      "dataset": dataset,
+      "input_shape": list(train_split.element_shape),
+      "num_classes": num_classes,
+      "test_accuracy": round(float(test_accuracy), 4),
+      "num_test_examples": len(test_split.examples),
+      "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+      "wall_seconds": round(time.perf_counter() - started, 1),
+  }
+  _save(model, metadata, output_path)
+  return metadata
+
+
+def _save(model, metadata, output_path):
+  """Writes weights and metadata under temporary names, then renames both into place."""
+  os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+  partial_weights = output_path[:-len(".weights.h5")] + ".partial.weights.h5"
+  partial_metadata = metadata_path(output_path) + ".partial"
+  # An uncompiled copy saves the network alone, without the optimizer's slots.
+  network = build(tuple(metadata["input_shape"]), metadata["num_classes"])
+  network.set_weights(model.get_weights())
+  network.save_weights(partial_weights)
+  with open(partial_metadata, "w") as f:
+    json.dump(metadata, f, indent=2, sort_keys=True)
+  os.replace(partial_weights, output_path)
+  os.replace(partial_metadata, metadata_path(output_path))
+
+
+def _to_float(images):
+  return images.astype(np.float32) / 127.5 - 1.0
+
+
+class ClassifierExtractor:
+  """features(images in [-1, 1]) -> (features [N, 128], logits [N, classes])."""
+
+  def __init__(self, model, metadata, weights_path):
+    self.metadata = metadata
+    self.input_shape = tuple(metadata["input_shape"])
+    self.name = "domain_classifier"
+    self.description = (f"keras_gen domain classifier for {metadata['dataset']} "
+                        f"({os.path.abspath(weights_path)}, test accuracy "
+                        f"{metadata.get('test_accuracy')}), 128-d dense features before "
+                        f"the logits, images at their own size")
+    with open(weights_path, "rb") as f:
+      digest = hashlib.sha1(f.read()).hexdigest()[:16]
+    self.cache_key = f"{self.name}-{metadata['dataset']}-{digest}"
+    self._model = keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output,
+                                            model.output])
+    self._predict = tf.function(lambda images: self._model(images, training=False))
+
+  def check_images(self, images, what):
+    """Raises ConfigError unless `images` [N, H, W, C] have the classifier's input shape."""
+    if tuple(images.shape[1:]) != self.input_shape:
+      raise config_lib.ConfigError(
+          f"The {what} have shape {tuple(images.shape[1:])}, but the domain classifier for "
+          f"{self.metadata['dataset']!r} expects {self.input_shape}; evaluate against the "
+          f"dataset it was trained on or train one for yours "
+          f"({TRAIN_COMMAND.format(dataset='NAME')}).")
+
+  def features(self, images, batch_size=500):
+    """images: float32 [N, H, W, C] in [-1, 1] -> (float32 [N, 128], float32 [N, classes])."""
+    self.check_images(images, "images")
+    features, logits = [], []
+    for start in range(0, len(images), batch_size):
+      batch_features, batch_logits = self._predict(tf.constant(images[start:start + batch_size]))
+      features.append(batch_features.numpy())
+      logits.append(batch_logits.numpy())
+    return np.concatenate(features), np.concatenate(logits)
+
+
+_LOADED = {}
+
+
+def load_extractor(dataset, path=""):
+  """The classifier for `dataset` from `path` (default: `default_path(dataset)`).
+
+  Raises ConfigError, naming the command that trains it, when it is missing.
+  """
+  path = path or default_path(dataset)
+  if not os.path.exists(path) or not os.path.exists(metadata_path(path)):
+    raise config_lib.ConfigError(
+        f"No domain classifier for {dataset!r} at {path} (with "
+        f"{os.path.basename(metadata_path(path))} beside it); train it with `{TRAIN_COMMAND.format(dataset=dataset)}` or pass "
+        f"--metric_options=classifier_path=PATH.")
+  key = (os.path.abspath(path), os.path.getmtime(path))
+  if key not in _LOADED:
+    with open(metadata_path(path)) as f:
+      metadata = json.load(f)
+    model = build(tuple(metadata["input_shape"]), metadata["num_classes"])
+    try:
+      model.load_weights(path)
+    except (ValueError, OSError) as e:
+      raise config_lib.ConfigError(
+          f"Classifier weights {path} do not fit the classifier described in "
+          f"{metadata_path(path)}: {str(e).splitlines()[0]}") from e
+    _LOADED[key] = ClassifierExtractor(model, metadata, path)
+  return _LOADED[key]

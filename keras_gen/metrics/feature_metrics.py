@@ -1,0 +1,147 @@
+"""The metrics on extractor features: FID, FCD, KID, Inception Score and classifier score.
+
+Each compares `num_samples` generated images with the first `num_samples`
+held-out images (fewer if the split is smaller) through a feature extractor:
+
+  fid               Fréchet distance on Inception-v3 pool features (Heusel et al. 2017)
+  fcd               the same on the domain classifier's features (`classifier.py`)
+  kid               KID (Bińkowski et al. 2018) on Inception-v3 features, or on the
+                    classifier's with --metric_options=kid_features=classifier
+  inception_score   Inception Score (Salimans et al. 2016) of the samples
+  classifier_score  the same formula on the domain classifier's class probabilities
+
+Frechet distances and KID also report a real-vs-real baseline, the same figure
+between the held-out images and a second real set of the same size (the other
+split), so a model's figure can be read against the floor the sample size sets.
+Real features are cached (`feature_cache.py`). Options (--metric_options):
+inception_weights, inception_resolution, classifier_path, feature_cache,
+kid_features, kid_subsets, kid_subset_size, score_splits, baseline (0 skips
+the baselines).
+"""
+
+import collections
+
+from keras_gen import config as config_lib
+from keras_gen.metrics import classifier
+from keras_gen.metrics import feature_cache
+from keras_gen.metrics import frechet
+from keras_gen.metrics import image_sets
+from keras_gen.metrics import inception
+
+FeatureSet = collections.namedtuple("FeatureSet", ["features", "logits", "description"])
+
+
+def get_extractor(kind, options, metric):
+  """"inception" or "classifier" -> an extractor configured from the options."""
+  if kind == "inception":
+    return inception.load_extractor(options.extra.get("inception_weights", ""),
+                                    image_sets.int_option(options, "inception_resolution",
+                                                          inception.RESOLUTION))
+  if kind == "classifier":
+    extractor = classifier.load_extractor(options.held_out.name,
+                                          options.extra.get("classifier_path", ""))
+    extractor.check_images(options.held_out.examples[:1], f"{options.held_out.name} images")
+    return extractor
+  raise config_lib.ConfigError(
+      f"--metric_options for {metric!r}: features {kind!r} are not one of inception, classifier.")
+
+
+def _real_set(extractor, images, dataset, split, options, description):
+  features, logits, _ = feature_cache.real_features(extractor, images, dataset, split, options)
+  return FeatureSet(features, logits, description)
+
+
+def real_and_generated(subject, options, extractor, metric):
+  """(held-out FeatureSet, generated FeatureSet) through the extractor."""
+  held_out = options.held_out
+  real = _real_set(extractor, image_sets.held_out_images(options, metric), held_out.name,
+                   held_out.split, options, f"{held_out.name} {held_out.split} split")
+  generated_images = image_sets.generated_images(subject, options, metric)
+  generated = FeatureSet(*extractor.features(generated_images), "samples")
+  return real, generated
+
+
+def baseline_set(options, extractor, count):
+  """The real-vs-real baseline's second set, or (None, reason) when there is none."""
+  if options.extra.get("baseline", "1") in ("0", "false", "False"):
+    return None, "turned off by --metric_options=baseline=0"
+  images, description, split = image_sets.baseline_images(options, count)
+  if images is None:
+    return None, description
+  return _real_set(extractor, images, options.held_out.name, split, options, description), None
+
+
+def _frechet_between(left, right):
+  return frechet.frechet_distance_of_features(left.features, right.features)
+
+
+def _frechet_metric(subject, options, kind, name):
+  extractor = get_extractor(kind, options, name)
+  real, generated = real_and_generated(subject, options, extractor, name)
+  results = {name: _frechet_between(real, generated),
+             "num_samples": len(generated.features), "num_real": len(real.features),
+             "feature_extractor": extractor.description}
+  baseline, reason = baseline_set(options, extractor, len(real.features))
+  if baseline is not None:
+    results[f"{name}_real_baseline"] = _frechet_between(real, baseline)
+    results["baseline_set"] = baseline.description
+  else:
+    results["baseline_set"] = f"none: {reason}"
+  return results
+
+
+def fid(subject, options):
+  """FID: Fréchet distance between Inception-v3 pool features of samples and held-out images."""
+  return _frechet_metric(subject, options, "inception", "fid")
+
+
+def fcd(subject, options):
+  """FCD: the Fréchet distance on the domain classifier's 128-d features."""
+  return _frechet_metric(subject, options, "classifier", "fcd")
+
+
+def kid(subject, options):
+  """KID (unbiased MMD^2, cubic polynomial kernel), mean and std over subsets."""
+  kind = options.extra.get("kid_features", "inception")
+  extractor = get_extractor(kind, options, "kid")
+  real, generated = real_and_generated(subject, options, extractor, "kid")
+  num_subsets = image_sets.int_option(options, "kid_subsets", 100)
+  subset_size = image_sets.int_option(options, "kid_subset_size", 1000)
+  value, spread = frechet.kernel_distance(real.features, generated.features, num_subsets,
+                                          subset_size, options.seed)
+  results = {"kid": value, "kid_std": spread, "num_subsets": num_subsets,
+             "subset_size": min(subset_size, len(real.features), len(generated.features)),
+             "num_samples": len(generated.features), "num_real": len(real.features),
+             "feature_extractor": extractor.description}
+  baseline, reason = baseline_set(options, extractor, len(real.features))
+  if baseline is not None:
+    results["kid_real_baseline"], _ = frechet.kernel_distance(
+        real.features, baseline.features, num_subsets, subset_size, options.seed)
+    results["baseline_set"] = baseline.description
+  else:
+    results["baseline_set"] = f"none: {reason}"
+  return results
+
+
+def _score_metric(subject, options, kind, name):
+  extractor = get_extractor(kind, options, name)
+  images = image_sets.generated_images(subject, options, name)
+  _, logits = extractor.features(images)
+  num_splits = image_sets.int_option(options, "score_splits", 10)
+  mean, spread = frechet.inception_score(logits, num_splits)
+  results = {name: mean, f"{name}_std": spread, "num_splits": num_splits,
+             "num_samples": len(images), "feature_extractor": extractor.description}
+  real = _real_set(extractor, image_sets.held_out_images(options, name), options.held_out.name,
+                   options.held_out.split, options, "")
+  results[f"{name}_real"], _ = frechet.inception_score(real.logits, num_splits)
+  return results
+
+
+def inception_score(subject, options):
+  """Inception Score of samples (mean and std over 10 splits), and of held-out images."""
+  return _score_metric(subject, options, "inception", "inception_score")
+
+
+def classifier_score(subject, options):
+  """The Inception Score formula on the domain classifier, for samples and held-out images."""
+  return _score_metric(subject, options, "classifier", "classifier_score")

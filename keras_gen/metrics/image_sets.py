@@ -1,0 +1,82 @@
+"""The image sets the sample-quality metrics compare: generated, held-out and a real baseline.
+
+Every set is float32 [N, H, W, C] in [-1, 1], as `Subject.sample` returns it.
+"""
+
+import numpy as np
+
+from keras_gen import config as config_lib
+from keras_gen import data
+
+
+def to_float(examples):
+  """uint8 [N, H, W, C] in [0, 255] -> float32 in [-1, 1], as the pipeline maps them."""
+  return examples.astype(np.float32) / 127.5 - 1.0
+
+
+def int_option(options, name, default):
+  """An integer from --metric_options, or ConfigError naming it."""
+  value = options.extra.get(name, default)
+  try:
+    return int(value)
+  except (TypeError, ValueError) as e:
+    raise config_lib.ConfigError(
+        f"--metric_options={name}={value} is not an integer.") from e
+
+
+def held_out_images(options, metric):
+  """The first min(num_samples, N) held-out images; ConfigError if the split holds no images."""
+  if options.held_out.kind != "images":
+    raise config_lib.ConfigError(
+        f"Metric {metric!r} compares images, but dataset {options.held_out.name!r} holds "
+        f"{options.held_out.kind}.")
+  return to_float(options.held_out.examples[:options.num_samples])
+
+
+def generated_images(subject, options, metric, count=None):
+  """`count` (default num_samples) samples of the subject, checked against the held-out shape."""
+  if "sample" not in subject.signatures:
+    raise config_lib.ConfigError(
+        f"Metric {metric!r} needs samples, but model {subject.metadata['model']!r} has no "
+        f"'sample' signature.")
+  images = subject.sample(count or options.num_samples, options.seed,
+                          batch_size=options.batch_size)
+  expected = tuple(options.held_out.element_shape)
+  if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+    raise config_lib.ConfigError(
+        f"Metric {metric!r}: model {subject.metadata['model']!r} makes samples of shape "
+        f"{tuple(images.shape[1:])}, but dataset {options.held_out.name!r} holds {expected}.")
+  return images
+
+
+def baseline_images(options, count):
+  """A second real set, disjoint from the held-out images, for real-vs-real baselines.
+
+  The other split of the dataset (train when evaluating on test) when it holds
+  different data; otherwise held-out examples [count, 2 count). Returns
+  (images, description, split label for the feature cache), or (None, reason,
+  None) when neither exists.
+  """
+  held_out = options.held_out
+  other_split = "train" if held_out.split == "test" else "test"
+  other = None
+  if options.load_split is not None:
+    try:
+      other = options.load_split(other_split)
+    except data.DataError:
+      other = None
+  if (other is not None and other.kind == "images"
+      and other.element_shape == held_out.element_shape
+      and not _same_examples(other.examples, held_out.examples)):
+    return to_float(other.examples[:count]), f"{held_out.name} {other_split} split", other_split
+  if len(held_out.examples) >= 2 * count:
+    return (to_float(held_out.examples[count:2 * count]),
+            f"{held_out.name} {held_out.split} examples [{count}, {2 * count})",
+            f"{held_out.split}_second")
+  return None, (f"no real set disjoint from the first {count} {held_out.split} examples "
+                f"(the dataset has one split of {len(held_out.examples)})"), None
+
+
+def _same_examples(left, right):
+  size = min(len(left), len(right), 256)
+  return left.shape == right.shape and np.array_equal(left[:size], right[:size])

@@ -1,0 +1,124 @@
+"""Inception-v3 pool features and logits for FID, KID and the Inception Score.
+
+The network is `keras.applications.InceptionV3` with its ImageNet top, whose
+weights Keras keeps in its cache (~/.keras/models, or $KERAS_HOME/models) as
+inception_v3_weights_tf_dim_ordering_tf_kernels.h5; `--metric_options=
+inception_weights=PATH` names another copy, and `inception_weights=random`
+uses random initial weights (for tests only: the figures mean nothing).
+
+Preprocessing, fixed: images in [-1, 1] (already the range Keras' Inception
+preprocessing produces), grey images replicated to 3 channels, then resized
+with bilinear interpolation (tf.image.resize, no antialiasing) to 299x299.
+Features are the 2048-d global-average-pool output; logits are the 1000
+ImageNet class scores before the softmax.
+
+These are the Keras weights, not the 2015 TF graph of the reference FID code
+(TTUR), so FID/KID/IS values are comparable between keras_gen runs, not with
+figures in papers.
+"""
+
+import hashlib
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+
+RESOLUTION = 299
+WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
+WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+               + WEIGHTS_FILE)
+RANDOM = "random"
+
+
+def keras_cache_candidates():
+  """Where Keras' get_file would have stored the weights, in the order it prefers."""
+  homes = [os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"),
+           os.path.join("/tmp", ".keras")]  # Keras falls back here when ~ is read-only.
+  return [os.path.join(home, "models", WEIGHTS_FILE) for home in homes]
+
+
+def resolve_weights(weights=""):
+  """The weights path to use: the given one, or the first copy in the Keras cache.
+
+  Raises ConfigError saying how to get them when there are none.
+  """
+  if weights == RANDOM:
+    return RANDOM
+  if weights:
+    if not os.path.isfile(weights):
+      raise config_lib.ConfigError(
+          f"--metric_options=inception_weights={weights} is not a file; expected the Keras "
+          f"Inception-v3 weights with the top ({WEIGHTS_FILE}).")
+    return weights
+  for candidate in keras_cache_candidates():
+    if os.path.isfile(candidate):
+      return candidate
+  raise config_lib.ConfigError(
+      f"Inception-v3 weights are not in the Keras cache ({keras_cache_candidates()[0]}); "
+      f"download {WEIGHTS_URL} there (or run `python -c \"import keras; "
+      f"keras.applications.InceptionV3()\"` once with network access), or pass "
+      f"--metric_options=inception_weights=PATH.")
+
+
+class InceptionExtractor:
+  """features(images in [-1, 1]) -> (pool features [N, 2048], logits [N, 1000])."""
+
+  def __init__(self, weights, resolution=RESOLUTION):
+    if resolution < 75:
+      raise config_lib.ConfigError(
+          f"--metric_options=inception_resolution={resolution} is below Inception-v3's "
+          f"minimum input size of 75.")
+    self.resolution = resolution
+    model = keras.applications.InceptionV3(
+        include_top=True, weights=None, input_shape=(resolution, resolution, 3),
+        classifier_activation=None)
+    if weights == RANDOM:
+      self.cache_key = None  # Random weights differ between runs: never cache their features.
+      origin = "random initial weights (test only)"
+    else:
+      try:
+        model.load_weights(weights)
+      except (ValueError, OSError) as e:
+        raise config_lib.ConfigError(
+            f"Inception-v3 weights {weights} could not be loaded: "
+            f"{str(e).splitlines()[0]}") from e
+      with open(weights, "rb") as f:
+        digest = hashlib.sha1(f.read()).hexdigest()[:16]
+      self.cache_key = f"inception_v3-{resolution}-{digest}"
+      origin = f"weights {os.path.abspath(weights)}"
+    self.name = "inception_v3" if weights != RANDOM else "inception_v3_random"
+    self.description = (f"keras.applications InceptionV3, {origin}; grey replicated to RGB, "
+                        f"bilinear resize to {resolution}x{resolution}; 2048-d avg_pool "
+                        f"features, 1000 logits")
+    self._model = keras.Model(model.input, [model.get_layer("avg_pool").output, model.output])
+    self._predict = tf.function(self._forward)
+
+  def _forward(self, images):
+    if images.shape[-1] == 1:
+      images = tf.tile(images, [1, 1, 1, 3])
+    images = tf.image.resize(images, [self.resolution, self.resolution], method="bilinear")
+    return self._model(images, training=False)
+
+  def features(self, images, batch_size=64):
+    """images: float32 [N, H, W, 1 or 3] in [-1, 1] -> (float32 [N, 2048], float32 [N, 1000])."""
+    features, logits = [], []
+    for start in range(0, len(images), batch_size):
+      batch_features, batch_logits = self._predict(tf.constant(images[start:start + batch_size]))
+      features.append(batch_features.numpy())
+      logits.append(batch_logits.numpy())
+    return np.concatenate(features), np.concatenate(logits)
+
+
+_LOADED = {}
+
+
+def load_extractor(weights="", resolution=RESOLUTION):
+  """The extractor for the given weights (see `resolve_weights`), built once per process."""
+  weights = resolve_weights(weights)
+  key = (weights, resolution)
+  if key not in _LOADED:
+    _LOADED[key] = InceptionExtractor(weights, resolution)
+  return _LOADED[key]

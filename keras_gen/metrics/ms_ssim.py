@@ -1,0 +1,97 @@
+"""MS-SSIM between consecutive pairs of samples, the diversity figure of Progressive GAN.
+
+Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) as the Progressive GAN code
+computes it (metrics/ms_ssim.py, after Odena et al. 2017): images on the
+[0, 255] scale, an 11x11 Gaussian window with sigma 1.5 (shrunk with the same
+sigma-to-size ratio when a level is smaller than 11 pixels), 'valid'
+filtering, K1 = 0.01, K2 = 0.03, five scales weighted (0.0448, 0.2856,
+0.3001, 0.2363, 0.1333), 2x2 box downsampling between scales. Where a scale
+has an odd side, its last row or column is dropped before downsampling (the
+original code fails there; 28x28 images reach 7x7). The metric averages it over
+the pairs (0, 1), (2, 3), ... of the samples: lower means more diverse. The
+same figure on held-out images is reported beside it.
+"""
+
+import numpy as np
+
+from keras_gen.metrics import image_sets
+
+WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+FILTER_SIZE = 11
+FILTER_SIGMA = 1.5
+K1, K2 = 0.01, 0.03
+MAX_VALUE = 255.0
+
+
+def _gaussian_1d(size, sigma):
+  """The normalized 1-D factor of the separable size x size Gaussian window."""
+  positions = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+  window = np.exp(-positions ** 2 / (2.0 * sigma ** 2))
+  return window / window.sum()
+
+
+def _valid_filter(images, window):
+  """'valid' separable filtering of [N, H, W, C] with a 1-D window along H then W."""
+  size = len(window)
+  height, width = images.shape[1] - size + 1, images.shape[2] - size + 1
+  images = sum(window[i] * images[:, i:i + height] for i in range(size))
+  return sum(window[i] * images[:, :, i:i + width] for i in range(size))
+
+
+def ssim_and_contrast(images1, images2):
+  """Per-image SSIM and contrast-structure term at one scale: [N, H, W, C] x2 -> ([N], [N])."""
+  size = min(FILTER_SIZE, images1.shape[1], images1.shape[2])
+  window = _gaussian_1d(size, size * FILTER_SIGMA / FILTER_SIZE)
+  mu1, mu2 = _valid_filter(images1, window), _valid_filter(images2, window)
+  sigma11 = _valid_filter(images1 * images1, window) - mu1 * mu1
+  sigma22 = _valid_filter(images2 * images2, window) - mu2 * mu2
+  sigma12 = _valid_filter(images1 * images2, window) - mu1 * mu2
+  c1, c2 = (K1 * MAX_VALUE) ** 2, (K2 * MAX_VALUE) ** 2
+  v1, v2 = 2.0 * sigma12 + c2, sigma11 + sigma22 + c2
+  ssim = ((2.0 * mu1 * mu2 + c1) * v1) / ((mu1 * mu1 + mu2 * mu2 + c1) * v2)
+  return ssim.mean(axis=(1, 2, 3)), (v1 / v2).mean(axis=(1, 2, 3))
+
+
+def _downsample(images):
+  height, width = images.shape[1] // 2 * 2, images.shape[2] // 2 * 2
+  images = images[:, :height, :width]
+  return (images[:, 0::2, 0::2] + images[:, 1::2, 0::2] + images[:, 0::2, 1::2]
+          + images[:, 1::2, 1::2]) * 0.25
+
+
+def ms_ssim(images1, images2):
+  """Per-pair MS-SSIM of [N, H, W, C] images on the [0, 255] scale -> [N] in [0, 1]."""
+  if images1.shape != images2.shape or images1.ndim != 4:
+    raise ValueError(f"MS-SSIM compares equal-shaped [N, H, W, C] batches, got {images1.shape} "
+                     f"and {images2.shape}.")
+  images1, images2 = np.asarray(images1, np.float64), np.asarray(images2, np.float64)
+  ssims, contrasts = [], []
+  for _ in WEIGHTS:
+    ssim, contrast = ssim_and_contrast(images1, images2)
+    ssims.append(ssim)
+    contrasts.append(contrast)
+    images1, images2 = _downsample(images1), _downsample(images2)
+  # Clipped at zero as in the reference code: a negative term to a fractional power is NaN.
+  ssims, contrasts = np.clip(ssims, 0.0, None), np.clip(contrasts, 0.0, None)
+  weights = np.asarray(WEIGHTS)[:, None]
+  return np.prod(contrasts[:-1] ** weights[:-1], axis=0) * ssims[-1] ** weights[-1, 0]
+
+
+def consecutive_pairs_ms_ssim(images, batch_size=500):
+  """Mean MS-SSIM over pairs (0, 1), (2, 3), ... of [N, H, W, C] images on [0, 255]."""
+  count = len(images) // 2 * 2
+  if count < 2:
+    raise ValueError(f"MS-SSIM over pairs needs at least 2 images, got {len(images)}.")
+  images, batch_size = images[:count], batch_size // 2 * 2
+  scores = [ms_ssim(images[start:start + batch_size:2], images[start + 1:start + batch_size:2])
+            for start in range(0, count, batch_size)]
+  return float(np.concatenate(scores).mean())
+
+
+def ms_ssim_metric(subject, options):
+  """The `ms_ssim` metric: mean MS-SSIM of consecutive sample pairs, and of held-out pairs."""
+  real = image_sets.held_out_images(options, "ms_ssim")
+  generated = image_sets.generated_images(subject, options, "ms_ssim")
+  return {"ms_ssim": consecutive_pairs_ms_ssim((generated + 1.0) * 127.5),
+          "ms_ssim_real": consecutive_pairs_ms_ssim((real + 1.0) * 127.5),
+          "num_pairs": len(generated) // 2, "num_real_pairs": len(real) // 2}
