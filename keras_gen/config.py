@@ -44,6 +44,8 @@ class TrainConfig:
   keep_checkpoints: int = 3
   export_dir: str = ""  # Empty: model_dir/export.
   resolution: int = 0  # Only for image folders; 0 means 64.
+  metrics: list = dataclasses.field(default_factory=list)  # Evaluated at each checkpoint.
+  metric_samples: int = 5000
   hparams: dict = dataclasses.field(default_factory=dict)
   # Set by the engine from the dataset, not by a flag; export and evaluate need it.
   element_shape: list = dataclasses.field(default_factory=list)
@@ -144,7 +146,7 @@ def validate(config):
     raise ConfigError(
         f"--on_nonfinite={config.on_nonfinite!r} is not one of {', '.join(ON_NONFINITE)}.")
   for name in ("train_steps", "batch_size", "checkpoint_every", "summary_every", "log_every",
-               "keep_checkpoints"):
+               "keep_checkpoints", "metric_samples"):
     if getattr(config, name) <= 0:
       raise ConfigError(f"--{name} must be a positive integer, got {getattr(config, name)}.")
   if config.cpu_replicas < 0:

@@ -50,6 +50,10 @@ flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints,
                      "How many recent checkpoints to keep.")
 flags.DEFINE_string("export_dir", "", "SavedModel export folder (default MODEL_DIR/export).")
 flags.DEFINE_integer("resolution", 0, "Image size for --dataset=folder:PATH (default 64).")
+flags.DEFINE_list("metrics", [], "Metrics to evaluate at every checkpoint (see "
+                  "`python -m keras_gen.evaluate --helpfull`), logged as metrics/* in TensorBoard.")
+flags.DEFINE_integer("metric_samples", _DEFAULTS.metric_samples,
+                     "Samples per snapshot metric.")
 flags.DEFINE_string("hparams", "", "Model hyperparameters, e.g. 'latent_dim=64,loss=minimax'.")
 
 FLAGS = flags.FLAGS

@@ -168,3 +168,24 @@ def test_restore_mode_reloads_the_checkpoint_and_stops_when_the_nan_recurs(
   with pytest.raises(loop.NonFiniteError, match="Step 3 gave a non-finite loss again"):
     loop.run(config)
   assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("-2")
+
+
+def test_metrics_at_checkpoints_are_logged_and_match_evaluate(tiny_config):
+  from keras_gen.metrics import evaluation
+  config = tiny_config("autoencoder", train_steps=2, checkpoint_every=2, metrics=["reconstruction"],
+                       metric_samples=16)
+  loop.run(config)
+  tags = _event_tags(config.model_dir)
+  assert tags["metrics/reconstruction/mse"] == [2]
+  with open(os.path.join(config.model_dir, "eval", "step0000002.json")) as f:
+    logged = __import__("json").load(f)["metrics"]["reconstruction"]["mse"]
+  again = evaluation.evaluate(model_dir=config.model_dir, metric_names=["reconstruction"],
+                              num_samples=16, output=os.path.join(config.model_dir, "again.json"))
+  assert again["metrics"]["reconstruction"]["mse"] == pytest.approx(logged, rel=1e-6)
+
+
+def test_an_unknown_snapshot_metric_is_refused_before_training(tiny_config):
+  config = tiny_config("autoencoder", metrics=["fidd"])
+  with pytest.raises(config_lib.ConfigError, match="--metrics: Unknown metric 'fidd'"):
+    loop.run(config)
+  assert not os.path.exists(config.model_dir)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen import metrics as metrics_lib
 from keras_gen import registry
 from keras_gen import serving
 from keras_gen.engine import checkpoints
@@ -41,6 +42,11 @@ def resolve(config):
     except ValueError as e:
       raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   config_lib.validate(config)
+  for name in config.metrics:
+    try:
+      metrics_lib.get_metric(name)
+    except ValueError as e:
+      raise config_lib.ConfigError(f"--metrics: {e}") from e
   return config
 
 
@@ -154,6 +160,20 @@ def _log_progress(current, losses, progress, optimizers, summaries):
   summaries.scalars(scalars, current)
 
 
+def _evaluate_snapshot(config, family, networks, step, summaries):
+  """Runs --metrics on the networks in memory; the same figures evaluate gives the checkpoint."""
+  from keras_gen.metrics import evaluation  # pylint: disable=g-import-not-at-top
+  results = evaluation.evaluate_networks(family, networks, config, step, config.metrics,
+                                         num_samples=config.metric_samples, seed=config.seed)
+  values = {f"metrics/{name}/{key}": value for name, metric in results["metrics"].items()
+            for key, value in metric.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            and key != "seconds"}
+  summaries.scalars(values, step)
+  print(f"Step {step}: " + "  ".join(f"{key[len('metrics/'):]} {value:.5g}"
+                                       for key, value in values.items()), flush=True)
+
+
 def _checkpoint_dir_for(strategy, model_dir):
   """Workers other than the chief write to a temporary folder, as MWMS requires."""
   if strategies.is_chief(strategy):
@@ -263,6 +283,8 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
           summaries.images(summary_function(), current)
         if current % config.checkpoint_every == 0 or stop.signal is not None:
           manager.save(checkpoint_number=current)
+          if config.metrics and chief and stop.signal is None:
+            _evaluate_snapshot(config, family, networks, current, summaries)
           progress.reset_clock(current)
         if stop.signal is not None:
           summaries.close()
