@@ -15,7 +15,7 @@ from keras_gen.data import sources
 def test_dataset_names_lists_fixed_names_and_prefixed_forms():
   assert data.dataset_names() == [
       "fashion_mnist", "mnist", "cifar10", "ring8", "grid25", "tfds:NAME", "folder:PATH",
-      "npz:PATH"]
+      "npz:PATH", "progan:PATH"]
 
 
 def test_describe_datasets_gives_one_line_per_name_starting_with_the_name():

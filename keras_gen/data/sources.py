@@ -8,6 +8,7 @@ A dataset is named by a string (`dataset_names()` lists them):
                          for datasets that fit in memory.
   folder:PATH            every image file under PATH.
   npz:PATH               a numpy archive of uint8 images.
+  progan:PATH            a multi-resolution TFRecord folder (`keras_gen.data.tfrecords`).
   ring8, grid25          the 2-D Gaussian mixtures of the GAN mode-coverage
                          studies (see `keras_gen.data.mixtures`).
 
@@ -30,6 +31,7 @@ import numpy as np
 
 from keras_gen.data import files
 from keras_gen.data import mixtures
+from keras_gen.data import tfrecords
 from keras_gen.data.errors import DataError
 
 SPLITS = ("train", "test")
@@ -158,6 +160,17 @@ def _load_npz(argument, split, data_dir, resolution, seed):
   return files.read_npz(argument)
 
 
+def _load_progan(argument, split, data_dir, resolution, seed):
+  del split, data_dir, seed  # Unused: a dataset folder is one split.
+  if not argument:
+    raise DataError("Dataset name 'progan:' needs a path, e.g. 'progan:/data/celeba_hq'.")
+  levels = tfrecords.level_files(argument)
+  level = max(levels)
+  if resolution is not None and resolution.bit_length() - 1 in levels:
+    level = resolution.bit_length() - 1
+  return tfrecords.read_level(argument, level)
+
+
 def _load_mixture(name):
   def loader(argument, split, data_dir, resolution, seed):
     del argument, data_dir, resolution  # Unused.
@@ -195,6 +208,9 @@ _PREFIXED_DATASETS = {
     "npz:": ("PATH", _Dataset(
         "images", "a .npz with uint8 'images' (or 'x') [N, H, W(, C)] and "
         "optional 'labels' (or 'y')", _load_npz)),
+    "progan:": ("PATH", _Dataset(
+        "images", "a multi-resolution TFRecord folder (tools/dataset_tool.py or the original "
+        "ProGAN tool); loads its top level, phased models stream every level", _load_progan)),
 }
 
 

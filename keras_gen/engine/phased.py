@@ -195,7 +195,10 @@ def run(config, family):
   resolution, channels = description["resolution"], description["channels"]
   element_shape = (resolution, resolution, channels)
   config.element_shape = list(element_shape)
-  phases = family.phases(config.hparams, element_shape)
+  try:
+    phases = family.phases(config.hparams, element_shape)
+  except ValueError as e:
+    raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   _check_phases(config, phases, description["levels"], strategy.num_replicas_in_sync)
   checkpoints.check_model_dir(config)
   if config.deterministic:

@@ -29,6 +29,15 @@ and, optionally:
   validate_hparams(hparams): raises ValueError naming a bad value.
   minibatches_per_step(hparams) -> int: how many global minibatches of
       --batch_size one step consumes (k discriminator steps take k); default 1.
+  phases(hparams, element_shape) -> list[keras_gen.engine.phased.Phase]:
+      makes the run phased (Progressive GAN): each phase trains on one level of a
+      `progan:PATH` dataset (images 2^level square) for kimg thousand images,
+      with its own batch size and learning rates, alpha ramping 0 -> 1 in a
+      transition phase. `build` must then also return a `phased.PhaseState`
+      under "phase"; the step reads alpha from `networks["phase"].alpha` (a
+      variable, so alpha changes never retrace) and the level from the batch's
+      shape. --batch_size is unused; the run ends with the schedule or at
+      --train_steps. See `keras_gen.engine.phased`.
 
 The engine never learns which family it runs.
 """

@@ -1,0 +1,389 @@
+"""Multi-resolution TFRecord datasets for Progressive GAN (Karras et al. 2018).
+
+Format: the original ProGAN dataset tool's, so one reader handles datasets
+written here and those users already have. A dataset is a folder holding one
+file per level of detail,
+
+  NAME-r02.tfrecords  (4x4)  NAME-r03.tfrecords  (8x8) ...  NAME-rNN.tfrecords
+
+where NN = log2(resolution); a large level may be split into shards
+NAME-rNN-SSSSS-of-TTTTT.tfrecords (this tool's extension, same records). Each
+record is a tf.train.Example with
+
+  shape  int64 [3]: (C, H, W)
+  data   bytes: the uint8 image in CHW order (C = 1 or 3)
+  label  int64 [1]: the class label, only when the source has labels (this
+         tool's extension; the original kept labels in a separate .labels file,
+         which is not read here)
+
+Every level holds the same images in the same order, a fixed permutation of
+the source drawn from `seed`. Level L - 1 is the 2x2 box-filter average of
+level L, computed in float from the full-resolution image and rounded once (as
+the original tool does), so it equals the 2x2 average of the stored level L up
+to rounding. `dataset.json` records the counts; folders without one (written by
+the original tool) are counted by reading them.
+
+Every file is written into a temporary folder that is renamed into place at
+the end, so a failed write leaves nothing behind.
+"""
+
+import glob
+import json
+import math
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gen.data.errors import DataError
+
+MIN_LEVEL = 2  # 4x4, the lowest level of detail.
+METADATA_FILE = "dataset.json"
+_FILE_PATTERN = re.compile(
+    r"^(?P<name>.+)-r(?P<level>\d\d)(-(?P<shard>\d{5})-of-(?P<shards>\d{5}))?\.tfrecords$")
+_SHUFFLE_BUFFER = 4096
+
+
+def is_power_of_two(value):
+  return value >= 1 and value & (value - 1) == 0
+
+
+def level_file_name(name, level, shard=0, num_shards=1):
+  """NAME-rNN.tfrecords, or NAME-rNN-SSSSS-of-TTTTT.tfrecords for a sharded level."""
+  if num_shards == 1:
+    return f"{name}-r{level:02d}.tfrecords"
+  return f"{name}-r{level:02d}-{shard:05d}-of-{num_shards:05d}.tfrecords"
+
+
+def box_filter_levels(images):
+  """All levels of a batch: {level: uint8 [N, 2^level, 2^level, C]}, MIN_LEVEL to the top.
+
+  `images` is uint8 [N, R, R, C] with R a power of two >= 4. Each level below is
+  the 2x2 average of the float level above, rounded to uint8 once.
+  """
+  resolution = images.shape[1]
+  top = int(math.log2(resolution))
+  levels = {top: images}
+  current = images.astype(np.float32)
+  for level in range(top - 1, MIN_LEVEL - 1, -1):
+    current = 0.25 * (current[:, 0::2, 0::2] + current[:, 0::2, 1::2] +
+                      current[:, 1::2, 0::2] + current[:, 1::2, 1::2])
+    levels[level] = np.rint(current).clip(0, 255).astype(np.uint8)
+  return levels
+
+
+def _example(image, label):
+  features = {
+      "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=[
+          image.shape[2], image.shape[0], image.shape[1]])),
+      "data": tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[np.ascontiguousarray(image.transpose(2, 0, 1)).tobytes()])),
+  }
+  if label is not None:
+    features["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))
+  return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0,
+                  shard_size=0, chunk_size=1024, source=""):
+  """Writes a multi-resolution dataset; returns its metadata dict.
+
+  Args:
+    output_dir: the dataset folder to create; it must not exist yet.
+    name: the file name prefix, e.g. "fashion_mnist".
+    num_images: N.
+    read_images: function(int64 indices [k]) -> uint8 [k, R, R, C], R a power
+      of two >= 4 and C = 1 or 3, the same for every call; lets large sources
+      (image folders) be read a chunk at a time.
+    labels: int64 [N] or None.
+    seed: the permutation of the source that every level is written in.
+    shard_size: images per shard; 0 writes one file per level.
+    chunk_size: images read and filtered at a time.
+    source: a description of the source, recorded in dataset.json.
+
+  Raises:
+    DataError: the output exists, there are no images or they are not square
+      power-of-two uint8 images (nothing is left behind).
+  """
+  if os.path.exists(output_dir):
+    raise DataError(f"Output folder {output_dir} already exists; choose a new one.")
+  if num_images < 1:
+    raise DataError(f"There are no images to write to {output_dir}.")
+  parent = os.path.dirname(os.path.abspath(output_dir))
+  os.makedirs(parent, exist_ok=True)
+  partial = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.partial-", dir=parent)
+  try:
+    order = np.random.default_rng(seed).permutation(num_images)
+    num_shards = 1 if shard_size <= 0 else max(1, math.ceil(num_images / shard_size))
+    per_shard = math.ceil(num_images / num_shards)
+    writers, shape = {}, None
+    for start in range(0, num_images, chunk_size):
+      indices = order[start:start + chunk_size]
+      images = np.asarray(read_images(indices))
+      _check_images(images, shape, output_dir)
+      shape = images.shape[1:]
+      if not writers:
+        writers = _open_writers(partial, name, shape[0], num_shards)
+      for level, level_images in box_filter_levels(images).items():
+        for offset, image in enumerate(level_images):
+          position = start + offset
+          label = None if labels is None else labels[indices[offset]]
+          writers[level][position // per_shard].write(_example(image, label))
+    for level_writers in writers.values():
+      for writer in level_writers:
+        writer.close()
+    metadata = {
+        "name": name, "resolution": int(shape[0]), "channels": int(shape[2]),
+        "num_images": int(num_images), "levels": list(range(MIN_LEVEL, int(math.log2(shape[0])) + 1)),
+        "num_shards": num_shards, "has_labels": labels is not None, "seed": seed,
+        "source": source, "format": "ProGAN TFRecords: shape int64 [C, H, W], data CHW uint8"}
+    with open(os.path.join(partial, METADATA_FILE), "w") as f:
+      json.dump(metadata, f, indent=2)
+    os.replace(partial, output_dir)
+    return metadata
+  finally:
+    shutil.rmtree(partial, ignore_errors=True)
+
+
+def _check_images(images, expected_shape, output_dir):
+  if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise DataError(f"Images for {output_dir} have dtype {images.dtype} and shape "
+                    f"{images.shape}; expected uint8 [N, R, R, C] with C = 1 or 3.")
+  height, width = images.shape[1:3]
+  if height != width or not is_power_of_two(height) or height < 4:
+    raise DataError(f"Images for {output_dir} are {height}x{width}; expected square images "
+                    f"whose size is a power of two, at least 4 (pad or resize them).")
+  if expected_shape is not None and images.shape[1:] != expected_shape:
+    raise DataError(f"Images for {output_dir} changed shape from {expected_shape} to "
+                    f"{images.shape[1:]}; every image must have the same shape.")
+
+
+def _open_writers(directory, name, resolution, num_shards):
+  return {level: [tf.io.TFRecordWriter(os.path.join(
+      directory, level_file_name(name, level, shard, num_shards))) for shard in range(num_shards)]
+          for level in range(MIN_LEVEL, int(math.log2(resolution)) + 1)}
+
+
+# Sources: arrays (IDX, npz, tfds) and image folders.
+
+
+def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
+  """Pads and/or resizes uint8 [N, H, W, C] images into power-of-two squares.
+
+  pad_to: zero-pads each side evenly to pad_to x pad_to first (Fashion-MNIST
+  28 -> 32, as the ProGAN recipe needs); resolution: then centre-crops and
+  resizes (area averaging when shrinking). Raises DataError naming `source` if
+  the result is not a power-of-two square.
+  """
+  from keras_gen.data import files  # pylint: disable=g-import-not-at-top
+  for value, flag in ((pad_to, "--pad_to"), (resolution, "--resolution")):
+    if value and (not is_power_of_two(value) or value < 4):
+      raise DataError(f"{flag}={value} is not a power of two of at least 4.")
+  height, width = images.shape[1:3]
+  if pad_to:
+    if pad_to < max(height, width):
+      raise DataError(f"{source} holds {height}x{width} images, larger than --pad_to={pad_to}.")
+    top, left = (pad_to - height) // 2, (pad_to - width) // 2
+    images = np.pad(images, [(0, 0), (top, pad_to - height - top),
+                             (left, pad_to - width - left), (0, 0)])
+  if resolution:
+    images = files.crop_and_resize(images, resolution)
+  height, width = images.shape[1:3]
+  if height != width or not is_power_of_two(height) or height < 4:
+    raise DataError(f"{source} holds {height}x{width} images, not a power-of-two square; "
+                    f"pass --pad_to or --resolution (e.g. {2 ** math.ceil(math.log2(max(height, width, 4)))}).")
+  return images
+
+
+def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size=0, source=""):
+  """Writes in-memory uint8 [N, R, R, C] images (and int64 labels [N]) as a dataset."""
+  return write_dataset(output_dir, name, len(images), lambda indices: images[indices],
+                       labels=labels, seed=seed, shard_size=shard_size, source=source)
+
+
+def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0, shard_size=0):
+  """Writes every image under `folder`, centre-cropped and resized to resolution.
+
+  channels: 1 or 3; 0 takes the channels of the first image (in sorted order).
+  Grey images join an RGB dataset by repeating their channel; an RGB image in
+  a grey dataset is an error naming the file.
+  """
+  from keras_gen.data import files  # pylint: disable=g-import-not-at-top
+  if not resolution or not is_power_of_two(resolution) or resolution < 4:
+    raise DataError(f"--resolution={resolution} must be a power of two of at least 4 "
+                    f"for an image folder.")
+  if not os.path.isdir(folder):
+    raise DataError(f"Image folder {folder} does not exist or is not a directory.")
+  paths = sorted(str(p) for p in pathlib.Path(folder).rglob("*")
+                 if p.suffix.lower() in files.IMAGE_SUFFIXES and p.is_file())
+  if not paths:
+    raise DataError(f"Image folder {folder} contains no {', '.join(files.IMAGE_SUFFIXES)} files.")
+
+  def decode(path):
+    try:
+      image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
+    except tf.errors.OpError as error:
+      raise DataError(f"Image file {path} could not be decoded as PNG, JPEG, BMP or GIF.") from error
+    return image[..., :1] if image.shape[-1] in (1, 2) else image[..., :3]
+
+  channels = channels or decode(paths[0]).shape[-1]
+
+  def read_images(indices):
+    images = []
+    for index in indices:
+      image = decode(paths[index])
+      if image.shape[-1] != channels:
+        if channels == 1:
+          raise DataError(f"Image file {paths[index]} is RGB but the dataset is grey (from "
+                          f"{paths[0]}); pass --channels=3.")
+        image = np.repeat(image, 3, axis=-1)
+      images.append(files.crop_and_resize(image[None], resolution)[0])
+    return np.stack(images)
+
+  return write_dataset(output_dir, name, len(paths), read_images, seed=seed,
+                       shard_size=shard_size, chunk_size=256, source=f"folder:{folder}")
+
+
+# Reading.
+
+
+def level_files(path):
+  """{level: sorted file paths} of a dataset folder; DataError if it holds none."""
+  if not os.path.isdir(path):
+    raise DataError(f"Dataset folder {path} does not exist; create one with "
+                    f"`python -m tools.dataset_tool`.")
+  levels = {}
+  for file_path in sorted(glob.glob(os.path.join(path, "*.tfrecords"))):
+    match = _FILE_PATTERN.match(os.path.basename(file_path))
+    if match:
+      levels.setdefault(int(match["level"]), []).append(file_path)
+  if not levels:
+    raise DataError(f"Dataset folder {path} holds no NAME-rNN.tfrecords files.")
+  return levels
+
+
+def parse_example(serialized, resolution=None, channels=None):
+  """One record -> (uint8 image [H, W, C], int64 label, -1 if none).
+
+  With resolution and channels given the image gets a static shape.
+  """
+  features = tf.io.parse_single_example(serialized, {
+      "shape": tf.io.FixedLenFeature([3], tf.int64),
+      "data": tf.io.FixedLenFeature([], tf.string),
+      "label": tf.io.FixedLenFeature([1], tf.int64, default_value=[-1])})
+  image = tf.reshape(tf.io.decode_raw(features["data"], tf.uint8), features["shape"])
+  image = tf.transpose(image, [1, 2, 0])
+  if resolution is not None:
+    image = tf.ensure_shape(image, [resolution, resolution, channels])
+  return image, features["label"][0]
+
+
+def read_level(path, level, limit=None):
+  """The images of one level in stored order: (uint8 [N, R, R, C], int64 labels [N] or None)."""
+  files = level_files(path)
+  if level not in files:
+    raise DataError(f"Dataset folder {path} has no level r{level:02d} "
+                    f"({2 ** level}x{2 ** level}); it has levels {sorted(files)}.")
+  dataset = tf.data.TFRecordDataset(files[level]).map(parse_example)
+  if limit is not None:
+    dataset = dataset.take(limit)
+  images, labels = [], []
+  try:
+    for image, label in dataset.as_numpy_iterator():
+      images.append(image)
+      labels.append(label)
+  except tf.errors.OpError as error:
+    raise DataError(f"Dataset file in {path} level r{level:02d} could not be read: "
+                    f"{error.message.splitlines()[0]}") from error
+  if not images:
+    raise DataError(f"Dataset folder {path} level r{level:02d} holds no records.")
+  labels = np.asarray(labels, np.int64)
+  return np.stack(images), (None if np.all(labels < 0) else labels)
+
+
+def info(path):
+  """{"resolution", "channels", "levels": {level: count}, ...} of a dataset folder."""
+  files = level_files(path)
+  metadata_path = os.path.join(path, METADATA_FILE)
+  metadata = {}
+  if os.path.exists(metadata_path):
+    with open(metadata_path) as f:
+      metadata = json.load(f)
+  counts = {}
+  for level, level_paths in files.items():
+    if "num_images" in metadata:
+      counts[level] = metadata["num_images"]
+    else:
+      counts[level] = sum(1 for _ in tf.data.TFRecordDataset(level_paths))
+  top = max(files)
+  image, label = next(iter(tf.data.TFRecordDataset(files[top][:1]).map(parse_example)))
+  return dict(metadata, resolution=int(image.shape[0]), channels=int(image.shape[2]),
+              levels=counts, top_level=top, has_labels=bool(label >= 0),
+              files={level: [os.path.basename(p) for p in paths] for level, paths in files.items()})
+
+
+def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=None):
+  """A resumable, endless stream of training batches of one level.
+
+  Epoch e reads the level's shards in an order drawn from (seed, e), through a
+  parallel interleave, and shuffles the records within consecutive blocks of
+  4096 (fewer for large images: at most 256 MB), each block's permutation drawn
+  from (seed, e, block); the files themselves are in a shuffled order already. Global batch k holds stream elements [k * B, (k + 1) * B); a run
+  resumed at element `start_index` skips whole epochs and then at most one
+  epoch of records, so it sees exactly what an uninterrupted run would.
+
+  Returns:
+    A function of a tf.distribute.InputContext returning per-replica batches
+    {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}.
+  """
+  files = level_files(path)
+  if level not in files:
+    raise DataError(f"Dataset folder {path} has no level r{level:02d} "
+                    f"({2 ** level}x{2 ** level}); it has levels {sorted(files)}.")
+  description = info(path)
+  num_examples = num_examples or description["levels"][level]
+  resolution, channels = 2 ** level, description["channels"]
+  level_paths = files[level]
+  # Records shuffle within blocks of at most _SHUFFLE_BUFFER records or 256 MB.
+  block_size = max(16, min(_SHUFFLE_BUFFER, 2 ** 28 // (resolution * resolution * channels)))
+  first_epoch, first_offset = divmod(int(start_index), num_examples)
+
+  def epoch_records(epoch):
+    epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
+    paths = tf.random.experimental.stateless_shuffle(tf.constant(level_paths), epoch_seed)
+    records = tf.data.Dataset.from_tensor_slices(paths).interleave(
+        tf.data.TFRecordDataset, cycle_length=min(len(level_paths), 8), block_length=16,
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # A buffer shuffle cannot take a per-epoch seed, so blocks of records are
+    # shuffled statelessly instead, each with a seed folded from (seed, epoch, block).
+    def shuffle_block(block_index, block):
+      block_seed = tf.random.experimental.stateless_fold_in(epoch_seed, block_index)
+      return tf.data.Dataset.from_tensor_slices(
+          tf.random.experimental.stateless_shuffle(block, block_seed))
+
+    records = records.batch(block_size).enumerate().flat_map(shuffle_block)
+    start = tf.where(tf.equal(epoch, first_epoch), tf.constant(first_offset, tf.int64),
+                     tf.constant(0, tf.int64))
+    return records.skip(start)
+
+  def to_batch(images, labels):
+    return {"images": tf.cast(images, tf.float32) / 127.5 - 1.0, "labels": labels}
+
+  def dataset_fn(input_context):
+    per_replica = input_context.get_per_replica_batch_size(global_batch_size)
+    dataset = tf.data.Dataset.counter(start=first_epoch).flat_map(epoch_records)
+    dataset = dataset.map(lambda record: parse_example(record, resolution, channels),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.batch(per_replica, drop_remainder=True)
+    dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    dataset = dataset.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    options = tf.data.Options()
+    options.deterministic = True
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+  return dataset_fn

@@ -1,0 +1,256 @@
+"""Progressive GAN (Karras et al. 2018, "Progressive Growing of GANs for Improved
+Quality, Stability, and Variation"), trained in phases by `keras_gen.engine.phased`.
+
+G and D start at 4x4 and grow by one block per level: a transition phase fades
+the new block in (alpha 0 -> 1) and a stable phase trains it at alpha = 1.
+Networks are in `progan_networks`, layers in `keras_gen.layers.progan`.
+
+Loss (sec. A.1 and the paper's code): WGAN-GP (Gulrajani et al. 2017) with
+lambda = gradient_penalty_weight = 10 and the drift term
+drift_weight * D(x)^2 = 0.001 D(x)^2; one D update then one G update per
+minibatch, each with its own z. Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
+optimizers' state is zeroed at each new phase if reset_optimizers (the code's
+reset_opt_for_new_lod). G_ema (beta ema_decay = 0.999) is what summaries and
+the export sample from.
+
+During a transition the real images are blended exactly as G's output is:
+lerp(upsample(downsample(x)), x, alpha), so D never sees a resolution G cannot
+produce (sec. 3 and fig. 2). The schedule, in thousands of images shown (kimg),
+is start_resolution stable for training_kimg, then per level a transition of
+transition_kimg and a stable phase of training_kimg, the last one running to
+total_kimg; minibatch_default with minibatch_overrides per resolution, and
+learning_rate with learning_rate_overrides per resolution.
+"""
+
+import dataclasses
+import math
+
+import keras
+import tensorflow as tf
+
+from keras_gen import losses
+from keras_gen.engine import phased
+from keras_gen.families import base
+from keras_gen.families import gan_stabilizers
+from keras_gen.families import progan_networks
+from keras_gen.layers import progan as progan_layers
+
+KIND = "generator"
+DATA_KINDS = ("images",)
+
+DEFAULT_HPARAMS = {
+    "latent_dim": 512,                # Size of z ~ N(0, I), pixel-normalized in G.
+    "fmap_base": 8192,                # Feature maps at stage s: min(fmap_base / 2^(s * fmap_decay),
+    "fmap_decay": 1.0,                # fmap_max); the paper's 512 up to 64x64, then halving.
+    "fmap_max": 512,
+    "mbstd_group_size": 4,            # Minibatch stddev group; 0 removes the layer.
+    "gradient_penalty_weight": 10.0,  # WGAN-GP lambda.
+    "drift_weight": 0.001,            # eps_drift.
+    "learning_rate": 1e-3,            # Adam alpha for G and D.
+    "learning_rate_overrides": {},    # {resolution: learning rate}, e.g. {"1024": 0.0015}.
+    "beta_1": 0.0,
+    "beta_2": 0.99,
+    "adam_epsilon": 1e-8,
+    "ema_decay": 0.999,               # G_ema beta per G update.
+    "reset_optimizers": True,         # Zero Adam's moments at each new phase.
+    "start_resolution": 4,            # lod_initial_resolution.
+    "training_kimg": 600.0,           # lod_training_kimg: a stable phase.
+    "transition_kimg": 600.0,         # lod_transition_kimg: a fade-in phase.
+    "total_kimg": 15000.0,            # The whole run.
+    "minibatch_default": 16,          # Global minibatch size...
+    "minibatch_overrides": {},        # ...except these, {resolution: size}, e.g. {"1024": 3}.
+}
+
+_POSITIVE = ("latent_dim", "fmap_base", "fmap_max", "learning_rate", "total_kimg",
+             "minibatch_default", "adam_epsilon")
+
+
+def _per_resolution(hparams, name):
+  """{resolution: value} from a recipe dict or a flag string like '256:14;512:6'."""
+  value = hparams[name]
+  if isinstance(value, str):
+    try:
+      value = dict(item.split(":") for item in value.split(";") if item)
+    except ValueError:
+      raise ValueError(f"{name}={hparams[name]!r} is not of the form "
+                       f"'RESOLUTION:VALUE;RESOLUTION:VALUE'.") from None
+  if not isinstance(value, dict):
+    raise ValueError(f"{name}={value!r} must map resolutions to values, e.g. {{\"256\": 14}}.")
+  result = {}
+  for resolution, entry in value.items():
+    resolution = int(resolution)
+    if resolution < 4 or resolution & (resolution - 1):
+      raise ValueError(f"{name} has resolution {resolution}, which is not a power of two >= 4.")
+    result[resolution] = entry
+  return result
+
+
+def validate_hparams(hparams):
+  for name in _POSITIVE:
+    if not hparams[name] > 0:
+      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
+  for name in ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "training_kimg",
+               "transition_kimg", "beta_1", "fmap_decay"):
+    if hparams[name] < 0:
+      raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
+  if not 0.0 <= hparams["ema_decay"] < 1.0:
+    raise ValueError(f"ema_decay must be in [0, 1), got {hparams['ema_decay']}.")
+  start = hparams["start_resolution"]
+  if start < 4 or start & (start - 1):
+    raise ValueError(f"start_resolution={start} is not a power of two >= 4.")
+  batch_sizes = [hparams["minibatch_default"]] + [
+      int(v) for v in _per_resolution(hparams, "minibatch_overrides").values()]
+  group = hparams["mbstd_group_size"]
+  for size in batch_sizes:
+    if size < 1 or (group and size % min(group, size)):
+      raise ValueError(f"Minibatch size {size} must be positive and divisible by "
+                       f"mbstd_group_size={group}.")
+  for value in _per_resolution(hparams, "learning_rate_overrides").values():
+    if not float(value) > 0:
+      raise ValueError(f"learning_rate_overrides holds {value}; learning rates must be positive.")
+
+
+def phases(hparams, element_shape):
+  """The schedule: [stable(start)] + [transition(L), stable(L)] per level, cut at total_kimg."""
+  resolution = element_shape[0]
+  start_level, top_level = int(math.log2(hparams["start_resolution"])), int(math.log2(resolution))
+  if start_level > top_level:
+    raise ValueError(f"start_resolution={hparams['start_resolution']} is above the data's "
+                     f"{resolution}x{resolution}.")
+  batch_overrides = _per_resolution(hparams, "minibatch_overrides")
+  rate_overrides = _per_resolution(hparams, "learning_rate_overrides")
+
+  def phase(level, kimg, transition):
+    size = 2 ** level
+    rate = float(rate_overrides.get(size, hparams["learning_rate"]))
+    return phased.Phase(level=level, kimg=kimg, transition=transition,
+                        batch_size=int(batch_overrides.get(size, hparams["minibatch_default"])),
+                        learning_rates={"G": rate, "D": rate},
+                        reset_optimizers=hparams["reset_optimizers"])
+
+  schedule = [phase(start_level, hparams["training_kimg"], False)]
+  for level in range(start_level + 1, top_level + 1):
+    schedule += [phase(level, hparams["transition_kimg"], True),
+                 phase(level, hparams["training_kimg"], False)]
+  schedule = [p for p in schedule if p.kimg > 0] or schedule[-1:]
+  # The run ends at total_kimg: later phases are cut, the last one is stretched.
+  result, shown = [], 0.0
+  for p in schedule:
+    kimg = min(p.kimg, hparams["total_kimg"] - shown)
+    if kimg <= 0:
+      break
+    result.append(dataclasses.replace(p, kimg=kimg))
+    shown += kimg
+  if shown < hparams["total_kimg"]:
+    result[-1] = dataclasses.replace(result[-1],
+                                     kimg=result[-1].kimg + hparams["total_kimg"] - shown)
+  return result
+
+
+def _networks(hparams, element_shape, name):
+  resolution, _, channels = element_shape
+  return progan_networks.Generator(
+      resolution, channels, latent_dim=hparams["latent_dim"], fmap_base=hparams["fmap_base"],
+      fmap_decay=hparams["fmap_decay"], fmap_max=hparams["fmap_max"], name=name)
+
+
+def build(hparams, element_shape):
+  """{"G", "D", "G_ema", "phase"}: every level's weights, G_ema starting equal to G."""
+  resolution = element_shape[0]
+  if element_shape[0] != element_shape[1] or resolution < 4 or resolution & (resolution - 1):
+    raise ValueError(f"Progressive GAN needs square power-of-two images of at least 4x4, "
+                     f"got {tuple(element_shape)}.")
+  G = _networks(hparams, element_shape, "G")
+  D = progan_networks.Discriminator(
+      resolution, fmap_base=hparams["fmap_base"], fmap_decay=hparams["fmap_decay"],
+      fmap_max=hparams["fmap_max"], mbstd_group_size=hparams["mbstd_group_size"], name="D")
+  progan_networks.build_all_levels(G, D)
+  G_ema = _networks(hparams, element_shape, "G_ema")
+  progan_networks.build_all_levels(G_ema, D)
+  gan_stabilizers.copy_weights(G_ema, G)
+  return {"G": G, "D": D, "G_ema": G_ema, "phase": phased.PhaseState()}
+
+
+def optimizers(hparams, networks):
+  def make():
+    return keras.optimizers.Adam(hparams["learning_rate"], beta_1=hparams["beta_1"],
+                                 beta_2=hparams["beta_2"], epsilon=hparams["adam_epsilon"])
+  return {"G": (make(), networks["G"].trainable_variables),
+          "D": (make(), networks["D"].trainable_variables)}
+
+
+def level_of(images):
+  """log2 of the side of [N, R, R, C] images: the level of detail a batch is at."""
+  return int(math.log2(images.shape[1]))
+
+
+def crossfade_reals(images, alpha):
+  """Real images as G renders them mid-transition: lerp(upsample(downsample(x)), x, alpha).
+
+  images: [N, R, R, C]; at the lowest level (4x4) they are returned unchanged.
+  """
+  if level_of(images) == progan_networks.MIN_LEVEL:
+    return images
+  coarse = progan_layers.upsample(progan_layers.downsample(images))
+  return progan_networks.lerp(coarse, images, alpha)
+
+
+def train_step(networks, optimizers, batch, context, hparams):
+  """One D update, then one G update, at the batch's level and the current alpha.
+
+  Returns d_loss (the Wasserstein critic loss, fake - real; its negation
+  estimates W1), gradient_penalty and drift (before weighting) and g_loss.
+  """
+  G, D, G_ema = networks["G"], networks["D"], networks["G_ema"]
+  alpha = tf.convert_to_tensor(networks["phase"].alpha)
+  real = batch["images"]
+  level = level_of(real)
+  per_replica_batch = real.shape[0]
+  real = crossfade_reals(real, alpha)
+
+  def critic(images):
+    return D(images, level=level, alpha=alpha, training=True)
+
+  z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=0)
+  fake = tf.stop_gradient(G(z, level=level, alpha=alpha, training=True))
+  with tf.GradientTape() as d_tape:
+    real_scores, fake_scores = critic(real), critic(fake)
+    d_loss = context.average(losses.wasserstein_discriminator_loss(real_scores, fake_scores))
+    epsilon = context.uniform([per_replica_batch, 1, 1, 1], salt=1)
+    penalty = context.average(losses.gradient_penalty(critic, real, fake, epsilon))
+    drift = context.average(losses.drift_penalty(real_scores))
+    total = (d_loss + hparams["gradient_penalty_weight"] * penalty +
+             hparams["drift_weight"] * drift)
+  # Only the weights this level uses: the others have no gradient yet.
+  base.minimize(d_tape, total, D.variables_at(level), optimizers["D"])
+
+  z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=2)
+  with tf.GradientTape() as g_tape:
+    g_loss = context.average(losses.wasserstein_generator_loss(
+        critic(G(z, level=level, alpha=alpha, training=True))))
+  base.minimize(g_tape, g_loss, G.variables_at(level), optimizers["G"])
+  gan_stabilizers.update_ema(G_ema, G, hparams["ema_decay"])
+  return {"d_loss": d_loss, "g_loss": g_loss, "gradient_penalty": penalty, "drift": drift}
+
+
+def summaries(networks, batch, context, hparams):
+  """G_ema's samples ("samples"), G's ("samples_G") and the crossfaded reals ("reals") at
+  the batch's level, upsampled (nearest) to the full resolution so every grid has one size."""
+  G, G_ema = networks["G"], networks["G_ema"]
+  alpha = tf.convert_to_tensor(networks["phase"].alpha)
+  level = level_of(batch["images"])
+  factor = 2 ** (G.max_level - level)
+  z = context.normal([batch["images"].shape[0], hparams["latent_dim"]], salt=1_000_003)
+  images = {"samples": G_ema(z, level=level, alpha=alpha),
+            "samples_G": G(z, level=level, alpha=alpha),
+            "reals": crossfade_reals(batch["images"], alpha)}
+  return {name: progan_layers.upsample(value, factor) for name, value in images.items()}
+
+
+def serving(networks, hparams):
+  """G_ema at the level and alpha the run reached (read when the export is made)."""
+  G_ema, state = networks["G_ema"], networks["phase"]
+  level = int(state.level.numpy()) or G_ema.max_level
+  return base.GeneratorServing(
+      generate=lambda z: G_ema(z, level=level, alpha=tf.convert_to_tensor(state.alpha)),
+      latent_dim=hparams["latent_dim"])

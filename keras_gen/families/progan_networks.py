@@ -1,0 +1,185 @@
+"""The growing generator and discriminator of Progressive GAN (Karras et al. 2018).
+
+Both networks are built once with every block, b4 up to b{resolution}; a call
+names the level of detail to run at, `level` = log2 of the output (G) or input
+(D) resolution, a Python int (a new level traces a new graph), and the fade-in
+weight `alpha`, a float tensor in [0, 1] (changing it never retraces).
+
+G (the paper's table 2): z [N, latent_dim] is pixel-normalized, b4 is a dense
+layer to 4x4 feature maps and a 3x3 conv; every later block is nearest 2x
+upsampling and two 3x3 convs. Each conv is followed by LeakyReLU(0.2) and pixel
+norm. Every block has its own 1x1 toRGB; the output is linear.
+
+  level L, alpha:  rgb = lerp(upsample(toRGB_{L-1}(x_{L-1})), toRGB_L(b_L(x_{L-1})), alpha)
+
+D mirrors it: a 1x1 fromRGB per block, blocks of two 3x3 convs and 2x2
+average pooling, and b4 = minibatch stddev, a 3x3 conv, a dense layer and the
+linear score.
+
+  level L, alpha:  x = lerp(fromRGB_{L-1}(downsample(img)), b_L(fromRGB_L(img)), alpha)
+
+At alpha = 0 both equal the networks of level L - 1 (with G's output upsampled
+and D's input downsampled); at alpha = 1 they are the level-L networks.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from keras_gen.layers import progan as progan_layers
+
+MIN_LEVEL = 2  # 4x4, the paper's starting resolution.
+
+
+def lerp(a, b, t):
+  """a + (b - a) * t: a at t = 0, b at t = 1."""
+  return a + (b - a) * tf.cast(t, a.dtype)
+
+
+class Generator(keras.Model):
+  """z [N, latent_dim] -> images [N, 2^level, 2^level, C], linear output (about [-1, 1])."""
+
+  def __init__(self,
+               resolution,          # Final output size, a power of two >= 4.
+               channels,            # Image channels, 1 or 3.
+               latent_dim=512,      # Size of z.
+               fmap_base=8192,      # Feature maps: min(fmap_base / 2^(stage * fmap_decay), fmap_max).
+               fmap_decay=1.0,
+               fmap_max=512,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.max_level = int(math.log2(resolution))
+    self.latent_dim = latent_dim
+
+    def nf(stage):
+      return progan_layers.num_features(stage, fmap_base, fmap_decay, fmap_max)
+
+    # Blocks, toRGB and fromRGB are keyed "b4", "b8", ... (string keys, which
+    # TensorFlow's object graph needs to save them).
+    # b4: gain sqrt(2)/4 on the dense layer, as in the paper's code, so each of
+    # the 16 pixels starts with the variance of a He-initialized layer.
+    self.b4_dense = progan_layers.EqualizedDense(
+        nf(1) * 16, gain=progan_layers.HE_GAIN / 4, name="b4_dense")
+    self.b4_conv = progan_layers.EqualizedConv2D(nf(1), 3, name="b4_conv")
+    self.blocks = {}
+    for level in range(MIN_LEVEL + 1, self.max_level + 1):
+      size = 2 ** level
+      self.blocks[f"b{size}"] = (
+          progan_layers.EqualizedConv2D(nf(level - 1), 3, name=f"b{size}_conv0"),
+          progan_layers.EqualizedConv2D(nf(level - 1), 3, name=f"b{size}_conv1"))
+    self.to_rgb = {f"b{2 ** level}": progan_layers.EqualizedConv2D(
+        channels, 1, gain=1.0, name=f"b{2 ** level}_torgb")
+                   for level in range(MIN_LEVEL, self.max_level + 1)}
+    self.b4_features = nf(1)
+
+  def _block(self, x, level):
+    if level == MIN_LEVEL:
+      x = self.b4_dense(progan_layers.pixel_norm(x))
+      x = keras.ops.reshape(x, [-1, 4, 4, self.b4_features])
+      x = progan_layers.pixel_norm(progan_layers.leaky_relu(x))
+      return progan_layers.pixel_norm(progan_layers.leaky_relu(self.b4_conv(x)))
+    conv0, conv1 = self.blocks[f"b{2 ** level}"]
+    x = progan_layers.upsample(x)
+    x = progan_layers.pixel_norm(progan_layers.leaky_relu(conv0(x)))
+    return progan_layers.pixel_norm(progan_layers.leaky_relu(conv1(x)))
+
+  def variables_at(self, level):
+    """The trainable weights a call at `level` uses: blocks up to it, toRGB of it and below."""
+    layers = [self.b4_dense, self.b4_conv, self.to_rgb[f"b{2 ** level}"]]
+    if level > MIN_LEVEL:
+      layers.append(self.to_rgb[f"b{2 ** (level - 1)}"])
+    for current in range(MIN_LEVEL + 1, level + 1):
+      layers.extend(self.blocks[f"b{2 ** current}"])
+    return [v for layer in layers for v in layer.trainable_variables]
+
+  def call(self, z, level=None, alpha=1.0, training=False):
+    level = self.max_level if level is None else level
+    x = z
+    for current in range(MIN_LEVEL, level):
+      x = self._block(x, current)
+    if level == MIN_LEVEL:
+      return self.to_rgb["b4"](self._block(x, MIN_LEVEL))
+    new = self.to_rgb[f"b{2 ** level}"](self._block(x, level))
+    old = progan_layers.upsample(self.to_rgb[f"b{2 ** (level - 1)}"](x))
+    return lerp(old, new, alpha)
+
+
+class Discriminator(keras.Model):
+  """images [N, 2^level, 2^level, C] -> critic scores [N, 1]."""
+
+  def __init__(self,
+               resolution,          # Largest input size, a power of two >= 4.
+               fmap_base=8192,
+               fmap_decay=1.0,
+               fmap_max=512,
+               mbstd_group_size=4,  # Examples per minibatch-stddev group; 0 disables it.
+               **kwargs):
+    super().__init__(**kwargs)
+    self.max_level = int(math.log2(resolution))
+
+    def nf(stage):
+      return progan_layers.num_features(stage, fmap_base, fmap_decay, fmap_max)
+
+    self.from_rgb = {f"b{2 ** level}": progan_layers.EqualizedConv2D(
+        nf(level - 1), 1, name=f"b{2 ** level}_fromrgb")
+                     for level in range(MIN_LEVEL, self.max_level + 1)}
+    self.blocks = {}
+    for level in range(MIN_LEVEL + 1, self.max_level + 1):
+      size = 2 ** level
+      self.blocks[f"b{size}"] = (
+          progan_layers.EqualizedConv2D(nf(level - 1), 3, name=f"b{size}_conv0"),
+          progan_layers.EqualizedConv2D(nf(level - 2), 3, name=f"b{size}_conv1"))
+    self.mbstd = (progan_layers.MinibatchStddev(mbstd_group_size, name="b4_mbstd")
+                  if mbstd_group_size > 0 else None)
+    self.b4_conv = progan_layers.EqualizedConv2D(nf(1), 3, name="b4_conv")
+    self.b4_dense = progan_layers.EqualizedDense(nf(0), name="b4_dense")
+    self.b4_score = progan_layers.EqualizedDense(1, gain=1.0, name="b4_score")
+    self.flatten = keras.layers.Flatten()
+
+  def _block(self, x, level):
+    if level == MIN_LEVEL:
+      if self.mbstd is not None:
+        x = self.mbstd(x)
+      x = progan_layers.leaky_relu(self.b4_conv(x))
+      x = progan_layers.leaky_relu(self.b4_dense(self.flatten(x)))
+      return self.b4_score(x)
+    conv0, conv1 = self.blocks[f"b{2 ** level}"]
+    x = progan_layers.leaky_relu(conv0(x))
+    x = progan_layers.leaky_relu(conv1(x))
+    return progan_layers.downsample(x)
+
+  def _from_rgb(self, images, level):
+    return progan_layers.leaky_relu(self.from_rgb[f"b{2 ** level}"](images))
+
+  def variables_at(self, level):
+    """The trainable weights a call at `level` uses: fromRGB of it and below, blocks up to it."""
+    layers = [self.from_rgb[f"b{2 ** level}"], self.b4_conv, self.b4_dense, self.b4_score]
+    if level > MIN_LEVEL:
+      layers.append(self.from_rgb[f"b{2 ** (level - 1)}"])
+    for current in range(MIN_LEVEL + 1, level + 1):
+      layers.extend(self.blocks[f"b{2 ** current}"])
+    return [v for layer in layers for v in layer.trainable_variables]
+
+  def call(self, images, level=None, alpha=1.0, training=False):
+    level = self.max_level if level is None else level
+    if level == MIN_LEVEL:
+      x = self._from_rgb(images, MIN_LEVEL)
+    else:
+      new = self._block(self._from_rgb(images, level), level)
+      old = self._from_rgb(progan_layers.downsample(images), level - 1)
+      x = lerp(old, new, alpha)
+    for current in range(level - 1, MIN_LEVEL, -1):
+      x = self._block(x, current)
+    return self._block(x, MIN_LEVEL)
+
+
+def build_all_levels(G, D, batch_size=4):
+  """Calls G and D at every level so each toRGB / fromRGB has its weights.
+
+  The top level goes first: Keras records the first call's input shape as the
+  one a SavedModel's default signature traces with the default (top) level.
+  """
+  z = tf.zeros([batch_size, G.latent_dim])
+  for level in range(G.max_level, MIN_LEVEL - 1, -1):
+    D(G(z, level=level, alpha=0.5), level=level, alpha=0.5)

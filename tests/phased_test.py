@@ -1,0 +1,88 @@
+"""Phased training (keras_gen.engine.phased) with Progressive GAN on a tiny 8x8 dataset."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import assert_same_weights
+from conftest import network_weights
+from keras_gen import config as config_lib
+from keras_gen.data import tfrecords
+from keras_gen.engine import loop
+
+# 4x4 stable for 2 steps of 8 images, then the 8x8 transition for 4 steps.
+TINY_PROGAN = {"latent_dim": 8, "fmap_base": 64, "fmap_max": 8, "mbstd_group_size": 2,
+               "minibatch_default": 8, "training_kimg": 0.016, "transition_kimg": 0.032,
+               "total_kimg": 0.048}
+
+
+@pytest.fixture(scope="module")
+def tiny_progan_dataset(tmp_path_factory):
+  rng = np.random.default_rng(0)
+  grid = np.stack(np.meshgrid(np.arange(8), np.arange(8), indexing="ij"), -1)
+  centres = rng.uniform(2, 6, size=(40, 1, 1, 2))
+  images = (255 * np.exp(-np.sum((grid[None] - centres) ** 2, -1) / 4.0)).astype(np.uint8)
+  path = str(tmp_path_factory.mktemp("data") / "blobs8")
+  tfrecords.create_from_arrays(path, "blobs8", images[..., None], shard_size=16)
+  return path
+
+
+def _config(dataset, model_dir, **overrides):
+  values = dict(model="progan", dataset=f"progan:{dataset}", model_dir=str(model_dir),
+                train_steps=100, checkpoint_every=1000, summary_every=1000, log_every=1000,
+                hparams=dict(TINY_PROGAN))
+  values.update(overrides)
+  return config_lib.TrainConfig(**values)
+
+
+def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one_run(
+    tiny_progan_dataset, tmp_path):
+  whole = _config(tiny_progan_dataset, tmp_path / "whole")
+  halves = _config(tiny_progan_dataset, tmp_path / "halves", train_steps=4)
+  result = loop.run(whole)
+  assert (result["step"], result["images_shown"], result["level"], result["alpha"]) == (
+      6, 48, 3, 0.75)  # The last step's alpha: (40 - 16) / 32.
+  first = loop.run(halves)
+  # Stopped after 2 of the transition's 4 steps; its second step ran at alpha (24 - 16) / 32.
+  assert (first["step"], first["images_shown"], first["level"], first["alpha"]) == (
+      4, 32, 3, 0.25)
+  halves.train_steps = 100
+  second = loop.run(halves)
+  assert second["start_step"] == 4 and second["step"] == 6 and second["alpha"] == 0.75
+  whole_weights, halves_weights = network_weights(whole.model_dir), network_weights(halves.model_dir)
+  assert [w.item() for w in halves_weights["phase"]] == [48, 1, 3, 0.75]
+  assert_same_weights(whole_weights, halves_weights)
+
+  samples = os.listdir(os.path.join(whole.model_dir, "samples"))
+  assert {"samples_step0000002.png", "samples_step0000006.png", "reals_step0000006.png"} <= set(
+      samples)
+  # The export is G_ema at 8x8 and loads with TensorFlow alone.
+  script = (
+      "import sys, tensorflow as tf\n"
+      "model = tf.saved_model.load(sys.argv[1])\n"
+      "images = model.signatures['serving_default'](z=tf.random.normal([3, 8]))['images']\n"
+      "sampled = model.signatures['sample'](num=tf.constant(2), seed=tf.constant(1, tf.int64))\n"
+      "print(images.shape, images.dtype.name, sampled['images'].shape)\n")
+  output = subprocess.run([sys.executable, "-c", script, result["export_path"]],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert output.stdout.strip().splitlines()[-1] == "(3, 8, 8, 1) uint8 (2, 8, 8, 1)", output.stderr
+
+
+def test_a_dataset_that_is_not_multi_resolution_is_refused_with_the_tool_to_make_one(tmp_path):
+  config = _config("unused", tmp_path / "run")
+  config.dataset = "fashion_mnist"
+  with pytest.raises(config_lib.ConfigError, match="needs a multi-resolution dataset "
+                     "--dataset=progan:FOLDER .*tools.dataset_tool"):
+    loop.run(config)
+  assert not os.path.exists(config.model_dir)
+
+
+def test_a_schedule_above_the_dataset_resolution_is_refused(tiny_progan_dataset, tmp_path):
+  config = _config(tiny_progan_dataset, tmp_path / "run",
+                   hparams=dict(TINY_PROGAN, start_resolution=16))
+  with pytest.raises(config_lib.ConfigError, match="start_resolution=16 is above the data's 8x8"):
+    loop.run(config)

@@ -1,0 +1,167 @@
+"""The Progressive GAN family: growing networks, fade-in, one step per stage, the schedule."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gen.engine import phased
+from keras_gen.families import base
+from keras_gen.families import progan
+from keras_gen.families import progan_networks
+from keras_gen.layers import progan as progan_layers
+
+# 8 feature maps everywhere, a 4x4 start, 16x16 at the top.
+TINY = dict(progan.DEFAULT_HPARAMS, latent_dim=8, fmap_base=64, fmap_max=8, mbstd_group_size=2)
+
+
+def _tiny_state(resolution=16, hparams=TINY, channels=1):
+  networks = progan.build(hparams, (resolution, resolution, channels))
+  optimizers = {}
+  for name, (optimizer, variables) in progan.optimizers(hparams, networks).items():
+    optimizer.build(variables)
+    optimizers[name] = optimizer
+  return networks, optimizers
+
+
+def _context(batch_size, step=0):
+  return base.StepContext(step=tf.constant(step, tf.int64), seed=0, global_batch_size=batch_size)
+
+
+def test_every_stage_runs_forward_and_one_train_step_with_finite_losses():
+  networks, optimizers = _tiny_state()
+  z = tf.random.stateless_normal([4, 8], seed=[0, 0])
+  for level in (2, 3, 4):
+    for alpha in (0.5, 1.0):
+      networks["phase"].alpha.assign(alpha)
+      images = networks["G"](z, level=level, alpha=alpha)
+      assert images.shape == (4, 2 ** level, 2 ** level, 1)
+      assert networks["D"](images, level=level, alpha=alpha).shape == (4, 1)
+      weights = [v.numpy() for v in networks["G"].variables_at(level)]
+      batch = {"images": tf.random.stateless_uniform([4, 2 ** level, 2 ** level, 1], [1, level],
+                                                     minval=-1.0, maxval=1.0)}
+      losses = progan.train_step(networks, optimizers, batch, _context(4), TINY)
+      assert set(losses) == {"d_loss", "g_loss", "gradient_penalty", "drift"}
+      assert all(np.isfinite(float(value)) for value in losses.values())
+      changed = [not np.array_equal(w, v.numpy())
+                 for w, v in zip(weights, networks["G"].variables_at(level))]
+      # At alpha = 1 the old toRGB has a zero gradient, so Adam leaves it.
+      assert all(changed) if alpha < 1 or level == 2 else sum(changed) == len(changed) - 2
+
+
+def _old_and_new_paths(G, D, z, level):
+  """G's and D's level-(L-1) networks (resampled to level L) and level-L networks, by hand."""
+  x = z
+  for current in range(2, level):
+    x = G._block(x, current)  # pylint: disable=protected-access
+  old_rgb = progan_layers.upsample(G.to_rgb[f"b{2 ** (level - 1)}"](x))
+  new_rgb = G.to_rgb[f"b{2 ** level}"](G._block(x, level))  # pylint: disable=protected-access
+  return old_rgb, new_rgb
+
+
+def test_fade_in_at_alpha_0_is_the_old_path_and_at_alpha_1_the_new_one():
+  networks, _ = _tiny_state()
+  G, D = networks["G"], networks["D"]
+  z = tf.random.stateless_normal([4, 8], seed=[0, 5])
+  old_rgb, new_rgb = _old_and_new_paths(G, D, z, 4)
+  assert np.abs(old_rgb - new_rgb).max() > 1e-3  # The two paths really differ.
+  np.testing.assert_allclose(G(z, level=4, alpha=0.0), old_rgb, atol=1e-6)
+  np.testing.assert_allclose(G(z, level=4, alpha=1.0), new_rgb, atol=1e-6)
+  np.testing.assert_allclose(G(z, level=4, alpha=0.25), 0.75 * old_rgb + 0.25 * new_rgb,
+                             atol=1e-5)
+  # D at alpha 0 sees only the downsampled image: D(level 4) == D(level 3) on it.
+  images = new_rgb
+  np.testing.assert_allclose(D(images, level=4, alpha=0.0),
+                             D(progan_layers.downsample(images), level=3, alpha=1.0), atol=1e-5)
+  x = D._block(D._from_rgb(images, 4), 4)  # pylint: disable=protected-access
+  for current in (3, 2):
+    x = D._block(x, current)  # pylint: disable=protected-access
+  np.testing.assert_allclose(D(images, level=4, alpha=1.0), x, atol=1e-5)
+
+
+def test_real_crossfade_mixes_the_level_with_the_upsampled_level_below_like_g():
+  images = tf.reshape(tf.range(16, dtype=tf.float32), [1, 4, 4, 1])
+  images = progan_layers.upsample(images)  # 8x8, level 3.
+  images += tf.reshape(tf.range(64, dtype=tf.float32) % 2, [1, 8, 8, 1])  # Detail within 2x2.
+  coarse = progan_layers.upsample(progan_layers.downsample(images))
+  np.testing.assert_allclose(progan.crossfade_reals(images, 0.0), coarse)
+  np.testing.assert_allclose(progan.crossfade_reals(images, 1.0), images)
+  np.testing.assert_allclose(progan.crossfade_reals(images, 0.5), 0.5 * (images + coarse))
+  # G's old path is the same operation: upsample(toRGB(x)) is constant on 2x2 blocks.
+  networks, _ = _tiny_state(8)
+  rgb = networks["G"](tf.ones([2, 8]), level=3, alpha=0.0)
+  np.testing.assert_allclose(progan.crossfade_reals(rgb, 0.0), rgb, atol=1e-6)
+
+
+def test_the_1024_networks_at_reduced_width_step_at_512_and_sample_at_1024():
+  hparams = dict(TINY, latent_dim=4, fmap_base=2048, fmap_max=4)  # 4 maps at every level.
+  networks, optimizers = _tiny_state(1024, hparams, channels=3)
+  assert networks["G"].max_level == 10
+  assert sorted(networks["G"].blocks) == sorted(f"b{2 ** level}" for level in range(3, 11))
+  networks["phase"].alpha.assign(0.5)  # Fading in b512.
+  batch = {"images": tf.random.stateless_uniform([2, 512, 512, 3], [0, 9], -1.0, 1.0)}
+  losses = progan.train_step(networks, optimizers, batch, _context(2), hparams)
+  assert all(np.isfinite(float(value)) for value in losses.values())
+  networks["phase"].level.assign(10)
+  assert progan.serving(networks, hparams).generate(tf.zeros([1, 4])).shape == (1, 1024, 1024, 3)
+
+
+def test_g_ema_starts_equal_to_g_and_moves_slower():
+  networks, optimizers = _tiny_state(8)
+  for g, e in zip(networks["G"].variables, networks["G_ema"].variables):
+    np.testing.assert_array_equal(g.numpy(), e.numpy())
+  batch = {"images": tf.zeros([4, 8, 8, 1])}
+  before = [v.numpy() for v in networks["G"].variables_at(3)]
+  progan.train_step(networks, optimizers, batch, _context(4), TINY)
+  g_moved = sum(np.abs(v.numpy() - b).sum()
+                for v, b in zip(networks["G"].variables_at(3), before))
+  e_moved = sum(np.abs(v.numpy() - b).sum()
+                for v, b in zip(networks["G_ema"].variables_at(3), before))
+  np.testing.assert_allclose(e_moved, (1 - TINY["ema_decay"]) * g_moved, rtol=1e-3)
+
+
+def test_the_paper_schedule_for_celeba_hq_grows_4_to_1024_with_its_batch_sizes():
+  hparams = dict(progan.DEFAULT_HPARAMS, training_kimg=800, transition_kimg=800, total_kimg=19000,
+                 minibatch_overrides={"256": 14, "512": 6, "1024": 3})
+  schedule = progan.phases(hparams, (1024, 1024, 3))
+  assert len(schedule) == 17  # 4x4 stable, then a transition and a stable phase per level.
+  assert [p.level for p in schedule] == [2] + [level for level in range(3, 11) for _ in (0, 1)]
+  assert [p.transition for p in schedule[:3]] == [False, True, False]
+  assert sum(p.kimg for p in schedule) == 19000
+  assert schedule[-1].kimg == 19000 - 16 * 800
+  assert {p.level: p.batch_size for p in schedule} == {
+      2: 16, 3: 16, 4: 16, 5: 16, 6: 16, 7: 16, 8: 14, 9: 6, 10: 3}
+  assert all(p.learning_rates == {"G": 1e-3, "D": 1e-3} for p in schedule)
+
+
+def test_a_short_total_kimg_cuts_the_schedule_inside_a_phase():
+  hparams = dict(progan.DEFAULT_HPARAMS, training_kimg=10, transition_kimg=10, total_kimg=25)
+  schedule = progan.phases(hparams, (32, 32, 1))
+  assert [(p.level, p.transition, p.kimg) for p in schedule] == [
+      (2, False, 10), (3, True, 10), (3, False, 5)]
+
+
+def test_alpha_rises_linearly_through_a_transition_and_is_1_elsewhere():
+  transition = phased.Phase(level=3, kimg=1, transition=True, batch_size=4, learning_rates={})
+  stable = phased.Phase(level=3, kimg=1, transition=False, batch_size=4, learning_rates={})
+  assert [phased.alpha_at(transition, 1000, shown) for shown in (1000, 1250, 1999)] == [
+      0.0, 0.25, 0.999]
+  assert phased.alpha_at(stable, 0, 0) == 1.0
+  assert [phased.find_phase([stable, transition], shown) for shown in (0, 999, 1000, 2000)] == [
+      0, 0, 1, 2]
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("start_resolution", 6, "start_resolution=6 is not a power of two"),
+    ("minibatch_default", 6, "Minibatch size 6 must be positive and divisible by mbstd_group"),
+    ("minibatch_overrides", {"48": 4}, "resolution 48, which is not a power of two"),
+    ("ema_decay", 1.0, "ema_decay must be in"),
+])
+def test_bad_hyperparameters_are_refused_with_one_sentence(name, value, message):
+  with pytest.raises(ValueError, match=message):
+    progan.validate_hparams(dict(progan.DEFAULT_HPARAMS, **{name: value}))
+
+
+def test_networks_refuse_images_that_are_not_power_of_two_squares():
+  with pytest.raises(ValueError, match="square power-of-two images"):
+    progan.build(TINY, (28, 28, 1))
+  assert progan_networks.MIN_LEVEL == 2
