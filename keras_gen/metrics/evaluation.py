@@ -34,9 +34,11 @@ def evaluate_networks(family, networks, config, step, metric_names, num_samples=
   """
   module = serving.make_module(family, networks, config.hparams, tuple(config.element_shape))
   signatures = module.signatures()
+  from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
+  run = restore.RestoredRun(config, family, networks, int(step), "")
   subject = subject_lib.Subject(serving.output_kind(family, config.element_shape),
                                 serving.metadata(config, step, config.element_shape, signatures),
-                                signatures)
+                                signatures, run)
   return evaluate_subject(subject, _metric_functions(metric_names), config.model_dir, "", "",
                           "test", num_samples, seed,
                           _default_output(config.model_dir, "", int(step)), extra)

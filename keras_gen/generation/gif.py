@@ -1,0 +1,184 @@
+"""Animated GIF (GIF89a) writing in numpy and Python alone, and MP4 through imageio if present.
+
+TensorFlow decodes GIFs (`tf.io.decode_gif`) but has no encoder, and keras_gen
+depends on neither PIL nor imageio, so the encoder is here: one global palette,
+LZW-compressed frames (variable code size 9 to 12 bits, a clear code when the
+table is full) and the NETSCAPE2.0 extension, so the animation loops.
+
+Palette: grey frames (C = 1) use the 256 grey levels, so they round-trip
+exactly; colour frames with at most 256 distinct colours use exactly those;
+other colour frames are quantized to a uniform 6 x 7 x 6 colour cube.
+"""
+
+import os
+import struct
+
+import numpy as np
+
+from keras_gen import config as config_lib
+
+_MAX_CODE = 4096  # GIF's LZW codes have at most 12 bits.
+
+
+def _palette_and_indices(frames):
+  """frames uint8 [T, H, W, C] -> (palette uint8 [256, 3], indices uint8 [T, H, W])."""
+  if frames.shape[-1] == 1:
+    levels = np.arange(256, dtype=np.uint8)
+    return np.stack([levels] * 3, axis=1), frames[..., 0]
+  colours, inverse = np.unique(frames.reshape(-1, 3), axis=0, return_inverse=True)
+  if len(colours) <= 256:
+    palette = np.zeros([256, 3], np.uint8)
+    palette[:len(colours)] = colours
+    return palette, inverse.reshape(frames.shape[:3]).astype(np.uint8)
+  # More than 256 colours: the nearest level of a uniform 6 x 7 x 6 cube (252 colours).
+  levels = np.array([6, 7, 6])
+  steps = np.round(frames.astype(np.float32) / 255.0 * (levels - 1)).astype(np.int32)
+  indices = (steps[..., 0] * levels[1] + steps[..., 1]) * levels[2] + steps[..., 2]
+  grid = np.stack(np.meshgrid(*[np.arange(n) for n in levels], indexing="ij"), -1).reshape(-1, 3)
+  palette = np.zeros([256, 3], np.uint8)
+  palette[:len(grid)] = np.round(grid / (levels - 1) * 255.0).astype(np.uint8)
+  return palette, indices.astype(np.uint8)
+
+
+def lzw_compress(indices, min_code_size=8):
+  """GIF's variable-length LZW of a flat sequence of palette indices; returns the packed bytes.
+
+  Codes are written least significant bit first. The code size grows from
+  min_code_size + 1 bits as the table fills; at 4096 entries a clear code resets it.
+  """
+  clear_code = 1 << min_code_size
+  end_code = clear_code + 1
+  code_size = min_code_size + 1
+  next_code = end_code + 1
+  table = {}
+  output = bytearray()
+  buffer, buffered_bits = 0, 0
+
+  def emit(code, size):
+    nonlocal buffer, buffered_bits
+    buffer |= code << buffered_bits
+    buffered_bits += size
+    while buffered_bits >= 8:
+      output.append(buffer & 0xFF)
+      buffer >>= 8
+      buffered_bits -= 8
+
+  emit(clear_code, code_size)
+  values = bytes(np.asarray(indices, np.uint8).ravel())
+  prefix = values[0]
+  for value in values[1:]:
+    key = (prefix << 8) | value
+    code = table.get(key)
+    if code is not None:
+      prefix = code
+      continue
+    emit(prefix, code_size)
+    if next_code < _MAX_CODE:
+      table[key] = next_code
+      next_code += 1
+      # The decoder adds each entry one code later, so it widens its codes once
+      # the entry just added no longer fits in code_size bits.
+      if next_code > (1 << code_size) and code_size < 12:
+        code_size += 1
+    else:
+      emit(clear_code, code_size)
+      table.clear()
+      code_size, next_code = min_code_size + 1, end_code + 1
+    prefix = value
+  emit(prefix, code_size)
+  emit(end_code, code_size)
+  if buffered_bits:
+    output.append(buffer & 0xFF)
+  return bytes(output)
+
+
+def _sub_blocks(payload):
+  """Data sub-blocks: at most 255 bytes each, each preceded by its length, then a 0 byte."""
+  blocks = bytearray()
+  for start in range(0, len(payload), 255):
+    chunk = payload[start:start + 255]
+    blocks.append(len(chunk))
+    blocks += chunk
+  blocks.append(0)
+  return bytes(blocks)
+
+
+def encode_gif(frames, fps=24, loop=0):
+  """Encodes frames as an animated GIF89a.
+
+  Args:
+    frames: uint8 [T, H, W, C], C = 1 (grey) or 3 (RGB), T >= 1, H and W < 65536.
+    fps: frames per second; GIF counts delays in 1/100 s, so it is rounded to
+      a delay of at least 2/100 s (browsers slow anything faster down).
+    loop: how many times to repeat; 0 repeats forever.
+
+  Returns:
+    The file's bytes.
+  """
+  frames = np.asarray(frames)
+  if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+    raise ValueError(f"GIF frames must be uint8 [T, H, W, C] with C = 1 or 3, got "
+                     f"{frames.dtype} {frames.shape}.")
+  count, height, width, _ = frames.shape
+  palette, indices = _palette_and_indices(frames)
+  delay = max(2, int(round(100.0 / fps)))
+  parts = [b"GIF89a",
+           # Logical screen: a global colour table of 256 entries (2^(7+1)), 8 bits per primary.
+           struct.pack("<HHBBB", width, height, 0xF7, 0, 0),
+           palette.tobytes(),
+           b"\x21\xFF\x0BNETSCAPE2.0" + struct.pack("<BBHB", 3, 1, loop, 0)]
+  for index in range(count):
+    parts.append(struct.pack("<BBBBHBB", 0x21, 0xF9, 4, 0x04, delay, 0, 0))
+    parts.append(struct.pack("<BHHHHB", 0x2C, 0, 0, width, height, 0))
+    parts.append(b"\x08" + _sub_blocks(lzw_compress(indices[index])))
+  parts.append(b"\x3B")
+  return b"".join(parts)
+
+
+def _write_atomically(path, payload):
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  partial = path + ".partial"
+  with open(partial, "wb") as f:
+    f.write(payload)
+  os.replace(partial, path)
+
+
+def write_gif(path, frames, fps=24):
+  """Writes frames (uint8 [T, H, W, C]) as a looping GIF at `path`, via a temporary name."""
+  _write_atomically(path, encode_gif(frames, fps))
+
+
+def mp4_writer_available():
+  """True when imageio can write MP4 (it needs the imageio-ffmpeg plugin)."""
+  try:
+    import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top
+    import imageio_ffmpeg  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return False
+  return hasattr(imageio, "get_writer")
+
+
+def check_mp4_writer():
+  if not mp4_writer_available():
+    raise config_lib.ConfigError(
+        "--mp4 needs imageio with ffmpeg (`pip install imageio imageio-ffmpeg`), which is not "
+        "installed; leave --mp4 out to write the GIF alone.")
+
+
+def write_mp4(path, frames, fps=24):
+  """Writes frames (uint8 [T, H, W, C]) as an H.264 MP4 via imageio-ffmpeg, via a temporary name."""
+  check_mp4_writer()
+  import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top
+  frames = np.asarray(frames)
+  if frames.shape[-1] == 1:
+    frames = np.repeat(frames, 3, axis=-1)
+  # H.264 in yuv420p needs even sides; pad with the last row / column.
+  pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+  frames = np.pad(frames, [(0, 0), (0, pad_h), (0, pad_w), (0, 0)], mode="edge")
+  partial = path + ".partial.mp4"
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with imageio.get_writer(partial, fps=fps, codec="libx264", pixelformat="yuv420p",
+                          macro_block_size=1) as writer:
+    for frame in frames:
+      writer.append_data(frame)
+  os.replace(partial, path)

@@ -1,0 +1,116 @@
+"""Latent vectors to look at a model with: samples, interpolation paths and smooth walks.
+
+Every function is numpy in, numpy out (float32), and deterministic in its seed.
+The latents of the zoo's generators are z ~ N(0, I); in d dimensions such a z
+lies near the sphere of radius sqrt(d), while the midpoint of a straight line
+between two of them has norm about sqrt(d / 2), a point the generator never
+saw in training. Spherical interpolation (White 2016, "Sampling Generative
+Networks") stays near that sphere.
+"""
+
+import numpy as np
+
+INTERPOLATIONS = ("slerp", "linear")
+
+
+def gaussian(count, latent_dim, seed, truncation=0.0):
+  """z ~ N(0, I): float32 [count, latent_dim].
+
+  truncation > 0 redraws every component whose magnitude exceeds it (the
+  truncation trick of Brock et al. 2019, BigGAN): samples get more typical and
+  less varied. 0 keeps the plain normal.
+  """
+  rng = np.random.default_rng(seed)
+  z = rng.standard_normal([count, latent_dim])
+  if truncation > 0:
+    outside = np.abs(z) > truncation
+    while outside.any():
+      z[outside] = rng.standard_normal(int(outside.sum()))
+      outside = np.abs(z) > truncation
+  return z.astype(np.float32)
+
+
+def lerp(a, b, t):
+  """(1 - t) a + t b for a, b [..., d] and t broadcastable to [..., 1]."""
+  return ((1.0 - t) * a + t * b).astype(np.float32)
+
+
+def slerp(a, b, t):
+  """Spherical interpolation: along the great circle in direction, linearly in norm.
+
+  Args:
+    a, b: float [..., d] endpoints.
+    t: float, broadcastable to [..., 1], in [0, 1].
+
+  Returns:
+    float32 [..., d]: a at t = 0 and b at t = 1 exactly; in between, a vector
+    whose direction moves at constant angular speed from a's to b's and whose
+    norm is (1 - t) |a| + t |b|, so it never leaves [min(|a|, |b|), max(|a|, |b|)].
+    (White's formula applied to the raw vectors can leave that range when the
+    norms differ.) Antipodal or parallel directions fall back to linear.
+  """
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  t = np.asarray(t, np.float64)
+  norm_a = np.linalg.norm(a, axis=-1, keepdims=True)
+  norm_b = np.linalg.norm(b, axis=-1, keepdims=True)
+  unit_a = a / np.maximum(norm_a, 1e-12)
+  unit_b = b / np.maximum(norm_b, 1e-12)
+  cosine = np.clip(np.sum(unit_a * unit_b, axis=-1, keepdims=True), -1.0, 1.0)
+  omega = np.arccos(cosine)
+  sine = np.sin(omega)
+  degenerate = sine < 1e-6
+  safe_sine = np.where(degenerate, 1.0, sine)
+  direction = np.where(
+      degenerate, lerp(unit_a, unit_b, t),
+      (np.sin((1.0 - t) * omega) * unit_a + np.sin(t * omega) * unit_b) / safe_sine)
+  direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-12)
+  path = direction * ((1.0 - t) * norm_a + t * norm_b)
+  path = np.where(t <= 0.0, a, np.where(t >= 1.0, b, path))
+  return path.astype(np.float32)
+
+
+def interpolate(a, b, steps, method="slerp"):
+  """Paths from each a to each b: float32 [N, steps, d] for endpoints [N, d]; steps >= 2.
+
+  Column 0 is a and column steps - 1 is b, exactly.
+  """
+  if method not in INTERPOLATIONS:
+    raise ValueError(f"Interpolation {method!r} is not one of {', '.join(INTERPOLATIONS)}.")
+  t = np.linspace(0.0, 1.0, steps)[None, :, None]
+  function = slerp if method == "slerp" else lerp
+  return function(np.asarray(a)[:, None, :], np.asarray(b)[:, None, :], t)
+
+
+def smooth_walk(frames, count, latent_dim, seed, sigma_frames):
+  """`count` looping random walks through N(0, I), as in the Progressive GAN video.
+
+  White noise over time is blurred by a circular Gaussian of `sigma_frames`
+  frames (so the last frame leads smoothly back to the first), then every
+  vector is rescaled to norm sqrt(latent_dim), the typical norm of z.
+
+  Returns:
+    float32 [frames, count, latent_dim].
+  """
+  rng = np.random.default_rng(seed)
+  noise = rng.standard_normal([frames, count, latent_dim])
+  offsets = np.minimum(np.arange(frames), frames - np.arange(frames))  # Circular distance.
+  kernel = np.exp(-0.5 * np.square(offsets / max(sigma_frames, 1e-6)))
+  blurred = np.real(np.fft.ifft(np.fft.fft(noise, axis=0) *
+                                np.fft.fft(kernel)[:, None, None], axis=0))
+  norms = np.linalg.norm(blurred, axis=-1, keepdims=True)
+  return (blurred / np.maximum(norms, 1e-12) * np.sqrt(latent_dim)).astype(np.float32)
+
+
+def keypoint_loop(keypoints, frames):
+  """A closed tour through keypoints [K, ...]: float32 [frames, ...].
+
+  Moves linearly from each keypoint to the next (the last back to the first),
+  eased with a cosine so the motion slows at every keypoint; frame 0 is keypoint 0.
+  """
+  keypoints = np.asarray(keypoints, np.float32)
+  count = len(keypoints)
+  position = np.arange(frames) * count / frames
+  segment = np.floor(position).astype(np.int64)
+  fraction = position - segment
+  eased = (0.5 - 0.5 * np.cos(np.pi * fraction)).reshape([-1] + [1] * (keypoints.ndim - 1))
+  return lerp(keypoints[segment % count], keypoints[(segment + 1) % count], eased)

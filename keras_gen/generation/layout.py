@@ -1,0 +1,73 @@
+"""Arranging images into one picture: tables of cells separated by thin gaps."""
+
+import numpy as np
+
+GAP = 2           # Pixels between cells.
+GAP_VALUE = 255   # White, so cells with black backgrounds stay apart.
+ERROR_GAIN = 4.0  # Error maps are brightened so that typical errors (a few %) are visible.
+
+
+def to_uint8(images):
+  """Float images in [-1, 1] -> uint8 in [0, 255], rounding and clipping (as data.to_uint8)."""
+  return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def table(cells, gap=GAP, column_gaps=None):
+  """Tiles cells [R, C, H, W, ch] in [-1, 1] into one uint8 picture [R*H + gaps, C*W + gaps, ch].
+
+  column_gaps: optional {column index: extra gap in pixels before it}, e.g. to
+  set real images apart from the decoded path between them.
+  """
+  cells = to_uint8(cells)
+  rows, columns, height, width, channels = cells.shape
+  column_gaps = column_gaps or {}
+  starts, x = [], 0
+  for column in range(columns):
+    x += column_gaps.get(column, 0) + (gap if column else 0)
+    starts.append(x)
+    x += width
+  canvas = np.full([rows * height + (rows - 1) * gap, x, channels], GAP_VALUE, np.uint8)
+  for row in range(rows):
+    top = row * (height + gap)
+    for column in range(columns):
+      canvas[top:top + height, starts[column]:starts[column] + width] = cells[row, column]
+  return canvas
+
+
+def grid(images, rows, columns, gap=GAP):
+  """images [rows * columns, H, W, ch] in [-1, 1], row by row -> uint8 [rows*H + gaps, ...]."""
+  images = np.asarray(images)
+  return table(images.reshape([rows, columns, *images.shape[1:]]), gap)
+
+
+def error_maps(images, reconstructions):
+  """ERROR_GAIN |x - r| / 2 per pixel, clipped to 1 and averaged over channels, as images
+  in [-1, 1] (black: no error; white: an error of 1 / ERROR_GAIN of the range or more).
+
+  images, reconstructions: [N, H, W, C] in [-1, 1]. Returns [N, H, W, C].
+  """
+  error = np.minimum(ERROR_GAIN * np.abs(np.asarray(reconstructions) - np.asarray(images)) / 2.0,
+                     1.0)
+  error = np.repeat(error.mean(axis=-1, keepdims=True), np.shape(images)[-1], axis=-1)
+  return error * 2.0 - 1.0
+
+
+def stacked(pictures, gap=4 * GAP):
+  """uint8 pictures [H_i, W, ch] of one width -> one column with `gap` white rows between."""
+  channels, width = pictures[0].shape[-1], pictures[0].shape[1]
+  parts = []
+  for picture in pictures:
+    parts += [picture, np.full([gap, width, channels], GAP_VALUE, np.uint8)]
+  return np.concatenate(parts[:-1], axis=0)
+
+
+def side_by_side(pictures, gap=4 * GAP):
+  """uint8 pictures [H_i, W_i, ch] -> one row, top-aligned, with `gap` white pixels between."""
+  height = max(picture.shape[0] for picture in pictures)
+  channels = pictures[0].shape[-1]
+  parts = []
+  for picture in pictures:
+    padded = np.full([height, picture.shape[1], channels], GAP_VALUE, np.uint8)
+    padded[:picture.shape[0]] = picture
+    parts += [padded, np.full([height, gap, channels], GAP_VALUE, np.uint8)]
+  return np.concatenate(parts[:-1], axis=1)
