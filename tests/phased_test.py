@@ -86,3 +86,16 @@ def test_a_schedule_above_the_dataset_resolution_is_refused(tiny_progan_dataset,
                    hparams=dict(TINY_PROGAN, start_resolution=16))
   with pytest.raises(config_lib.ConfigError, match="start_resolution=16 is above the data's 8x8"):
     loop.run(config)
+
+
+def test_a_truncated_level_file_is_named_and_the_run_stops_cleanly(tiny_progan_dataset, tmp_path):
+  import shutil
+  from keras_gen import data
+  broken = str(tmp_path / "broken")
+  shutil.copytree(tiny_progan_dataset, broken)
+  level_file = sorted(tfrecords.level_files(broken)[2])[-1]
+  with open(level_file, "rb+") as f:
+    f.truncate(os.path.getsize(level_file) - 7)
+  config = _config(broken, tmp_path / "run", checkpoint_every=1)
+  with pytest.raises(data.DataError, match=r"level r02 \(.*\) is truncated or corrupt"):
+    loop.run(config)

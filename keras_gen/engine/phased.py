@@ -40,6 +40,7 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import serving
+from keras_gen.data import errors as data_errors
 from keras_gen.data import tfrecords
 from keras_gen.engine import checkpoints
 from keras_gen.engine import loop
@@ -187,6 +188,20 @@ def _enter_phase(state, optimizers, phases, index, start):
     state.phase.assign(index)
 
 
+def _checked_step(train_function, iterator, path, level):
+  """One step; a truncated or corrupt record names the level's files instead of a traceback."""
+  try:
+    return train_function(iterator)
+  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+    if not isinstance(error, tf.errors.DataLossError) and "record" not in error.message.lower():
+      raise
+    files = ", ".join(os.path.basename(name) for name in tfrecords.level_files(path)[level])
+    raise data_errors.DataError(
+        f"Dataset {path} level r{level:02d} ({files}) is truncated or corrupt: "
+        f"{error.message.splitlines()[0]}; checkpoints before this step are intact, "
+        f"recreate the dataset with tools/dataset_tool.py.") from error
+
+
 def run(config, family):
   """Trains a phased family through its schedule; returns a summary dict like `loop.run`."""
   path = _dataset_path(config)
@@ -254,7 +269,7 @@ def _train(config, family, strategy, path, phases, summary_images, chief,
                                                     levels[phase.level])
       clock = (current, time.perf_counter(), True)
       while shown < end and current < config.train_steps:
-        losses = train_function(iterator)
+        losses = _checked_step(train_function, iterator, path, phase.level)
         current += 1
         shown += phase.batch_size * loop.minibatches_per_step(family, config.hparams)
         if clock[2]:
