@@ -99,3 +99,19 @@ def test_a_truncated_level_file_is_named_and_the_run_stops_cleanly(tiny_progan_d
   config = _config(broken, tmp_path / "run", checkpoint_every=1)
   with pytest.raises(data.DataError, match=r"level r02 \(.*\) is truncated or corrupt"):
     loop.run(config)
+
+
+def test_phased_training_on_two_replicas_matches_one_device_without_minibatch_stddev(
+    tiny_progan_dataset, tmp_path):
+  # With the minibatch standard deviation layer on, its statistics are taken
+  # within each replica's batch (as the paper's are within each GPU's), so only
+  # a group of one makes two replicas and one device compute the same thing.
+  hparams = dict(TINY_PROGAN, total_kimg=0.024, mbstd_group_size=1)  # 4x4, then 2 fade-in steps.
+  one = _config(tiny_progan_dataset, tmp_path / "one", hparams=hparams)
+  two = _config(tiny_progan_dataset, tmp_path / "two", hparams=hparams, strategy="mirrored",
+                cpu_replicas=2)
+  first, second = loop.run(one), loop.run(two)
+  for key in ("step", "images_shown", "level", "alpha"):
+    assert second[key] == first[key], key
+  assert_same_weights(network_weights(one.model_dir), network_weights(two.model_dir),
+                      atol=1e-5, rtol=1e-4)
