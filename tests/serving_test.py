@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 from keras_gen import serving
 from keras_gen.engine import loop

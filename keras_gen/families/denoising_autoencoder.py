@@ -18,7 +18,6 @@ also reports `noisy_mse`, the corrupted input's own error: the baseline the
 reconstruction must beat. The `denoising` metric measures both on held-out data.
 """
 
-import keras
 import tensorflow as tf
 
 from keras_gen.families import autoencoder

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen.metrics import image_sets
 
 FEATURES_LAYER = "features"
 LOGITS_LAYER = "logits"
@@ -154,12 +155,7 @@ class ClassifierExtractor:
   def features(self, images, batch_size=500):
     """images: float32 [N, H, W, C] in [-1, 1] -> (float32 [N, 128], float32 [N, classes])."""
     self.check_images(images, "images")
-    features, logits = [], []
-    for start in range(0, len(images), batch_size):
-      batch_features, batch_logits = self._predict(tf.constant(images[start:start + batch_size]))
-      features.append(batch_features.numpy())
-      logits.append(batch_logits.numpy())
-    return np.concatenate(features), np.concatenate(logits)
+    return image_sets.batched_features(self._predict, images, batch_size)
 
 
 _LOADED = {}

@@ -14,6 +14,17 @@ def to_float(examples):
   return examples.astype(np.float32) / 127.5 - 1.0
 
 
+def batched_features(predict, images, batch_size):
+  """Runs predict(batch) -> (features, logits) over images in batches; concatenates both."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  features, logits = [], []
+  for start in range(0, len(images), batch_size):
+    batch_features, batch_logits = predict(tf.constant(images[start:start + batch_size]))
+    features.append(batch_features.numpy())
+    logits.append(batch_logits.numpy())
+  return np.concatenate(features), np.concatenate(logits)
+
+
 def int_option(options, name, default):
   """An integer from --metric_options, or ConfigError naming it."""
   value = options.extra.get(name, default)

@@ -21,10 +21,10 @@ import hashlib
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen.metrics import image_sets
 
 RESOLUTION = 299
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
@@ -104,12 +104,7 @@ class InceptionExtractor:
 
   def features(self, images, batch_size=64):
     """images: float32 [N, H, W, 1 or 3] in [-1, 1] -> (float32 [N, 2048], float32 [N, 1000])."""
-    features, logits = [], []
-    for start in range(0, len(images), batch_size):
-      batch_features, batch_logits = self._predict(tf.constant(images[start:start + batch_size]))
-      features.append(batch_features.numpy())
-      logits.append(batch_logits.numpy())
-    return np.concatenate(features), np.concatenate(logits)
+    return image_sets.batched_features(self._predict, images, batch_size)
 
 
 _LOADED = {}
