@@ -23,6 +23,7 @@ flags.DEFINE_string("dataset", "", "Override the recipe's dataset.")
 flags.DEFINE_string("data_dir", "", "Where dataset files are.")
 flags.DEFINE_integer("batch_size", 0, "Override the recipe's global batch size.")
 flags.DEFINE_string("hparams", "", "Hyperparameter overrides, e.g. 'd_filters=32'.")
+flags.DEFINE_string("mixed_precision", "none", "none, mixed_bfloat16 or mixed_float16.")
 flags.DEFINE_integer("steps", 30, "Timed steps per mode (after 3 warm-up steps).")
 flags.DEFINE_enum("xla", "both", ["both", "on", "off"], "Which compile modes to time.")
 flags.DEFINE_list("memory", [], "Instead of timing, report the peak memory of training and "
@@ -40,7 +41,7 @@ def _config():
       values[name] = FLAGS[name].value
   keep = {field: values[field] for field in ("model", "dataset", "data_dir", "batch_size", "seed",
                                              "resolution") if field in values}
-  return config_lib.TrainConfig(**keep, hparams=hparams)
+  return config_lib.TrainConfig(**keep, hparams=hparams, mixed_precision=FLAGS.mixed_precision)
 
 
 def main(argv):

@@ -28,10 +28,10 @@ from keras_gen.engine import loop
 from keras_gen.engine import strategies
 
 
-def matmul_gflops(size=2048, repeats=20):
-  """GFLOP/s of a float32 [size, size] x [size, size] matmul (2 size^3 flops each)."""
-  a = tf.random.stateless_normal([size, size], seed=[1, 2])
-  b = tf.random.stateless_normal([size, size], seed=[3, 4])
+def matmul_gflops(size=2048, repeats=20, dtype=tf.float32):
+  """GFLOP/s of a [size, size] x [size, size] matmul of `dtype` (2 size^3 flops each)."""
+  a = tf.random.stateless_normal([size, size], seed=[1, 2], dtype=dtype)
+  b = tf.random.stateless_normal([size, size], seed=[3, 4], dtype=dtype)
 
   @tf.function
   def chain(a, b):
@@ -86,14 +86,21 @@ def measure(config, steps=30, xla_modes=(False, True)):
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
   source, _ = loop.load_sources(config, family)
+  loop._set_precision(config)  # pylint: disable=protected-access
   examples_per_step = config.batch_size * loop.minibatches_per_step(family, config.hparams)
   results = {
       "model": config.model, "dataset": config.dataset, "batch_size": config.batch_size,
+      "mixed_precision": config.mixed_precision,
       "hparams": config.hparams, "steps_timed": steps,
       "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
                  f"TensorFlow {tf.__version__}",
       "matmul_gflops": matmul_gflops(),
   }
+  if config.mixed_precision != "none":
+    # Under mixed precision the convolutions run in 16 bits: compare with a
+    # matmul of that type too, not only with float32's.
+    compute_dtype = tf.bfloat16 if config.mixed_precision == "mixed_bfloat16" else tf.float16
+    results["matmul_16bit_gflops"] = matmul_gflops(dtype=compute_dtype)
   for xla in xla_modes:
     config.xla = xla
     networks, optimizers, step = loop.build_state(config, family, strategy, source.element_shape)
@@ -114,6 +121,8 @@ def measure(config, steps=30, xla_modes=(False, True)):
       achieved = flops / results[f"{key}_step_seconds"] / 1e9
       results[f"{key}_gflops"] = achieved
       results[f"{key}_fraction_of_matmul"] = achieved / results["matmul_gflops"]
+      if "matmul_16bit_gflops" in results:
+        results[f"{key}_fraction_of_16bit_matmul"] = achieved / results["matmul_16bit_gflops"]
   results["input_images_per_sec"] = input_images_per_sec(source, examples_per_step, config.seed)
   fastest = max(results.get("xla_images_per_sec", 0), results.get("no_xla_images_per_sec", 0))
   results["input_headroom"] = results["input_images_per_sec"] / fastest
@@ -122,8 +131,11 @@ def measure(config, steps=30, xla_modes=(False, True)):
 
 def format_report(results):
   lines = [f"benchmark: {results['model']} on {results['dataset']}, global batch "
-           f"{results['batch_size']}, {results['machine']}",
+           f"{results['batch_size']}, precision {results['mixed_precision']}, "
+           f"{results['machine']}",
            f"  float32 matmul (roofline)   {results['matmul_gflops']:8.1f} GFLOP/s"]
+  if "matmul_16bit_gflops" in results:
+    lines.append(f"  16-bit matmul (roofline)    {results['matmul_16bit_gflops']:8.1f} GFLOP/s")
   if results.get("flops_per_step"):
     lines.append(f"  work per train step         {results['flops_per_step'] / 1e9:8.3f} GFLOP")
   for key, label in (("no_xla", "train, no XLA"), ("xla", "train, XLA")):
@@ -133,6 +145,8 @@ def format_report(results):
       if f"{key}_gflops" in results:
         line += (f"  {results[f'{key}_gflops']:6.1f} GFLOP/s = "
                  f"{100 * results[f'{key}_fraction_of_matmul']:.0f}% of matmul")
+        if f"{key}_fraction_of_16bit_matmul" in results:
+          line += f" ({100 * results[f'{key}_fraction_of_16bit_matmul']:.0f}% of 16-bit)"
       lines.append(line)
   lines.append(f"  input pipeline alone        {results['input_images_per_sec']:8.1f} img/s  "
                f"({results['input_headroom']:.1f}x what training consumes)")
