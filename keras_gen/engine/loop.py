@@ -4,6 +4,7 @@
 pipeline, precision, XLA, checkpoints, summaries, signals and the final export.
 """
 
+import contextlib
 import functools
 import math
 import os
@@ -199,22 +200,31 @@ def run(config):
         f"{strategy.num_replicas_in_sync} replicas in sync.")
   source, summary_batch = load_sources(config, family)
   config.element_shape = list(source.element_shape)
+  with precision_and_state(config, family, strategy, source.element_shape) as state:
+    return _train(config, family, strategy, source, summary_batch, *state)
+
+
+@contextlib.contextmanager
+def precision_and_state(config, family, strategy, element_shape):
+  """Checks model_dir, sets precision, builds the state, then claims model_dir.
+
+  Yields (chief, networks, optimizers, step). Everything a user can get wrong
+  is refused before model_dir is created; the precision policy is reset after.
+  """
   checkpoints.check_model_dir(config)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
-
   _set_precision(config)
   try:
     try:
-      networks, optimizers, step = build_state(config, family, strategy, source.element_shape)
+      networks, optimizers, step = build_state(config, family, strategy, element_shape)
     except ValueError as e:
       raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
     chief = strategies.is_chief(strategy)
     os.makedirs(config.model_dir, exist_ok=True)
     if chief:
       checkpoints.write_run_config(config)
-    return _train(config, family, strategy, source, summary_batch, chief,
-                  networks, optimizers, step)
+    yield chief, networks, optimizers, step
   finally:
     keras.mixed_precision.set_global_policy("float32")
 

@@ -215,25 +215,10 @@ def run(config, family):
   except ValueError as e:
     raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   _check_phases(config, phases, description["levels"], strategy.num_replicas_in_sync)
-  checkpoints.check_model_dir(config)
-  if config.deterministic:
-    tf.config.experimental.enable_op_determinism()
-  loop._set_precision(config)  # pylint: disable=protected-access
-  try:
-    try:
-      networks, optimizers, step = loop.build_state(config, family, strategy, element_shape)
-    except ValueError as e:
-      raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
-    chief = strategies.is_chief(strategy)
-    os.makedirs(config.model_dir, exist_ok=True)
-    if chief:
-      checkpoints.write_run_config(config)
+  with loop.precision_and_state(config, family, strategy, element_shape) as state:
     summary_images, _ = tfrecords.read_level(path, description["top_level"],
                                              limit=loop.SUMMARY_EXAMPLES)
-    return _train(config, family, strategy, path, phases, summary_images, chief,
-                  networks, optimizers, step)
-  finally:
-    keras.mixed_precision.set_global_policy("float32")
+    return _train(config, family, strategy, path, phases, summary_images, *state)
 
 
 def _train(config, family, strategy, path, phases, summary_images, chief,
