@@ -35,12 +35,8 @@ DEFAULT_HPARAMS = {
 
 
 def validate_hparams(hparams):
-  if hparams["architecture"] not in ARCHITECTURES:
-    raise ValueError(f"architecture={hparams['architecture']!r} is not one of "
-                     f"{', '.join(ARCHITECTURES)}.")
-  if hparams["reconstruction_loss"] not in RECONSTRUCTION_LOSSES:
-    raise ValueError(f"reconstruction_loss={hparams['reconstruction_loss']!r} is not one of "
-                     f"{', '.join(RECONSTRUCTION_LOSSES)}.")
+  base.check_choice(hparams, "architecture", ARCHITECTURES)
+  base.check_choice(hparams, "reconstruction_loss", RECONSTRUCTION_LOSSES)
   if hparams["code_size"] < 1:
     raise ValueError(f"code_size must be positive, got {hparams['code_size']}.")
 

@@ -113,6 +113,12 @@ class AutoencoderServing:
   latent_dim: int = 0
 
 
+def check_choice(hparams, name, choices):
+  """Raises ValueError naming hparams[name] and the valid choices when it is not one of them."""
+  if hparams[name] not in choices:
+    raise ValueError(f"{name}={hparams[name]!r} is not one of {', '.join(choices)}.")
+
+
 def all_finite(tensors):
   """True when no tensor (None entries ignored) holds a NaN or an infinity."""
   checks = [tf.reduce_all(tf.math.is_finite(t)) for t in tensors if t is not None]

@@ -35,12 +35,8 @@ DEFAULT_HPARAMS = {
 
 
 def validate_hparams(hparams):
-  if hparams["code_activation"] not in CODE_ACTIVATIONS:
-    raise ValueError(f"code_activation={hparams['code_activation']!r} is not one of "
-                     f"{', '.join(CODE_ACTIVATIONS)}.")
-  if hparams["reconstruction_loss"] not in autoencoder.RECONSTRUCTION_LOSSES:
-    raise ValueError(f"reconstruction_loss={hparams['reconstruction_loss']!r} is not one of "
-                     f"{', '.join(autoencoder.RECONSTRUCTION_LOSSES)}.")
+  base.check_choice(hparams, "code_activation", CODE_ACTIVATIONS)
+  base.check_choice(hparams, "reconstruction_loss", autoencoder.RECONSTRUCTION_LOSSES)
   if hparams["contraction_weight"] < 0:
     raise ValueError(f"contraction_weight must be >= 0, got {hparams['contraction_weight']}.")
 

@@ -38,9 +38,7 @@ DEFAULT_HPARAMS.update({
 
 def validate_hparams(hparams):
   autoencoder.validate_hparams(hparams)
-  if hparams["corruption"] not in CORRUPTIONS:
-    raise ValueError(f"corruption={hparams['corruption']!r} is not one of "
-                     f"{', '.join(CORRUPTIONS)}.")
+  base.check_choice(hparams, "corruption", CORRUPTIONS)
   if hparams["gaussian_stddev"] < 0:
     raise ValueError(f"gaussian_stddev must be >= 0, got {hparams['gaussian_stddev']}.")
   for name in ("masking_fraction", "salt_and_pepper_fraction"):

@@ -67,14 +67,9 @@ DEFAULT_HPARAMS = {
 
 
 def validate_hparams(hparams):
-  if hparams["architecture"] not in gan_networks.ARCHITECTURES:
-    raise ValueError(f"architecture={hparams['architecture']!r} is not one of "
-                     f"{', '.join(gan_networks.ARCHITECTURES)}.")
-  if hparams["d_norm"] not in gan_networks.D_NORMS:
-    raise ValueError(f"d_norm={hparams['d_norm']!r} is not one of "
-                     f"{', '.join(gan_networks.D_NORMS)}.")
-  if hparams["optimizer"] not in OPTIMIZERS:
-    raise ValueError(f"optimizer={hparams['optimizer']!r} is not one of {', '.join(OPTIMIZERS)}.")
+  base.check_choice(hparams, "architecture", gan_networks.ARCHITECTURES)
+  base.check_choice(hparams, "d_norm", gan_networks.D_NORMS)
+  base.check_choice(hparams, "optimizer", OPTIMIZERS)
   losses.get_gan_loss(hparams["loss"])
   for name in ("n_critic", "latent_dim", "g_units", "d_units", "g_filters", "d_filters"):
     if hparams[name] < 1:

@@ -38,8 +38,7 @@ DEFAULT_HPARAMS = {
 
 
 def validate_hparams(hparams):
-  if hparams["method"] not in METHODS:
-    raise ValueError(f"method={hparams['method']!r} is not one of {', '.join(METHODS)}.")
+  base.check_choice(hparams, "method", METHODS)
   if hparams["code_size"] < 1:
     raise ValueError(f"code_size must be positive, got {hparams['code_size']}.")
 

@@ -38,12 +38,8 @@ DEFAULT_HPARAMS = {
 
 
 def validate_hparams(hparams):
-  if hparams["sparsity_penalty"] not in PENALTIES:
-    raise ValueError(f"sparsity_penalty={hparams['sparsity_penalty']!r} is not one of "
-                     f"{', '.join(PENALTIES)}.")
-  if hparams["reconstruction_loss"] not in autoencoder.RECONSTRUCTION_LOSSES:
-    raise ValueError(f"reconstruction_loss={hparams['reconstruction_loss']!r} is not one of "
-                     f"{', '.join(autoencoder.RECONSTRUCTION_LOSSES)}.")
+  base.check_choice(hparams, "sparsity_penalty", PENALTIES)
+  base.check_choice(hparams, "reconstruction_loss", autoencoder.RECONSTRUCTION_LOSSES)
   if not 0.0 < hparams["target_activation"] < 1.0:
     raise ValueError(
         f"target_activation must be in (0, 1), got {hparams['target_activation']}.")

@@ -42,12 +42,8 @@ DEFAULT_HPARAMS = {
 
 
 def validate_hparams(hparams):
-  if hparams["architecture"] not in autoencoder.ARCHITECTURES:
-    raise ValueError(f"architecture={hparams['architecture']!r} is not one of "
-                     f"{', '.join(autoencoder.ARCHITECTURES)}.")
-  if hparams["decoder_distribution"] not in DECODER_DISTRIBUTIONS:
-    raise ValueError(f"decoder_distribution={hparams['decoder_distribution']!r} is not one of "
-                     f"{', '.join(DECODER_DISTRIBUTIONS)}.")
+  base.check_choice(hparams, "architecture", autoencoder.ARCHITECTURES)
+  base.check_choice(hparams, "decoder_distribution", DECODER_DISTRIBUTIONS)
   if hparams["code_noise_stddev"] < 0:
     raise ValueError(f"code_noise_stddev must be >= 0, got {hparams['code_noise_stddev']}.")
   if hparams["decoder_stddev"] <= 0:

@@ -52,8 +52,7 @@ def validate_hparams(hparams):
              "likelihood": likelihoods.LIKELIHOODS,
              "binarization": likelihoods.BINARIZATIONS}
   for name, valid in choices.items():
-    if hparams[name] not in valid:
-      raise ValueError(f"{name}={hparams[name]!r} is not one of {', '.join(valid)}.")
+    base.check_choice(hparams, name, valid)
   if hparams["latent_dim"] < 1:
     raise ValueError(f"latent_dim must be positive, got {hparams['latent_dim']}.")
   if hparams["beta"] < 0:
