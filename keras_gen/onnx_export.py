@@ -10,10 +10,8 @@ tf2onnx and onnxruntime are optional (`pip install -e ".[onnx]"`).
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 from keras_gen import config as config_lib
 from keras_gen import serving
@@ -38,11 +36,8 @@ def export_onnx(saved_model_path, export_dir):
   with open(os.path.join(saved_model_path, "assets", serving.METADATA_FILE)) as f:
     metadata = json.load(f)
   final_dir = os.path.join(export_dir, "onnx", str(metadata["step"]))
-  os.makedirs(os.path.dirname(final_dir), exist_ok=True)
-  partial_dir = tempfile.mkdtemp(prefix=f".{metadata['step']}.partial-",
-                                 dir=os.path.dirname(final_dir))
   paths = {}
-  try:
+  with serving.published_folder(final_dir) as partial_dir:
     for signature in signatures_to_convert(metadata):
       path = os.path.join(partial_dir, f"{signature}.onnx")
       command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model_path,
@@ -52,9 +47,4 @@ def export_onnx(saved_model_path, export_dir):
         raise RuntimeError(f"tf2onnx could not convert signature {signature!r} of "
                            f"{saved_model_path}: {result.stderr.strip()[-800:]}")
       paths[signature] = os.path.join(final_dir, f"{signature}.onnx")
-    if os.path.exists(final_dir):
-      shutil.rmtree(final_dir)
-    os.replace(partial_dir, final_dir)
-  finally:
-    shutil.rmtree(partial_dir, ignore_errors=True)
   return paths

@@ -15,6 +15,7 @@ InvalidArgumentError (HTTP 400 from TF Serving) before anything is allocated.
 The export loads with TensorFlow alone: `tf.saved_model.load(path)`.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -178,18 +179,31 @@ def export(family, networks, config, step, export_dir):
   signatures = module.signatures()
   os.makedirs(export_dir, exist_ok=True)
   final_path = os.path.join(export_dir, str(int(step)))
-  partial_path = tempfile.mkdtemp(prefix=f".{int(step)}.partial-", dir=export_dir)
+  with published_folder(final_path) as partial_path, \
+      tempfile.TemporaryDirectory() as scratch:
+    metadata_path = os.path.join(scratch, METADATA_FILE)
+    with open(metadata_path, "w") as f:
+      json.dump(metadata(config, step, element_shape, signatures), f, indent=2)
+    module.metadata = tf.saved_model.Asset(metadata_path)
+    tf.saved_model.save(module, partial_path, signatures=signatures)
+  return final_path
+
+
+@contextlib.contextmanager
+def published_folder(final_path):
+  """Yields a temporary folder beside `final_path` that replaces it only if the block succeeds.
+
+  A reader polling the parent (TF Serving) never sees a half-written folder,
+  and a failed write leaves nothing behind.
+  """
+  parent, name = os.path.split(final_path)
+  os.makedirs(parent, exist_ok=True)
+  partial_path = tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent)
   try:
-    with tempfile.TemporaryDirectory() as scratch:
-      metadata_path = os.path.join(scratch, METADATA_FILE)
-      with open(metadata_path, "w") as f:
-        json.dump(metadata(config, step, element_shape, signatures), f, indent=2)
-      module.metadata = tf.saved_model.Asset(metadata_path)
-      tf.saved_model.save(module, partial_path, signatures=signatures)
+    yield partial_path
     if os.path.exists(final_path):
       shutil.rmtree(final_path)
     os.replace(partial_path, final_path)
   finally:
     shutil.rmtree(partial_path, ignore_errors=True)
-  return final_path
 

@@ -297,22 +297,39 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
             _evaluate_snapshot(config, family, networks, current, summaries)
           progress.reset_clock(current)
         if stop.signal is not None:
-          summaries.close()
-          print(f"Stopped by signal {stop.signal} at step {current}; checkpoint saved. "
-                f"Rerun the same command to resume.", flush=True)
-          result.update(interrupted=True, signal=stop.signal, step=current)
-          return result
+          return stopped_by_signal(summaries, stop.signal, current, result)
     manager.save(checkpoint_number=config.train_steps)
   summaries.close()
+  return finish(config, family, strategy, networks, chief, int(step.numpy()), result,
+                scratch_dir)
+
+
+def stopped_by_signal(summaries, signum, step, result):
+  """Closes the logs after the checkpoint a signal asked for; returns the interrupted result."""
+  summaries.close()
+  print(f"Stopped by signal {signum} at step {step}; checkpoint saved. "
+        f"Rerun the same command to resume.", flush=True)
+  result.update(interrupted=True, signal=signum, step=step)
+  return result
+
+
+def finish(config, family, strategy, networks, chief, step, result, scratch_dir,
+           export_config=None):
+  """Ends a finished run: the weights digest, peak memory, the chief's export, a barrier.
+
+  `export_config` overrides `config` for the export (a phased run exports at
+  the resolution it reached).
+  """
   if scratch_dir:
     shutil.rmtree(scratch_dir, ignore_errors=True)
-  result["step"] = int(step.numpy())
+  result["step"] = step
   result["weights_digest"] = checkpoints.weights_digest(networks)
-  print(f"Step {result['step']}: weights digest {result['weights_digest']}.", flush=True)
+  print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)
   result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
   if chief:
     export_dir = config.export_dir or os.path.join(config.model_dir, "export")
-    result["export_path"] = serving.export(family, networks, config, result["step"], export_dir)
+    result["export_path"] = serving.export(family, networks, export_config or config, step,
+                                           export_dir)
     print(f"Exported SavedModel to {result['export_path']}", flush=True)
     result["peak_memory_mb"]["export"] = summaries_lib.peak_resident_mb()
   print("Peak resident memory: " + ", ".join(

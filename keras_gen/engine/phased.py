@@ -39,7 +39,6 @@ import keras
 import tensorflow as tf
 
 from keras_gen import config as config_lib
-from keras_gen import serving
 from keras_gen.data import errors as data_errors
 from keras_gen.data import tfrecords
 from keras_gen.engine import checkpoints
@@ -269,33 +268,22 @@ def _train(config, family, strategy, path, phases, summary_images, chief,
           manager.save(checkpoint_number=current)
           saved_at = current
         if stop.signal is not None:
-          summaries.close()
-          print(f"Stopped by signal {stop.signal} at step {current}; checkpoint saved. "
-                f"Rerun the same command to resume.", flush=True)
-          result.update(interrupted=True, signal=stop.signal, step=current)
-          return result
+          return loop.stopped_by_signal(summaries, stop.signal, current, result)
       index = find_phase(phases, shown)
   if saved_at != current:
     manager.save(checkpoint_number=current)
   summaries.close()
-  if scratch_dir:
-    import shutil  # pylint: disable=g-import-not-at-top
-    shutil.rmtree(scratch_dir, ignore_errors=True)
   shown = int(state.images_shown.numpy())
   if shown < starts[-1]:
     print(f"Stopped at --train_steps={config.train_steps}, {shown / 1000:.1f} of "
           f"{starts[-1] / 1000:.1f} kimg; rerun with a larger --train_steps to continue.",
           flush=True)
-  result.update(step=current, images_shown=shown, level=int(state.level.numpy()),
+  result.update(images_shown=shown, level=int(state.level.numpy()),
                 alpha=float(state.alpha.numpy()))
-  if chief:
-    export_dir = config.export_dir or os.path.join(config.model_dir, "export")
-    size = 2 ** result["level"]
-    export_config = dataclasses.replace(
-        config, element_shape=[size, size, config.element_shape[2]])
-    result["export_path"] = serving.export(family, networks, export_config, current, export_dir)
-    print(f"Exported SavedModel to {result['export_path']}", flush=True)
-  return result
+  size = 2 ** result["level"]
+  export_config = dataclasses.replace(config, element_shape=[size, size, config.element_shape[2]])
+  return loop.finish(config, family, strategy, networks, chief, current, result, scratch_dir,
+                     export_config)
 
 
 def _log(summaries, losses, optimizers, state, phase, current, shown, total, clock, result):

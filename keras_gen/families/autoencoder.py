@@ -161,14 +161,19 @@ def train_step(networks, optimizers, batch, context, hparams):
   return {"loss": loss, "mse": context.average(pixel_error)}
 
 
+def side_by_side(*image_batches):
+  """Interleaves equal [N, H, W, C] batches: a0, b0, ..., a1, b1, ... -> [k * N, H, W, C].
+
+  A grid of the result shows each original beside its reconstructions.
+  """
+  return tf.reshape(tf.stack(image_batches, axis=1), [-1, *image_batches[0].shape[1:]])
+
+
 def summaries(networks, batch, context, hparams):
   del context
   images = batch["images"]
   reconstructions = to_images(networks["decoder"](networks["encoder"](images)), hparams)
-  # Originals and reconstructions side by side, pair by pair.
-  pairs = tf.reshape(tf.stack([images, reconstructions], axis=1),
-                     [-1, *images.shape[1:]])
-  return {"reconstructions": pairs}
+  return {"reconstructions": side_by_side(images, reconstructions)}
 
 
 def serving(networks, hparams):

@@ -14,7 +14,6 @@ approximated, and the training tape differentiates through it. The code is a
 sigmoid of the MLP encoder's output, as in the paper.
 """
 
-import keras
 import tensorflow as tf
 
 from keras_gen.families import autoencoder
@@ -45,9 +44,7 @@ def build(hparams, element_shape):
   return autoencoder.build(dict(hparams, architecture="mlp"), element_shape)
 
 
-def optimizers(hparams, networks):
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  return {"autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+optimizers = autoencoder.optimizers
 
 
 def code(encoder, images, hparams, training=False):
@@ -90,8 +87,7 @@ def summaries(networks, batch, context, hparams):
   images = batch["images"]
   reconstructions = autoencoder.to_images(
       networks["decoder"](code(networks["encoder"], images, hparams)), hparams)
-  return {"reconstructions": tf.reshape(tf.stack([images, reconstructions], axis=1),
-                                        [-1, *images.shape[1:]])}
+  return {"reconstructions": autoencoder.side_by_side(images, reconstructions)}
 
 
 def serving(networks, hparams):

@@ -97,10 +97,9 @@ def summaries(networks, batch, context, hparams):
   def reconstruct(x):
     return autoencoder.to_images(networks["decoder"](networks["encoder"](x)), hparams)
 
-  triples = tf.stack([images, corrupted, reconstruct(corrupted)], axis=1)
-  pairs = tf.stack([images, reconstruct(images)], axis=1)
-  return {"denoising": tf.reshape(triples[:12], [-1, *images.shape[1:]]),
-          "reconstructions": tf.reshape(pairs, [-1, *images.shape[1:]])}
+  return {"denoising": autoencoder.side_by_side(images[:12], corrupted[:12],
+                                                reconstruct(corrupted[:12])),
+          "reconstructions": autoencoder.side_by_side(images, reconstruct(images))}
 
 
 serving = autoencoder.serving

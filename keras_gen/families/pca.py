@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from keras_gen.families import autoencoder
 from keras_gen.families import base
 
 KIND = "autoencoder"
@@ -168,8 +169,7 @@ def summaries(networks, batch, context, hparams):
   images = batch["images"]
   encode, decode = _functions(networks, hparams)
   reconstructions = decode(encode(images))
-  return {"reconstructions": tf.reshape(tf.stack([images, reconstructions], axis=1),
-                                        [-1, *images.shape[1:]])}
+  return {"reconstructions": autoencoder.side_by_side(images, reconstructions)}
 
 
 def serving(networks, hparams):

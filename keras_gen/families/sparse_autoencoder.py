@@ -15,7 +15,6 @@ A unit is counted active on an input when h_j > active_threshold; the fraction
 of active units is reported every step and by the `sparsity` metric.
 """
 
-import keras
 import tensorflow as tf
 
 from keras_gen.families import autoencoder
@@ -57,9 +56,7 @@ def build(hparams, element_shape):
   return {"encoder": encoder, "decoder": decoder}
 
 
-def optimizers(hparams, networks):
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  return {"autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+optimizers = autoencoder.optimizers
 
 
 def code(encoder, images, hparams, training=False):
@@ -118,8 +115,7 @@ def summaries(networks, batch, context, hparams):
   images = batch["images"]
   h = code(networks["encoder"], images, hparams)
   reconstructions = autoencoder.to_images(networks["decoder"](h), hparams)
-  return {"reconstructions": tf.reshape(tf.stack([images, reconstructions], axis=1),
-                                        [-1, *images.shape[1:]])}
+  return {"reconstructions": autoencoder.side_by_side(images, reconstructions)}
 
 
 def serving(networks, hparams):

@@ -16,7 +16,6 @@ p_encoder(h|x) (fresh noise on every call, so reconstructions differ from call
 to call); `decode` returns the decoder mean.
 """
 
-import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -54,9 +53,7 @@ def build(hparams, element_shape):
   return autoencoder.build(dict(hparams, reconstruction_loss="mse"), element_shape)
 
 
-def optimizers(hparams, networks):
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  return {"autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+optimizers = autoencoder.optimizers
 
 
 def decoder_distribution(decoder_outputs, hparams):
@@ -105,8 +102,8 @@ def summaries(networks, batch, context, hparams):
     h = sample_code(networks["encoder"], images, context.normal(code_shape, salt=salt), hparams)
     return mean_images(networks["decoder"](h), hparams)
 
-  triples = tf.stack([images, reconstruct(1), reconstruct(2)], axis=1)[:12]
-  return {"reconstructions": tf.reshape(triples, [-1, *images.shape[1:]])}
+  return {"reconstructions": autoencoder.side_by_side(images, reconstruct(1),
+                                                      reconstruct(2))[:36]}
 
 
 def serving(networks, hparams):

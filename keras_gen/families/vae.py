@@ -152,8 +152,7 @@ def summaries(networks, batch, context, hparams):
   loc, _ = posterior_parameters(encoder, images)
   reconstructions = decode_mean(decoder, loc, hparams)
   result = {
-      "reconstructions": tf.reshape(tf.stack([images, reconstructions], axis=1),
-                                    [-1, *images.shape[1:]]),
+      "reconstructions": autoencoder.side_by_side(images, reconstructions),
       "samples": decode_mean(decoder, context.normal([count, hparams["latent_dim"]], salt=3),
                              hparams),
   }
