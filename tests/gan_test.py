@@ -90,6 +90,36 @@ def test_wgan_gp_step_minimizes_the_wasserstein_loss_plus_ten_times_the_penalty(
     np.testing.assert_allclose(new, expected, rtol=1e-4, atol=1e-8)
 
 
+def test_r1_step_minimizes_the_discriminator_loss_plus_half_gamma_times_r1():
+  networks, optimizers, hparams = make_state("gan", (2,), r1_gamma=4.0, **TINY_MLP)
+  G, D = networks["G"], networks["D"]
+  batch, context = point_batch(8), context_at(3, 8)
+  fake = G(context.normal([8, 4], salt=0), training=True)
+  real = batch["points"]
+  # R1 by hand: the squared norm of the input gradient of D at each real point.
+  with tf.GradientTape() as tape:
+    with tf.GradientTape() as input_tape:
+      input_tape.watch(real)
+      real_logits = D(real)
+      logit_sum = tf.reduce_sum(real_logits)
+    input_gradients = input_tape.gradient(logit_sum, real)
+    r1 = tf.reduce_mean(tf.reduce_sum(tf.square(input_gradients), axis=1))
+    adversarial = tf.reduce_mean(losses.non_saturating_discriminator_loss(real_logits, D(fake)))
+    total = adversarial + 0.5 * 4.0 * r1
+  gradients = tape.gradient(total, D.trainable_variables)
+  before = values(D.trainable_variables)
+
+  result = gan.train_step(networks, optimizers, batch, context, hparams)
+
+  np.testing.assert_allclose(result["d_loss"], adversarial, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(result["r1_penalty"], r1, rtol=1e-5, atol=1e-7)
+  alpha = hparams["d_learning_rate"] * np.sqrt(1 - 0.999) / (1 - 0.5)
+  for old, new, g in zip(before, values(D.trainable_variables), gradients):
+    g = np.array(g)
+    expected = old - (1 - 0.5) * g * alpha / (np.sqrt((1 - 0.999) * g * g) + 1e-7)
+    np.testing.assert_allclose(new, expected, rtol=1e-4, atol=1e-8)
+
+
 def test_gradient_penalty_norm_matches_finite_differences_on_the_critic():
   networks, _, _ = make_state("wgan_gp", (8, 8, 1), d_norm="layer", **TINY_CONV)
   D = networks["D"]
@@ -142,6 +172,20 @@ def test_g_ema_equals_the_hand_computed_moving_average_after_two_steps():
       expected = 0.75 * expected + 0.25 * snapshot[index]
     np.testing.assert_allclose(ema, expected, rtol=1e-6, atol=1e-7)
   assert not np.allclose(snapshots[2][0], snapshots[0][0])
+
+
+def test_learning_rates_decay_linearly_to_zero_over_the_decay_steps_in_g_steps():
+  networks, optimizers, hparams = make_state(
+      "wgan", (8, 8, 1), n_critic=2, learning_rate_decay_steps=4, **TINY_CONV)
+  initial = hparams["g_learning_rate"]
+  for step in range(2):
+    gan.train_step(networks, optimizers, image_batch(16, seed=step), context_at(step, 8), hparams)
+  # After 2 of 4 G steps (and 4 of D's 8 updates) both rates are at half.
+  for name in ("G", "D"):
+    assert float(optimizers[name].learning_rate) == pytest.approx(initial / 2, rel=1e-6)
+  for step in range(2, 5):
+    gan.train_step(networks, optimizers, image_batch(16, seed=step), context_at(step, 8), hparams)
+  assert float(optimizers["G"].learning_rate) == 0.0
 
 
 def _generator_gradients(networks, optimizers, hparams, batch, unroll_steps, first_order=False):
@@ -232,6 +276,7 @@ def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d():
     ({"n_critic": 0}, "n_critic must be at least 1"),
     ({"ema_decay": 1.0}, "ema_decay must be in [0, 1)"),
     ({"d_norm": "batch", "gradient_penalty_weight": 10.0}, "d_norm"),
+    ({"d_norm": "batch", "r1_gamma": 1.0}, "r1_gamma > 0 needs a critic"),
     ({"optimizer": "sgd"}, "optimizer='sgd' is not one of"),
     ({"optimizer": "rmsprop", "unroll_steps": 2}, "optimizer must be 'adam'"),
 ])

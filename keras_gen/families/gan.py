@@ -16,9 +16,13 @@ hyperparameters (presets in `keras_gen.registry`):
   unrolled_gan  Metz et al. 2017: G's loss is taken through unroll_steps simulated
                 D updates (`gan_unrolled`); 0 gives a plain GAN.
 
-Every name also takes instance noise (Arjovsky & Bottou 2017; instance_noise_std,
-annealed to 0 over instance_noise_anneal_steps) and a generator moving average
-(ema_decay > 0 adds the network "G_ema", used for samples and export).
+Every name also takes the R1 penalty on real data (Mescheder et al. 2018;
+r1_gamma / 2 times ||grad_x D(x)||^2 added to D's loss; the unrolled GAN's
+simulated D steps leave it out, which spares a third derivative), a linear
+learning-rate decay to 0 (learning_rate_decay_steps), instance noise (Arjovsky &
+Bottou 2017; instance_noise_std, annealed to 0 over instance_noise_anneal_steps)
+and a generator moving average (ema_decay > 0 adds the network "G_ema", used for
+samples and export).
 
 The family trains on images (KIND "generator") and on 2-D points, for which the
 export returns {"samples": float32 [N, 2]} (`serving.output_kind`).
@@ -54,10 +58,13 @@ DEFAULT_HPARAMS = {
     "optimizer": "adam",         # adam or rmsprop (the WGAN paper's), for both networks.
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
+    "learning_rate_decay_steps": 0,  # Linear decay of both learning rates to 0 over this
+                                     # many G steps; 0 keeps them constant.
     "beta_1": 0.5,               # Adam's beta1; 0.5 stabilizes GANs (Radford et al. 2016).
     "beta_2": 0.999,
     "clip_value": 0.0,           # WGAN weight clipping of every D weight; 0 disables.
     "gradient_penalty_weight": 0.0,  # WGAN-GP's lambda; 0 disables.
+    "r1_gamma": 0.0,             # R1 penalty gamma (Mescheder et al. 2018) on D; 0 disables.
     "instance_noise_std": 0.0,   # Std of Gaussian noise on D's inputs at step 0; 0 disables.
     "instance_noise_anneal_steps": 0,  # Linear decay of that std to 0; 0 keeps it constant.
     "ema_decay": 0.0,            # G_ema decay per G step, e.g. 0.999; 0 disables G_ema.
@@ -74,16 +81,17 @@ def validate_hparams(hparams):
   for name in ("n_critic", "latent_dim", "g_units", "d_units", "g_filters", "d_filters"):
     if hparams[name] < 1:
       raise ValueError(f"{name} must be at least 1, got {hparams[name]}.")
-  for name in ("clip_value", "gradient_penalty_weight", "instance_noise_std",
-               "instance_noise_anneal_steps", "unroll_steps", "g_layers", "d_layers"):
+  for name in ("clip_value", "gradient_penalty_weight", "r1_gamma", "instance_noise_std",
+               "instance_noise_anneal_steps", "unroll_steps", "g_layers", "d_layers",
+               "learning_rate_decay_steps"):
     if hparams[name] < 0:
       raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
   if not 0.0 <= hparams["ema_decay"] < 1.0:
     raise ValueError(f"ema_decay must be in [0, 1) (0 disables G_ema), got {hparams['ema_decay']}.")
-  if (hparams["gradient_penalty_weight"] > 0 and hparams["architecture"] == "dcgan"
-      and hparams["d_norm"] == "batch"):
-    raise ValueError("gradient_penalty_weight > 0 needs a critic that treats examples "
-                     "independently: set d_norm to 'layer' or 'none', not 'batch'.")
+  for penalty in ("gradient_penalty_weight", "r1_gamma"):
+    if hparams[penalty] > 0 and hparams["architecture"] == "dcgan" and hparams["d_norm"] == "batch":
+      raise ValueError(f"{penalty} > 0 needs a critic that treats examples independently: "
+                       f"set d_norm to 'layer' or 'none', not 'batch'.")
   if hparams["unroll_steps"] > 0 and hparams["optimizer"] != "adam":
     raise ValueError(f"unroll_steps > 0 simulates Adam updates of D, so optimizer must be "
                      f"'adam', not {hparams['optimizer']!r}.")
@@ -109,15 +117,30 @@ def build(hparams, element_shape):
   return networks
 
 
+def _learning_rate(initial, hparams, updates_per_g_step):
+  """A constant, or a linear decay to 0 over learning_rate_decay_steps G steps.
+
+  The schedule runs on the optimizer's own update count, so D's, which updates
+  n_critic times per G step, spans n_critic times as many updates.
+  """
+  if hparams["learning_rate_decay_steps"] == 0:
+    return initial
+  return keras.optimizers.schedules.PolynomialDecay(
+      initial, decay_steps=hparams["learning_rate_decay_steps"] * updates_per_g_step,
+      end_learning_rate=0.0, power=1.0)
+
+
 def optimizers(hparams, networks):
-  def make(learning_rate):
+  def make(learning_rate, updates_per_g_step):
+    learning_rate = _learning_rate(learning_rate, hparams, updates_per_g_step)
     if hparams["optimizer"] == "rmsprop":
       # The WGAN paper's RMSProp has no momentum; rho 0.9 is its (Torch) default decay.
       return keras.optimizers.RMSprop(learning_rate, rho=0.9)
     return keras.optimizers.Adam(learning_rate, beta_1=hparams["beta_1"],
                                  beta_2=hparams["beta_2"])
-  return {"G": (make(hparams["g_learning_rate"]), networks["G"].trainable_variables),
-          "D": (make(hparams["d_learning_rate"]), networks["D"].trainable_variables)}
+  return {"G": (make(hparams["g_learning_rate"], 1), networks["G"].trainable_variables),
+          "D": (make(hparams["d_learning_rate"], hparams["n_critic"]),
+                networks["D"].trainable_variables)}
 
 
 def minibatches_per_step(hparams):
@@ -133,8 +156,9 @@ def train_step(networks, optimizers, batch, context, hparams):
   """k = n_critic D updates, then one G update; returns d_loss, g_loss (and extras).
 
   Losses: d_loss is the adversarial D loss of the last D update (for WGAN its
-  negation estimates the Wasserstein-1 distance); gradient_penalty its penalty
-  term before weighting; instance_noise_std the current schedule value.
+  negation estimates the Wasserstein-1 distance); gradient_penalty and
+  r1_penalty its penalty terms before weighting; instance_noise_std the
+  current schedule value.
   """
   generator_loss, discriminator_loss = losses.get_gan_loss(hparams["loss"])
   G, D = networks["G"], networks["D"]
@@ -155,17 +179,21 @@ def train_step(networks, optimizers, batch, context, hparams):
       real_logits = D(d_input(real, 100 + 2 * d_step), training=True)
       fake_logits = D(d_input(fake, 101 + 2 * d_step), training=True)
       d_loss = context.average(discriminator_loss(real_logits, fake_logits))
-      total_loss, penalty = d_loss, tf.constant(0.0)
+      total_loss, penalties = d_loss, {}
       if penalty_weight > 0:
         epsilon = context.uniform([per_replica_batch] + [1] * (real.shape.rank - 1),
                                   salt=200 + d_step)
-        penalty = context.average(losses.gradient_penalty(
+        penalties["gradient_penalty"] = context.average(losses.gradient_penalty(
             lambda x: D(x, training=True), real, fake, epsilon))
-        total_loss = d_loss + penalty_weight * penalty
+        total_loss += penalty_weight * penalties["gradient_penalty"]
+      if hparams["r1_gamma"] > 0:
+        penalties["r1_penalty"] = context.average(
+            losses.r1_penalty(lambda x: D(x, training=True), real))
+        total_loss += 0.5 * hparams["r1_gamma"] * penalties["r1_penalty"]
     base.minimize(d_tape, total_loss, D.trainable_variables, optimizers["D"])
     if hparams["clip_value"] > 0:
       gan_stabilizers.clip_weights(D.trainable_variables, hparams["clip_value"])
-    return d_loss, penalty
+    return d_loss, penalties
 
   for d_step, real in enumerate(real_minibatches[:-1]):
     z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=d_step + 1)
@@ -176,7 +204,7 @@ def train_step(networks, optimizers, batch, context, hparams):
     # The last D update reuses this G forward pass, as the DCGAN reference does;
     # the generator's loss then sees the updated D.
     with g_tape.stop_recording():
-      d_loss, penalty = update_discriminator(n_critic - 1, real_minibatches[-1], fake)
+      d_loss, penalties = update_discriminator(n_critic - 1, real_minibatches[-1], fake)
     g_loss = gan_unrolled.unrolled_generator_loss(
         D, optimizers["D"], generator_loss, discriminator_loss, real_minibatches[-1], fake,
         hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input)
@@ -184,9 +212,7 @@ def train_step(networks, optimizers, batch, context, hparams):
   if _uses_ema(hparams):
     gan_stabilizers.update_ema(networks["G_ema"], G, hparams["ema_decay"])
 
-  results = {"d_loss": d_loss, "g_loss": g_loss}
-  if penalty_weight > 0:
-    results["gradient_penalty"] = penalty
+  results = {"d_loss": d_loss, "g_loss": g_loss, **penalties}
   if hparams["instance_noise_std"] > 0:
     # Averaged like a loss so that the engine's sum over replicas gives the value itself.
     results["instance_noise_std"] = context.average(tf.fill([per_replica_batch], noise_std))
