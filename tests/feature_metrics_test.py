@@ -167,7 +167,7 @@ def test_a_classifier_for_another_image_shape_is_refused(tiny_classifier, tmp_pa
     feature_metrics.get_extractor("classifier", options, "fcd")
 
 
-def test_evaluate_cli_writes_every_metric_and_exits_2_without_inception_weights(
+def test_evaluate_cli_writes_every_metric_and_keeps_the_others_when_inception_is_missing(
     tiny_export, tiny_classifier, tiny_npz, tmp_path):
   output = tmp_path / "results.json"
   options = (f"classifier_path={tiny_classifier},feature_cache={tmp_path / 'cache'},"
@@ -182,10 +182,17 @@ def test_evaluate_cli_writes_every_metric_and_exits_2_without_inception_weights(
     assert sorted(json.load(f)["metrics"]) == ["fcd", "kid", "ms_ssim", "prd", "swd"]
   assert "fcd_real_baseline" in result.stdout
   environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"), HOME=str(tmp_path))
-  result = subprocess.run(command + ["--metrics=fid"], capture_output=True, text=True, cwd=REPO,
-                          env=environment)
+  partial_output = tmp_path / "without_inception.json"
+  result = subprocess.run(command + ["--metrics=fcd,fid", f"--output={partial_output}"],
+                          capture_output=True, text=True, cwd=REPO, env=environment)
   assert result.returncode == 2
   assert "Inception-v3 weights are not in the Keras cache" in result.stderr
+  assert str(partial_output) in result.stderr
+  # The FCD computed before FID failed is kept, and FID records why it is missing.
+  with open(output) as f, open(partial_output) as g:
+    complete, partial = json.load(f)["metrics"], json.load(g)["metrics"]
+  assert partial["fcd"]["fcd"] == pytest.approx(complete["fcd"]["fcd"], rel=1e-5)
+  assert "Inception-v3 weights" in partial["fid"]["error"]
 
 
 def test_networks_in_memory_give_the_figures_of_their_checkpoint(tiny_export):

@@ -59,7 +59,12 @@ def _metric_functions(metric_names):
 
 def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_samples, seed,
                      output, extra):
-  """Runs {name: (function, kinds)} on a subject, writes `output` and returns the results."""
+  """Runs {name: (function, kinds)} on a subject, writes `output` and returns the results.
+
+  A metric that fails with a ConfigError (a cause the user can fix) is recorded
+  as {"error": message}; the others still run and are written, and then the
+  ConfigError is raised naming them all.
+  """
   try:
     metrics_lib.check_metric_options(extra or {})
   except ValueError as e:
@@ -86,13 +91,22 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
              "source": source, "dataset": dataset, "split": split,
              "seed": seed, "num_samples": num_samples, "metric_options": dict(extra or {}),
              "metrics": {}}
+  failures = {}
   for name, (function, _) in functions.items():
     started = time.perf_counter()
-    values = function(subject, options)
+    try:
+      values = function(subject, options)
+    except config_lib.ConfigError as e:
+      # E.g. Inception weights that cannot be downloaded: the other metrics still count.
+      failures[name] = str(e)
+      values = {"error": str(e)}
     values["seconds"] = round(time.perf_counter() - started, 2)
     results["metrics"][name] = values
   _write_json(output, results)
   results["output"] = output
+  if failures:
+    raise config_lib.ConfigError(
+        " ".join(failures.values()) + f" The other metrics' results are in {output}.")
   return results
 
 
