@@ -5,6 +5,7 @@ logical-device split before it initializes, so it happens here, once, before any
 test module imports TensorFlow.
 """
 
+import glob
 import os
 import sys
 
@@ -74,3 +75,14 @@ def assert_same_weights(left, right, atol=0.0, rtol=0.0):
     assert len(left[name]) == len(right[name])
     for a, b in zip(left[name], right[name]):
       np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=f"network {name}")
+
+
+def event_tags(model_dir):
+  """{tag: [steps]} of every summary the training loop logged under MODEL_DIR/train."""
+  tags = {}
+  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        tags.setdefault(value.tag, []).append(event.step)
+  return tags
