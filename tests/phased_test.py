@@ -1,4 +1,4 @@
-"""Phased training (keras_gen.engine.phased) with Progressive GAN on a tiny 8x8 dataset."""
+"""Phased training (keras_gen.engine.phased) with Progressive GAN on tiny 8x8 and 16x16 data."""
 
 import json
 import os
@@ -7,12 +7,15 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import assert_same_weights
 from conftest import event_tags
 from conftest import network_weights
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen import export
+from keras_gen import serving
 from keras_gen.data import tfrecords
 from keras_gen.engine import loop
 from keras_gen.metrics import image_sets
@@ -168,3 +171,18 @@ def test_box_filtered_reals_are_the_datasets_own_lower_level(tiny_progan_dataset
   for level in (3, 2):
     stored, _ = tfrecords.read_level(tiny_progan_dataset16, level)
     np.testing.assert_array_equal(image_sets.box_filtered(source, 2 ** level).examples, stored)
+
+
+def test_export_of_a_run_stopped_below_its_top_level_describes_and_samples_that_level(
+    tiny_progan_dataset, tmp_path):
+  config = _config(tiny_progan_dataset, tmp_path / "run", train_steps=2)  # The 4x4 phase only.
+  trained = loop.run(config)
+  assert trained["level"] == 2
+  [path] = export.export(config.model_dir, export_dir=str(tmp_path / "again"))
+  for exported in (trained["export_path"], path):
+    metadata = _read_json(os.path.join(exported, "assets", serving.METADATA_FILE))
+    assert (metadata["element_shape"], metadata["resolution"]) == ([4, 4, 1], 4), exported
+    assert metadata["config"]["element_shape"] == [4, 4, 1]
+    sample = tf.saved_model.load(exported).signatures["sample"]
+    images = sample(num=tf.constant(3), seed=tf.constant(0, tf.int64))["images"]
+    assert images.shape == (3, 4, 4, 1)
