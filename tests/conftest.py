@@ -29,6 +29,10 @@ TINY_HPARAMS = {
     "autoencoder": {"filters": 4, "code_size": 8, "hidden_units": 16},
     "dcgan": {"latent_dim": 8, "g_filters": 4, "d_filters": 4},
     "wgan": {"latent_dim": 8, "g_filters": 4, "d_filters": 4},
+    # 8 feature maps; 4x4 stable for 2 steps of 8 images, then the 8x8 transition for 4 steps.
+    "progan": {"latent_dim": 8, "fmap_base": 64, "fmap_max": 8, "mbstd_group_size": 2,
+               "minibatch_default": 8, "training_kimg": 0.016, "transition_kimg": 0.032,
+               "total_kimg": 0.048},
 }
 
 

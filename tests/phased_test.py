@@ -12,6 +12,7 @@ import tensorflow as tf
 from conftest import assert_same_weights
 from conftest import event_tags
 from conftest import network_weights
+from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import export
@@ -21,9 +22,7 @@ from keras_gen.engine import loop
 from keras_gen.metrics import image_sets
 
 # 4x4 stable for 2 steps of 8 images, then the 8x8 transition for 4 steps.
-TINY_PROGAN = {"latent_dim": 8, "fmap_base": 64, "fmap_max": 8, "mbstd_group_size": 2,
-               "minibatch_default": 8, "training_kimg": 0.016, "transition_kimg": 0.032,
-               "total_kimg": 0.048}
+TINY_PROGAN = TINY_HPARAMS["progan"]
 
 
 def _blobs_dataset(tmp_path_factory, size):
