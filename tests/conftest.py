@@ -5,6 +5,7 @@ logical-device split before it initializes, so it happens here, once, before any
 test module imports TensorFlow.
 """
 
+import glob
 import os
 import sys
 
@@ -28,6 +29,10 @@ TINY_HPARAMS = {
     "autoencoder": {"filters": 4, "code_size": 8, "hidden_units": 16},
     "dcgan": {"latent_dim": 8, "g_filters": 4, "d_filters": 4},
     "wgan": {"latent_dim": 8, "g_filters": 4, "d_filters": 4},
+    # 8 feature maps; 4x4 stable for 2 steps of 8 images, then the 8x8 transition for 4 steps.
+    "progan": {"latent_dim": 8, "fmap_base": 64, "fmap_max": 8, "mbstd_group_size": 2,
+               "minibatch_default": 8, "training_kimg": 0.016, "transition_kimg": 0.032,
+               "total_kimg": 0.048},
 }
 
 
@@ -74,3 +79,14 @@ def assert_same_weights(left, right, atol=0.0, rtol=0.0):
     assert len(left[name]) == len(right[name])
     for a, b in zip(left[name], right[name]):
       np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=f"network {name}")
+
+
+def event_tags(model_dir):
+  """{tag: [steps]} of every summary the training loop logged under MODEL_DIR/train."""
+  tags = {}
+  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        tags.setdefault(value.tag, []).append(event.step)
+  return tags

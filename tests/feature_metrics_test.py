@@ -5,6 +5,7 @@ with random weights at 75x75 and the domain classifier is trained for one epoch
 on the tiny dataset, so the figures test the plumbing, not quality.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,12 +17,14 @@ import pytest
 from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen import metrics as metrics_lib
 from keras_gen.engine import loop
 from keras_gen.metrics import classifier
 from keras_gen.metrics import evaluation
 from keras_gen.metrics import feature_cache
 from keras_gen.metrics import feature_metrics
 from keras_gen.metrics import frechet
+from keras_gen.metrics import image_sets
 from keras_gen.metrics import inception
 from keras_gen.metrics import subject as subject_lib
 
@@ -207,3 +210,15 @@ def test_networks_in_memory_give_the_figures_of_their_checkpoint(tiny_export):
   for metric, key in (("ms_ssim", "ms_ssim"), ("swd", "swd_x1e3_avg")):
     assert in_memory["metrics"][metric][key] == pytest.approx(
         from_checkpoint["metrics"][metric][key], rel=1e-6)
+
+
+def test_classifier_metrics_are_skipped_on_reals_box_filtered_below_the_classifiers_size(
+    tiny_classifier, tiny_npz, tmp_path):
+  options = _options(tiny_npz, tmp_path, classifier_path=tiny_classifier)
+  at_8x8 = dataclasses.replace(options, held_out=image_sets.box_filtered(options.held_out, 8),
+                               box_filtered_from=(16, 16, 1))
+  with pytest.raises(metrics_lib.MetricSkipped, match=(
+      "^fcd skipped at 8x8: the domain classifier learned from 16x16 images and has no "
+      "features for a lower level's.$")):
+    feature_metrics.get_extractor("classifier", at_8x8, "fcd")
+  assert feature_metrics.get_extractor("classifier", options, "fcd").input_shape == (16, 16, 1)

@@ -6,8 +6,10 @@ import pytest
 from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen.data import tfrecords
 from keras_gen.engine import loop
 from keras_gen.metrics import evaluation
+from keras_gen.metrics import image_sets
 from keras_gen.metrics import linear_probe
 from keras_gen.metrics import subject as subject_lib
 
@@ -36,6 +38,21 @@ def _train(tiny_npz, model_dir, model):
 @pytest.fixture(scope="module")
 def dcgan_run(tiny_npz, tmp_path_factory):
   return _train(tiny_npz, tmp_path_factory.mktemp("probe") / "dcgan", "dcgan")
+
+
+@pytest.fixture(scope="module")
+def progan_run(tmp_path_factory):
+  """A tiny ProGAN on 96 labelled 16x16 separable images, stopped in its 8x8 fade-in."""
+  source = _separable_source(96, 0, "train")
+  path = str(tmp_path_factory.mktemp("data") / "separable16")
+  tfrecords.create_from_arrays(path, "separable16", source.examples, source.labels)
+  config = config_lib.TrainConfig(
+      model="progan", dataset=f"progan:{path}",
+      model_dir=str(tmp_path_factory.mktemp("probe") / "progan"), train_steps=100,
+      checkpoint_every=1000, summary_every=1000, log_every=1000,
+      hparams=dict(TINY_HPARAMS["progan"]))
+  loop.run(config)
+  return config
 
 
 def test_a_linear_classifier_separates_separable_features_deterministically():
@@ -112,3 +129,29 @@ def test_a_probe_setting_that_is_not_a_number_is_one_clear_error(dcgan_run):
                                 extra={"probe_epochs": "many"})
   with pytest.raises(config_lib.ConfigError, match="probe_epochs=many is not a whole number"):
     linear_probe.linear_probe(subject, options)
+
+
+def test_the_probe_reads_progan_d_features_at_the_level_the_run_reached(progan_run):
+  results = evaluation.evaluate(model_dir=progan_run.model_dir, metric_names=["linear_probe"],
+                                num_samples=64, extra={"probe_epochs": "5",
+                                                       "probe_learning_rate": "0.01"})
+  assert results["real_images_box_filtered_from"] == [16, 16, 1]
+  values = results["metrics"]["linear_probe"]
+  # D's b4 features (4 x 4 x 8) beside the pixels of the 16x16 images box-filtered to 8x8.
+  assert values["feature_dim"] == values["random_init_feature_dim"] == 4 * 4 * 8
+  assert values["pixels_feature_dim"] == 8 * 8
+  assert values["train_examples"] == 64 and values["test_examples"] == 64
+  assert values["chance"] == 0.5
+  for prefix in ("", "random_init_", "pixels_"):
+    assert values[f"{prefix}test_accuracy"] > 0.9, prefix
+
+
+def test_progan_features_of_a_batch_not_divisible_by_the_stddev_group_keep_its_groups(
+    progan_run):
+  run = subject_lib.from_model_dir(progan_run.model_dir).run
+  features = linear_probe.feature_extractor(run.family, run.networks, progan_run.hparams,
+                                            "progan")[0]
+  images = image_sets.box_filtered(_separable_source(7, 3, "test"), 8).examples
+  seven, six = linear_probe.extract(features, images), linear_probe.extract(features, images[:6])
+  assert seven.shape == (7, 4 * 4 * 8)
+  np.testing.assert_allclose(seven[:6], six, atol=1e-6)  # The 7th image is a group of its own.

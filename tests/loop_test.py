@@ -1,6 +1,5 @@
 """The training loop: replica equivalence, resume, summaries and signals."""
 
-import glob
 import os
 
 import numpy as np
@@ -8,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_same_weights
+from conftest import event_tags
 from conftest import network_weights
 from keras_gen import config as config_lib
 from keras_gen.engine import loop
@@ -62,22 +62,12 @@ def test_rerunning_a_finished_run_trains_no_further_and_reexports(tiny_config):
   assert os.path.isdir(again["export_path"])
 
 
-def _event_tags(model_dir):
-  tags = {}
-  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
-    for record in tf.data.TFRecordDataset(path):
-      event = tf.compat.v1.Event.FromString(record.numpy())
-      for value in event.summary.value:
-        tags.setdefault(value.tag, []).append(event.step)
-  return tags
-
-
 @pytest.mark.parametrize("model,image_tag", [("autoencoder", "reconstructions"),
                                              ("dcgan", "samples")])
 def test_tensorboard_logs_losses_rates_speed_images_and_config(tiny_config, model, image_tag):
   config = tiny_config(model, train_steps=2, log_every=1, summary_every=2)
   loop.run(config)
-  tags = _event_tags(config.model_dir)
+  tags = event_tags(config.model_dir)
   losses = {"autoencoder": ["loss/loss", "loss/mse"],
             "dcgan": ["loss/d_loss", "loss/g_loss"]}[model]
   for tag in losses + ["perf/images_per_sec", "perf/step_time_ms", image_tag, "config"]:
@@ -175,7 +165,7 @@ def test_metrics_at_checkpoints_are_logged_and_match_evaluate(tiny_config):
   config = tiny_config("autoencoder", train_steps=2, checkpoint_every=2, metrics=["reconstruction"],
                        metric_samples=16)
   loop.run(config)
-  tags = _event_tags(config.model_dir)
+  tags = event_tags(config.model_dir)
   assert tags["metrics/reconstruction/mse"] == [2]
   with open(os.path.join(config.model_dir, "eval", "step0000002.json")) as f:
     logged = __import__("json").load(f)["metrics"]["reconstruction"]["mse"]

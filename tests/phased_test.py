@@ -1,33 +1,50 @@
-"""Phased training (keras_gen.engine.phased) with Progressive GAN on a tiny 8x8 dataset."""
+"""Phased training (keras_gen.engine.phased) with Progressive GAN on tiny 8x8 and 16x16 data."""
 
+import json
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import assert_same_weights
+from conftest import event_tags
 from conftest import network_weights
+from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
+from keras_gen import data
+from keras_gen import export
+from keras_gen import serving
 from keras_gen.data import tfrecords
 from keras_gen.engine import loop
+from keras_gen.metrics import image_sets
 
 # 4x4 stable for 2 steps of 8 images, then the 8x8 transition for 4 steps.
-TINY_PROGAN = {"latent_dim": 8, "fmap_base": 64, "fmap_max": 8, "mbstd_group_size": 2,
-               "minibatch_default": 8, "training_kimg": 0.016, "transition_kimg": 0.032,
-               "total_kimg": 0.048}
+TINY_PROGAN = TINY_HPARAMS["progan"]
+
+
+def _blobs_dataset(tmp_path_factory, size):
+  """40 grey size x size images of one soft blob each, as a multi-resolution dataset."""
+  rng = np.random.default_rng(0)
+  grid = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1)
+  centres = rng.uniform(size / 4, 3 * size / 4, size=(40, 1, 1, 2))
+  images = (255 * np.exp(-np.sum((grid[None] - centres) ** 2, -1) / (size / 2))).astype(np.uint8)
+  path = str(tmp_path_factory.mktemp("data") / f"blobs{size}")
+  tfrecords.create_from_arrays(path, f"blobs{size}", images[..., None], shard_size=16)
+  return path
 
 
 @pytest.fixture(scope="module")
 def tiny_progan_dataset(tmp_path_factory):
-  rng = np.random.default_rng(0)
-  grid = np.stack(np.meshgrid(np.arange(8), np.arange(8), indexing="ij"), -1)
-  centres = rng.uniform(2, 6, size=(40, 1, 1, 2))
-  images = (255 * np.exp(-np.sum((grid[None] - centres) ** 2, -1) / 4.0)).astype(np.uint8)
-  path = str(tmp_path_factory.mktemp("data") / "blobs8")
-  tfrecords.create_from_arrays(path, "blobs8", images[..., None], shard_size=16)
-  return path
+  return _blobs_dataset(tmp_path_factory, 8)
+
+
+@pytest.fixture(scope="module")
+def tiny_progan_dataset16(tmp_path_factory):
+  """16x16 data: the TINY_PROGAN schedule stops at 8x8, below the top level."""
+  return _blobs_dataset(tmp_path_factory, 16)
 
 
 def _config(dataset, model_dir, **overrides):
@@ -90,7 +107,6 @@ def test_a_schedule_above_the_dataset_resolution_is_refused(tiny_progan_dataset,
 
 def test_a_truncated_level_file_is_named_and_the_run_stops_cleanly(tiny_progan_dataset, tmp_path):
   import shutil
-  from keras_gen import data
   broken = str(tmp_path / "broken")
   shutil.copytree(tiny_progan_dataset, broken)
   level_file = sorted(tfrecords.level_files(broken)[2])[-1]
@@ -115,3 +131,57 @@ def test_phased_training_on_two_replicas_matches_one_device_without_minibatch_st
     assert second[key] == first[key], key
   assert_same_weights(network_weights(one.model_dir), network_weights(two.model_dir),
                       atol=1e-5, rtol=1e-4)
+
+
+def _read_json(path):
+  with open(path) as f:
+    return json.load(f)
+
+
+def test_snapshot_metrics_run_at_the_level_reached_against_box_filtered_reals(
+    tiny_progan_dataset16, tmp_path):
+  config = _config(tiny_progan_dataset16, tmp_path / "run", metrics=["swd", "ms_ssim"],
+                   metric_samples=16)
+  result = loop.run(config)
+  assert (result["step"], result["level"]) == (6, 3)  # Checkpoints at the phase ends, 2 and 6.
+  eval_dir = os.path.join(config.model_dir, "eval")
+  at_4x4 = _read_json(os.path.join(eval_dir, "step0000002.json"))
+  assert at_4x4["real_images_box_filtered_from"] == [16, 16, 1]
+  assert at_4x4["metrics"]["swd"]["skipped"] == (
+      "swd skipped: its 7x7 neighbourhoods need images of at least that size, and these "
+      "are 4x4.")
+  at_8x8 = _read_json(os.path.join(eval_dir, "step0000006.json"))
+  assert at_8x8["real_images_box_filtered_from"] == [16, 16, 1]
+  swd = at_8x8["metrics"]["swd"]
+  # One pyramid level at 8x8: the samples against the 16x16 reals box-filtered to 8x8.
+  assert swd["swd_x1e3_avg"] == swd["swd_x1e3_8"] and np.isfinite(swd["swd_x1e3_avg"])
+  assert swd["swd_x1e3_avg"] > swd["swd_x1e3_avg_real_baseline"] > 0
+  assert swd["num_samples"] == 16
+  assert at_8x8["metrics"]["ms_ssim"]["skipped"] == (
+      "ms_ssim skipped: its 5 scales need images of at least 16x16, and these are 8x8.")
+  tags = event_tags(config.model_dir)
+  assert tags["metrics/swd/swd_x1e3_avg"] == [6]
+  assert "metrics/swd/swd_x1e3_16" not in tags
+
+
+def test_box_filtered_reals_are_the_datasets_own_lower_level(tiny_progan_dataset16):
+  top, labels = tfrecords.read_level(tiny_progan_dataset16, 4)
+  source = data.Source("blobs16", "images", top, labels, "train")
+  for level in (3, 2):
+    stored, _ = tfrecords.read_level(tiny_progan_dataset16, level)
+    np.testing.assert_array_equal(image_sets.box_filtered(source, 2 ** level).examples, stored)
+
+
+def test_export_of_a_run_stopped_below_its_top_level_describes_and_samples_that_level(
+    tiny_progan_dataset, tmp_path):
+  config = _config(tiny_progan_dataset, tmp_path / "run", train_steps=2)  # The 4x4 phase only.
+  trained = loop.run(config)
+  assert trained["level"] == 2
+  [path] = export.export(config.model_dir, export_dir=str(tmp_path / "again"))
+  for exported in (trained["export_path"], path):
+    metadata = _read_json(os.path.join(exported, "assets", serving.METADATA_FILE))
+    assert (metadata["element_shape"], metadata["resolution"]) == ([4, 4, 1], 4), exported
+    assert metadata["config"]["element_shape"] == [4, 4, 1]
+    sample = tf.saved_model.load(exported).signatures["sample"]
+    images = sample(num=tf.constant(3), seed=tf.constant(0, tf.int64))["images"]
+    assert images.shape == (3, 4, 4, 1)

@@ -78,6 +78,17 @@ def test_fade_in_at_alpha_0_is_the_old_path_and_at_alpha_1_the_new_one():
   np.testing.assert_allclose(D(images, level=4, alpha=1.0), x, atol=1e-5)
 
 
+def test_d_features_are_the_flattened_b4_conv_that_feeds_its_dense_layers():
+  networks, _ = _tiny_state()
+  D = networks["D"]
+  for level in (2, 3, 4):
+    images = tf.random.stateless_uniform([4, 2 ** level, 2 ** level, 1], [2, level], -1.0, 1.0)
+    features = D.features(images, level=level, alpha=0.5)
+    assert features.shape == (4, 4 * 4 * 8)  # 4x4 maps of nf(1) = min(64 / 2, 8) features.
+    scores = D.b4_score(progan_layers.leaky_relu(D.b4_dense(features)))
+    np.testing.assert_allclose(scores, D(images, level=level, alpha=0.5), atol=1e-6)
+
+
 def test_real_crossfade_mixes_the_level_with_the_upsampled_level_below_like_g():
   images = tf.reshape(tf.range(16, dtype=tf.float32), [1, 4, 4, 1])
   images = progan_layers.upsample(images)  # 8x8, level 3.

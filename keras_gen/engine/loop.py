@@ -161,8 +161,11 @@ def _log_progress(current, losses, progress, optimizers, summaries):
   summaries.scalars(scalars, current)
 
 
-def _evaluate_snapshot(config, family, networks, step, summaries):
-  """Runs --metrics on the networks in memory; the same figures evaluate gives the checkpoint."""
+def evaluate_snapshot(config, family, networks, step, summaries):
+  """Runs --metrics on the networks in memory; the same figures evaluate gives the checkpoint.
+
+  A metric that does not apply here (e.g. SWD on 4x4 images) prints why instead.
+  """
   from keras_gen.metrics import evaluation  # pylint: disable=g-import-not-at-top
   results = evaluation.evaluate_networks(family, networks, config, step, config.metrics,
                                          num_samples=config.metric_samples, seed=config.seed)
@@ -171,8 +174,12 @@ def _evaluate_snapshot(config, family, networks, step, summaries):
             if isinstance(value, (int, float)) and not isinstance(value, bool)
             and key != "seconds"}
   summaries.scalars(values, step)
-  print(f"Step {step}: " + "  ".join(f"{key[len('metrics/'):]} {value:.5g}"
-                                       for key, value in values.items()), flush=True)
+  if values:
+    print(f"Step {step}: " + "  ".join(f"{key[len('metrics/'):]} {value:.5g}"
+                                         for key, value in values.items()), flush=True)
+  for metric in results["metrics"].values():
+    if "skipped" in metric:
+      print(f"Step {step}: {metric['skipped']}", flush=True)
 
 
 def _checkpoint_dir_for(strategy, model_dir):
@@ -294,7 +301,7 @@ def _train(config, family, strategy, source, summary_batch, chief, networks, opt
         if current % config.checkpoint_every == 0 or stop.signal is not None:
           manager.save(checkpoint_number=current)
           if config.metrics and chief and stop.signal is None:
-            _evaluate_snapshot(config, family, networks, current, summaries)
+            evaluate_snapshot(config, family, networks, current, summaries)
           progress.reset_clock(current)
         if stop.signal is not None:
           return stopped_by_signal(summaries, stop.signal, current, result)

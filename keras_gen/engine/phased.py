@@ -16,7 +16,10 @@ the StepContext) and adds, around them:
     one checkpoint carries them and a run stopped in the middle of a transition
     resumes in that transition, on the same data and the same alpha,
   * per-phase learning rates, and optimizer state reset at a phase's start if
-    the phase asks for it.
+    the phase asks for it,
+  * --metrics at every checkpoint (chief only, not on a signal stop), as the
+    plain loop runs them, at the level the networks are at: real images are
+    box-filtered down to it (see `keras_gen.metrics.evaluation`).
 
 Phase i covers images [start_i, start_i + 1000 * kimg_i) of the run. A step
 belongs to the phase its first image falls in; in a transition phase alpha =
@@ -113,6 +116,20 @@ def alpha_at(phase, start, images_shown):
   if not phase.transition:
     return 1.0
   return min(max((images_shown - start) / phase.images, 0.0), 1.0)
+
+
+def config_at_level(config, networks):
+  """`config` with element_shape [2^level, 2^level, C], the level networks["phase"] is at.
+
+  Exports, snapshot metrics and restored runs describe the images G makes at
+  that level, not the data's top resolution. Before the first phase (level 0)
+  `config` is returned as it is.
+  """
+  level = int(networks[PHASE_NETWORK].level.numpy())
+  if level == 0:
+    return config
+  size = 2 ** level
+  return dataclasses.replace(config, element_shape=[size, size, config.element_shape[2]])
 
 
 def _dataset_path(config):
@@ -267,6 +284,10 @@ def _train(config, family, strategy, path, phases, summary_images, chief,
         if current % config.checkpoint_every == 0 or last or stop.signal is not None:
           manager.save(checkpoint_number=current)
           saved_at = current
+          if config.metrics and chief and stop.signal is None:
+            loop.evaluate_snapshot(config_at_level(config, networks), family, networks,
+                                   current, summaries)
+            clock = (current, time.perf_counter(), False)  # Leave the metrics out of the speed.
         if stop.signal is not None:
           return loop.stopped_by_signal(summaries, stop.signal, current, result)
       index = find_phase(phases, shown)
@@ -280,10 +301,8 @@ def _train(config, family, strategy, path, phases, summary_images, chief,
           flush=True)
   result.update(images_shown=shown, level=int(state.level.numpy()),
                 alpha=float(state.alpha.numpy()))
-  size = 2 ** result["level"]
-  export_config = dataclasses.replace(config, element_shape=[size, size, config.element_shape[2]])
   return loop.finish(config, family, strategy, networks, chief, current, result, scratch_dir,
-                     export_config)
+                     config_at_level(config, networks))
 
 
 def _log(summaries, losses, optimizers, state, phase, current, shown, total, clock, result):

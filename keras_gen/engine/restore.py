@@ -8,11 +8,12 @@ import tensorflow as tf
 from keras_gen import config as config_lib
 from keras_gen import registry
 from keras_gen.engine import checkpoints
+from keras_gen.engine import phased
 
 
 @dataclasses.dataclass
 class RestoredRun:
-  config: config_lib.TrainConfig
+  config: config_lib.TrainConfig  # A phased run's element_shape is its checkpoint's level.
   family: object
   networks: dict
   step: int
@@ -21,6 +22,12 @@ class RestoredRun:
 
 def load_run(model_dir, checkpoint_path=None):
   """Returns the networks of the newest (or the given) checkpoint in model_dir.
+
+  The networks are built at the run's full element_shape, as it trained them;
+  for a phased run (Progressive GAN) the returned config's element_shape is
+  that of the level the checkpoint is at, the size G makes there, so an export
+  or evaluation of a run stopped at 8x8 of 32x32 describes 8x8 images, as the
+  training loop's own export does.
 
   Raises ConfigError naming the folder if it holds no run or no checkpoint.
   """
@@ -43,4 +50,6 @@ def load_run(model_dir, checkpoint_path=None):
     raise config_lib.ConfigError(
         f"Checkpoint {checkpoint_path} could not be read into model {config.model!r}: "
         f"{str(e).splitlines()[0]}") from e
+  if hasattr(family, "phases"):
+    config = phased.config_at_level(config, networks)
   return RestoredRun(config, family, networks, int(step.numpy()), checkpoint_path)

@@ -14,7 +14,7 @@ norm. Every block has its own 1x1 toRGB; the output is linear.
 
 D mirrors it: a 1x1 fromRGB per block, blocks of two 3x3 convs and 2x2
 average pooling, and b4 = minibatch stddev, a 3x3 conv, a dense layer and the
-linear score.
+linear score; `D.features` stops before the dense layer (for linear probes).
 
   level L, alpha:  x = lerp(fromRGB_{L-1}(downsample(img)), b_L(fromRGB_L(img)), alpha)
 
@@ -139,15 +139,19 @@ class Discriminator(keras.Model):
 
   def _block(self, x, level):
     if level == MIN_LEVEL:
-      if self.mbstd is not None:
-        x = self.mbstd(x)
-      x = progan_layers.leaky_relu(self.b4_conv(x))
-      x = progan_layers.leaky_relu(self.b4_dense(self.flatten(x)))
-      return self.b4_score(x)
+      return self._score(self._b4_features(x))
     conv0, conv1 = self.blocks[f"b{2 ** level}"]
     x = progan_layers.leaky_relu(conv0(x))
     x = progan_layers.leaky_relu(conv1(x))
     return progan_layers.downsample(x)
+
+  def _b4_features(self, x):
+    if self.mbstd is not None:
+      x = self.mbstd(x)
+    return self.flatten(progan_layers.leaky_relu(self.b4_conv(x)))
+
+  def _score(self, features):
+    return self.b4_score(progan_layers.leaky_relu(self.b4_dense(features)))
 
   def _from_rgb(self, images, level):
     return progan_layers.leaky_relu(self.from_rgb[f"b{2 ** level}"](images))
@@ -161,7 +165,17 @@ class Discriminator(keras.Model):
       layers.extend(self.blocks[f"b{2 ** current}"])
     return [v for layer in layers for v in layer.trainable_variables]
 
-  def call(self, images, level=None, alpha=1.0, training=False):
+  def features(self, images, level=None, alpha=1.0, training=False):
+    """The last features before D's two dense layers, flattened: [N, 16 * nf(1)].
+
+    images [N, 2^level, 2^level, C] -> b4's 3x3 conv output (after minibatch
+    stddev and LeakyReLU), 4 x 4 x nf(1) = 4 x 4 x min(fmap_base / 2, fmap_max)
+    values per image (8192 with the paper's 512 maps), at `level` (default the
+    top) and fade-in `alpha`, as `call` computes them. With minibatch stddev on,
+    an image's features depend on its group of mbstd_group_size images, as its
+    score does.
+    """
+    del training  # D has no layer that behaves differently in training.
     level = self.max_level if level is None else level
     if level == MIN_LEVEL:
       x = self._from_rgb(images, MIN_LEVEL)
@@ -171,7 +185,10 @@ class Discriminator(keras.Model):
       x = lerp(old, new, alpha)
     for current in range(level - 1, MIN_LEVEL, -1):
       x = self._block(x, current)
-    return self._block(x, MIN_LEVEL)
+    return self._b4_features(x)
+
+  def call(self, images, level=None, alpha=1.0, training=False):
+    return self._score(self.features(images, level=level, alpha=alpha, training=training))
 
 
 def build_all_levels(G, D, batch_size=4):

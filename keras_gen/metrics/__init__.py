@@ -5,6 +5,8 @@ A metric is `function(subject, options) -> dict[str, float]`, where `subject`
 checkpoint or a SavedModel export, and `options` carries the held-out data,
 the number of samples and the seed. Adding a metric is one module and one line
 in METRICS; the training loop and the evaluate tool call the same functions.
+A metric that is not defined for a subject (images below its smallest size)
+raises MetricSkipped: the results record its sentence instead of figures.
 """
 
 import importlib
@@ -85,6 +87,14 @@ METRIC_OPTIONS = {
     "samples_per_chunk": "nll: importance samples drawn at once",
     "score_splits": "is/classifier_score: number of splits",
 }
+
+
+class MetricSkipped(Exception):
+  """A metric does not apply to this subject; the message says why, in one sentence.
+
+  Unlike a ConfigError it is not a failure: nothing the user passed is wrong
+  (e.g. a Progressive GAN snapshot at 4x4 is below SWD's 7x7 neighbourhoods).
+  """
 
 
 def check_metric_options(extra):

@@ -8,7 +8,9 @@ import time
 from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import metrics as metrics_lib
+from keras_gen import registry
 from keras_gen import serving
+from keras_gen.metrics import image_sets
 from keras_gen.metrics import subject as subject_lib
 
 
@@ -63,7 +65,10 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
 
   A metric that fails with a ConfigError (a cause the user can fix) is recorded
   as {"error": message}; the others still run and are written, and then the
-  ConfigError is raised naming them all.
+  ConfigError is raised naming them all. A metric that does not apply (it
+  raises MetricSkipped) is recorded as {"skipped": sentence} and is no failure.
+  A phased model below its top level is compared with real images box-filtered
+  down to its level (`_phased_level_resolution`).
   """
   try:
     metrics_lib.check_metric_options(extra or {})
@@ -81,21 +86,32 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
                                  data_dir=data_dir or run_config.get("data_dir") or None,
                                  resolution=resolution, seed=seed)
   held_out = load_split(split)
+  box_filtered_from = None
+  level_resolution = _phased_level_resolution(subject, held_out)
+  if level_resolution is not None:
+    box_filtered_from = tuple(held_out.element_shape)
+    load_split = _box_filtering(load_split, level_resolution)
+    held_out = _box_filter(held_out, level_resolution)
   train = held_out if split == "train" else None
   if train is None and any(getattr(function, "needs_train_split", False)
                            for function, _ in functions.values()):
     train = load_split("train")  # E.g. linear_probe fits on the train split's labels.
   options = subject_lib.Options(held_out=held_out, train=train, num_samples=num_samples,
-                                seed=seed, extra=dict(extra or {}), load_split=load_split)
+                                seed=seed, extra=dict(extra or {}), load_split=load_split,
+                                box_filtered_from=box_filtered_from)
   results = {"model": subject.metadata["model"], "step": subject.metadata["step"],
              "source": source, "dataset": dataset, "split": split,
              "seed": seed, "num_samples": num_samples, "metric_options": dict(extra or {}),
              "metrics": {}}
+  if box_filtered_from is not None:
+    results["real_images_box_filtered_from"] = list(box_filtered_from)
   failures = {}
   for name, (function, _) in functions.items():
     started = time.perf_counter()
     try:
       values = function(subject, options)
+    except metrics_lib.MetricSkipped as e:
+      values = {"skipped": str(e)}
     except config_lib.ConfigError as e:
       # E.g. Inception weights that cannot be downloaded: the other metrics still count.
       failures[name] = str(e)
@@ -108,6 +124,35 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
     raise config_lib.ConfigError(
         " ".join(failures.values()) + f" The other metrics' results are in {output}.")
   return results
+
+
+def _phased_level_resolution(subject, held_out):
+  """The side a phased model below its top level generates at, or None.
+
+  A Progressive GAN snapshot at 8x8 of a 32x32 run is compared with real images
+  box-filtered down to 8x8, the filter its dataset's levels are written with
+  and the data that level trained on, so every image metric sees samples and
+  reals of one size; a metric that is not sound there raises MetricSkipped.
+  """
+  family, _ = registry.get_family(subject.metadata["model"])
+  resolution = subject.metadata.get("resolution")
+  if not hasattr(family, "phases") or held_out.kind != "images" or not resolution:
+    return None
+  return resolution if resolution < held_out.element_shape[0] else None
+
+
+def _box_filter(source, resolution):
+  try:
+    return image_sets.box_filtered(source, resolution)
+  except ValueError as e:
+    raise config_lib.ConfigError(
+        f"Dataset {source.name!r} holds {'x'.join(map(str, source.element_shape))} images, "
+        f"which cannot be box-filtered down to the model's {resolution}x{resolution} level; "
+        f"evaluate against its multi-resolution dataset (--dataset=progan:FOLDER).") from e
+
+
+def _box_filtering(load_split, resolution):
+  return lambda split: _box_filter(load_split(split), resolution)
 
 
 def _default_output(model_dir, saved_model, step):

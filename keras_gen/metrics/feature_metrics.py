@@ -16,12 +16,16 @@ split), so a model's figure can be read against the floor the sample size sets.
 Real features are cached (`feature_cache.py`). Options (--metric_options):
 inception_weights, inception_resolution, classifier_path, feature_cache,
 kid_features, kid_subsets, kid_subset_size, score_splits, baseline (0 skips
-the baselines).
+the baselines). Below a phased model's top level (real images box-filtered
+down to it) the domain classifier's metrics are skipped; Inception resizes
+every image to its own input size, so fid, kid and is still compare like with
+like there.
 """
 
 import collections
 
 from keras_gen import config as config_lib
+from keras_gen import metrics as metrics_lib
 from keras_gen.metrics import classifier
 from keras_gen.metrics import feature_cache
 from keras_gen.metrics import frechet
@@ -40,10 +44,21 @@ def get_extractor(kind, options, metric):
   if kind == "classifier":
     extractor = classifier.load_extractor(options.held_out.name,
                                           options.extra.get("classifier_path", ""))
+    if (options.box_filtered_from is not None
+        and extractor.input_shape != tuple(options.held_out.element_shape)):
+      # Resampling a lower level back up would feed it images it never learned from.
+      raise metrics_lib.MetricSkipped(
+          f"{metric} skipped at {_size(options.held_out.element_shape)}: the domain "
+          f"classifier learned from {_size(extractor.input_shape)} images and has no "
+          f"features for a lower level's.")
     extractor.check_images(options.held_out.examples[:1], f"{options.held_out.name} images")
     return extractor
   raise config_lib.ConfigError(
       f"--metric_options for {metric!r}: features {kind!r} are not one of inception, classifier.")
+
+
+def _size(shape):
+  return f"{shape[0]}x{shape[1]}"
 
 
 def _real_set(extractor, images, dataset, split, options, description):

@@ -3,10 +3,14 @@
 Every set is float32 [N, H, W, C] in [-1, 1], as `Subject.sample` returns it.
 """
 
+import dataclasses
+import math
+
 import numpy as np
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen.data import tfrecords
 
 
 def to_float(examples):
@@ -33,6 +37,28 @@ def int_option(options, name, default):
   except (TypeError, ValueError) as e:
     raise config_lib.ConfigError(
         f"--metric_options={name}={value} is not an integer.") from e
+
+
+def box_filtered(source, resolution, chunk_size=4096):
+  """`source` with its uint8 [N, R, R, C] images box-filtered down to [N, r, r, C], r = resolution.
+
+  The filter is the one every level of a Progressive GAN dataset is written
+  with (`tfrecords.box_filter_levels`: 2x2 averages in float, rounded once), so
+  the result equals the dataset's own level r. R and r must be powers of two
+  with 4 <= r <= R; chunks of `chunk_size` images bound the float copy.
+  """
+  side = source.examples.shape[1]
+  if (source.kind != "images" or source.examples.shape[2] != side
+      or not tfrecords.is_power_of_two(side) or not tfrecords.is_power_of_two(resolution)
+      or not tfrecords.MIN_LEVEL <= math.log2(resolution) <= math.log2(side)):
+    raise ValueError(f"Box filtering needs square power-of-two images and a power-of-two "
+                     f"resolution from 4 up to their size, got {source.element_shape} and "
+                     f"{resolution}.")
+  level = int(math.log2(resolution))
+  examples = np.concatenate([
+      tfrecords.box_filter_levels(source.examples[start:start + chunk_size])[level]
+      for start in range(0, len(source.examples), chunk_size)])
+  return dataclasses.replace(source, examples=examples)
 
 
 def held_out_images(options, metric):

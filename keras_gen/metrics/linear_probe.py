@@ -7,11 +7,13 @@ on the train split's labels and scored on the held-out split, from:
 
   trained      the run's network: the discriminator's last features for GANs
                (DCGAN: `DCGANDiscriminator.features`, the flattened last
-               convolution; MLP: the last hidden layer), the encoder's code for
-               autoencoders, the posterior mean for the VAE;
+               convolution; MLP: the last hidden layer; Progressive GAN:
+               `progan_networks.Discriminator.features`, the flattened b4
+               convolution at the images' level and the run's alpha), the
+               encoder's code for autoencoders, the posterior mean for the VAE;
   random_init  the same architecture rebuilt by `family.build` with another
                seed (never the run's own), untrained: what the architecture
-               alone gives;
+               alone gives (a phased run's at its level and alpha);
   pixels       the raw pixels in [-1, 1].
 
 The figure that says what training added is trained minus random_init.
@@ -25,12 +27,17 @@ probe_learning_rate (1e-3), probe_batch_size (256), probe_train_examples (the
 train examples used; default --num_samples).
 """
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen.engine import phased
 from keras_gen.families import gan_networks
+from keras_gen.families import gan_stabilizers
+from keras_gen.families import progan_networks
 
 DEFAULTS = {"probe_epochs": 30, "probe_l2": 1e-3, "probe_learning_rate": 1e-3,
             "probe_batch_size": 256}
@@ -53,6 +60,9 @@ def feature_extractor(family, networks, hparams, model_name):
   if isinstance(D, gan_networks.DCGANDiscriminator):
     return (lambda images: D.features(images, training=False),
             "the discriminator's last convolutional features, flattened")
+  if isinstance(D, progan_networks.Discriminator):
+    return (_progan_features(D, networks[phased.PHASE_NETWORK].alpha),
+            "the discriminator's b4 convolutional features at the run's level, flattened")
   if isinstance(D, gan_networks.MLPDiscriminator):
     def mlp_features(images):
       # MLPDiscriminator.call without its last layer (it has no features() method).
@@ -62,8 +72,26 @@ def feature_extractor(family, networks, hparams, model_name):
       return x
     return mlp_features, "the discriminator's last hidden layer"
   raise config_lib.ConfigError(
-      f"linear_probe has no feature layer for model {model_name!r}; it probes DCGAN and MLP "
-      "discriminators and autoencoder encoders.")
+      f"linear_probe has no feature layer for model {model_name!r}; it probes DCGAN, MLP and "
+      "Progressive GAN discriminators and autoencoder encoders.")
+
+
+def _progan_features(D, alpha):
+  """D.features at the level of the images it is given ([N, 2^level, 2^level, C]).
+
+  Minibatch stddev needs a batch divisible by its group, so the last N mod
+  group images of a batch are run as a group of their own.
+  """
+  group = D.mbstd.group_size if D.mbstd is not None else 1
+
+  def features(images):
+    level = int(math.log2(images.shape[1]))
+    whole = images.shape[0] // group * group
+    parts = [part for part in (images[:whole], images[whole:]) if part.shape[0]]
+    return tf.concat([D.features(part, level=level, alpha=tf.convert_to_tensor(alpha))
+                      for part in parts], axis=0)
+
+  return features
 
 
 def random_init_networks(family, hparams, element_shape, run_seed):
@@ -207,6 +235,10 @@ def linear_probe(subject, options):
   hparams, element_shape = run.config.hparams, run.config.element_shape
   trained, description = feature_extractor(run.family, run.networks, hparams, run.config.model)
   random_networks = random_init_networks(run.family, hparams, element_shape, run.config.seed)
+  if phased.PHASE_NETWORK in run.networks:
+    # A phased run's level and alpha say which architecture it is at; they are not learned.
+    gan_stabilizers.copy_weights(random_networks[phased.PHASE_NETWORK],
+                                 run.networks[phased.PHASE_NETWORK])
   untrained, _ = feature_extractor(run.family, random_networks, hparams, run.config.model)
 
   results = {"features": description, "chance": 1.0 / num_classes,

@@ -9,11 +9,13 @@ filtering, K1 = 0.01, K2 = 0.03, five scales weighted (0.0448, 0.2856,
 has an odd side, its last row or column is dropped before downsampling (the
 original code fails there; 28x28 images reach 7x7). The metric averages it over
 the pairs (0, 1), (2, 3), ... of the samples: lower means more diverse. The
-same figure on held-out images is reported beside it.
+same figure on held-out images is reported beside it. Images below 16x16 have
+no fifth scale; the metric is skipped for them (MetricSkipped).
 """
 
 import numpy as np
 
+from keras_gen import metrics as metrics_lib
 from keras_gen.metrics import image_sets
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -21,6 +23,8 @@ FILTER_SIZE = 11
 FILTER_SIGMA = 1.5
 K1, K2 = 0.01, 0.03
 MAX_VALUE = 255.0
+# Every scale halves the side; the fifth must still be one pixel.
+MIN_RESOLUTION = 2 ** (len(WEIGHTS) - 1)
 
 
 def _gaussian_1d(size, sigma):
@@ -91,6 +95,10 @@ def consecutive_pairs_ms_ssim(images, batch_size=500):
 def ms_ssim_metric(subject, options):
   """The `ms_ssim` metric: mean MS-SSIM of consecutive sample pairs, and of held-out pairs."""
   real = image_sets.held_out_images(options, "ms_ssim")
+  if min(real.shape[1:3]) < MIN_RESOLUTION:
+    raise metrics_lib.MetricSkipped(
+        f"ms_ssim skipped: its {len(WEIGHTS)} scales need images of at least "
+        f"{MIN_RESOLUTION}x{MIN_RESOLUTION}, and these are {real.shape[1]}x{real.shape[2]}.")
   generated = image_sets.generated_images(subject, options, "ms_ssim")
   return {"ms_ssim": consecutive_pairs_ms_ssim((generated + 1.0) * 127.5),
           "ms_ssim_real": consecutive_pairs_ms_ssim((real + 1.0) * 127.5),

@@ -25,6 +25,9 @@ class Options:
   # load_split("train" | "test") -> data.Source of the same dataset, data_dir and
   # resolution: a second real set, for real-vs-real baselines.
   load_split: Callable[[str], data.Source] | None = None
+  # The data's own (H, W, C) when the real images were box-filtered down to the
+  # level a phased model is at (`image_sets.box_filtered`); None otherwise.
+  box_filtered_from: tuple | None = None
 
 
 class Subject:

@@ -10,11 +10,13 @@ of 128): the mean absolute difference of the sorted projections. Reported per
 level and averaged, x1e3, with a real-vs-real baseline beside it.
 
 Images are taken on the [0, 255] scale as in the paper; the per-channel
-normalization makes the figure independent of that scale.
+normalization makes the figure independent of that scale. Images below 7x7
+hold no neighbourhood; the metric is skipped for them (MetricSkipped).
 """
 
 import numpy as np
 
+from keras_gen import metrics as metrics_lib
 from keras_gen.metrics import image_sets
 
 NEIGHBOURHOOD_SIZE = 7
@@ -153,6 +155,10 @@ def swd_per_level(images1, images2, seed=0):
 def swd(subject, options):
   """The `swd` metric: samples vs held-out images, and the real-vs-real baseline."""
   real = image_sets.held_out_images(options, "swd")
+  if min(real.shape[1:3]) < NEIGHBOURHOOD_SIZE:
+    raise metrics_lib.MetricSkipped(
+        f"swd skipped: its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} neighbourhoods need images "
+        f"of at least that size, and these are {real.shape[1]}x{real.shape[2]}.")
   generated = image_sets.generated_images(subject, options, "swd")
   count = min(len(real), len(generated))
   to_255 = lambda images: (images[:count] + 1.0) * 127.5  # noqa: E731
