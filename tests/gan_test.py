@@ -213,9 +213,9 @@ def _max_difference(left, right):
   return max(float(np.abs(a - b).max()) for a, b in zip(left, right))
 
 
-def _unrolled_state():
+def _unrolled_state(**overrides):
   networks, optimizers, hparams = make_state("unrolled_gan", (2,), d_learning_rate=0.05,
-                                             **TINY_MLP)
+                                             **TINY_MLP, **overrides)
   batch = point_batch(8)
   # One real step gives D's Adam non-zero moments for the simulation to start from.
   gan.train_step(networks, optimizers, batch, context_at(0, 8), hparams)
@@ -256,8 +256,10 @@ def test_first_order_unrolled_gradient_equals_the_plain_gradient_against_the_unr
   assert _max_difference(plain, first_order) < 1e-6
 
 
-def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d():
-  networks, optimizers, hparams, batch = _unrolled_state()
+# With a decaying learning rate the simulation must use the rate of D's current update.
+@pytest.mark.parametrize("decay_steps", [0, 3])
+def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps):
+  networks, optimizers, hparams, batch = _unrolled_state(learning_rate_decay_steps=decay_steps)
   D, context = networks["D"], context_at(0, 8)
   fake = networks["G"](context.normal([8, 4], salt=0))
   weights, _ = gan_unrolled.unrolled_discriminator_weights(
