@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen import metrics as metrics_lib
 from keras_gen.data import tfrecords
 
 
@@ -68,6 +69,19 @@ def held_out_images(options, metric):
         f"Metric {metric!r} compares images, but dataset {options.held_out.name!r} holds "
         f"{options.held_out.kind}.")
   return to_float(options.held_out.examples[:options.num_samples])
+
+
+def held_out_images_of_at_least(options, metric, size, needs):
+  """held_out_images, or MetricSkipped when they are smaller than size x size.
+
+  `needs` finishes the sentence "METRIC skipped: ...", e.g. "its 5 scales need
+  images of at least 16x16".
+  """
+  images = held_out_images(options, metric)
+  if min(images.shape[1:3]) < size:
+    raise metrics_lib.MetricSkipped(
+        f"{metric} skipped: {needs}, and these are {images.shape[1]}x{images.shape[2]}.")
+  return images
 
 
 def generated_images(subject, options, metric, count=None):

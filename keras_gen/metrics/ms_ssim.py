@@ -15,7 +15,6 @@ no fifth scale; the metric is skipped for them (MetricSkipped).
 
 import numpy as np
 
-from keras_gen import metrics as metrics_lib
 from keras_gen.metrics import image_sets
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -94,11 +93,9 @@ def consecutive_pairs_ms_ssim(images, batch_size=500):
 
 def ms_ssim_metric(subject, options):
   """The `ms_ssim` metric: mean MS-SSIM of consecutive sample pairs, and of held-out pairs."""
-  real = image_sets.held_out_images(options, "ms_ssim")
-  if min(real.shape[1:3]) < MIN_RESOLUTION:
-    raise metrics_lib.MetricSkipped(
-        f"ms_ssim skipped: its {len(WEIGHTS)} scales need images of at least "
-        f"{MIN_RESOLUTION}x{MIN_RESOLUTION}, and these are {real.shape[1]}x{real.shape[2]}.")
+  real = image_sets.held_out_images_of_at_least(
+      options, "ms_ssim", MIN_RESOLUTION,
+      f"its {len(WEIGHTS)} scales need images of at least {MIN_RESOLUTION}x{MIN_RESOLUTION}")
   generated = image_sets.generated_images(subject, options, "ms_ssim")
   return {"ms_ssim": consecutive_pairs_ms_ssim((generated + 1.0) * 127.5),
           "ms_ssim_real": consecutive_pairs_ms_ssim((real + 1.0) * 127.5),

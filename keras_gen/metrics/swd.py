@@ -16,7 +16,6 @@ hold no neighbourhood; the metric is skipped for them (MetricSkipped).
 
 import numpy as np
 
-from keras_gen import metrics as metrics_lib
 from keras_gen.metrics import image_sets
 
 NEIGHBOURHOOD_SIZE = 7
@@ -154,11 +153,10 @@ def swd_per_level(images1, images2, seed=0):
 
 def swd(subject, options):
   """The `swd` metric: samples vs held-out images, and the real-vs-real baseline."""
-  real = image_sets.held_out_images(options, "swd")
-  if min(real.shape[1:3]) < NEIGHBOURHOOD_SIZE:
-    raise metrics_lib.MetricSkipped(
-        f"swd skipped: its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} neighbourhoods need images "
-        f"of at least that size, and these are {real.shape[1]}x{real.shape[2]}.")
+  real = image_sets.held_out_images_of_at_least(
+      options, "swd", NEIGHBOURHOOD_SIZE,
+      f"its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} neighbourhoods need images of at least "
+      f"that size")
   generated = image_sets.generated_images(subject, options, "swd")
   count = min(len(real), len(generated))
   to_255 = lambda images: (images[:count] + 1.0) * 127.5  # noqa: E731
