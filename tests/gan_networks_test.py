@@ -50,3 +50,26 @@ def test_dcgan_generator_for_4x4_images_outputs_4x4():
   images = G(tf.zeros([2, 8]))
   assert images.shape == (2, 4, 4, 1)
   assert D(images).shape == (2, 1)
+
+
+def test_mlp_generator_with_batch_norm_normalizes_each_hidden_layer_over_the_batch():
+  G = gan_networks.make_generator("mlp", (2,), _hparams(g_norm="batch", g_layers=2))
+  z = tf.random.normal([64, 8], seed=1) * 50.0 + 7.0
+  G(z, training=True)
+  # In training mode each hidden unit, before its ReLU, has mean 0 and variance 1 over the
+  # batch (batch norm starts with gamma 1, beta 0), whatever the scale of z.
+  pre_activation = G.norms[0](G.hidden[0](z), training=True)
+  mean, variance = tf.nn.moments(pre_activation, axes=[0])
+  assert float(tf.reduce_max(tf.abs(mean))) < 1e-4
+  assert float(tf.reduce_max(tf.abs(variance - 1.0))) < 1e-2
+  # The hidden Dense layers drop their bias, which batch norm's mean would cancel.
+  assert all(not dense.use_bias for dense in G.hidden)
+  assert len([norm for norm in G.norms if norm is not None]) == 2
+
+
+def test_mlp_generator_without_norm_has_no_batch_norm_layers():
+  G = gan_networks.make_generator("mlp", (2,), _hparams())
+  G(tf.zeros([1, 8]))
+  assert not [layer for layer in G._flatten_layers()  # pylint: disable=protected-access
+              if isinstance(layer, layers.BatchNormalization)]
+  assert all(dense.use_bias for dense in G.hidden)

@@ -256,17 +256,26 @@ def test_first_order_unrolled_gradient_equals_the_plain_gradient_against_the_unr
   assert _max_difference(plain, first_order) < 1e-6
 
 
-# With a decaying learning rate the simulation must use the rate of D's current update.
-@pytest.mark.parametrize("decay_steps", [0, 3])
-def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps):
+# With a decaying learning rate the simulation must use the rate of D's current update,
+# and with an R1 penalty it must add the penalty the real update adds.
+@pytest.mark.parametrize("decay_steps, r1_gamma", [(0, 0.0), (3, 0.0), (0, 0.5)])
+def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps, r1_gamma):
   networks, optimizers, hparams, batch = _unrolled_state(learning_rate_decay_steps=decay_steps)
   D, context = networks["D"], context_at(0, 8)
   fake = networks["G"](context.normal([8, 4], salt=0))
+
+  def r1(discriminator_fn, real, fake, unroll_step):
+    del fake, unroll_step  # R1 only looks at real data.
+    return 0.5 * r1_gamma * context.average(losses.r1_penalty(discriminator_fn, real))
+
   weights, _ = gan_unrolled.unrolled_discriminator_weights(
       D, optimizers["D"], losses.non_saturating_discriminator_loss, batch["points"], fake, 1,
-      context)
+      context, penalty=r1 if r1_gamma else None)
   with tf.GradientTape() as tape:
     loss = context.average(losses.non_saturating_discriminator_loss(D(batch["points"]), D(fake)))
+    if r1_gamma:
+      loss += r1(D, batch["points"], fake, 0)
+      assert float(r1(D, batch["points"], fake, 0)) > 1e-4  # The penalty is not negligible.
   optimizers["D"].apply_gradients(zip(tape.gradient(loss, D.trainable_variables),
                                       D.trainable_variables))
   for simulated, real in zip(weights, values(D.trainable_variables)):
@@ -280,6 +289,7 @@ def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps)
     ({"d_norm": "batch", "gradient_penalty_weight": 10.0}, "d_norm"),
     ({"d_norm": "batch", "r1_gamma": 1.0}, "r1_gamma > 0 needs a critic"),
     ({"optimizer": "sgd"}, "optimizer='sgd' is not one of"),
+    ({"g_norm": "layer"}, "g_norm='layer' is not one of"),
     ({"optimizer": "rmsprop", "unroll_steps": 2}, "optimizer must be 'adam'"),
 ])
 def test_validate_hparams_names_the_bad_hyperparameter(hparams, message):
@@ -300,7 +310,7 @@ SMOKE_RUNS = [
                           instance_noise_anneal_steps=4)),
     ("gan", "npz", dict(TINY_MLP, loss="minimax", n_critic=2)),
     ("unrolled_gan", "ring8", dict(TINY_MLP, unroll_steps=2, r1_gamma=0.1,
-                                   learning_rate_decay_steps=4)),
+                                   learning_rate_decay_steps=4, g_norm="batch")),
     ("dcgan", "npz", dict(TINY_CONV)),
     ("wgan", "npz", dict(TINY_CONV, n_critic=2)),
     ("wgan_gp", "npz", dict(TINY_CONV, n_critic=2, ema_decay=0.5)),

@@ -18,7 +18,8 @@ hyperparameters (presets in `keras_gen.registry`):
 
 Every name also takes the R1 penalty on real data (Mescheder et al. 2018;
 r1_gamma / 2 times ||grad_x D(x)||^2 added to D's loss; the unrolled GAN's
-simulated D steps leave it out, which spares a third derivative), a linear
+simulated D steps include it, as they include the gradient penalty, so they are
+the real D update, at the price of a third derivative), a linear
 learning-rate decay to 0 (learning_rate_decay_steps), instance noise (Arjovsky &
 Bottou 2017; instance_noise_std, annealed to 0 over instance_noise_anneal_steps)
 and a generator moving average (ema_decay > 0 adds the network "G_ema", used for
@@ -51,6 +52,7 @@ DEFAULT_HPARAMS = {
     "d_norm": "batch",           # dcgan: D's normalization, one of gan_networks.D_NORMS.
     "g_units": 128,              # mlp: G's hidden width.
     "g_layers": 2,               # mlp: G's hidden layers.
+  "g_norm": "none",            # mlp: G's normalization, one of gan_networks.G_NORMS.
     "d_units": 128,              # mlp: D's hidden width.
     "d_layers": 2,               # mlp: D's hidden layers.
     "loss": "non_saturating",    # A name in keras_gen.losses.GAN_LOSSES.
@@ -76,6 +78,7 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "architecture", gan_networks.ARCHITECTURES)
   base.check_choice(hparams, "d_norm", gan_networks.D_NORMS)
+  base.check_choice(hparams, "g_norm", gan_networks.G_NORMS)
   base.check_choice(hparams, "optimizer", OPTIMIZERS)
   losses.get_gan_loss(hparams["loss"])
   for name in ("n_critic", "latent_dim", "g_units", "d_units", "g_filters", "d_filters"):
@@ -173,23 +176,28 @@ def train_step(networks, optimizers, batch, context, hparams):
       return x
     return gan_stabilizers.add_instance_noise(x, noise_std, context, salt)
 
+  def discriminator_penalties(discriminator_fn, real, fake, salt):
+    """D's penalty terms before weighting, and their weighted sum (0.0 with none)."""
+    penalties, weighted_sum = {}, 0.0
+    if penalty_weight > 0:
+      epsilon = context.uniform([per_replica_batch] + [1] * (real.shape.rank - 1), salt=salt)
+      penalties["gradient_penalty"] = context.average(losses.gradient_penalty(
+          discriminator_fn, real, fake, epsilon))
+      weighted_sum += penalty_weight * penalties["gradient_penalty"]
+    if hparams["r1_gamma"] > 0:
+      penalties["r1_penalty"] = context.average(losses.r1_penalty(discriminator_fn, real))
+      weighted_sum += 0.5 * hparams["r1_gamma"] * penalties["r1_penalty"]
+    return weighted_sum, penalties
+
   def update_discriminator(d_step, real, fake):
     fake = tf.stop_gradient(fake)
     with tf.GradientTape() as d_tape:
       real_logits = D(d_input(real, 100 + 2 * d_step), training=True)
       fake_logits = D(d_input(fake, 101 + 2 * d_step), training=True)
       d_loss = context.average(discriminator_loss(real_logits, fake_logits))
-      total_loss, penalties = d_loss, {}
-      if penalty_weight > 0:
-        epsilon = context.uniform([per_replica_batch] + [1] * (real.shape.rank - 1),
-                                  salt=200 + d_step)
-        penalties["gradient_penalty"] = context.average(losses.gradient_penalty(
-            lambda x: D(x, training=True), real, fake, epsilon))
-        total_loss += penalty_weight * penalties["gradient_penalty"]
-      if hparams["r1_gamma"] > 0:
-        penalties["r1_penalty"] = context.average(
-            losses.r1_penalty(lambda x: D(x, training=True), real))
-        total_loss += 0.5 * hparams["r1_gamma"] * penalties["r1_penalty"]
+      weighted_penalties, penalties = discriminator_penalties(
+          lambda x: D(x, training=True), real, fake, salt=200 + d_step)
+      total_loss = d_loss + weighted_penalties
     base.minimize(d_tape, total_loss, D.trainable_variables, optimizers["D"])
     if hparams["clip_value"] > 0:
       gan_stabilizers.clip_weights(D.trainable_variables, hparams["clip_value"])
@@ -207,7 +215,9 @@ def train_step(networks, optimizers, batch, context, hparams):
       d_loss, penalties = update_discriminator(n_critic - 1, real_minibatches[-1], fake)
     g_loss = gan_unrolled.unrolled_generator_loss(
         D, optimizers["D"], generator_loss, discriminator_loss, real_minibatches[-1], fake,
-        hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input)
+        hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input,
+        penalty=lambda discriminator_fn, real, fake, unroll_step: discriminator_penalties(
+            discriminator_fn, real, fake, salt=600 + unroll_step)[0])
   base.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
   if _uses_ema(hparams):
     gan_stabilizers.update_ema(networks["G_ema"], G, hparams["ema_decay"])

@@ -2,7 +2,9 @@
 
 MLP (Goodfellow et al. 2014; Metz et al. 2017 for the 2-D toy mixtures): fully
 connected G and D for images or points. G ends in tanh for images and is linear
-for points; D is a stack of LeakyReLU(0.2) layers ending in one logit.
+for points, with batch norm before each ReLU as an option (g_norm="batch", the
+toy generator of Lin et al. 2018, PacGAN); D is a stack of LeakyReLU(0.2) layers
+ending in one logit.
 
 DCGAN (Radford et al. 2016): a projection of z reshaped to a small map, then
 fractionally-strided 4x4 convolutions with batch norm and ReLU in G, a tanh
@@ -43,6 +45,11 @@ def _d_norm(kind):
   return None
 
 
+# G's normalization in the MLP architecture: none (Goodfellow et al. 2014, Metz et
+# al. 2017) or batch norm before every ReLU (Lin et al. 2018, PacGAN's toy generator).
+G_NORMS = ("none", "batch")
+
+
 class MLPGenerator(keras.Model):
   """z [N, latent_dim] -> images [N, H, W, C] in [-1, 1] (tanh) or points [N, 2] (linear)."""
 
@@ -50,17 +57,25 @@ class MLPGenerator(keras.Model):
                output_shape,       # (H, W, C) for images, (2,) for points.
                hidden_units=128,   # Width of every hidden layer.
                hidden_layers=2,    # Number of ReLU hidden layers.
+               norm="none",        # One of G_NORMS, applied before every ReLU.
                **kwargs):
     super().__init__(**kwargs)
     self.image_output = len(output_shape) == 3
-    self.hidden = [layers.Dense(hidden_units, activation="relu") for _ in range(hidden_layers)]
+    batch_norm = norm == "batch"
+    # A bias before batch norm is cancelled by its mean subtraction.
+    self.hidden = [layers.Dense(hidden_units, use_bias=not batch_norm)
+                   for _ in range(hidden_layers)]
+    self.norms = [_batch_norm() if batch_norm else None for _ in range(hidden_layers)]
     self.to_output = layers.Dense(math.prod(output_shape), dtype="float32")
     self.reshape = layers.Reshape(tuple(output_shape))
 
   def call(self, z, training=False):
     x = z
-    for dense in self.hidden:
+    for dense, norm in zip(self.hidden, self.norms):
       x = dense(x)
+      if norm is not None:
+        x = norm(x, training=training)
+      x = keras.ops.relu(x)
     x = self.reshape(self.to_output(x))
     return keras.ops.tanh(x) if self.image_output else x
 
@@ -167,7 +182,7 @@ def make_generator(architecture, element_shape, hparams, name="G"):
                           base_filters=hparams["g_filters"], name=name)
   if architecture == "mlp":
     return MLPGenerator(element_shape, hidden_units=hparams["g_units"],
-                        hidden_layers=hparams["g_layers"], name=name)
+                        hidden_layers=hparams["g_layers"], norm=hparams["g_norm"], name=name)
   raise ValueError(f"Unknown GAN architecture {architecture!r}; expected one of {ARCHITECTURES}.")
 
 

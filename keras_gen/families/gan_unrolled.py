@@ -31,7 +31,7 @@ def _adam_state(optimizer, variables):
 
 
 def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fake, unroll_steps,
-                                   context, d_input=lambda x, salt: x):
+                                   context, d_input=lambda x, salt: x, penalty=None):
   """D's trainable weights after `unroll_steps` simulated Adam steps, as differentiable tensors.
 
   Args:
@@ -43,6 +43,9 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
     unroll_steps: K >= 0.
     context: the StepContext, for the loss average and the noise draws.
     d_input: maps (D's input, salt) to what D sees (instance noise).
+    penalty: None, or a function of (discriminator_fn, real, fake, unroll_step)
+      giving the weighted penalty D's real update adds to its loss (R1, the
+      gradient penalty), so that each simulated step is that update.
 
   Returns:
     (list of trainable weight tensors, list of non-trainable tensors).
@@ -62,6 +65,10 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
       fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, 501 + 2 * unroll_step),
                                         training=True)
       loss = context.average(discriminator_loss(real_logits, fake_logits))
+      if penalty is not None:
+        current = weights
+        loss += penalty(lambda x: D.stateless_call(current, buffers, x, training=True)[0],
+                        real, fake, unroll_step)
     gradients = tape.gradient(loss, weights)
     if replica_context is not None and tf.distribute.has_strategy():
       # Each replica holds a slice of the global batch; the real update sums them.
@@ -81,7 +88,8 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
 
 
 def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, real, fake,
-                            unroll_steps, first_order, context, d_input=lambda x, salt: x):
+                            unroll_steps, first_order, context, d_input=lambda x, salt: x,
+                            penalty=None):
   """The generator loss f_K of Metz et al. 2017, eq. 5, averaged over the global batch.
 
   Call it under the generator's tape with `fake = G(z)`; with unroll_steps = 0
@@ -95,7 +103,8 @@ def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, 
   else:
     fake_for_unroll = fake
   weights, buffers = unrolled_discriminator_weights(
-      D, d_optimizer, discriminator_loss, real, fake_for_unroll, unroll_steps, context, d_input)
+      D, d_optimizer, discriminator_loss, real, fake_for_unroll, unroll_steps, context, d_input,
+      penalty)
   if first_order:
     weights = [tf.stop_gradient(w) for w in weights]
   fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, 300), training=True)
