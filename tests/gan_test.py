@@ -90,8 +90,11 @@ def test_wgan_gp_step_minimizes_the_wasserstein_loss_plus_ten_times_the_penalty(
     np.testing.assert_allclose(new, expected, rtol=1e-4, atol=1e-8)
 
 
-def test_r1_step_minimizes_the_discriminator_loss_plus_half_gamma_times_r1():
-  networks, optimizers, hparams = make_state("gan", (2,), r1_gamma=4.0, **TINY_MLP)
+# At step 3, gamma 8 annealed to 0 over 6 steps is gamma 4.
+@pytest.mark.parametrize("r1_hparams", [{"r1_gamma": 4.0},
+                                        {"r1_gamma": 8.0, "r1_gamma_anneal_steps": 6}])
+def test_r1_step_minimizes_the_discriminator_loss_plus_half_gamma_times_r1(r1_hparams):
+  networks, optimizers, hparams = make_state("gan", (2,), **r1_hparams, **TINY_MLP)
   G, D = networks["G"], networks["D"]
   batch, context = point_batch(8), context_at(3, 8)
   fake = G(context.normal([8, 4], salt=0), training=True)
@@ -136,6 +139,16 @@ def test_gradient_penalty_norm_matches_finite_differences_on_the_critic():
     minus = D(tf.constant(base_image - step * directions, tf.float32)).numpy().astype(np.float64)
     norms.append(np.linalg.norm((plus - minus) / (2 * step)))
   np.testing.assert_allclose(penalty, (np.array(norms) - 1.0) ** 2, rtol=2e-2, atol=1e-4)
+
+
+def test_r1_gamma_is_annealed_linearly_to_zero_or_kept_constant():
+  annealed = {"r1_gamma": 0.2, "r1_gamma_anneal_steps": 100}
+  gammas = [float(gan_stabilizers.r1_gamma(annealed, tf.constant(step, tf.int64)))
+            for step in (0, 25, 100, 150)]
+  np.testing.assert_allclose(gammas, [0.2, 0.15, 0.0, 0.0], atol=1e-7)
+  constant = {"r1_gamma": 0.2, "r1_gamma_anneal_steps": 0}
+  assert float(gan_stabilizers.r1_gamma(constant, tf.constant(10**6, tf.int64))) == \
+      pytest.approx(0.2)
 
 
 def test_instance_noise_std_is_annealed_linearly_to_zero_and_then_stays_there():

@@ -52,7 +52,7 @@ DEFAULT_HPARAMS = {
     "d_norm": "batch",           # dcgan: D's normalization, one of gan_networks.D_NORMS.
     "g_units": 128,              # mlp: G's hidden width.
     "g_layers": 2,               # mlp: G's hidden layers.
-  "g_norm": "none",            # mlp: G's normalization, one of gan_networks.G_NORMS.
+    "g_norm": "none",            # mlp: G's normalization, one of gan_networks.G_NORMS.
     "d_units": 128,              # mlp: D's hidden width.
     "d_layers": 2,               # mlp: D's hidden layers.
     "loss": "non_saturating",    # A name in keras_gen.losses.GAN_LOSSES.
@@ -67,6 +67,7 @@ DEFAULT_HPARAMS = {
     "clip_value": 0.0,           # WGAN weight clipping of every D weight; 0 disables.
     "gradient_penalty_weight": 0.0,  # WGAN-GP's lambda; 0 disables.
     "r1_gamma": 0.0,             # R1 penalty gamma (Mescheder et al. 2018) on D; 0 disables.
+    "r1_gamma_anneal_steps": 0,  # Linear decay of gamma to 0 over this many G steps; 0 keeps it.
     "instance_noise_std": 0.0,   # Std of Gaussian noise on D's inputs at step 0; 0 disables.
     "instance_noise_anneal_steps": 0,  # Linear decay of that std to 0; 0 keeps it constant.
     "ema_decay": 0.0,            # G_ema decay per G step, e.g. 0.999; 0 disables G_ema.
@@ -84,7 +85,8 @@ def validate_hparams(hparams):
   for name in ("n_critic", "latent_dim", "g_units", "d_units", "g_filters", "d_filters"):
     if hparams[name] < 1:
       raise ValueError(f"{name} must be at least 1, got {hparams[name]}.")
-  for name in ("clip_value", "gradient_penalty_weight", "r1_gamma", "instance_noise_std",
+  for name in ("clip_value", "gradient_penalty_weight", "r1_gamma", "r1_gamma_anneal_steps",
+               "instance_noise_std",
                "instance_noise_anneal_steps", "unroll_steps", "g_layers", "d_layers",
                "learning_rate_decay_steps"):
     if hparams[name] < 0:
@@ -186,7 +188,8 @@ def train_step(networks, optimizers, batch, context, hparams):
       weighted_sum += penalty_weight * penalties["gradient_penalty"]
     if hparams["r1_gamma"] > 0:
       penalties["r1_penalty"] = context.average(losses.r1_penalty(discriminator_fn, real))
-      weighted_sum += 0.5 * hparams["r1_gamma"] * penalties["r1_penalty"]
+      gamma = gan_stabilizers.r1_gamma(hparams, context.step)
+      weighted_sum += 0.5 * gamma * penalties["r1_penalty"]
     return weighted_sum, penalties
 
   def update_discriminator(d_step, real, fake):

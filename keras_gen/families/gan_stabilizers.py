@@ -1,5 +1,5 @@
-"""Stabilizers the GAN step applies around its updates: instance noise, weight
-clipping and the generator's moving average (G_ema).
+"""Stabilizers the GAN step applies around its updates: instance noise, the R1
+penalty's schedule, weight clipping and the generator's moving average (G_ema).
 
 They live apart from `gan.py` because each is a small, separately tested rule
 about variables or inputs, and none knows which loss is being trained.
@@ -21,8 +21,29 @@ def instance_noise_std(hparams, step):
   Returns:
     float32 scalar in [0, instance_noise_std].
   """
-  initial = tf.constant(hparams["instance_noise_std"], tf.float32)
-  anneal_steps = hparams["instance_noise_anneal_steps"]
+  return linear_anneal(hparams["instance_noise_std"], hparams["instance_noise_anneal_steps"],
+                       step)
+
+
+def r1_gamma(hparams, step):
+  """The R1 penalty's gamma at `step` (an int64 scalar tensor).
+
+  Mescheder et al. 2018 keep gamma constant (r1_gamma_anneal_steps 0). A
+  strong penalty early keeps every mode of a toy mixture but holds D too flat
+  near modes narrower than its reach; annealing gamma to 0, as Roth et al. 2017
+  ("Stabilizing Training of Generative Adversarial Networks through
+  Regularization") anneal their regularizer's weight, lets D sharpen late.
+  Linear: r1_gamma at step 0, 0 from step r1_gamma_anneal_steps on.
+
+  Returns:
+    float32 scalar in [0, r1_gamma].
+  """
+  return linear_anneal(hparams["r1_gamma"], hparams["r1_gamma_anneal_steps"], step)
+
+
+def linear_anneal(initial, anneal_steps, step):
+  """initial at step 0, falling linearly to 0 at anneal_steps; constant if anneal_steps is 0."""
+  initial = tf.constant(initial, tf.float32)
   if anneal_steps <= 0:
     return initial
   remaining = 1.0 - tf.cast(step, tf.float32) / float(anneal_steps)
