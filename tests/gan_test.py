@@ -141,24 +141,18 @@ def test_gradient_penalty_norm_matches_finite_differences_on_the_critic():
   np.testing.assert_allclose(penalty, (np.array(norms) - 1.0) ** 2, rtol=2e-2, atol=1e-4)
 
 
-def test_r1_gamma_is_annealed_linearly_to_zero_or_kept_constant():
-  annealed = {"r1_gamma": 0.2, "r1_gamma_anneal_steps": 100}
-  gammas = [float(gan_stabilizers.r1_gamma(annealed, tf.constant(step, tf.int64)))
-            for step in (0, 25, 100, 150)]
-  np.testing.assert_allclose(gammas, [0.2, 0.15, 0.0, 0.0], atol=1e-7)
-  constant = {"r1_gamma": 0.2, "r1_gamma_anneal_steps": 0}
-  assert float(gan_stabilizers.r1_gamma(constant, tf.constant(10**6, tf.int64))) == \
-      pytest.approx(0.2)
-
-
-def test_instance_noise_std_is_annealed_linearly_to_zero_and_then_stays_there():
-  hparams = {"instance_noise_std": 0.5, "instance_noise_anneal_steps": 100}
-  stds = [float(gan_stabilizers.instance_noise_std(hparams, tf.constant(step, tf.int64)))
-          for step in (0, 50, 100, 150)]
-  np.testing.assert_allclose(stds, [0.5, 0.25, 0.0, 0.0], atol=1e-7)
-  constant = {"instance_noise_std": 0.3, "instance_noise_anneal_steps": 0}
-  assert float(gan_stabilizers.instance_noise_std(constant, tf.constant(10**6, tf.int64))) == \
-      pytest.approx(0.3)
+@pytest.mark.parametrize("schedule, value_name, steps_name", [
+    (gan_stabilizers.instance_noise_std, "instance_noise_std", "instance_noise_anneal_steps"),
+    (gan_stabilizers.r1_gamma, "r1_gamma", "r1_gamma_anneal_steps"),
+])
+def test_annealed_value_falls_linearly_to_zero_and_stays_there_or_is_constant(
+    schedule, value_name, steps_name):
+  annealed = {value_name: 0.2, steps_name: 100}
+  values_at = [float(schedule(annealed, tf.constant(step, tf.int64)))
+               for step in (0, 25, 100, 150)]
+  np.testing.assert_allclose(values_at, [0.2, 0.15, 0.0, 0.0], atol=1e-7)
+  constant = {value_name: 0.3, steps_name: 0}
+  assert float(schedule(constant, tf.constant(10**6, tf.int64))) == pytest.approx(0.3)
 
 
 def test_instance_noise_has_the_scheduled_std_and_the_step_reports_it():
