@@ -86,9 +86,8 @@ def validate_hparams(hparams):
     if hparams[name] < 1:
       raise ValueError(f"{name} must be at least 1, got {hparams[name]}.")
   for name in ("clip_value", "gradient_penalty_weight", "r1_gamma", "r1_gamma_anneal_steps",
-               "instance_noise_std",
-               "instance_noise_anneal_steps", "unroll_steps", "g_layers", "d_layers",
-               "learning_rate_decay_steps"):
+               "instance_noise_std", "instance_noise_anneal_steps", "unroll_steps", "g_layers",
+               "d_layers", "learning_rate_decay_steps"):
     if hparams[name] < 0:
       raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
   if not 0.0 <= hparams["ema_decay"] < 1.0:
