@@ -66,8 +66,7 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
                                         training=True)
       loss = context.average(discriminator_loss(real_logits, fake_logits))
       if penalty is not None:
-        current = weights
-        loss += penalty(lambda x: D.stateless_call(current, buffers, x, training=True)[0],
+        loss += penalty(lambda x: D.stateless_call(weights, buffers, x, training=True)[0],
                         real, fake, unroll_step)
     gradients = tape.gradient(loss, weights)
     if replica_context is not None and tf.distribute.has_strategy():
