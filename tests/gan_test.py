@@ -264,9 +264,12 @@ def test_first_order_unrolled_gradient_equals_the_plain_gradient_against_the_unr
 
 
 # With a decaying learning rate the simulation must use the rate of D's current update,
-# and with an R1 penalty it must add the penalty the real update adds.
-@pytest.mark.parametrize("decay_steps, r1_gamma", [(0, 0.0), (3, 0.0), (0, 0.5)])
-def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps, r1_gamma):
+# with an R1 penalty it must add the penalty the real update adds, and with weight
+# clipping it must clip as the real update does.
+@pytest.mark.parametrize("decay_steps, r1_gamma, clip_value",
+                         [(0, 0.0, 0.0), (3, 0.0, 0.0), (0, 0.5, 0.0), (0, 0.0, 0.05)])
+def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps, r1_gamma,
+                                                                     clip_value):
   networks, optimizers, hparams, batch = _unrolled_state(learning_rate_decay_steps=decay_steps)
   D, context = networks["D"], context_at(0, 8)
   fake = networks["G"](context.normal([8, 4], salt=0))
@@ -277,7 +280,7 @@ def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps,
 
   weights, _ = gan_unrolled.unrolled_discriminator_weights(
       D, optimizers["D"], losses.non_saturating_discriminator_loss, batch["points"], fake, 1,
-      context, penalty=r1 if r1_gamma else None)
+      context, penalty=r1 if r1_gamma else None, clip_value=clip_value)
   with tf.GradientTape() as tape:
     loss = context.average(losses.non_saturating_discriminator_loss(D(batch["points"]), D(fake)))
     if r1_gamma:
@@ -285,6 +288,10 @@ def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps,
       assert float(r1(D, batch["points"], fake, 0)) > 1e-4  # The penalty is not negligible.
   optimizers["D"].apply_gradients(zip(tape.gradient(loss, D.trainable_variables),
                                       D.trainable_variables))
+  if clip_value:
+    gan_stabilizers.clip_weights(D.trainable_variables, clip_value)
+    clipped = np.concatenate([np.abs(w).ravel() for w in values(D.trainable_variables)])
+    assert np.mean(clipped == np.float32(clip_value)) > 0.1  # Clipping binds on many weights.
   for simulated, real in zip(weights, values(D.trainable_variables)):
     np.testing.assert_allclose(simulated, real, rtol=1e-5, atol=1e-7)
 

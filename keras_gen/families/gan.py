@@ -219,7 +219,8 @@ def train_step(networks, optimizers, batch, context, hparams):
         D, optimizers["D"], generator_loss, discriminator_loss, real_minibatches[-1], fake,
         hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input,
         penalty=lambda discriminator_fn, real, fake, unroll_step: discriminator_penalties(
-            discriminator_fn, real, fake, salt=600 + unroll_step)[0])
+            discriminator_fn, real, fake, salt=600 + unroll_step)[0],
+        clip_value=hparams["clip_value"])
   base.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
   if _uses_ema(hparams):
     gan_stabilizers.update_ema(networks["G_ema"], G, hparams["ema_decay"])

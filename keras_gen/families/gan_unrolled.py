@@ -31,7 +31,7 @@ def _adam_state(optimizer, variables):
 
 
 def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fake, unroll_steps,
-                                   context, d_input=lambda x, salt: x, penalty=None):
+                                   context, d_input=lambda x, salt: x, penalty=None, clip_value=0.0):
   """D's trainable weights after `unroll_steps` simulated Adam steps, as differentiable tensors.
 
   Args:
@@ -46,6 +46,8 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
     penalty: None, or a function of (discriminator_fn, real, fake, unroll_step)
       giving the weighted penalty D's real update adds to its loss (R1, the
       gradient penalty), so that each simulated step is that update.
+    clip_value: WGAN's weight clipping after each simulated step, as after
+      D's real update; 0 disables.
 
   Returns:
     (list of trainable weight tensors, list of non-trainable tensors).
@@ -80,15 +82,18 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
       momentums[index] = momentums[index] + (gradient - momentums[index]) * (1.0 - beta_1)
       velocities[index] = (velocities[index]
                            + (tf.square(gradient) - velocities[index]) * (1.0 - beta_2))
-      new_weights.append(weight - momentums[index] * alpha
-                         / (tf.sqrt(velocities[index] + _SQRT_EPSILON) + epsilon))
+      new_weight = weight - momentums[index] * alpha / (
+          tf.sqrt(velocities[index] + _SQRT_EPSILON) + epsilon)
+      if clip_value > 0:
+        new_weight = tf.clip_by_value(new_weight, -clip_value, clip_value)
+      new_weights.append(new_weight)
     weights = new_weights
   return weights, buffers
 
 
 def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, real, fake,
                             unroll_steps, first_order, context, d_input=lambda x, salt: x,
-                            penalty=None):
+                            penalty=None, clip_value=0.0):
   """The generator loss f_K of Metz et al. 2017, eq. 5, averaged over the global batch.
 
   Call it under the generator's tape with `fake = G(z)`; with unroll_steps = 0
@@ -103,7 +108,7 @@ def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, 
     fake_for_unroll = fake
   weights, buffers = unrolled_discriminator_weights(
       D, d_optimizer, discriminator_loss, real, fake_for_unroll, unroll_steps, context, d_input,
-      penalty)
+      penalty, clip_value)
   if first_order:
     weights = [tf.stop_gradient(w) for w in weights]
   fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, 300), training=True)
