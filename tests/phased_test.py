@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from keras_gen import export
 from keras_gen import serving
 from keras_gen.data import tfrecords
 from keras_gen.engine import loop
+from keras_gen.metrics import evaluation
 from keras_gen.metrics import image_sets
 
 # 4x4 stable for 2 steps of 8 images, then the 8x8 transition for 4 steps.
@@ -139,10 +141,20 @@ def _read_json(path):
 
 
 def test_snapshot_metrics_run_at_the_level_reached_against_box_filtered_reals(
-    tiny_progan_dataset16, tmp_path):
+    tiny_progan_dataset16, tmp_path, monkeypatch):
   config = _config(tiny_progan_dataset16, tmp_path / "run", metrics=["swd", "ms_ssim"],
                    metric_samples=16)
+  loaded_resolutions = []
+
+  def recording_load(*args, resolution=None, **kwargs):
+    loaded_resolutions.append(resolution)
+    return data.load(*args, resolution=resolution, **kwargs)
+
+  monkeypatch.setattr(evaluation, "data", types.SimpleNamespace(load=recording_load))
   result = loop.run(config)
+  # Each snapshot read its own level's records (the 8x8 one twice: swd's real
+  # baseline takes the other split), never the 16x16 top level.
+  assert loaded_resolutions == [4, 8, 8]
   assert (result["step"], result["level"]) == (6, 3)  # Checkpoints at the phase ends, 2 and 6.
   eval_dir = os.path.join(config.model_dir, "eval")
   at_4x4 = _read_json(os.path.join(eval_dir, "step0000002.json"))
