@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras_gen import data
 from keras_gen.data import mixtures
 from keras_gen.data import sources
+from keras_gen.data import tfrecords
 
 
 # Names and splits.
@@ -153,3 +154,36 @@ def test_unknown_mixture_raises_data_error():
     data.mixture_modes("ring7")
   with pytest.raises(data.DataError, match="'ring7' is unknown"):
     data.mixture_std("ring7")
+
+
+# Limits.
+
+
+def test_limit_keeps_the_first_examples_and_their_labels_of_a_multi_resolution_level(
+    tmp_path, monkeypatch):
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (10, 8, 8, 1), dtype=np.uint8)
+  path = str(tmp_path / "ds")
+  tfrecords.create_from_arrays(path, "ds", images, np.arange(10), shard_size=4)
+  whole = data.load(f"progan:{path}")
+  read_limits = []
+  read_level = tfrecords.read_level
+
+  def recording_read_level(path, level, limit=None):
+    read_limits.append(limit)
+    return read_level(path, level, limit)
+
+  monkeypatch.setattr(tfrecords, "read_level", recording_read_level)
+  first = data.load(f"progan:{path}", resolution=4, limit=3)
+  assert read_limits == [3]  # Read from disk with the limit, not sliced afterwards.
+  np.testing.assert_array_equal(first.examples,
+                                data.load(f"progan:{path}", resolution=4).examples[:3])
+  np.testing.assert_array_equal(first.labels, whole.labels[:3])
+
+
+def test_limit_slices_an_in_memory_source_and_must_be_positive():
+  assert data.load("ring8", limit=5).examples.shape == (5, 2)
+  np.testing.assert_array_equal(data.load("ring8", limit=5).labels,
+                                data.load("ring8").labels[:5])
+  with pytest.raises(data.DataError, match="Limit 0 for dataset 'ring8' is not a positive"):
+    data.load("ring8", limit=0)

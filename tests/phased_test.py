@@ -146,9 +146,10 @@ def test_snapshot_metrics_run_at_the_level_reached_against_box_filtered_reals(
                    metric_samples=16)
   loaded_resolutions = []
 
-  def recording_load(*args, resolution=None, **kwargs):
+  def recording_load(*args, resolution=None, limit=None, **kwargs):
     loaded_resolutions.append(resolution)
-    return data.load(*args, resolution=resolution, **kwargs)
+    assert limit == 2 * 16  # The metrics' 16 reals and the baseline's 16.
+    return data.load(*args, resolution=resolution, limit=limit, **kwargs)
 
   monkeypatch.setattr(evaluation, "data", types.SimpleNamespace(load=recording_load))
   result = loop.run(config)

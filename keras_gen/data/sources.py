@@ -98,7 +98,7 @@ class Source:
 # A loader takes (argument, split, data_dir, resolution, seed), where argument
 # is the part of the name after the prefix ("" for fixed names), and returns
 # (examples, labels) as `Source` holds them.
-_Loader = Callable[[str, str, str | None, int | None, int],
+_Loader = Callable[[str, str, str | None, int | None, int, int | None],
                    tuple[np.ndarray, np.ndarray | None]]
 
 
@@ -109,8 +109,8 @@ class _Dataset:
   loader: _Loader
 
 
-def _load_fashion_mnist(argument, split, data_dir, resolution, seed):
-  del argument, resolution, seed  # Unused.
+def _load_fashion_mnist(argument, split, data_dir, resolution, seed, limit):
+  del argument, resolution, seed, limit  # Unused; load() applies the limit.
   if data_dir is not None:
     return files.read_idx_dataset(data_dir, split)
   if files.has_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split):
@@ -123,8 +123,8 @@ def _load_fashion_mnist(argument, split, data_dir, resolution, seed):
           "`apt-get install dataset-fashion-mnist`"))
 
 
-def _load_mnist(argument, split, data_dir, resolution, seed):
-  del argument, resolution, seed  # Unused.
+def _load_mnist(argument, split, data_dir, resolution, seed, limit):
+  del argument, resolution, seed, limit  # Unused; load() applies the limit.
   if data_dir is not None:
     return files.read_idx_dataset(data_dir, split)
   return _load_tfds(
@@ -134,46 +134,48 @@ def _load_mnist(argument, split, data_dir, resolution, seed):
           "train-labels-idx1-ubyte[.gz], t10k-...)"))
 
 
-def _load_tfds_by_name(argument, split, data_dir, resolution, seed):
-  del resolution, seed  # Unused.
+def _load_tfds_by_name(argument, split, data_dir, resolution, seed, limit):
+  del resolution, seed, limit  # Unused; load() applies the limit.
   if not argument:
     raise DataError("Dataset name 'tfds:' needs a tfds name, e.g. 'tfds:cifar10'.")
   return _load_tfds(argument, split, data_dir)
 
 
-def _load_cifar10(argument, split, data_dir, resolution, seed):
-  del argument, resolution, seed  # Unused.
+def _load_cifar10(argument, split, data_dir, resolution, seed, limit):
+  del argument, resolution, seed, limit  # Unused; load() applies the limit.
   return _load_tfds("cifar10", split, data_dir)
 
 
-def _load_folder(argument, split, data_dir, resolution, seed):
-  del split, data_dir, seed  # Unused: a folder is one split.
+def _load_folder(argument, split, data_dir, resolution, seed, limit):
+  del split, data_dir, seed, limit  # A folder is one split; load() applies the limit.
   if not argument:
     raise DataError("Dataset name 'folder:' needs a path, e.g. 'folder:/data/faces'.")
   return files.read_image_folder(argument, resolution or DEFAULT_FOLDER_RESOLUTION), None
 
 
-def _load_npz(argument, split, data_dir, resolution, seed):
-  del split, data_dir, resolution, seed  # Unused: an archive is one split.
+def _load_npz(argument, split, data_dir, resolution, seed, limit):
+  del split, data_dir, resolution, seed, limit  # One split; load() applies the limit.
   if not argument:
     raise DataError("Dataset name 'npz:' needs a path, e.g. 'npz:/data/faces.npz'.")
   return files.read_npz(argument)
 
 
-def _load_progan(argument, split, data_dir, resolution, seed):
+def _load_progan(argument, split, data_dir, resolution, seed, limit):
   del split, data_dir, seed  # Unused: a dataset folder is one split.
+  # Only this source reads its files lazily: a 1024x1024 level of 30,000
+  # images is 94 GB, so the limit is applied while reading.
   if not argument:
     raise DataError("Dataset name 'progan:' needs a path, e.g. 'progan:/data/celeba_hq'.")
   levels = tfrecords.level_files(argument)
   level = max(levels)
   if resolution is not None and resolution.bit_length() - 1 in levels:
     level = resolution.bit_length() - 1
-  return tfrecords.read_level(argument, level)
+  return tfrecords.read_level(argument, level, limit)
 
 
 def _load_mixture(name):
-  def loader(argument, split, data_dir, resolution, seed):
-    del argument, data_dir, resolution  # Unused.
+  def loader(argument, split, data_dir, resolution, seed, limit):
+    del argument, data_dir, resolution, limit  # Unused; load() applies the limit.
     return mixtures.sample_mixture(name, split, seed)
   return loader
 
@@ -233,7 +235,8 @@ def load(name: str,
          split: str = "train",
          data_dir: str | None = None,
          resolution: int | None = None,
-         seed: int = 0) -> Source:
+         seed: int = 0,
+         limit: int | None = None) -> Source:
   """Loads one split of a dataset into memory.
 
   Args:
@@ -246,6 +249,8 @@ def load(name: str,
       resolution x resolution; None keeps their own size (folders default to
       64). Ignored for points.
     seed: seeds the samples of the toy mixtures; ignored by every other source.
+    limit: if given, only the first `limit` examples (in stored order); a
+      multi-resolution dataset then reads only those from disk.
 
   Returns:
     A `Source`; see the module docstring for dtypes and value ranges.
@@ -260,7 +265,12 @@ def load(name: str,
     if not isinstance(resolution, numbers.Integral) or resolution < 1:
       raise DataError(f"Resolution {resolution!r} for dataset {name!r} is not a positive integer.")
     resolution = int(resolution)
-  examples, labels = dataset.loader(argument, split, data_dir, resolution, seed)
+  if limit is not None and (not isinstance(limit, numbers.Integral) or limit < 1):
+    raise DataError(f"Limit {limit!r} for dataset {name!r} is not a positive integer.")
+  examples, labels = dataset.loader(argument, split, data_dir, resolution, seed, limit)
+  if limit is not None:
+    examples = examples[:limit]
+    labels = None if labels is None else labels[:limit]
   if dataset.kind == "images" and resolution is not None:
     examples = files.crop_and_resize(examples, resolution)
   return Source(name=name, kind=dataset.kind, examples=examples, labels=labels, split=split)

@@ -89,6 +89,11 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   load_split = functools.partial(data.load, dataset,
                                  data_dir=data_dir or run_config.get("data_dir") or None,
                                  resolution=resolution, seed=seed)
+  if dataset.startswith(_MULTI_RESOLUTION_PREFIX):
+    # Its one split may be far larger than memory (30,000 images at 1024x1024
+    # are 94 GB); the metrics read the first num_samples and the real baseline
+    # the next num_samples, so only those are read.
+    load_split = functools.partial(load_split, limit=2 * num_samples)
   held_out, load_split, box_filtered_from = _reals_at_level(subject, dataset, load_split, split)
   train = held_out if split == "train" else None
   if train is None and any(getattr(function, "needs_train_split", False)
