@@ -95,9 +95,10 @@ class Source:
     return self.examples.shape[1:]
 
 
-# A loader takes (argument, split, data_dir, resolution, seed), where argument
-# is the part of the name after the prefix ("" for fixed names), and returns
-# (examples, labels) as `Source` holds them.
+# A loader takes (argument, split, data_dir, resolution, seed, limit), where
+# argument is the part of the name after the prefix ("" for fixed names), and
+# returns (examples, labels) as `Source` holds them; it may return more than
+# `limit` examples, and load() keeps the first `limit`.
 _Loader = Callable[[str, str, str | None, int | None, int, int | None],
                    tuple[np.ndarray, np.ndarray | None]]
 
