@@ -1,5 +1,7 @@
 """The Progressive GAN family: growing networks, fade-in, one step per stage, the schedule."""
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -46,6 +48,18 @@ def test_every_stage_runs_forward_and_one_train_step_with_finite_losses():
                  for w, v in zip(weights, networks["G"].variables_at(level))]
       # At alpha = 1 the old toRGB has a zero gradient, so Adam leaves it.
       assert all(changed) if alpha < 1 or level == 2 else sum(changed) == len(changed) - 2
+
+
+def test_building_creates_every_levels_weights_without_a_keras_build_warning():
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # Keras' "`build()` was called ... unbuilt state" among them.
+    networks, _ = _tiny_state()
+  for name in ("G", "D"):
+    layers = networks[name]._flatten_layers(include_self=False)  # pylint: disable=protected-access
+    unbuilt = [layer.name for layer in layers if not layer.built]
+    assert not unbuilt, (name, unbuilt)
+  # A toRGB for each of 4x4, 8x8 and 16x16.
+  assert len(networks["G"].to_rgb) == 3
 
 
 def _old_and_new_paths(G, D, z, level):

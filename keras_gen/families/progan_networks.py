@@ -23,6 +23,7 @@ and D's input downsampled); at alpha = 1 they are the level-L networks.
 """
 
 import math
+import warnings
 
 import keras
 import tensorflow as tf
@@ -198,5 +199,9 @@ def build_all_levels(G, D, batch_size=4):
   one a SavedModel's default signature traces with the default (top) level.
   """
   z = tf.zeros([batch_size, G.latent_dim])
-  for level in range(G.max_level, MIN_LEVEL - 1, -1):
-    D(G(z, level=level, alpha=0.5), level=level, alpha=0.5)
+  with warnings.catch_warnings():
+    # Keras marks G and D built after the first (top-level) call and warns that
+    # the lower levels' layers are not built yet; this loop builds them next.
+    warnings.filterwarnings("ignore", message=r"`build\(\)` was called on layer")
+    for level in range(G.max_level, MIN_LEVEL - 1, -1):
+      D(G(z, level=level, alpha=0.5), level=level, alpha=0.5)
