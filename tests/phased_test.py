@@ -151,7 +151,8 @@ def test_snapshot_metrics_run_at_the_level_reached_against_box_filtered_reals(
     assert limit == 2 * 16  # The metrics' 16 reals and the baseline's 16.
     return data.load(*args, resolution=resolution, limit=limit, **kwargs)
 
-  monkeypatch.setattr(evaluation, "data", types.SimpleNamespace(load=recording_load))
+  monkeypatch.setattr(evaluation, "data", types.SimpleNamespace(
+      load=recording_load, stored_resolutions=data.stored_resolutions))
   result = loop.run(config)
   # Each snapshot read its own level's records (the 8x8 one twice: swd's real
   # baseline takes the other split), never the 16x16 top level.

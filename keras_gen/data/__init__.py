@@ -19,6 +19,7 @@ from keras_gen.data.sources import dataset_names
 from keras_gen.data.sources import describe_datasets
 from keras_gen.data.sources import load
 from keras_gen.data.sources import Source
+from keras_gen.data.sources import stored_resolutions
 
 __all__ = [
     "DataError",

@@ -165,13 +165,18 @@ def _load_progan(argument, split, data_dir, resolution, seed, limit):
   del split, data_dir, seed  # Unused: a dataset folder is one split.
   # Only this source reads its files lazily: a 1024x1024 level of 30,000
   # images is 94 GB, so the limit is applied while reading.
-  if not argument:
-    raise DataError("Dataset name 'progan:' needs a path, e.g. 'progan:/data/celeba_hq'.")
-  levels = tfrecords.level_files(argument)
+  levels = _progan_levels(argument)
   level = max(levels)
   if resolution is not None and resolution.bit_length() - 1 in levels:
     level = resolution.bit_length() - 1
   return tfrecords.read_level(argument, level, limit)
+
+
+def _progan_levels(argument):
+  """{level: file paths} of the folder a 'progan:' name gives."""
+  if not argument:
+    raise DataError("Dataset name 'progan:' needs a path, e.g. 'progan:/data/celeba_hq'.")
+  return tfrecords.level_files(argument)
 
 
 def _load_mixture(name):
@@ -230,6 +235,18 @@ def describe_datasets() -> str:
               for prefix, (placeholder, dataset) in _PREFIXED_DATASETS.items()]
   width = max(len(name) for name, _ in entries)
   return "\n".join(f"{name:<{width}}  {description}" for name, description in entries)
+
+
+def stored_resolutions(name: str) -> list[int] | None:
+  """The sides a multi-resolution dataset (progan:PATH) stores, ascending; None for others.
+
+  Raises:
+    DataError: the name is unknown, or a progan: folder is missing or holds no levels.
+  """
+  dataset, argument = _lookup(name)
+  if dataset.loader is not _load_progan:
+    return None
+  return [2 ** level for level in sorted(_progan_levels(argument))]
 
 
 def load(name: str,

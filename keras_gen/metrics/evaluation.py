@@ -10,12 +10,8 @@ from keras_gen import data
 from keras_gen import metrics as metrics_lib
 from keras_gen import registry
 from keras_gen import serving
-from keras_gen.data import tfrecords
 from keras_gen.metrics import image_sets
 from keras_gen.metrics import subject as subject_lib
-
-
-_MULTI_RESOLUTION_PREFIX = "progan:"
 
 
 def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir="",
@@ -89,12 +85,13 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   load_split = functools.partial(data.load, dataset,
                                  data_dir=data_dir or run_config.get("data_dir") or None,
                                  resolution=resolution, seed=seed)
-  if dataset.startswith(_MULTI_RESOLUTION_PREFIX):
+  stored = data.stored_resolutions(dataset)
+  if stored is not None:
     # Its one split may be far larger than memory (30,000 images at 1024x1024
     # are 94 GB); the metrics read the first num_samples and the real baseline
     # the next num_samples, so only those are read.
     load_split = functools.partial(load_split, limit=2 * num_samples)
-  held_out, load_split, box_filtered_from = _reals_at_level(subject, dataset, load_split, split)
+  held_out, load_split, box_filtered_from = _reals_at_level(subject, stored, load_split, split)
   train = held_out if split == "train" else None
   if train is None and any(getattr(function, "needs_train_split", False)
                            for function, _ in functions.values()):
@@ -129,28 +126,27 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   return results
 
 
-def _reals_at_level(subject, dataset, load_split, split):
+def _reals_at_level(subject, stored_resolutions, load_split, split):
   """(held-out Source, load_split, box_filtered_from) at the subject's resolution.
 
   A Progressive GAN snapshot at 8x8 of a 32x32 run is compared with real images
   box-filtered down to 8x8, the filter its dataset's levels are written with
   and the data that level trained on, so every image metric sees samples and
   reals of one size; a metric that is not sound there raises MetricSkipped.
-  A multi-resolution dataset (progan:PATH) holds that level already, and it is
-  read instead of the top level, which may not fit in memory. box_filtered_from
-  is the top level's shape, or None when the reals are at their own size.
+  A multi-resolution dataset (`stored_resolutions`, ascending, else None)
+  holds that level already, and it is read instead of the top level, which may
+  not fit in memory. box_filtered_from is the top level's shape, or None when
+  the reals are at their own size.
   """
   family, _ = registry.get_family(subject.metadata["model"])
   resolution = subject.metadata.get("resolution")
   if not hasattr(family, "phases") or not resolution:
     return load_split(split), load_split, None
-  if dataset.startswith(_MULTI_RESOLUTION_PREFIX):
-    levels = tfrecords.level_files(dataset[len(_MULTI_RESOLUTION_PREFIX):])
-    top, level = 2 ** max(levels), resolution.bit_length() - 1
-    if resolution < top and level in levels:
-      load_level = functools.partial(load_split, resolution=resolution)
-      held_out = load_level(split)
-      return held_out, load_level, (top, top, held_out.element_shape[2])
+  if stored_resolutions and resolution in stored_resolutions[:-1]:
+    top = stored_resolutions[-1]
+    load_level = functools.partial(load_split, resolution=resolution)
+    held_out = load_level(split)
+    return held_out, load_level, (top, top, held_out.element_shape[2])
   held_out = load_split(split)
   if held_out.kind != "images" or resolution >= held_out.element_shape[0]:
     return held_out, load_split, None
