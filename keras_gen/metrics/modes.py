@@ -61,8 +61,7 @@ def modes(subject, options):
   dataset = subject.dataset
   if dataset not in ("ring8", "grid25"):
     raise config_lib.ConfigError(
-        f"The modes metric needs a toy mixture dataset (ring8 or grid25), "
-                     f"not {dataset!r}.")
+        f"The modes metric needs a toy mixture dataset (ring8 or grid25), not {dataset!r}.")
   mode_means, std = data.mixture_modes(dataset), data.mixture_std(dataset)
   results = {}
   for count in SAMPLE_COUNTS:
