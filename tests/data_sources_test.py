@@ -187,3 +187,13 @@ def test_limit_slices_an_in_memory_source_and_must_be_positive():
                                 data.load("ring8").labels[:5])
   with pytest.raises(data.DataError, match="Limit 0 for dataset 'ring8' is not a positive"):
     data.load("ring8", limit=0)
+
+
+def test_stored_resolutions_lists_a_progan_folders_sides_and_none_for_other_datasets(tmp_path):
+  images = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 1), dtype=np.uint8)
+  path = str(tmp_path / "ds")
+  tfrecords.create_from_arrays(path, "ds", images, np.arange(4), shard_size=4)
+  assert data.stored_resolutions(f"progan:{path}") == [4, 8, 16]
+  assert data.stored_resolutions("grid25") is None
+  with pytest.raises(data.DataError, match="'progan:' needs a path"):
+    data.stored_resolutions("progan:")
