@@ -118,7 +118,7 @@ def test_real_features_are_cached_by_dataset_split_resolution_and_extractor(
     tiny_classifier, tiny_npz, tmp_path):
   options = _options(tiny_npz, tmp_path, classifier_path=tiny_classifier)
   extractor = feature_metrics.get_extractor("classifier", options, "test")
-  images = options.held_out.examples[:20].astype(np.float32) / 127.5 - 1.0
+  images = options.held_out.examples[:20]
   first = feature_cache.real_features(extractor, images, "npz:tiny", "train", options)
   second = feature_cache.real_features(extractor, images, "npz:tiny", "train", options)
   assert (first[2], second[2]) == (False, True)
@@ -132,7 +132,7 @@ def test_real_features_are_cached_by_dataset_split_resolution_and_extractor(
 def test_random_inception_features_are_never_cached(tiny_npz, tmp_path):
   options = _options(tiny_npz, tmp_path, **RANDOM_INCEPTION)
   extractor = feature_metrics.get_extractor("inception", options, "test")
-  images = np.zeros((2, 16, 16, 1), np.float32)
+  images = np.zeros((2, 16, 16, 1), np.uint8)
   assert not feature_cache.real_features(extractor, images, "x", "train", options)[2]
   assert not os.path.exists(tmp_path / "cache")
 

@@ -49,3 +49,13 @@ def test_pairs_metric_averages_consecutive_pairs_and_skips_an_odd_last_image():
   images = np.concatenate([image, image, image, other, other])
   expected = (1.0 + ms_ssim.ms_ssim(image, other)[0]) / 2.0
   assert ms_ssim.consecutive_pairs_ms_ssim(images) == pytest.approx(expected, rel=1e-9)
+
+
+def test_pairs_straddling_batches_and_chunks_score_as_in_one_array():
+  images = _smooth_images(np.random.default_rng(5), 11, 28)
+  whole = ms_ssim.consecutive_pairs_ms_ssim(images)
+  batches = (images[start:start + 3] for start in range(0, 11, 3))
+  assert ms_ssim.consecutive_pairs_ms_ssim(batches) == whole
+  assert ms_ssim.consecutive_pairs_ms_ssim(images, max_values_per_chunk=28 * 28) == whole
+  with pytest.raises(ValueError, match="at least 2 images, got 1"):
+    ms_ssim.consecutive_pairs_ms_ssim(iter([images[:1]]))

@@ -61,3 +61,31 @@ def test_swd_of_a_set_against_itself_is_near_zero_and_grows_with_added_noise():
   itself = swd.swd_per_level(real, real, seed=0)["swd_x1e3_avg"]
   assert averages == sorted(averages)
   assert itself < 0.2 * averages[1] and averages[2] > 3 * averages[0]
+
+
+def test_descriptors_of_streamed_batches_equal_those_of_one_array():
+  rng = np.random.default_rng(4)
+  images = _blobs(rng, 37).astype(np.float32)
+  whole = swd.pyramid_descriptors(images, np.random.default_rng(5))
+  batches = (images[start:start + 8] for start in range(0, 37, 8))
+  streamed = swd.pyramid_descriptors(batches, np.random.default_rng(5), count=37)
+  assert list(streamed) == [32, 16]
+  for size in whole:
+    np.testing.assert_array_equal(streamed[size], whole[size])
+
+
+def test_streamed_descriptors_take_the_first_count_images_and_draw_no_further_batch():
+  images = _blobs(np.random.default_rng(6), 20).astype(np.float32)
+  drawn = []
+
+  def batches():
+    for start in range(0, 20, 8):
+      drawn.append(start)
+      yield images[start:start + 8]
+
+  first_ten = swd.pyramid_descriptors(images[:10], np.random.default_rng(7))
+  streamed = swd.pyramid_descriptors(batches(), np.random.default_rng(7), count=10)
+  assert drawn == [0, 8]
+  np.testing.assert_array_equal(streamed[16], first_ten[16])
+  with pytest.raises(ValueError, match="expected 30 images, got 20"):
+    swd.pyramid_descriptors(iter([images]), np.random.default_rng(7), count=30)

@@ -153,9 +153,14 @@ class ClassifierExtractor:
           f"({TRAIN_COMMAND.format(dataset='NAME')}).")
 
   def features(self, images, batch_size=500):
-    """images: float32 [N, H, W, C] in [-1, 1] -> (float32 [N, 128], float32 [N, classes])."""
-    self.check_images(images, "images")
-    return image_sets.batched_features(self._predict, images, batch_size)
+    """images: float32 [N, H, W, C] in [-1, 1], or an iterable of such batches
+    -> (float32 [N, 128], float32 [N, classes])."""
+    def checked(batches):
+      for batch in batches:
+        self.check_images(batch, "images")
+        yield batch
+    return image_sets.batched_features(self._predict, checked(image_sets.as_batches(images)),
+                                       batch_size)
 
 
 _LOADED = {}

@@ -98,7 +98,8 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
     train = load_split("train")  # E.g. linear_probe fits on the train split's labels.
   options = subject_lib.Options(held_out=held_out, train=train, num_samples=num_samples,
                                 seed=seed, extra=dict(extra or {}), load_split=load_split,
-                                box_filtered_from=box_filtered_from)
+                                box_filtered_from=box_filtered_from,
+                                batch_size=image_sets.stream_batch_size(held_out.element_shape))
   results = {"model": subject.metadata["model"], "step": subject.metadata["step"],
              "source": source, "dataset": dataset, "split": split,
              "seed": seed, "num_samples": num_samples, "metric_options": dict(extra or {}),

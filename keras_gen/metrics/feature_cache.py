@@ -21,6 +21,7 @@ import re
 import numpy as np
 
 from keras_gen.metrics import classifier
+from keras_gen.metrics import image_sets
 
 
 def cache_dir(options):
@@ -36,10 +37,10 @@ def _slug(text):
 
 
 def cache_path(folder, dataset, split, images, extractor):
-  """The file for images [N, H, W, C] of a dataset split through an extractor.
+  """The file for uint8 images [N, H, W, C] of a dataset split through an extractor.
 
   The name spells out the key; its hash also covers the extractor's weights
-  (`extractor.cache_key`) and the image values.
+  (`extractor.cache_key`) and the image bytes.
   """
   digest = hashlib.sha1(json.dumps(
       [dataset, split, list(images.shape), extractor.cache_key]).encode())
@@ -51,26 +52,31 @@ def cache_path(folder, dataset, split, images, extractor):
   return os.path.join(folder, name)
 
 
-def real_features(extractor, images, dataset, split, options):
-  """extractor.features(images) -> (features, logits), read from or written to the cache.
+def real_features(extractor, examples, dataset, split, options):
+  """The extractor's (features, logits) of real images, read from or written to the cache.
 
-  images: float32 [N, H, W, C] in [-1, 1] of a real dataset split. Returns
-  (features, logits, whether they came from the cache).
+  examples: uint8 [N, H, W, C] of a real dataset split, converted to [-1, 1]
+  one `options.batch_size` batch at a time. Returns (features, logits,
+  whether they came from the cache).
   """
   folder = cache_dir(options)
   if folder is None or extractor.cache_key is None:
-    return (*extractor.features(images), False)
-  path = cache_path(folder, dataset, split, images, extractor)
+    return (*_features(extractor, examples, options), False)
+  path = cache_path(folder, dataset, split, examples, extractor)
   if os.path.exists(path):
     try:
       with np.load(path) as cached:
         return cached["features"], cached["logits"], True
     except (OSError, ValueError, KeyError):
       pass  # A damaged cache file is recomputed and replaced below.
-  features, logits = extractor.features(images)
+  features, logits = _features(extractor, examples, options)
   os.makedirs(folder, exist_ok=True)
   partial = f"{path}.partial-{os.getpid()}"
   with open(partial, "wb") as f:
     np.savez(f, features=features, logits=logits)
   os.replace(partial, path)
   return features, logits, False
+
+
+def _features(extractor, examples, options):
+  return extractor.features(image_sets.float_batches(examples, options.batch_size))

@@ -61,18 +61,19 @@ def _size(shape):
   return f"{shape[0]}x{shape[1]}"
 
 
-def _real_set(extractor, images, dataset, split, options, description):
-  features, logits, _ = feature_cache.real_features(extractor, images, dataset, split, options)
+def _real_set(extractor, examples, dataset, split, options, description):
+  features, logits, _ = feature_cache.real_features(extractor, examples, dataset, split,
+                                                    options)
   return FeatureSet(features, logits, description)
 
 
 def real_and_generated(subject, options, extractor, metric):
   """(held-out FeatureSet, generated FeatureSet) through the extractor."""
   held_out = options.held_out
-  real = _real_set(extractor, image_sets.held_out_images(options, metric), held_out.name,
+  real = _real_set(extractor, image_sets.held_out_examples(options, metric), held_out.name,
                    held_out.split, options, f"{held_out.name} {held_out.split} split")
-  generated_images = image_sets.generated_images(subject, options, metric)
-  generated = FeatureSet(*extractor.features(generated_images), "samples")
+  generated = FeatureSet(
+      *extractor.features(image_sets.generated_batches(subject, options, metric)), "samples")
   return real, generated
 
 
@@ -80,10 +81,10 @@ def baseline_set(options, extractor, count):
   """The real-vs-real baseline's second set, or (None, reason) when there is none."""
   if options.extra.get("baseline", "1") in ("0", "false", "False"):
     return None, "turned off by --metric_options=baseline=0"
-  images, description, split = image_sets.baseline_images(options, count)
-  if images is None:
+  examples, description, split = image_sets.baseline_examples(options, count)
+  if examples is None:
     return None, description
-  return _real_set(extractor, images, options.held_out.name, split, options, description), None
+  return _real_set(extractor, examples, options.held_out.name, split, options, description), None
 
 
 def _frechet_between(left, right):
@@ -140,13 +141,12 @@ def kid(subject, options):
 
 def _score_metric(subject, options, kind, name):
   extractor = get_extractor(kind, options, name)
-  images = image_sets.generated_images(subject, options, name)
-  _, logits = extractor.features(images)
+  _, logits = extractor.features(image_sets.generated_batches(subject, options, name))
   num_splits = image_sets.int_option(options, "score_splits", 10)
   mean, spread = frechet.inception_score(logits, num_splits)
   results = {name: mean, f"{name}_std": spread, "num_splits": num_splits,
-             "num_samples": len(images), "feature_extractor": extractor.description}
-  real = _real_set(extractor, image_sets.held_out_images(options, name), options.held_out.name,
+             "num_samples": len(logits), "feature_extractor": extractor.description}
+  real = _real_set(extractor, image_sets.held_out_examples(options, name), options.held_out.name,
                    options.held_out.split, options, "")
   results[f"{name}_real"], _ = frechet.inception_score(real.logits, num_splits)
   return results

@@ -1,6 +1,9 @@
 """The image sets the sample-quality metrics compare: generated, held-out and a real baseline.
 
-Every set is float32 [N, H, W, C] in [-1, 1], as `Subject.sample` returns it.
+Real sets are the datasets' uint8 [N, H, W, C] arrays; generated sets are
+streamed as float32 batches in [-1, 1], as `Subject.sample_batches` yields
+them. Metrics convert and consume a batch at a time, so no float copy of a
+whole set is ever held: 16,384 samples at 256x256 would take 12.9 GB.
 """
 
 import dataclasses
@@ -13,20 +16,53 @@ from keras_gen import data
 from keras_gen import metrics as metrics_lib
 from keras_gen.data import tfrecords
 
+# A streamed batch holds at most this many float32 values (256 MB), however
+# large the images: 21 images at 1024x1024x3, 256 at 256x256x3.
+MAX_BATCH_VALUES = 2 ** 26
+
 
 def to_float(examples):
   """uint8 [N, H, W, C] in [0, 255] -> float32 in [-1, 1], as the pipeline maps them."""
   return examples.astype(np.float32) / 127.5 - 1.0
 
 
+def stream_batch_size(element_shape, largest=256):
+  """Images per streamed batch: `largest`, or fewer to keep within MAX_BATCH_VALUES."""
+  return max(1, min(largest, MAX_BATCH_VALUES // int(np.prod(element_shape))))
+
+
+def as_batches(images):
+  """An array [N, ...] as one batch, or an iterable of batches passed through."""
+  return [images] if isinstance(images, np.ndarray) else images
+
+
+def float_batches(examples, batch_size):
+  """uint8 [N, H, W, C] -> float32 batches in [-1, 1], one at a time.
+
+  Streams a real set: only one batch's float copy exists at a time.
+  """
+  for start in range(0, len(examples), batch_size):
+    yield to_float(examples[start:start + batch_size])
+
+
+def on_255_scale(batches):
+  """Float batches in [-1, 1] -> the same on [0, 255], one at a time."""
+  return ((images + 1.0) * 127.5 for images in batches)
+
+
 def batched_features(predict, images, batch_size):
-  """Runs predict(batch) -> (features, logits) over images in batches; concatenates both."""
+  """Runs predict(batch) -> (features, logits) over images; concatenates both.
+
+  images: float32 [N, H, W, C], or an iterable of such arrays (streamed: one
+  is held at a time); each is cut into batches of at most batch_size.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   features, logits = [], []
-  for start in range(0, len(images), batch_size):
-    batch_features, batch_logits = predict(tf.constant(images[start:start + batch_size]))
-    features.append(batch_features.numpy())
-    logits.append(batch_logits.numpy())
+  for chunk in as_batches(images):
+    for start in range(0, len(chunk), batch_size):
+      batch_features, batch_logits = predict(tf.constant(chunk[start:start + batch_size]))
+      features.append(batch_features.numpy())
+      logits.append(batch_logits.numpy())
   return np.concatenate(features), np.concatenate(logits)
 
 
@@ -62,51 +98,65 @@ def box_filtered(source, resolution, chunk_size=4096):
   return dataclasses.replace(source, examples=examples)
 
 
-def held_out_images(options, metric):
-  """The first min(num_samples, N) held-out images; ConfigError if the split holds no images."""
+def held_out_examples(options, metric):
+  """The first min(num_samples, N) held-out images, uint8 (a view, not a copy).
+
+  ConfigError if the split holds no images.
+  """
   if options.held_out.kind != "images":
     raise config_lib.ConfigError(
         f"Metric {metric!r} compares images, but dataset {options.held_out.name!r} holds "
         f"{options.held_out.kind}.")
-  return to_float(options.held_out.examples[:options.num_samples])
+  return options.held_out.examples[:options.num_samples]
 
 
-def held_out_images_of_at_least(options, metric, size, needs):
-  """held_out_images, or MetricSkipped when they are smaller than size x size.
+def held_out_examples_of_at_least(options, metric, size, needs):
+  """held_out_examples, or MetricSkipped when they are smaller than size x size.
 
   `needs` finishes the sentence "METRIC skipped: ...", e.g. "its 5 scales need
   images of at least 16x16".
   """
-  images = held_out_images(options, metric)
-  if min(images.shape[1:3]) < size:
+  examples = held_out_examples(options, metric)
+  if min(examples.shape[1:3]) < size:
     raise metrics_lib.MetricSkipped(
-        f"{metric} skipped: {needs}, and these are {images.shape[1]}x{images.shape[2]}.")
-  return images
+        f"{metric} skipped: {needs}, and these are {examples.shape[1]}x{examples.shape[2]}.")
+  return examples
 
 
-def generated_images(subject, options, metric, count=None):
-  """`count` (default num_samples) samples of the subject, checked against the held-out shape."""
+def generated_batches(subject, options, metric, count=None):
+  """`count` (default num_samples) samples of the subject, streamed in batches.
+
+  Returns an iterator of float32 [options.batch_size or fewer, H, W, C] in
+  [-1, 1]; a metric holds what it computes from each batch, never every
+  sample at once. The 'sample' signature is checked now, each batch's shape
+  against the held-out images' as it arrives (ConfigError naming both).
+  """
   if "sample" not in subject.signatures:
     raise config_lib.ConfigError(
         f"Metric {metric!r} needs samples, but model {subject.metadata['model']!r} has no "
         f"'sample' signature.")
-  images = subject.sample(count or options.num_samples, options.seed,
-                          batch_size=options.batch_size)
   expected = tuple(options.held_out.element_shape)
-  if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-    raise config_lib.ConfigError(
-        f"Metric {metric!r}: model {subject.metadata['model']!r} makes samples of shape "
-        f"{tuple(images.shape[1:])}, but dataset {options.held_out.name!r} holds {expected}.")
-  return images
+
+  def checked(batches):
+    for images in batches:
+      if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+        raise config_lib.ConfigError(
+            f"Metric {metric!r}: model {subject.metadata['model']!r} makes samples of shape "
+            f"{tuple(images.shape[1:])}, but dataset {options.held_out.name!r} holds "
+            f"{expected}.")
+      yield images
+
+  return checked(subject.sample_batches(count or options.num_samples, options.seed,
+                                        batch_size=options.batch_size))
 
 
-def baseline_images(options, count):
+def baseline_examples(options, count):
   """A second real set, disjoint from the held-out images, for real-vs-real baselines.
 
   The other split of the dataset (train when evaluating on test) when it holds
   different data; otherwise held-out examples [count, 2 count). Returns
-  (images, description, split label for the feature cache), or (None, reason,
-  None) when neither exists.
+  (uint8 images, description, split label for the feature cache), or (None,
+  reason, None) when neither exists.
   """
   held_out = options.held_out
   other_split = "train" if held_out.split == "test" else "test"
@@ -119,9 +169,9 @@ def baseline_images(options, count):
   if (other is not None and other.kind == "images"
       and other.element_shape == held_out.element_shape
       and not _same_examples(other.examples, held_out.examples)):
-    return to_float(other.examples[:count]), f"{held_out.name} {other_split} split", other_split
+    return other.examples[:count], f"{held_out.name} {other_split} split", other_split
   if len(held_out.examples) >= 2 * count:
-    return (to_float(held_out.examples[count:2 * count]),
+    return (held_out.examples[count:2 * count],
             f"{held_out.name} {held_out.split} examples [{count}, {2 * count})",
             f"{held_out.split}_second")
   return None, (f"no real set disjoint from the first {count} {held_out.split} examples "

@@ -103,7 +103,8 @@ class InceptionExtractor:
     return self._model(images, training=False)
 
   def features(self, images, batch_size=64):
-    """images: float32 [N, H, W, 1 or 3] in [-1, 1] -> (float32 [N, 2048], float32 [N, 1000])."""
+    """images: float32 [N, H, W, 1 or 3] in [-1, 1], or an iterable of such batches
+    -> (float32 [N, 2048], float32 [N, 1000])."""
     return image_sets.batched_features(self._predict, images, batch_size)
 
 

@@ -80,23 +80,40 @@ def ms_ssim(images1, images2):
   return np.prod(contrasts[:-1] ** weights[:-1], axis=0) * ssims[-1] ** weights[-1, 0]
 
 
-def consecutive_pairs_ms_ssim(images, batch_size=500):
-  """Mean MS-SSIM over pairs (0, 1), (2, 3), ... of [N, H, W, C] images on [0, 255]."""
-  count = len(images) // 2 * 2
-  if count < 2:
-    raise ValueError(f"MS-SSIM over pairs needs at least 2 images, got {len(images)}.")
-  images, batch_size = images[:count], batch_size // 2 * 2
-  scores = [ms_ssim(images[start:start + batch_size:2], images[start + 1:start + batch_size:2])
-            for start in range(0, count, batch_size)]
+def consecutive_pairs_ms_ssim(images, max_values_per_chunk=2 ** 24):
+  """Mean MS-SSIM over pairs (0, 1), (2, 3), ... of images on [0, 255].
+
+  images: [N, H, W, C], or an iterable of such batches (streamed; a pair may
+  straddle two batches). Pairs are scored in chunks of at most
+  max_values_per_chunk values per side, which bounds the float64 filtering's
+  memory at any resolution.
+  """
+  scores, carry, total = [], None, 0
+  for batch in image_sets.as_batches(images):
+    total += len(batch)
+    if carry is not None:
+      batch = np.concatenate([carry, batch])
+    paired = len(batch) // 2 * 2
+    carry = batch[paired:] if paired < len(batch) else None
+    pairs_per_chunk = max(1, max_values_per_chunk // int(np.prod(batch.shape[1:])))
+    for start in range(0, paired, 2 * pairs_per_chunk):
+      stop = min(paired, start + 2 * pairs_per_chunk)
+      scores.append(ms_ssim(batch[start:stop:2], batch[start + 1:stop:2]))
+  if not scores:
+    raise ValueError(f"MS-SSIM over pairs needs at least 2 images, got {total}.")
   return float(np.concatenate(scores).mean())
 
 
 def ms_ssim_metric(subject, options):
-  """The `ms_ssim` metric: mean MS-SSIM of consecutive sample pairs, and of held-out pairs."""
-  real = image_sets.held_out_images_of_at_least(
+  """The `ms_ssim` metric: mean MS-SSIM of consecutive sample pairs, and of held-out pairs.
+
+  Both sets stream through a batch at a time.
+  """
+  real = image_sets.held_out_examples_of_at_least(
       options, "ms_ssim", MIN_RESOLUTION,
       f"its {len(WEIGHTS)} scales need images of at least {MIN_RESOLUTION}x{MIN_RESOLUTION}")
-  generated = image_sets.generated_images(subject, options, "ms_ssim")
-  return {"ms_ssim": consecutive_pairs_ms_ssim((generated + 1.0) * 127.5),
-          "ms_ssim_real": consecutive_pairs_ms_ssim((real + 1.0) * 127.5),
-          "num_pairs": len(generated) // 2, "num_real_pairs": len(real) // 2}
+  generated = image_sets.generated_batches(subject, options, "ms_ssim")
+  return {"ms_ssim": consecutive_pairs_ms_ssim(image_sets.on_255_scale(generated)),
+          "ms_ssim_real": consecutive_pairs_ms_ssim(
+              image_sets.on_255_scale(image_sets.float_batches(real, options.batch_size))),
+          "num_pairs": options.num_samples // 2, "num_real_pairs": len(real) // 2}

@@ -49,13 +49,15 @@ class Subject:
 
   def sample(self, num, seed, batch_size=256):
     """num samples: images [num, H, W, C] in [-1, 1] or points [num, 2]."""
-    outputs = []
+    return np.concatenate(list(self.sample_batches(num, seed, batch_size)))
+
+  def sample_batches(self, num, seed, batch_size=256):
+    """The same num samples as `sample`, yielded batch_size (or fewer) at a time."""
     for start in range(0, num, batch_size):
       count = min(batch_size, num - start)
       result = self.signatures["sample"](num=tf.constant(count, tf.int32),
                                          seed=tf.constant(seed * 1_000_003 + start, tf.int64))
-      outputs.append(_from_output(result))
-    return np.concatenate(outputs)
+      yield _from_output(result)
 
   def reconstruct(self, images):
     """images in [-1, 1] -> reconstructions in [-1, 1], batched."""

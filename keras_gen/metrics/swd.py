@@ -69,21 +69,40 @@ def resolutions(size):
   return sizes
 
 
-def descriptors(level, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=NEIGHBOURHOOD_SIZE):
-  """Random size x size patches of [N, H, W, C], normalized per channel -> [N * per_image, D]."""
-  count, height, width, channels = level.shape
+def patch_positions(shape, count, rng, per_image=NEIGHBOURHOODS_PER_IMAGE,
+                    size=NEIGHBOURHOOD_SIZE):
+  """Centres of per_image random size x size neighbourhoods in each of count images of
+  shape (H, W): (ys, xs), each [count * per_image], image-major."""
+  height, width = shape
   half = size // 2
   if height < size or width < size:
     raise ValueError(f"SWD needs images of at least {size}x{size}, got {height}x{width}.")
-  image = np.repeat(np.arange(count), per_image)
-  ys = rng.integers(half, height - half, size=len(image))
-  xs = rng.integers(half, width - half, size=len(image))
-  offsets = np.arange(-half, half + 1)
-  patches = level[image[:, None, None], ys[:, None, None] + offsets[None, :, None],
-                  xs[:, None, None] + offsets[None, None, :]]
-  patches = patches - patches.mean(axis=(0, 1, 2), keepdims=True)
-  patches = patches / np.maximum(patches.std(axis=(0, 1, 2), keepdims=True), 1e-8)
-  return patches.reshape(len(image), -1).astype(np.float32)
+  ys = rng.integers(half, height - half, size=count * per_image)
+  xs = rng.integers(half, width - half, size=count * per_image)
+  return ys, xs
+
+
+def patches(level, ys, xs, size=NEIGHBOURHOOD_SIZE):
+  """The neighbourhoods of [n, H, W, C] centred at (ys, xs), n * k of them, k per image
+  in order -> [n * k, size, size, C]."""
+  image = np.repeat(np.arange(len(level)), len(ys) // len(level))
+  offsets = np.arange(-(size // 2), size // 2 + 1)
+  return level[image[:, None, None], ys[:, None, None] + offsets[None, :, None],
+               xs[:, None, None] + offsets[None, None, :]]
+
+
+def normalize(raw):
+  """Per-channel zero mean and unit std over every patch of [M, size, size, C] (in place)
+  -> descriptors [M, size * size * C]."""
+  raw -= raw.mean(axis=(0, 1, 2), keepdims=True)
+  raw /= np.maximum(raw.std(axis=(0, 1, 2), keepdims=True), 1e-8)
+  return raw.reshape(len(raw), -1)
+
+
+def descriptors(level, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=NEIGHBOURHOOD_SIZE):
+  """Random size x size patches of [N, H, W, C], normalized per channel -> [N * per_image, D]."""
+  ys, xs = patch_positions(level.shape[1:3], len(level), rng, per_image, size)
+  return normalize(patches(np.asarray(level, np.float32), ys, xs, size))
 
 
 def random_directions(dimension, rng, repeats=DIRECTION_REPEATS,
@@ -118,11 +137,36 @@ def sliced_wasserstein(left, right, directions):
   return float(np.mean(distances))
 
 
-def pyramid_descriptors(images, rng):
-  """[N, H, W, C] -> {level size: descriptors [N * 128, 49 C]} over the Laplacian pyramid."""
-  sizes = resolutions(images.shape[1])
-  return {size: descriptors(level, rng)
-          for size, level in zip(sizes, laplacian_pyramid(images, len(sizes)))}
+def pyramid_descriptors(images, rng, count=None):
+  """Descriptors over the Laplacian pyramid: {level size: [N * 128, 49 C]}.
+
+  images: [N, H, W, C], or an iterable of batches of them, of which the first
+  `count` images are taken (the rest are never drawn). A batch's pyramid is
+  dropped once its patches are copied out, so what is held is the
+  descriptors. Every neighbourhood is drawn up front, in the order one array
+  of the same images would draw them: batches give the same descriptors.
+  """
+  if count is None:
+    count = len(images)
+  positions, raw, filled = None, None, 0
+  for batch in image_sets.as_batches(images):
+    batch = batch[:count - filled]
+    sizes = resolutions(batch.shape[1])
+    levels = laplacian_pyramid(batch, len(sizes))
+    if raw is None:
+      positions = [patch_positions(level.shape[1:3], count, rng) for level in levels]
+      raw = [np.empty((count * NEIGHBOURHOODS_PER_IMAGE, NEIGHBOURHOOD_SIZE,
+                       NEIGHBOURHOOD_SIZE, level.shape[3]), np.float32) for level in levels]
+    rows = slice(filled * NEIGHBOURHOODS_PER_IMAGE,
+                 (filled + len(batch)) * NEIGHBOURHOODS_PER_IMAGE)
+    for level, (ys, xs), level_raw in zip(levels, positions, raw):
+      level_raw[rows] = patches(level, ys[rows], xs[rows])
+    filled += len(batch)
+    if filled == count:
+      break
+  if filled < count:
+    raise ValueError(f"SWD expected {count} images, got {filled}.")
+  return {size: normalize(level_raw) for size, level_raw in zip(sizes, raw)}
 
 
 def swd_between(descriptors1, descriptors2, seed=0):
@@ -152,21 +196,30 @@ def swd_per_level(images1, images2, seed=0):
 
 
 def swd(subject, options):
-  """The `swd` metric: samples vs held-out images, and the real-vs-real baseline."""
-  real = image_sets.held_out_images_of_at_least(
+  """The `swd` metric: samples vs held-out images, and the real-vs-real baseline.
+
+  Images stream through a batch at a time; the descriptors of two sets are
+  held at once (75 KB per colour image per level: 1.2 GB per level for
+  16,384 images).
+  """
+  real = image_sets.held_out_examples_of_at_least(
       options, "swd", NEIGHBOURHOOD_SIZE,
       f"its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} neighbourhoods need images of at least "
       f"that size")
-  generated = image_sets.generated_images(subject, options, "swd")
-  count = min(len(real), len(generated))
-  to_255 = lambda images: (images[:count] + 1.0) * 127.5  # noqa: E731
-  real_descriptors = pyramid_descriptors(to_255(real), np.random.default_rng([options.seed, 0]))
-  results = swd_between(real_descriptors, pyramid_descriptors(
-      to_255(generated), np.random.default_rng([options.seed, 1])), options.seed)
-  baseline, description, _ = image_sets.baseline_images(options, count)
+  count = len(real)
+  real_descriptors = pyramid_descriptors(
+      image_sets.on_255_scale(image_sets.float_batches(real, options.batch_size)),
+      np.random.default_rng([options.seed, 0]), count)
+  generated_descriptors = pyramid_descriptors(
+      image_sets.on_255_scale(image_sets.generated_batches(subject, options, "swd")),
+      np.random.default_rng([options.seed, 1]), count)
+  results = swd_between(real_descriptors, generated_descriptors, options.seed)
+  del generated_descriptors  # Frees room for the baseline's.
+  baseline, description, _ = image_sets.baseline_examples(options, count)
   if baseline is not None and len(baseline) == count:
-    baseline_descriptors = pyramid_descriptors(to_255(baseline),
-                                               np.random.default_rng([options.seed, 3]))
+    baseline_descriptors = pyramid_descriptors(
+        image_sets.on_255_scale(image_sets.float_batches(baseline, options.batch_size)),
+        np.random.default_rng([options.seed, 3]), count)
     for key, value in swd_between(real_descriptors, baseline_descriptors, options.seed).items():
       results[f"{key}_real_baseline"] = value
   results.update(num_samples=count, num_real=count, baseline_set=description,
