@@ -89,3 +89,5 @@ def test_streamed_descriptors_take_the_first_count_images_and_draw_no_further_ba
   np.testing.assert_array_equal(streamed[16], first_ten[16])
   with pytest.raises(ValueError, match="expected 30 images, got 20"):
     swd.pyramid_descriptors(iter([images]), np.random.default_rng(7), count=30)
+  with pytest.raises(ValueError, match="need their image count"):
+    swd.pyramid_descriptors(iter([images]), np.random.default_rng(7))

@@ -147,6 +147,8 @@ def pyramid_descriptors(images, rng, count=None):
   of the same images would draw them: batches give the same descriptors.
   """
   if count is None:
+    if not isinstance(images, np.ndarray):
+      raise ValueError("SWD descriptors of streamed batches need their image count.")
     count = len(images)
   positions, raw, filled = None, None, 0
   for batch in image_sets.as_batches(images):
