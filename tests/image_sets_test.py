@@ -46,6 +46,8 @@ def test_float_batches_are_the_whole_set_in_minus_one_to_one_a_batch_at_a_time()
   np.testing.assert_array_equal(np.concatenate(batches), examples / np.float32(127.5) - 1.0)
   on_255 = np.concatenate(list(image_sets.on_255_scale(batches)))
   np.testing.assert_allclose(on_255, examples.astype(np.float32), atol=1e-4)
+  np.testing.assert_array_equal(
+      np.concatenate(list(image_sets.real_batches_on_255_scale(examples, 3))), on_255)
 
 
 def test_generated_batches_are_drawn_lazily_in_the_options_batch_size():

@@ -50,6 +50,14 @@ def on_255_scale(batches):
   return ((images + 1.0) * 127.5 for images in batches)
 
 
+def real_batches_on_255_scale(examples, batch_size):
+  """uint8 [N, H, W, C] -> float32 batches on [0, 255], through [-1, 1] as samples go.
+
+  The round trip keeps real and generated images on exactly the same float path.
+  """
+  return on_255_scale(float_batches(examples, batch_size))
+
+
 def batched_features(predict, images, batch_size):
   """Runs predict(batch) -> (features, logits) over images; concatenates both.
 

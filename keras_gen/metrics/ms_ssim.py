@@ -115,5 +115,5 @@ def ms_ssim_metric(subject, options):
   generated = image_sets.generated_batches(subject, options, "ms_ssim")
   return {"ms_ssim": consecutive_pairs_ms_ssim(image_sets.on_255_scale(generated)),
           "ms_ssim_real": consecutive_pairs_ms_ssim(
-              image_sets.on_255_scale(image_sets.float_batches(real, options.batch_size))),
+              image_sets.real_batches_on_255_scale(real, options.batch_size)),
           "num_pairs": options.num_samples // 2, "num_real_pairs": len(real) // 2}

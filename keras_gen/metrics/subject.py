@@ -20,6 +20,7 @@ class Options:
   train: data.Source | None   # The training split, for metrics that fit on it.
   num_samples: int
   seed: int
+  # Images per streamed batch; evaluation sizes it to the images (`image_sets.stream_batch_size`).
   batch_size: int = 256
   extra: dict = dataclasses.field(default_factory=dict)  # Metric-specific settings.
   # load_split("train" | "test") -> data.Source of the same dataset, data_dir and

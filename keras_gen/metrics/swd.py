@@ -210,7 +210,7 @@ def swd(subject, options):
       f"that size")
   count = len(real)
   real_descriptors = pyramid_descriptors(
-      image_sets.on_255_scale(image_sets.float_batches(real, options.batch_size)),
+      image_sets.real_batches_on_255_scale(real, options.batch_size),
       np.random.default_rng([options.seed, 0]), count)
   generated_descriptors = pyramid_descriptors(
       image_sets.on_255_scale(image_sets.generated_batches(subject, options, "swd")),
@@ -220,7 +220,7 @@ def swd(subject, options):
   baseline, description, _ = image_sets.baseline_examples(options, count)
   if baseline is not None and len(baseline) == count:
     baseline_descriptors = pyramid_descriptors(
-        image_sets.on_255_scale(image_sets.float_batches(baseline, options.batch_size)),
+        image_sets.real_batches_on_255_scale(baseline, options.batch_size),
         np.random.default_rng([options.seed, 3]), count)
     for key, value in swd_between(real_descriptors, baseline_descriptors, options.seed).items():
       results[f"{key}_real_baseline"] = value
