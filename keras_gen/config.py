@@ -43,7 +43,7 @@ class TrainConfig:
   log_every: int = 50
   keep_checkpoints: int = 3
   export_dir: str = ""  # Empty: model_dir/export.
-  resolution: int = 0  # Only for image folders; 0 means 64.
+  resolution: int = 0  # Image side: folders default to 64; the MNISTs are zero-padded to it.
   metrics: list = dataclasses.field(default_factory=list)  # Evaluated at each checkpoint.
   metric_samples: int = 5000
   hparams: dict = dataclasses.field(default_factory=dict)

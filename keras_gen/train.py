@@ -49,7 +49,8 @@ flags.DEFINE_integer("log_every", _DEFAULTS.log_every, "Steps between progress l
 flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints,
                      "How many recent checkpoints to keep.")
 flags.DEFINE_string("export_dir", "", "SavedModel export folder (default MODEL_DIR/export).")
-flags.DEFINE_integer("resolution", 0, "Image size for --dataset=folder:PATH (default 64).")
+flags.DEFINE_integer("resolution", 0, "Image side: --dataset=folder:PATH is resized to it "
+                     "(default 64); fashion_mnist and mnist are zero-padded to it (e.g. 32).")
 flags.DEFINE_list("metrics", [], "Metrics to evaluate at every checkpoint (see "
                   "`python -m keras_gen.evaluate --helpfull`), logged as metrics/* in TensorBoard.")
 flags.DEFINE_integer("metric_samples", _DEFAULTS.metric_samples,

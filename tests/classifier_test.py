@@ -35,6 +35,30 @@ def test_trained_classifier_is_saved_with_its_accuracy_and_loads_to_the_same_log
   np.testing.assert_allclose(logits, model(images).numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_images_larger_by_an_even_margin_are_centre_cropped_to_the_classifier_input(
+    tiny_npz, trained):
+  path, _ = trained
+  extractor = classifier.load_extractor(f"npz:{tiny_npz}", path)
+  images = np.random.default_rng(1).uniform(-1, 1, (3, 16, 16, 1)).astype(np.float32)
+  padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)], constant_values=-1.0)
+
+  features, logits = extractor.features(padded)
+
+  expected_features, expected_logits = extractor.features(images)
+  np.testing.assert_array_equal(features, expected_features)
+  np.testing.assert_array_equal(logits, expected_logits)
+
+
+@pytest.mark.parametrize("shape", [(15, 16, 1), (19, 19, 1), (20, 20, 3)])
+def test_smaller_odd_margin_or_other_channel_images_are_refused_with_a_sentence(
+    tiny_npz, trained, shape):
+  path, _ = trained
+  extractor = classifier.load_extractor(f"npz:{tiny_npz}", path)
+
+  with pytest.raises(config_lib.ConfigError, match=r"expects \(16, 16, 1\)"):
+    extractor.features(np.zeros((2,) + shape, np.float32))
+
+
 def test_the_saved_weights_hold_the_network_alone(trained):
   path, _ = trained
   parameters = classifier.build((16, 16, 1), 10).count_params()

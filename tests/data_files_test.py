@@ -172,13 +172,29 @@ def test_resolution_resizes_idx_images_by_area_averaging(tmp_path):
   np.testing.assert_array_equal(source.examples[0, ..., 0], [[10, 20], [30, 40]])
 
 
-def test_resolution_above_the_image_size_enlarges_images_keeping_flat_regions_flat(tmp_path):
+def test_resolution_above_the_mnist_size_zero_pads_every_side_evenly(tmp_path):
   _write_idx_split(tmp_path, "train", np.full((2, 28, 28), 90), [0, 1])
 
   source = data.load("mnist", data_dir=str(tmp_path), resolution=32)
 
   assert source.examples.shape == (2, 32, 32, 1)
-  np.testing.assert_array_equal(source.examples, 90)
+  np.testing.assert_array_equal(source.examples[:, 2:30, 2:30], 90)
+  assert source.examples.sum() == 2 * 28 * 28 * 90  # The 2-pixel frame is black.
+
+
+def test_pad_enlargement_puts_the_odd_pixel_of_the_margin_at_the_bottom_right():
+  images = np.full((1, 3, 3, 1), 7, np.uint8)
+
+  padded = files.crop_and_resize(images, 6, enlarge="pad")
+
+  np.testing.assert_array_equal(padded[0, :, :, 0] > 0, np.pad(np.ones((3, 3)), [(1, 2), (1, 2)]))
+
+
+def test_resize_enlargement_keeps_flat_regions_flat():
+  padded = files.crop_and_resize(np.full((2, 28, 28, 1), 90, np.uint8), 32)
+
+  assert padded.shape == (2, 32, 32, 1)
+  np.testing.assert_array_equal(padded, 90)
 
 
 # npz archives.

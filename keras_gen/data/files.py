@@ -204,11 +204,13 @@ def _read_square_image(path: str, resolution: int) -> np.ndarray:
   return crop_and_resize(image.numpy()[np.newaxis], resolution)[0]
 
 
-def crop_and_resize(images: np.ndarray, resolution: int) -> np.ndarray:
+def crop_and_resize(images: np.ndarray, resolution: int, enlarge: str = "resize") -> np.ndarray:
   """Centre-crops uint8 [N, H, W, C] images to a square and resizes them.
 
   Shrinking uses area averaging, which does not alias; enlarging uses bilinear
-  interpolation, since area resizing would then repeat whole rows unevenly.
+  interpolation, since area resizing would then repeat whole rows unevenly, or,
+  with enlarge="pad", zero-pads every side evenly (the extra pixel of an odd
+  margin goes to the bottom and right).
 
   Returns:
     uint8 [N, resolution, resolution, C].
@@ -221,6 +223,10 @@ def crop_and_resize(images: np.ndarray, resolution: int) -> np.ndarray:
   images = images[:, top:top + side, left:left + side]
   if side == resolution:
     return np.ascontiguousarray(images)
+  if enlarge == "pad" and side < resolution:
+    before = (resolution - side) // 2
+    after = resolution - side - before
+    return np.pad(images, [(0, 0), (before, after), (before, after), (0, 0)])
   method = "area" if side > resolution else "bilinear"
   # In chunks, so that a large dataset never needs a float32 copy of itself.
   return np.concatenate([

@@ -108,6 +108,10 @@ class _Dataset:
   kind: str
   description: str
   loader: _Loader
+  # How a --resolution above the images' own size is reached: "resize"
+  # (bilinear) or "pad" (zero-pad every side evenly: 28x28 digits and clothes
+  # on a black 32x32 canvas, as 32x32 DCGANs and LeNet take the MNISTs).
+  enlarge: str = "resize"
 
 
 def _load_fashion_mnist(argument, split, data_dir, resolution, seed, limit):
@@ -189,11 +193,12 @@ def _load_mixture(name):
 _DATASETS = {
     "fashion_mnist": _Dataset(
         "images", "Fashion-MNIST, 28x28 grey clothing, 10 classes, 60k train / "
-        "10k test (IDX files in --data_dir, the Debian package, or tfds)",
-        _load_fashion_mnist),
+        "10k test (IDX files in --data_dir, the Debian package, or tfds); "
+        "--resolution=32 zero-pads to 32x32", _load_fashion_mnist, enlarge="pad"),
     "mnist": _Dataset(
         "images", "MNIST digits, 28x28 grey, 10 classes, 60k train / 10k test "
-        "(IDX files in --data_dir, or tfds)", _load_mnist),
+        "(IDX files in --data_dir, or tfds); --resolution=32 zero-pads to 32x32",
+        _load_mnist, enlarge="pad"),
     "cifar10": _Dataset(
         "images", "CIFAR-10, 32x32 RGB, 10 classes, 50k train / 10k test (tfds)",
         _load_cifar10),
@@ -264,8 +269,8 @@ def load(name: str,
     data_dir: where to look for the files (IDX files for the MNISTs, a tfds
       data dir for cifar10 and tfds:NAME); None looks in the default places.
     resolution: if given, images are centre-cropped to a square and resized to
-      resolution x resolution; None keeps their own size (folders default to
-      64). Ignored for points.
+      resolution x resolution (the MNISTs are zero-padded to a larger one);
+      None keeps their own size (folders default to 64). Ignored for points.
     seed: seeds the samples of the toy mixtures; ignored by every other source.
     limit: if given, only the first `limit` examples (in stored order); a
       multi-resolution dataset then reads only those from disk.
@@ -290,7 +295,7 @@ def load(name: str,
     examples = examples[:limit]
     labels = None if labels is None else labels[:limit]
   if dataset.kind == "images" and resolution is not None:
-    examples = files.crop_and_resize(examples, resolution)
+    examples = files.crop_and_resize(examples, resolution, enlarge=dataset.enlarge)
   return Source(name=name, kind=dataset.kind, examples=examples, labels=labels, split=split)
 
 

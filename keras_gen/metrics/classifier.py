@@ -135,7 +135,7 @@ class ClassifierExtractor:
     self.description = (f"keras_gen domain classifier for {metadata['dataset']} "
                         f"({os.path.abspath(weights_path)}, test accuracy "
                         f"{metadata.get('test_accuracy')}), 128-d dense features before "
-                        f"the logits, images at their own size")
+                        f"the logits, larger images centre-cropped to its input")
     with open(weights_path, "rb") as f:
       digest = hashlib.sha1(f.read()).hexdigest()[:16]
     self.cache_key = f"{self.name}-{metadata['dataset']}-{digest}"
@@ -144,21 +144,35 @@ class ClassifierExtractor:
     self._predict = tf.function(lambda images: self._model(images, training=False))
 
   def check_images(self, images, what):
-    """Raises ConfigError unless `images` [N, H, W, C] have the classifier's input shape."""
-    if tuple(images.shape[1:]) != self.input_shape:
+    """Raises ConfigError unless `images` [N, H, W, C] fit the classifier's input.
+
+    Images larger than the input by an even margin on each side (Fashion-MNIST
+    zero-padded to 32x32) fit: `features` centre-crops them to the input size.
+    """
+    height, width, channels = self.input_shape
+    shape = tuple(images.shape[1:])
+    margins = (shape[0] - height, shape[1] - width) if len(shape) == 3 else (-1, -1)
+    if (len(shape) != 3 or shape[2] != channels
+        or any(margin < 0 or margin % 2 for margin in margins)):
       raise config_lib.ConfigError(
-          f"The {what} have shape {tuple(images.shape[1:])}, but the domain classifier for "
-          f"{self.metadata['dataset']!r} expects {self.input_shape}; evaluate against the "
-          f"dataset it was trained on or train one for yours "
-          f"({TRAIN_COMMAND.format(dataset='NAME')}).")
+          f"The {what} have shape {shape}, but the domain classifier for "
+          f"{self.metadata['dataset']!r} expects {self.input_shape} (or larger by an even "
+          f"margin, centre-cropped); evaluate against the dataset it was trained on or train "
+          f"one for yours ({TRAIN_COMMAND.format(dataset='NAME')}).")
+
+  def _centre_crop(self, images):
+    height, width, _ = self.input_shape
+    top, left = (images.shape[1] - height) // 2, (images.shape[2] - width) // 2
+    return images[:, top:top + height, left:left + width]
 
   def features(self, images, batch_size=500):
     """images: float32 [N, H, W, C] in [-1, 1], or an iterable of such batches
-    -> (float32 [N, 128], float32 [N, classes])."""
+    -> (float32 [N, 128], float32 [N, classes]). Larger images are centre-cropped
+    to the classifier's input (see `check_images`)."""
     def checked(batches):
       for batch in batches:
         self.check_images(batch, "images")
-        yield batch
+        yield self._centre_crop(batch)
     return image_sets.batched_features(self._predict, checked(image_sets.as_batches(images)),
                                        batch_size)
 
