@@ -4,6 +4,7 @@ import inspect
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -57,6 +58,22 @@ def test_smaller_odd_margin_or_other_channel_images_are_refused_with_a_sentence(
 
   with pytest.raises(config_lib.ConfigError, match=r"expects \(16, 16, 1\)"):
     extractor.features(np.zeros((2,) + shape, np.float32))
+
+
+def test_a_classifier_loaded_under_mixed_bfloat16_computes_float32_features(
+    tiny_npz, trained, monkeypatch):
+  path, _ = trained
+  images = np.random.default_rng(2).uniform(-1, 1, (4, 16, 16, 1)).astype(np.float32)
+  reference, _ = classifier.load_extractor(f"npz:{tiny_npz}", path).features(images)
+  monkeypatch.setattr(classifier, "_LOADED", {})
+  keras.config.set_dtype_policy("mixed_bfloat16")
+  try:
+    features, _ = classifier.load_extractor(f"npz:{tiny_npz}", path).features(images)
+  finally:
+    keras.config.set_dtype_policy("float32")
+
+  assert features.dtype == np.float32
+  np.testing.assert_array_equal(features, reference)
 
 
 def test_the_saved_weights_hold_the_network_alone(trained):

@@ -195,7 +195,8 @@ def load_extractor(dataset, path=""):
   if key not in _LOADED:
     with open(metadata_path(path)) as f:
       metadata = json.load(f)
-    model = build(tuple(metadata["input_shape"]), metadata["num_classes"])
+    with image_sets.float32_policy():
+      model = build(tuple(metadata["input_shape"]), metadata["num_classes"])
     try:
       model.load_weights(path)
     except (ValueError, OSError) as e:

@@ -6,9 +6,11 @@ them. Metrics convert and consume a batch at a time, so no float copy of a
 whole set is ever held: 16,384 samples at 256x256 would take 12.9 GB.
 """
 
+import contextlib
 import dataclasses
 import math
 
+import keras
 import numpy as np
 
 from keras_gen import config as config_lib
@@ -19,6 +21,21 @@ from keras_gen.data import tfrecords
 # A streamed batch holds at most this many float32 values (256 MB), however
 # large the images: 21 images at 1024x1024x3, 256 at 256x256x3.
 MAX_BATCH_VALUES = 2 ** 26
+
+
+@contextlib.contextmanager
+def float32_policy():
+  """Builds feature extractors in float32 whatever policy training set.
+
+  Snapshot metrics run inside a mixed_bfloat16 training process; an extractor
+  built under that policy would compute (and cache) 8-bit-mantissa features.
+  """
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy("float32")
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
 
 
 def to_float(examples):

@@ -116,5 +116,6 @@ def load_extractor(weights="", resolution=RESOLUTION):
   weights = resolve_weights(weights)
   key = (weights, resolution)
   if key not in _LOADED:
-    _LOADED[key] = InceptionExtractor(weights, resolution)
+    with image_sets.float32_policy():
+      _LOADED[key] = InceptionExtractor(weights, resolution)
   return _LOADED[key]
