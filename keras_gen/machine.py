@@ -1,0 +1,120 @@
+"""What a measured figure ran on: the CPU exactly, the software, and how busy the machine was.
+
+Speed and wall-time figures are only comparable on the same CPU, and only
+meaningful on an idle one. `describe()` reads the CPU's model name and the
+feature flags that decide this project's speed (AVX-512, native bfloat16 in
+AVX-512 BF16 or AMX) from the OS; `OtherLoad` measures how many cores other
+processes used while a run was timed, from /proc/stat and this process's own
+CPU time, so "idle" is a measurement rather than a claim.
+"""
+
+import os
+import platform
+import resource
+import sys
+import time
+
+# The flags that change which kernels TensorFlow's oneDNN can use here.
+RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16",
+                  "amx_int8")
+# Other processes using less than this many cores on average count as idle.
+IDLE_CORES = 0.1
+
+
+def _cpuinfo(path="/proc/cpuinfo"):
+  """(model name, set of flags) of the first CPU in `path`; the platform's name elsewhere."""
+  try:
+    with open(path) as f:
+      text = f.read()
+  except OSError:
+    return platform.processor() or platform.machine(), set()
+  model, flags = "", set()
+  for line in text.splitlines():
+    key, _, value = line.partition(":")
+    key = key.strip()
+    if key == "model name" and not model:
+      model = value.strip()
+    elif key == "flags" and not flags:
+      flags = set(value.split())
+  return model or platform.machine(), flags
+
+
+def has_native_bfloat16(flags=None):
+  """True when the CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX)."""
+  flags = _cpuinfo()[1] if flags is None else flags
+  return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def describe(cpuinfo_path="/proc/cpuinfo"):
+  """A dict naming the CPU (model, cores, relevant flags), Python and TensorFlow versions."""
+  model, flags = _cpuinfo(cpuinfo_path)
+  info = {
+      "cpu": model,
+      "cores": os.cpu_count(),
+      "cpu_flags": [flag for flag in RELEVANT_FLAGS if flag in flags],
+      "no_amx": not any(flag.startswith("amx") for flag in flags),
+      "python": platform.python_version(),
+  }
+  tensorflow = sys.modules.get("tensorflow")
+  if tensorflow is not None:
+    info["tensorflow"] = tensorflow.__version__
+  return info
+
+
+def summary(info=None):
+  """One line: 'AMD EPYC, 2 cores (avx512f, avx512_bf16; no AMX), Python 3.11.7, TensorFlow 2.21.0'."""
+  info = info or describe()
+  flags = ", ".join(info["cpu_flags"]) or "no AVX-512"
+  if info["no_amx"]:
+    flags += "; no AMX"
+  line = f"{info['cpu']}, {info['cores']} cores ({flags}), Python {info['python']}"
+  if "tensorflow" in info:
+    line += f", TensorFlow {info['tensorflow']}"
+  return line
+
+
+def _busy_seconds():
+  """CPU seconds all processes have spent busy since boot (user+nice+system+irq+softirq+steal)."""
+  with open("/proc/stat") as f:
+    fields = f.readline().split()[1:]
+  user, nice, system, _, _, irq, softirq, steal = (int(value) for value in fields[:8])
+  return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds():
+  own = resource.getrusage(resource.RUSAGE_SELF)
+  children = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class OtherLoad:
+  """Cores used by other processes between start() and stop(); None where /proc is missing."""
+
+  def start(self):
+    try:
+      self._start = (time.monotonic(), _busy_seconds(), _own_seconds())
+    except (OSError, ValueError):
+      self._start = None
+    return self
+
+  def stop(self):
+    """Average cores busy with other processes since start(), at least 0."""
+    if self._start is None:
+      return None
+    try:
+      now = (time.monotonic(), _busy_seconds(), _own_seconds())
+    except (OSError, ValueError):
+      return None
+    elapsed = now[0] - self._start[0]
+    if elapsed <= 0:
+      return 0.0
+    others = (now[1] - self._start[1]) - (now[2] - self._start[2])
+    return max(others / elapsed, 0.0)
+
+
+def load_note(other_cores):
+  """'idle (other processes 0.02 cores)' or 'shared (other processes 0.95 cores)'."""
+  if other_cores is None:
+    return "load not measured"
+  state = "idle" if other_cores < IDLE_CORES else "shared"
+  return f"{state} (other processes used {other_cores:.2f} cores on average)"
