@@ -1,4 +1,4 @@
-"""tools/emoji_font.py: the CBDT bitmaps of a colour emoji font, centred and composited, by value."""
+"""tools/emoji_font.py: a colour emoji font's CBDT bitmaps, centred and composited, by value."""
 
 import os
 import struct
@@ -41,6 +41,8 @@ def test_noto_color_emoji_holds_about_3900_bitmaps_of_136x128_and_1450_single_co
   code_points = font.select("code_points")
   # Version 2.042 (Debian 12): 3,926 bitmaps, 1,446 of them mapped from one code point.
   assert font.family == "Noto Color Emoji" and font.version.startswith("Version 2.")
+  assert font.license_description == (
+      "This Font Software is licensed under the SIL Open Font License, Version 1.1")
   assert 3500 <= len(font.glyphs) <= 5000 and 1300 <= len(code_points) <= 2000
   assert {(glyph.width, glyph.height) for glyph in font.glyphs} == {(136, 128)}
   assert emoji_font.canvas_side(font.glyphs) == 136
@@ -68,7 +70,8 @@ def test_grinning_face_renders_yellow_centred_on_white_and_black_backgrounds():
   assert on_white[32, 20].tolist() == on_black[32, 20].tolist()
   rows = np.flatnonzero(np.any(on_white < 250, axis=(1, 2)))
   columns = np.flatnonzero(np.any(on_white < 250, axis=(0, 2)))
-  assert abs((rows[0] + rows[-1]) / 2 - 31.5) <= 1 and abs((columns[0] + columns[-1]) / 2 - 31.5) <= 1
+  assert abs((rows[0] + rows[-1]) / 2 - 31.5) <= 1
+  assert abs((columns[0] + columns[-1]) / 2 - 31.5) <= 1
   assert rows[0] > 0 and columns[0] > 0 and rows[-1] < 63 and columns[-1] < 63  # Not clipped.
 
 

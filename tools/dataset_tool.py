@@ -120,12 +120,13 @@ def _create(args, tfrecords):
 
 def _render_emoji(args, tfrecords):
   """uint8 [N, R, R, 3] emoji images and the one-line description of how they were made."""
+  from keras_gen.data.errors import DataError  # pylint: disable=g-import-not-at-top
   from tools import emoji_font  # pylint: disable=g-import-not-at-top
   if not tfrecords.is_power_of_two(args.resolution) or args.resolution < 4:
-    raise tfrecords.DataError(f"--resolution={args.resolution} is not a power of two of at least 4.")
+    raise DataError(f"--resolution={args.resolution} is not a power of two of at least 4.")
   background = emoji_font.parse_background(args.background)
   if os.path.exists(args.output_dir):  # Said before rendering, not after.
-    raise tfrecords.DataError(f"Output folder {args.output_dir} already exists; choose a new one.")
+    raise DataError(f"Output folder {args.output_dir} already exists; choose a new one.")
   font = emoji_font.read_font(args.font or emoji_font.DEFAULT_FONT)
   glyphs = font.select(args.glyphs)
   if args.max_glyphs > 0:

@@ -36,7 +36,7 @@ BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 # metrics), 19 (metrics in CBLC). Bytes before the uint32 PNG length.
 _PNG_HEADER_BYTES = {17: 5, 18: 8, 19: 0}
 # 'name' table IDs.
-_FAMILY_NAME_ID, _VERSION_NAME_ID = 1, 5
+_FAMILY_NAME_ID, _VERSION_NAME_ID, _LICENSE_NAME_ID = 1, 5, 13
 _RENDER_CHUNK = 256
 
 
@@ -53,12 +53,14 @@ class Glyph:
 class EmojiFont:
   """What a colour bitmap font holds.
 
+  version, license_description: from the 'name' table, "" if absent.
   glyphs: every glyph with a bitmap, in glyph-ID order.
   cmap: {code point: glyph ID} of the font's Unicode 'cmap' subtable.
   """
   path: str
   family: str
   version: str
+  license_description: str
   glyphs: tuple
   cmap: dict
 
@@ -91,14 +93,20 @@ def read_font(path):
                       f"bitmap font such as Noto Color Emoji.")
     glyphs = tuple(_bitmap_glyphs(data, tables["CBLC"], tables["CBDT"], path))
     cmap = _unicode_cmap(data, tables.get("cmap"))
-    family = _name(data, tables.get("name"), _FAMILY_NAME_ID)
+    names = tables.get("name")
+    family = _name(data, names, _FAMILY_NAME_ID)
     # "Version 2.042;GOOG;noto-emoji:20231129:<commit>": the part before the first ";".
-    version = _name(data, tables.get("name"), _VERSION_NAME_ID).split(";")[0]
+    version = _name(data, names, _VERSION_NAME_ID).split(";")[0]
+    # "This Font Software is licensed under the SIL Open Font License, Version 1.1. ...":
+    # the first sentence.
+    license_description = _name(data, names, _LICENSE_NAME_ID).split(". ")[0].rstrip(".")
   except struct.error as error:
-    raise DataError(f"Font {path} is truncated or corrupt: a table ends early ({error}).") from error
+    raise DataError(f"Font {path} is truncated or corrupt: a table ends early "
+                    f"({error}).") from error
   if not glyphs:
     raise DataError(f"Font {path} has CBDT/CBLC tables but no PNG bitmaps in them.")
-  return EmojiFont(path=path, family=family, version=version, glyphs=glyphs, cmap=cmap)
+  return EmojiFont(path=path, family=family, version=version,
+                   license_description=license_description, glyphs=glyphs, cmap=cmap)
 
 
 def _table_offsets(data, path):
@@ -137,7 +145,7 @@ def _bitmap_glyphs(data, cblc, cbdt, path):
 
 
 def _glyph_locations(data, subtable, index_format, first, last, path):
-  """(glyph ID, start, end) of each glyph of an IndexSubTable, offsets relative to its image data."""
+  """(glyph ID, start, end) per glyph of an IndexSubTable; offsets are from its image data."""
   count = last - first + 1
   if index_format in (1, 3):  # uint32 or uint16 offsets, one more than glyphs.
     code = "I" if index_format == 1 else "H"
@@ -173,7 +181,8 @@ def _unicode_cmap(data, cmap):
   for index in range(num_subtables):
     platform, encoding, offset = struct.unpack_from(">HHI", data, cmap + 4 + 8 * index)
     subtable = cmap + offset
-    if (platform, encoding) in ((3, 10), (0, 4)) and struct.unpack_from(">H", data, subtable)[0] == 12:
+    (subtable_format,) = struct.unpack_from(">H", data, subtable)
+    if (platform, encoding) in ((3, 10), (0, 4)) and subtable_format == 12:
       (num_groups,) = struct.unpack_from(">I", data, subtable + 12)
       mapping = {}
       for group in range(num_groups):
@@ -189,7 +198,8 @@ def _name(data, name, name_id):
     return ""
   _, count, strings = struct.unpack_from(">HHH", data, name)
   for index in range(count):
-    platform, _, _, record_id, length, offset = struct.unpack_from(">6H", data, name + 6 + 12 * index)
+    platform, _, _, record_id, length, offset = struct.unpack_from(
+        ">6H", data, name + 6 + 12 * index)
     if record_id == name_id and platform in (0, 3):
       start = name + strings + offset
       return data[start:start + length].decode("utf-16-be", errors="replace")
@@ -268,8 +278,9 @@ def _centred_on_canvas(glyph, side, background):
 
 
 def describe(font, glyph_set, num_glyphs, num_empty, side, resolution, background_text):
-  """One line recorded as the dataset's source: font, version, glyph counts, canvas, background."""
+  """The dataset's one-line source: font, version, licence, counts, canvas, background."""
   return (f"emoji font {font.path} ({font.family}, {font.version}): {num_glyphs} colour bitmaps "
           f"({'every bitmap' if glyph_set == 'all' else 'those one code point maps to'}; "
           f"{num_empty} empty skipped), centred on a {side}x{side} {background_text} canvas, "
-          f"area-averaged to {resolution}x{resolution}; font licence SIL OFL 1.1")
+          f"area-averaged to {resolution}x{resolution}; the font says: "
+          f"{font.license_description or 'no licence recorded'}")
