@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gen.data import tfrecords
+from tools import emoji_font
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -85,3 +86,34 @@ def test_npz_of_28x28_images_needs_padding_and_pads_with_zeros_to_32(tmp_path):
   four, _ = tfrecords.read_level(str(tmp_path / "ds"), 2)
   # 4x4 pixel (0, 0) averages an 8x8 block with 6x6 of it image: 200 * 36 / 64 = 112.5 -> 112.
   assert four[0, 0, 0, 0] == 112 and four[0, 1, 1, 0] == 200
+
+
+@pytest.mark.skipif(not os.path.isfile(emoji_font.DEFAULT_FONT),
+                    reason="Debian's fonts-noto-color-emoji is not installed (apt-get install "
+                    "fonts-noto-color-emoji; .ci/run installs it)")
+def test_emoji_become_an_rgb_dataset_whose_files_are_the_same_bytes_every_time(tmp_path):
+  for parent in ("a", "b"):
+    created = _tool("create_from_emoji", tmp_path / parent / "emoji", "--max_glyphs=6",
+                    "--resolution=16")
+    assert created.returncode == 0, created.stderr
+    assert "Read 6 of the" in created.stdout and "0 rendered empty" in created.stdout
+  names = sorted(os.listdir(tmp_path / "a" / "emoji"))
+  assert names == ["dataset.json"] + [f"emoji-r0{level}.tfrecords" for level in (2, 3, 4)]
+  for name in names:
+    assert ((tmp_path / "a" / "emoji" / name).read_bytes() ==
+            (tmp_path / "b" / "emoji" / name).read_bytes()), name
+  images, labels = tfrecords.read_level(str(tmp_path / "a" / "emoji"), 4)
+  assert images.shape == (6, 16, 16, 3) and labels is None
+  assert images[:, 0, 0].tolist() == [[255, 255, 255]] * 6  # Every corner is background.
+  info = _tool("info", tmp_path / "a" / "emoji")
+  assert "3 channel(s)" in info.stdout, info.stdout
+  assert "(Noto Color Emoji, Version 2." in info.stdout
+  assert "the font says: This Font Software is licensed under the SIL Open Font" in info.stdout
+
+
+def test_a_missing_emoji_font_exits_2_naming_the_debian_package_and_leaves_nothing(tmp_path):
+  result = _tool("create_from_emoji", tmp_path / "ds", f"--font={tmp_path / 'missing.ttf'}")
+  assert result.returncode == 2
+  errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+  assert len(errors) == 1 and "apt-get install fonts-noto-color-emoji" in errors[0], result.stderr
+  assert os.listdir(tmp_path) == []

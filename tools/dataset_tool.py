@@ -5,6 +5,7 @@
   python -m tools.dataset_tool create_from_tfds datasets/cifar10 cifar10
   python -m tools.dataset_tool create_from_images datasets/faces ~/faces --resolution=256
   python -m tools.dataset_tool create_from_npz datasets/mine images.npz
+  python -m tools.dataset_tool create_from_emoji datasets/emoji64 --resolution=64
   python -m tools.dataset_tool info datasets/fashion_mnist32
   python -m tools.dataset_tool display datasets/fashion_mnist32 --output=grid.png
   python -m tools.dataset_tool compare datasets/a datasets/b
@@ -64,6 +65,21 @@ def _parser():
                       help="Centre-crop and resize every image to this power-of-two size.")
   images.add_argument("--channels", type=int, default=0, choices=[0, 1, 3],
                       help="1 or 3; 0 takes the first image's.")
+  emoji = commands.add_parser(
+      "create_from_emoji", help="The colour emoji of a CBDT font (apt-get install "
+      "fonts-noto-color-emoji): every bitmap centred on a square, RGB.")
+  _add_create_options(emoji)
+  emoji.add_argument("--font", default="", help="A CBDT/CBLC colour font (default: Debian's "
+                     "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf).")
+  emoji.add_argument("--resolution", type=int, default=64,
+                     help="Power-of-two side the 136x136 glyph canvas is area-averaged to.")
+  emoji.add_argument("--background", default="white",
+                     help="white, black or #rrggbb, the colour the bitmaps are composited over.")
+  emoji.add_argument("--glyphs", default="all",
+                     help="all: every bitmap, sequences (skin tones, ZWJ, flags) included; "
+                     "code_points: only glyphs one code point maps to.")
+  emoji.add_argument("--max_glyphs", type=int, default=0,
+                     help="Only the first N glyphs in glyph-ID order (a quick look); 0 takes all.")
   info = commands.add_parser("info", help="Levels, resolutions and counts.")
   info.add_argument("dataset_dir")
   display = commands.add_parser("display", help="Writes a grid PNG of one level.")
@@ -85,6 +101,9 @@ def _create(args, tfrecords):
   if args.command == "create_from_images":
     return tfrecords.create_from_folder(args.output_dir, name, args.image_dir, args.resolution,
                                         channels=args.channels, **common)
+  if args.command == "create_from_emoji":
+    images, source = _render_emoji(args, tfrecords)
+    return tfrecords.create_from_arrays(args.output_dir, name, images, source=source, **common)
   if args.command == "create_from_idx":
     images, labels = files.read_idx_dataset(args.idx_dir, args.split)
     source = f"IDX files in {args.idx_dir} ({args.split})"
@@ -99,9 +118,35 @@ def _create(args, tfrecords):
                                       **common)
 
 
+def _render_emoji(args, tfrecords):
+  """uint8 [N, R, R, 3] emoji images and the one-line description of how they were made."""
+  from keras_gen.data.errors import DataError  # pylint: disable=g-import-not-at-top
+  from tools import emoji_font  # pylint: disable=g-import-not-at-top
+  if not tfrecords.is_power_of_two(args.resolution) or args.resolution < 4:
+    raise DataError(f"--resolution={args.resolution} is not a power of two of at least 4.")
+  background = emoji_font.parse_background(args.background)
+  if os.path.exists(args.output_dir):  # Said before rendering, not after.
+    raise DataError(f"Output folder {args.output_dir} already exists; choose a new one.")
+  font = emoji_font.read_font(args.font or emoji_font.DEFAULT_FONT)
+  glyphs = font.select(args.glyphs)
+  if args.max_glyphs > 0:
+    glyphs = glyphs[:args.max_glyphs]
+  side = emoji_font.canvas_side(font.glyphs)
+  images, empty = emoji_font.render(glyphs, args.resolution, background, side)
+  source = emoji_font.describe(font, args.glyphs, len(images), len(empty), side, args.resolution,
+                               args.background)
+  print(f"Read {len(glyphs)} of the {len(font.glyphs)} colour bitmaps of {font.path} "
+        f"({font.family}, {font.version}; {len(font.select('code_points'))} of them mapped from "
+        f"one code point); {len(empty)} rendered empty and were skipped"
+        f"{': glyph IDs ' + str(empty[:10]) if empty else ''}.")
+  return images, source
+
+
 def _print_info(description):
   print(f"resolution {description['resolution']}x{description['resolution']}, "
         f"{description['channels']} channel(s), labels: {description['has_labels']}")
+  if description.get("source"):
+    print(f"source: {description['source']}")
   for level, count in sorted(description["levels"].items()):
     files = description["files"][level]
     print(f"  r{level:02d}  {2 ** level:>5}x{2 ** level:<5} {count:>9} images  "

@@ -85,7 +85,10 @@ def _example(image, label):
   }
   if label is not None:
     features["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))
-  return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+  # Deterministic: protobuf writes map entries in an order that varies between
+  # processes otherwise, and the same source must give the same file bytes.
+  return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(
+      deterministic=True)
 
 
 def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0,
