@@ -1,10 +1,27 @@
-"""What the thin command-line entry points share: flag errors exit with code 2."""
+"""What the thin command-line entry points share: one preamble, flag errors exit with code 2.
+
+Every entry point ends with `cli.run(main)` and its main starts with
+`cli.start(argv)`; each imports TensorFlow (through the library) only after
+that, so `--help` never loads it.
+"""
 
 import os
 import sys
 
+from absl import app
 from absl import flags
 from absl import logging
+
+
+def run(main):
+  """absl's app.run of `main`, with a bad flag reported in one line (`parse_flags_or_exit`)."""
+  app.run(main, flags_parser=parse_flags_or_exit)
+
+
+def start(argv):
+  """Refuses positional arguments and quiets TensorFlow's and absl's INFO lines."""
+  reject_positional_arguments(argv)
+  quiet_tensorflow()
 
 
 def quiet_tensorflow():
@@ -37,7 +54,7 @@ def usage_error(message):
 def exit_on_user_error(function, *args):
   """Runs `function`; a user error (bad flag, path or file) becomes one line and exit code 2."""
   from keras_gen import config as config_lib  # pylint: disable=g-import-not-at-top
-  from keras_gen import data  # Imports TensorFlow.
+  from keras_gen import data  # pylint: disable=g-import-not-at-top
   try:
     return function(*args)
   except (config_lib.ConfigError, data.DataError) as e:

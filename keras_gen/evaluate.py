@@ -4,7 +4,6 @@ Works from a checkpoint folder (--model_dir) or an export (--saved_model),
 prints a table and writes the results as JSON (--output).
 """
 
-from absl import app
 from absl import flags
 
 from keras_gen import cli
@@ -25,8 +24,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-  cli.reject_positional_arguments(argv)
-  cli.quiet_tensorflow()
+  cli.start(argv)
   if FLAGS.num_samples <= 0:
     cli.usage_error(f"--num_samples must be positive, got {FLAGS.num_samples}.")
   from keras_gen.metrics import evaluation  # Imports TensorFlow.
@@ -41,4 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags_or_exit)
+  cli.run(main)

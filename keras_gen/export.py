@@ -6,7 +6,6 @@ checkpoint; training already does this when it finishes.
 
 import os
 
-from absl import app
 from absl import flags
 
 from keras_gen import cli
@@ -26,7 +25,7 @@ def export(model_dir, export_dir="", checkpoint="", export_format="saved_model")
   from keras_gen.engine import restore
   run = restore.load_run(model_dir, checkpoint or None)
   export_dir = export_dir or os.path.join(model_dir, "export")
-  path = serving.export(run.family, run.networks, run.config, run.step, export_dir)
+  path = serving.export(run.family, run.networks, run.config, run.step, export_dir, run.phase)
   if export_format != "onnx":
     return [path]
   from keras_gen import onnx_export
@@ -34,8 +33,7 @@ def export(model_dir, export_dir="", checkpoint="", export_format="saved_model")
 
 
 def main(argv):
-  cli.reject_positional_arguments(argv)
-  cli.quiet_tensorflow()
+  cli.start(argv)
   if not FLAGS.model_dir:
     cli.usage_error("--model_dir is required: the training run to export.")
   paths = cli.exit_on_user_error(export, FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint,
@@ -45,4 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags_or_exit)
+  cli.run(main)

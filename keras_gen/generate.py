@@ -11,7 +11,6 @@ reconstruct. Works from a checkpoint folder (--model_dir) or an export
   python -m keras_gen.generate --mode=reconstruct --model_dir=runs/autoencoder_fashion_mnist
 """
 
-from absl import app
 from absl import flags
 
 from keras_gen import cli
@@ -49,8 +48,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-  cli.reject_positional_arguments(argv)
-  cli.quiet_tensorflow()
+  cli.start(argv)
   try:
     indices = tuple(int(index) for index in FLAGS.indices)
   except ValueError:
@@ -73,4 +71,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags_or_exit)
+  cli.run(main)

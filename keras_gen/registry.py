@@ -1,8 +1,9 @@
 """Model names and the family modules that implement them.
 
 A family is one module under `keras_gen.families` with a fixed interface (see
-`keras_gen.families.base`). Several model names may share one module when they
-differ only in hyperparameters; the second field holds those presets.
+`keras_gen.families.base`), read into a `base.Family`. Several model names may
+share one module when they differ only in hyperparameters; the second field
+holds those presets.
 """
 
 import importlib
@@ -58,9 +59,10 @@ def describe_models():
 
 
 def get_family(name):
-  """Returns (family module, presets) for a model name; raises ConfigError if unknown."""
+  """Returns (base.Family, presets) for a model name; raises ConfigError if unknown."""
   if name not in MODELS:
     raise config_lib.ConfigError(
         f"--model={name!r} is not a known model; valid models: {', '.join(model_names())}.")
+  from keras_gen.families import base  # pylint: disable=g-import-not-at-top  (TensorFlow)
   module_name, presets, _ = MODELS[name]
-  return importlib.import_module(module_name), dict(presets)
+  return base.Family.from_module(importlib.import_module(module_name)), dict(presets)

@@ -146,11 +146,16 @@ def output_kind(family, element_shape):
   return family.KIND
 
 
-def make_module(family, networks, hparams, element_shape):
-  functions = family.serving(networks, hparams)
+def make_module(family, networks, hparams, element_shape, phase=None):
+  """The SavedModel module of a family's serving functions (a phased family's at `phase`)."""
+  functions = family.serving(networks, hparams, phase)
   if isinstance(functions, base.AutoencoderServing):
-    return AutoencoderModule(networks, functions, element_shape)
-  return GeneratorModule(networks, functions, output_kind(family, element_shape))
+    module = AutoencoderModule(networks, functions, element_shape)
+  else:
+    module = GeneratorModule(networks, functions, output_kind(family, element_shape))
+  if phase is not None:
+    module.phase = phase  # Tracked, so that the alpha variable G_ema reads is saved.
+  return module
 
 
 def metadata(config, step, element_shape, signatures):
@@ -168,14 +173,14 @@ def metadata(config, step, element_shape, signatures):
   }
 
 
-def export(family, networks, config, step, export_dir):
+def export(family, networks, config, step, export_dir, phase=None):
   """Writes EXPORT_DIR/<step>/ atomically and returns its path.
 
   The SavedModel is written under a temporary name and renamed into place, so a
   TF Serving instance polling EXPORT_DIR never sees a half-written version.
   """
   element_shape = tuple(config.element_shape)
-  module = make_module(family, networks, config.hparams, element_shape)
+  module = make_module(family, networks, config.hparams, element_shape, phase)
   signatures = module.signatures()
   os.makedirs(export_dir, exist_ok=True)
   final_path = os.path.join(export_dir, str(int(step)))

@@ -8,7 +8,6 @@ Rerunning the same command resumes from the newest checkpoint in --model_dir.
 import dataclasses
 import sys
 
-from absl import app
 from absl import flags
 
 from keras_gen import cli
@@ -83,11 +82,12 @@ def config_from_flags():
 
 
 def main(argv):
-  cli.reject_positional_arguments(argv)
-  cli.quiet_tensorflow()
+  cli.start(argv)
   from keras_gen.engine import loop  # Imports TensorFlow; kept out of --help.
+  from keras_gen.metrics import evaluation
   try:
-    result = cli.exit_on_user_error(lambda: loop.run(config_from_flags()))
+    result = cli.exit_on_user_error(
+        lambda: loop.run(config_from_flags(), snapshot=evaluation.SnapshotMetrics()))
   except loop.NonFiniteError as e:
     print(f"Error: {e}", file=sys.stderr)
     sys.exit(1)
@@ -96,4 +96,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags_or_exit)
+  cli.run(main)

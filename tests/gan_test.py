@@ -10,10 +10,11 @@ from keras_gen import config as config_lib
 from keras_gen import losses
 from keras_gen import registry
 from keras_gen.engine import loop
-from keras_gen.families import base
+from keras_gen.engine import step_context
 from keras_gen.families import gan
 from keras_gen.families import gan_stabilizers
 from keras_gen.families import gan_unrolled
+from keras_gen.families import salts
 
 TINY_MLP = {"latent_dim": 4, "g_units": 16, "d_units": 16}
 TINY_CONV = {"latent_dim": 4, "g_filters": 4, "d_filters": 4}
@@ -35,7 +36,8 @@ def make_state(model, element_shape, **overrides):
 
 
 def context_at(step, batch_size):
-  return base.StepContext(step=tf.constant(step, tf.int64), seed=0, global_batch_size=batch_size)
+  return step_context.StepContext(step=tf.constant(step, tf.int64), seed=0,
+                                  global_batch_size=batch_size)
 
 
 def image_batch(count, size=8, seed=0):
@@ -67,10 +69,10 @@ def test_wgan_gp_step_minimizes_the_wasserstein_loss_plus_ten_times_the_penalty(
                                              **TINY_CONV)
   G, D = networks["G"], networks["D"]
   batch, context = image_batch(8), context_at(3, 8)
-  # What the step draws: z with salt 0 and the interpolation weights with salt 200.
-  fake = G(context.normal([8, 4], salt=0), training=True)
+  # What the step draws: z and the interpolation weights of its only D update.
+  fake = G(context.normal([8, 4], salt=salts.GAN_Z), training=True)
   real = batch["images"]
-  epsilon = context.uniform([8, 1, 1, 1], salt=200)
+  epsilon = context.uniform([8, 1, 1, 1], salt=salts.GAN_D_PENALTY)
   with tf.GradientTape() as tape:
     wasserstein = tf.reduce_mean(D(fake) - D(real))
     penalty = tf.reduce_mean(losses.gradient_penalty(D, real, fake, epsilon))
@@ -97,7 +99,7 @@ def test_r1_step_minimizes_the_discriminator_loss_plus_half_gamma_times_r1(r1_hp
   networks, optimizers, hparams = make_state("gan", (2,), **r1_hparams, **TINY_MLP)
   G, D = networks["G"], networks["D"]
   batch, context = point_batch(8), context_at(3, 8)
-  fake = G(context.normal([8, 4], salt=0), training=True)
+  fake = G(context.normal([8, 4], salt=salts.GAN_Z), training=True)
   real = batch["points"]
   # R1 by hand: the squared norm of the input gradient of D at each real point.
   with tf.GradientTape() as tape:
@@ -198,7 +200,7 @@ def test_learning_rates_decay_linearly_to_zero_over_the_decay_steps_in_g_steps()
 def _generator_gradients(networks, optimizers, hparams, batch, unroll_steps, first_order=False):
   generator_loss, discriminator_loss = losses.get_gan_loss(hparams["loss"])
   context = context_at(0, 8)
-  z = context.normal([8, hparams["latent_dim"]], salt=0)
+  z = context.normal([8, hparams["latent_dim"]], salt=salts.GAN_Z)
   with tf.GradientTape() as tape:
     fake = networks["G"](z, training=True)
     loss = gan_unrolled.unrolled_generator_loss(
@@ -209,7 +211,7 @@ def _generator_gradients(networks, optimizers, hparams, batch, unroll_steps, fir
 
 def _plain_generator_gradients(networks, hparams, unused_batch):
   context = context_at(0, 8)
-  z = context.normal([8, hparams["latent_dim"]], salt=0)
+  z = context.normal([8, hparams["latent_dim"]], salt=salts.GAN_Z)
   with tf.GradientTape() as tape:
     loss = context.average(losses.non_saturating_generator_loss(
         networks["D"](networks["G"](z, training=True), training=True)))
@@ -253,7 +255,7 @@ def test_first_order_unrolled_gradient_equals_the_plain_gradient_against_the_unr
   first_order = _generator_gradients(networks, optimizers, hparams, batch, unroll_steps=3,
                                      first_order=True)
   context = context_at(0, 8)
-  fake = networks["G"](context.normal([8, 4], salt=0), training=True)
+  fake = networks["G"](context.normal([8, 4], salt=salts.GAN_Z), training=True)
   weights, _ = gan_unrolled.unrolled_discriminator_weights(
       networks["D"], optimizers["D"], losses.non_saturating_discriminator_loss,
       batch["points"], fake, 3, context)
@@ -272,7 +274,7 @@ def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps,
                                                                      clip_value):
   networks, optimizers, hparams, batch = _unrolled_state(learning_rate_decay_steps=decay_steps)
   D, context = networks["D"], context_at(0, 8)
-  fake = networks["G"](context.normal([8, 4], salt=0))
+  fake = networks["G"](context.normal([8, 4], salt=salts.GAN_Z))
 
   def r1(discriminator_fn, real, fake, unroll_step):
     del fake, unroll_step  # R1 only looks at real data.
@@ -289,7 +291,7 @@ def test_one_simulated_unrolled_step_equals_one_real_adam_step_of_d(decay_steps,
   optimizers["D"].apply_gradients(zip(tape.gradient(loss, D.trainable_variables),
                                       D.trainable_variables))
   if clip_value:
-    gan_stabilizers.clip_weights(D.trainable_variables, clip_value)
+    gan_stabilizers.clip_weights(D.trainable_variables, clip_value, context)
     clipped = np.concatenate([np.abs(w).ravel() for w in values(D.trainable_variables)])
     assert np.mean(clipped == np.float32(clip_value)) > 0.1  # Clipping binds on many weights.
   for simulated, real in zip(weights, values(D.trainable_variables)):

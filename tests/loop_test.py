@@ -164,7 +164,7 @@ def test_metrics_at_checkpoints_are_logged_and_match_evaluate(tiny_config):
   from keras_gen.metrics import evaluation
   config = tiny_config("autoencoder", train_steps=2, checkpoint_every=2, metrics=["reconstruction"],
                        metric_samples=16)
-  loop.run(config)
+  loop.run(config, snapshot=evaluation.SnapshotMetrics())
   tags = event_tags(config.model_dir)
   assert tags["metrics/reconstruction/mse"] == [2]
   with open(os.path.join(config.model_dir, "eval", "step0000002.json")) as f:
@@ -175,7 +175,15 @@ def test_metrics_at_checkpoints_are_logged_and_match_evaluate(tiny_config):
 
 
 def test_an_unknown_snapshot_metric_is_refused_before_training(tiny_config):
+  from keras_gen.metrics import evaluation
   config = tiny_config("autoencoder", metrics=["fidd"])
   with pytest.raises(config_lib.ConfigError, match="--metrics: Unknown metric 'fidd'"):
+    loop.run(config, snapshot=evaluation.SnapshotMetrics())
+  assert not os.path.exists(config.model_dir)
+
+
+def test_metrics_without_a_snapshot_evaluator_are_refused_before_training(tiny_config):
+  config = tiny_config("autoencoder", metrics=["reconstruction"])
+  with pytest.raises(config_lib.ConfigError, match="--metrics needs a snapshot evaluator"):
     loop.run(config)
   assert not os.path.exists(config.model_dir)

@@ -6,7 +6,6 @@ Registered under the name "nan_autoencoder" by the tests that use it.
 import tensorflow as tf
 
 from keras_gen.families import autoencoder
-from keras_gen.families import base
 
 KIND = autoencoder.KIND
 DATA_KINDS = autoencoder.DATA_KINDS
@@ -26,5 +25,5 @@ def train_step(networks, optimizers, batch, context, hparams):
     outputs = networks["decoder"](networks["encoder"](images, training=True), training=True)
     loss = context.average(autoencoder.reconstruction_loss(images, outputs, hparams))
     loss = loss * tf.where(poisoned, float("nan"), 1.0)
-  base.minimize(tape, loss, variables, optimizers["autoencoder"])
+  context.minimize(tape, loss, variables, optimizers["autoencoder"])
   return {"loss": loss}

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from keras_gen import config
 from keras_gen.engine import loop
-from keras_gen.families import base
+from keras_gen.engine import step_context
 from keras_gen.families import pca
 
 
@@ -42,7 +42,7 @@ def test_closed_form_pca_streamed_in_batches_equals_the_svd_of_all_the_data():
   layer = pca.PrincipalComponents(3)
   layer(tf.zeros([1, 4, 4, 1]))
   for start in range(0, 96, 32):
-    layer.accumulate(tf.constant(images[start:start + 32]))
+    layer.accumulate(tf.constant(images[start:start + 32]), lambda values: values)
   mean, basis, eigenvalues = (t.numpy() for t in layer.components())
   expected_mean, expected_basis = numpy_pca(images, 3)
   np.testing.assert_allclose(mean, expected_mean, atol=1e-5)
@@ -59,7 +59,8 @@ def test_running_moments_count_each_example_once_on_two_mirrored_replicas():
 
   @tf.function
   def step():
-    strategy.run(lambda: layer.accumulate(images[:4]))  # 4 examples on each replica.
+    context = step_context.StepContext(step=tf.constant(0, tf.int64), seed=0, global_batch_size=8)
+    strategy.run(lambda: layer.accumulate(images[:4], context.all_reduce_sum))  # 4 on each replica.
 
   for _ in range(3):
     step()
@@ -76,7 +77,7 @@ def test_linear_autoencoder_by_gradient_descent_spans_the_principal_subspace_wit
   optimizer, variables = pca.optimizers(hparams, networks)["linear_autoencoder"]
   optimizer.build(variables)
   batch = {"images": tf.constant(images)}
-  context = base.StepContext(step=tf.constant(0, tf.int64), seed=0, global_batch_size=256)
+  context = step_context.StepContext(step=tf.constant(0, tf.int64), seed=0, global_batch_size=256)
   step = tf.function(lambda: pca.train_step(networks, {"linear_autoencoder": optimizer},
                                             batch, context, hparams))
   for learning_rate, steps in ((0.01, 3000), (0.001, 1000)):  # Decayed: Adam's noise settles.

@@ -1,4 +1,4 @@
-"""Phased training (keras_gen.engine.phased) with Progressive GAN on tiny 8x8 and 16x16 data."""
+"""Phased training (engine.segments.PhasedSchedule) with Progressive GAN on tiny 8x8 and 16x16 data."""
 
 import json
 import os
@@ -20,6 +20,7 @@ from keras_gen import export
 from keras_gen import serving
 from keras_gen.data import tfrecords
 from keras_gen.engine import loop
+from keras_gen.engine import restore
 from keras_gen.metrics import evaluation
 from keras_gen.metrics import image_sets
 
@@ -72,7 +73,9 @@ def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one
   second = loop.run(halves)
   assert second["start_step"] == 4 and second["step"] == 6 and second["alpha"] == 0.75
   whole_weights, halves_weights = network_weights(whole.model_dir), network_weights(halves.model_dir)
-  assert [w.item() for w in halves_weights["phase"]] == [48, 1, 3, 0.75]
+  # The phase state [images_shown, phase, level, alpha] is checkpointed with the networks.
+  assert restore.load_run(halves.model_dir).phase.values() == [48, 1, 3, 0.75]
+  assert restore.load_run(whole.model_dir).phase.values() == [48, 1, 3, 0.75]
   assert_same_weights(whole_weights, halves_weights)
 
   samples = os.listdir(os.path.join(whole.model_dir, "samples"))
@@ -153,7 +156,7 @@ def test_snapshot_metrics_run_at_the_level_reached_against_box_filtered_reals(
 
   monkeypatch.setattr(evaluation, "data", types.SimpleNamespace(
       load=recording_load, stored_resolutions=data.stored_resolutions))
-  result = loop.run(config)
+  result = loop.run(config, snapshot=evaluation.SnapshotMetrics())
   # Each snapshot read its own level's records (the 8x8 one twice: swd's real
   # baseline takes the other split), never the 16x16 top level.
   assert loaded_resolutions == [4, 8, 8]

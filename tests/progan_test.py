@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gen.engine import phased
-from keras_gen.families import base
+from keras_gen import schedule
+from keras_gen.engine import step_context
 from keras_gen.families import progan
 from keras_gen.families import progan_networks
 from keras_gen.layers import progan as progan_layers
@@ -25,23 +25,27 @@ def _tiny_state(resolution=16, hparams=TINY, channels=1):
   return networks, optimizers
 
 
-def _context(batch_size, step=0):
-  return base.StepContext(step=tf.constant(step, tf.int64), seed=0, global_batch_size=batch_size)
+def _context(batch_size, step=0, phase=None):
+  """A step's context; the phase state's alpha is 1 unless `phase` says otherwise."""
+  return step_context.StepContext(step=tf.constant(step, tf.int64), seed=0,
+                                  global_batch_size=batch_size,
+                                  phase=phase or schedule.PhaseState())
 
 
 def test_every_stage_runs_forward_and_one_train_step_with_finite_losses():
   networks, optimizers = _tiny_state()
+  phase = schedule.PhaseState()
   z = tf.random.stateless_normal([4, 8], seed=[0, 0])
   for level in (2, 3, 4):
     for alpha in (0.5, 1.0):
-      networks["phase"].alpha.assign(alpha)
+      phase.alpha.assign(alpha)
       images = networks["G"](z, level=level, alpha=alpha)
       assert images.shape == (4, 2 ** level, 2 ** level, 1)
       assert networks["D"](images, level=level, alpha=alpha).shape == (4, 1)
       weights = [v.numpy() for v in networks["G"].variables_at(level)]
       batch = {"images": tf.random.stateless_uniform([4, 2 ** level, 2 ** level, 1], [1, level],
                                                      minval=-1.0, maxval=1.0)}
-      losses = progan.train_step(networks, optimizers, batch, _context(4), TINY)
+      losses = progan.train_step(networks, optimizers, batch, _context(4, phase=phase), TINY)
       assert set(losses) == {"d_loss", "g_loss", "gradient_penalty", "drift"}
       assert all(np.isfinite(float(value)) for value in losses.values())
       changed = [not np.array_equal(w, v.numpy())
@@ -122,12 +126,13 @@ def test_the_1024_networks_at_reduced_width_step_at_512_and_sample_at_1024():
   networks, optimizers = _tiny_state(1024, hparams, channels=3)
   assert networks["G"].max_level == 10
   assert sorted(networks["G"].blocks) == sorted(f"b{2 ** level}" for level in range(3, 11))
-  networks["phase"].alpha.assign(0.5)  # Fading in b512.
+  phase = schedule.PhaseState()
+  phase.alpha.assign(0.5)  # Fading in b512.
   batch = {"images": tf.random.stateless_uniform([2, 512, 512, 3], [0, 9], -1.0, 1.0)}
-  losses = progan.train_step(networks, optimizers, batch, _context(2), hparams)
+  losses = progan.train_step(networks, optimizers, batch, _context(2, phase=phase), hparams)
   assert all(np.isfinite(float(value)) for value in losses.values())
-  networks["phase"].level.assign(10)
-  assert progan.serving(networks, hparams).generate(tf.zeros([1, 4])).shape == (1, 1024, 1024, 3)
+  phase.level.assign(10)
+  assert progan.serving(networks, hparams, phase).generate(tf.zeros([1, 4])).shape == (1, 1024, 1024, 3)
 
 
 def test_g_ema_starts_equal_to_g_and_moves_slower():
@@ -166,12 +171,12 @@ def test_a_short_total_kimg_cuts_the_schedule_inside_a_phase():
 
 
 def test_alpha_rises_linearly_through_a_transition_and_is_1_elsewhere():
-  transition = phased.Phase(level=3, kimg=1, transition=True, batch_size=4, learning_rates={})
-  stable = phased.Phase(level=3, kimg=1, transition=False, batch_size=4, learning_rates={})
-  assert [phased.alpha_at(transition, 1000, shown) for shown in (1000, 1250, 1999)] == [
+  transition = schedule.Phase(level=3, kimg=1, transition=True, batch_size=4, learning_rates={})
+  stable = schedule.Phase(level=3, kimg=1, transition=False, batch_size=4, learning_rates={})
+  assert [schedule.alpha_at(transition, 1000, shown) for shown in (1000, 1250, 1999)] == [
       0.0, 0.25, 0.999]
-  assert phased.alpha_at(stable, 0, 0) == 1.0
-  assert [phased.find_phase([stable, transition], shown) for shown in (0, 999, 1000, 2000)] == [
+  assert schedule.alpha_at(stable, 0, 0) == 1.0
+  assert [schedule.find_phase([stable, transition], shown) for shown in (0, 999, 1000, 2000)] == [
       0, 0, 1, 2]
 
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from keras_gen import config
 from keras_gen.engine import loop
-from keras_gen.families import base
+from keras_gen.engine import step_context
 from keras_gen.families import sparse_autoencoder
 from keras_gen.metrics import evaluation
 
@@ -36,7 +36,7 @@ def train_active_fraction(images, sparsity_weight, steps=150):
   networks = sparse_autoencoder.build(hparams, images.shape[1:])
   optimizer, variables = sparse_autoencoder.optimizers(hparams, networks)["autoencoder"]
   optimizer.build(variables)
-  context = base.StepContext(step=tf.constant(0, tf.int64), seed=0,
+  context = step_context.StepContext(step=tf.constant(0, tf.int64), seed=0,
                              global_batch_size=len(images))
   step = tf.function(lambda: sparse_autoencoder.train_step(
       networks, {"autoencoder": optimizer}, {"images": tf.constant(images)}, context, hparams))

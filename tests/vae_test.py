@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from keras_gen import config
 from keras_gen.engine import loop
-from keras_gen.families import base
+from keras_gen.engine import step_context
 from keras_gen.families import vae
 
 
@@ -23,7 +23,7 @@ def one_step(hparams, images, step=0):
   networks = vae.build(hparams, images.shape[1:])
   optimizer, variables = vae.optimizers(hparams, networks)["vae"]
   optimizer.build(variables)
-  context = base.StepContext(step=tf.constant(step, tf.int64), seed=0,
+  context = step_context.StepContext(step=tf.constant(step, tf.int64), seed=0,
                              global_batch_size=len(images))
   return vae.train_step(networks, {"vae": optimizer}, {"images": tf.constant(images)},
                         context, hparams)

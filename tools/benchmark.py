@@ -11,7 +11,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_gen import cli  # noqa: E402
@@ -45,8 +44,7 @@ def _config():
 
 
 def main(argv):
-  cli.reject_positional_arguments(argv)
-  cli.quiet_tensorflow()
+  cli.start(argv)
   from keras_gen.engine import benchmark  # Imports TensorFlow.
   if FLAGS.memory:
     recipes = config_lib.recipe_names() if FLAGS.memory == ["all"] else FLAGS.memory
@@ -69,4 +67,4 @@ def _write(results):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags_or_exit)
+  cli.run(main)

@@ -12,9 +12,9 @@ import zipfile
 import zlib
 
 import numpy as np
-import tensorflow as tf
 
 from keras_gen.data.errors import DataError
+from keras_gen.lazy import tensorflow as tf
 
 # IDX magic numbers: two zero bytes, the element type (0x08 = unsigned byte),
 # then the number of dimensions.

@@ -14,13 +14,14 @@ sources (uint8 x becomes x / 127.5 - 1, after batching) or {"points": float32
 [b, 2]} for point sources, plus "labels": int64 [b] when the source has labels.
 """
 
+from __future__ import annotations
+
 import numbers
 from typing import Callable
 
-import tensorflow as tf
-
 from keras_gen.data.errors import DataError
 from keras_gen.data.sources import Source
+from keras_gen.lazy import tensorflow as tf
 
 
 def from_uint8(images) -> tf.Tensor:

@@ -37,9 +37,9 @@ import shutil
 import tempfile
 
 import numpy as np
-import tensorflow as tf
 
 from keras_gen.data.errors import DataError
+from keras_gen.lazy import tensorflow as tf
 
 MIN_LEVEL = 2  # 4x4, the lowest level of detail.
 METADATA_FILE = "dataset.json"

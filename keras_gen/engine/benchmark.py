@@ -25,6 +25,7 @@ import tensorflow as tf
 from keras_gen import data
 from keras_gen import registry
 from keras_gen.engine import loop
+from keras_gen.engine import segments
 from keras_gen.engine import strategies
 
 
@@ -85,9 +86,9 @@ def measure(config, steps=30, xla_modes=(False, True)):
   config = loop.resolve(config)
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
-  source, _ = loop.load_sources(config, family)
-  loop._set_precision(config)  # pylint: disable=protected-access
-  examples_per_step = config.batch_size * loop.minibatches_per_step(family, config.hparams)
+  source, _ = segments.load_sources(config, family)
+  loop.set_precision(config)
+  examples_per_step = config.batch_size * family.minibatches_per_step(config.hparams)
   results = {
       "model": config.model, "dataset": config.dataset, "batch_size": config.batch_size,
       "mixed_precision": config.mixed_precision,
@@ -103,12 +104,11 @@ def measure(config, steps=30, xla_modes=(False, True)):
     results["matmul_16bit_gflops"] = matmul_gflops(dtype=compute_dtype)
   for xla in xla_modes:
     config.xla = xla
-    networks, optimizers, step = loop.build_state(config, family, strategy, source.element_shape)
+    state = loop.build_state(config, family, strategy, source.element_shape)
     dataset = strategy.distribute_datasets_from_function(
         data.input_fn(source, examples_per_step, config.seed))
     iterator = iter(dataset)
-    train_function = loop.make_train_function(config, family, strategy, networks, optimizers,
-                                              step)
+    train_function = loop.make_train_function(config, family, strategy, state, config.batch_size)
     seconds = _time_steps(train_function, iterator, steps)
     if "flops_per_step" not in results and not xla:
       results["flops_per_step"] = graph_flops(train_function.get_concrete_function(iterator))

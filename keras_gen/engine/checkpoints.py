@@ -1,8 +1,10 @@
 """One checkpoint for everything a resumed run needs, and the run folder's identity.
 
 A checkpoint holds every network (moving averages included, they are networks
-too), every optimizer and the global step. Randomness and the input position
-are functions of (seed, step), so the step is all the state they need.
+too), every optimizer, the global step and, in a phased run, the phase state
+(`keras_gen.schedule.PhaseState`, under "phase"). Randomness and the input
+position are functions of (seed, step) (and the phase state), so that is all
+the state they need.
 """
 
 import hashlib
@@ -28,10 +30,16 @@ def network_variables(networks):
   return {f"network_{name}": list(network.variables) for name, network in networks.items()}
 
 
-def make_manager(model_dir, networks, optimizers, step, max_to_keep):
-  checkpoint = tf.train.Checkpoint(
+def make_checkpoint(step, networks, optimizers=None, phase=None):
+  """A tf.train.Checkpoint of the step, the networks, the optimizers and the phase state."""
+  return tf.train.Checkpoint(
       step=step, **network_variables(networks),
-      **{f"optimizer_{name}": optimizer for name, optimizer in optimizers.items()})
+      **{f"optimizer_{name}": optimizer for name, optimizer in (optimizers or {}).items()},
+      **({"phase": phase} if phase is not None else {}))
+
+
+def make_manager(model_dir, networks, optimizers, step, max_to_keep, phase=None):
+  checkpoint = make_checkpoint(step, networks, optimizers, phase)
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(model_dir, "checkpoints"), max_to_keep=max_to_keep,
       step_counter=step)
@@ -97,10 +105,14 @@ def write_run_config(config):
   os.replace(partial, path)
 
 
-def weights_digest(networks):
-  """A short SHA-256 of every network weight, to check that workers or runs agree bitwise."""
+def weights_digest(networks, phase=None):
+  """A short SHA-256 of every network weight and the phase state, to check that workers or
+  runs agree bitwise. The phase state counts as a network named "phase"."""
+  variables = {name: network.variables for name, network in networks.items()}
+  if phase is not None:
+    variables["phase"] = [phase.images_shown, phase.phase, phase.level, phase.alpha]
   digest = hashlib.sha256()
-  for name in sorted(networks):
-    for variable in networks[name].variables:
+  for name in sorted(variables):
+    for variable in variables[name]:
       digest.update(variable.numpy().tobytes())
   return digest.hexdigest()[:16]

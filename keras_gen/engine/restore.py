@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import registry
+from keras_gen import schedule
 from keras_gen.engine import checkpoints
-from keras_gen.engine import phased
 
 
 @dataclasses.dataclass
@@ -18,6 +18,7 @@ class RestoredRun:
   networks: dict
   step: int
   checkpoint_path: str
+  phase: object = None  # The schedule.PhaseState of a phased run, else None.
 
 
 def load_run(model_dir, checkpoint_path=None):
@@ -42,14 +43,14 @@ def load_run(model_dir, checkpoint_path=None):
   if checkpoint_path is None:
     raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
   networks = family.build(config.hparams, tuple(config.element_shape))
+  phase = schedule.PhaseState() if family.phases is not None else None
   step = tf.Variable(0, dtype=tf.int64, trainable=False)
-  checkpoint = tf.train.Checkpoint(step=step, **checkpoints.network_variables(networks))
+  checkpoint = checkpoints.make_checkpoint(step, networks, phase=phase)
   try:
     checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
   except (tf.errors.OpError, AssertionError, ValueError) as e:
     raise config_lib.ConfigError(
         f"Checkpoint {checkpoint_path} could not be read into model {config.model!r}: "
         f"{str(e).splitlines()[0]}") from e
-  if hasattr(family, "phases"):
-    config = phased.config_at_level(config, networks)
-  return RestoredRun(config, family, networks, int(step.numpy()), checkpoint_path)
+  config = schedule.config_at_level(config, phase)
+  return RestoredRun(config, family, networks, int(step.numpy()), checkpoint_path, phase)

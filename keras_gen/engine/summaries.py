@@ -95,14 +95,15 @@ class Progress:
       return None, None
     return steps * self.global_batch_size / elapsed, elapsed / steps
 
-  def line(self, step, losses, images_per_sec, step_time):
-    loss_text = "  ".join(f"{name} {float(value):.4f}" for name, value in sorted(losses.items()))
-    if step_time is None:
-      return f"step {step}/{self.total_steps}  {loss_text}"
-    eta = (self.total_steps - step) * step_time
-    return (f"step {step}/{self.total_steps}  {loss_text}  "
-            f"{images_per_sec:.1f} img/s  {step_time * 1000:.1f} ms/step  "
-            f"ETA {_format_duration(eta)}")
+  def line(self, step, losses, images_per_sec, step_time, position=""):
+    """`step S/T  [position]  losses  [speed  ETA]`; position is e.g. a phased run's kimg."""
+    parts = [f"step {step}/{self.total_steps}", position,
+             "  ".join(f"{name} {float(value):.4f}" for name, value in sorted(losses.items()))]
+    if step_time is not None:
+      eta = (self.total_steps - step) * step_time
+      parts += [f"{images_per_sec:.1f} img/s", f"{step_time * 1000:.1f} ms/step",
+                f"ETA {_format_duration(eta)}"]
+    return "  ".join(part for part in parts if part)
 
 
 def peak_resident_mb():

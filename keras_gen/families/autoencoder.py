@@ -154,11 +154,14 @@ def train_step(networks, optimizers, batch, context, hparams):
   with tf.GradientTape() as tape:
     outputs = networks["decoder"](networks["encoder"](images, training=True), training=True)
     loss = context.average(reconstruction_loss(images, outputs, hparams))
-  base.minimize(tape, loss, variables, optimizers["autoencoder"])
-  # Pixel MSE on the [0, 1] scale, the figure usually reported, whatever the loss.
-  pixel_error = tf.reduce_mean(tf.square((to_images(outputs, hparams) - images) / 2.0),
-                               axis=[1, 2, 3])
-  return {"loss": loss, "mse": context.average(pixel_error)}
+  context.minimize(tape, loss, variables, optimizers["autoencoder"])
+  return {"loss": loss, "mse": context.average(pixel_error(images, to_images(outputs, hparams)))}
+
+
+def pixel_error(images, reconstructions):
+  """Per-example squared error on the [0, 1] scale, [N]: the figure usually reported,
+  whatever the loss. images and reconstructions [N, H, W, C] in [-1, 1]."""
+  return tf.reduce_mean(tf.square((reconstructions - images) / 2.0), axis=[1, 2, 3])
 
 
 def side_by_side(*image_batches):
@@ -169,16 +172,25 @@ def side_by_side(*image_batches):
   return tf.reshape(tf.stack(image_batches, axis=1), [-1, *image_batches[0].shape[1:]])
 
 
-def summaries(networks, batch, context, hparams):
+def encoder_code(encoder, images, hparams, training=False):
+  """h = f(x) [N, code_size]: the encoder's output itself."""
+  del hparams
+  return encoder(images, training=training)
+
+
+def summaries(networks, batch, context, hparams, code=encoder_code):
+  """Each held-out image beside its reconstruction through `code` and the decoder."""
   del context
   images = batch["images"]
-  reconstructions = to_images(networks["decoder"](networks["encoder"](images)), hparams)
+  serving_functions = serving(networks, hparams, code)
+  reconstructions = serving_functions.decode(serving_functions.encode(images))
   return {"reconstructions": side_by_side(images, reconstructions)}
 
 
-def serving(networks, hparams):
+def serving(networks, hparams, code=encoder_code):
+  """encode = `code(encoder, images, hparams)`, decode = the decoder's images."""
   encoder, decoder = networks["encoder"], networks["decoder"]
   return base.AutoencoderServing(
-      encode=lambda images: encoder(images, training=False),
-      decode=lambda code: to_images(decoder(code, training=False), hparams),
+      encode=lambda images: code(encoder, images, hparams),
+      decode=lambda h: to_images(decoder(h, training=False), hparams),
       code_shape=(hparams["code_size"],))

@@ -1,6 +1,8 @@
 """The fixed interface between the engine and a model family.
 
-A family is one module that defines:
+A family is one module; `Family.from_module` reads it into the `Family` below,
+which is what `keras_gen.registry.get_family` returns and the engine uses. The
+module defines:
 
   KIND: "generator" (images from a latent), "points" (2-D samples from a latent)
       or "autoencoder" (encode / decode images).
@@ -8,60 +10,74 @@ A family is one module that defines:
   build(hparams, element_shape) -> dict[str, keras.Model]
       Creates the networks and calls each on a tensor so its variables exist.
       The engine calls it inside `strategy.scope()`.
-  optimizers(hparams, networks) -> dict[str, keras.optimizers.Optimizer]
-      Built (`optimizer.build(variables)`), also inside the scope, so that a
+  optimizers(hparams, networks) -> dict[str, (keras.optimizers.Optimizer, variables)]
+      Unbuilt optimizers, each with the variables it updates; the engine wraps
+      them for mixed precision and builds them inside the scope, so that a
       checkpoint can restore their slots before the first step.
   train_step(networks, optimizers, batch, context, hparams) -> dict[str, tf.Tensor]
-      One per-replica update written with tf.GradientTape: pure TensorFlow, no
-      strategy calls. Losses are averaged with `context.average`, so gradients
-      summed over replicas equal those of one device on the global batch.
-      Returns scalar losses (already divided by the global batch; the engine
-      sums them over replicas).
+      One per-replica update written with tf.GradientTape as for one device:
+      every cross-replica effect goes through the `StepContext` (updates with
+      `context.minimize`, writes to shared variables with `context.assign`,
+      sums over replicas with `context.all_reduce_sum`). Losses are averaged
+      with `context.average`, so gradients summed over replicas equal those of
+      one device on the global batch. Returns scalar losses (already divided by
+      the global batch; the engine sums them over replicas).
   summaries(networks, batch, context, hparams) -> dict[str, tf.Tensor]
       Images in [-1, 1], [N, H, W, C], to log (samples, reconstructions). `batch`
       is a fixed batch of held-out examples.
   serving(networks, hparams) -> GeneratorServing | AutoencoderServing
       The functions `keras_gen.serving` wraps into SavedModel signatures.
 
-and, optionally:
+and, optionally (the defaults in brackets):
 
-  DATA_KINDS: the source kinds it trains on, ("images",) or ("points",).
-  validate_hparams(hparams): raises ValueError naming a bad value.
+  DATA_KINDS: the source kinds it trains on, ("images",) or ("images", "points").
+      [("images",)]
+  validate_hparams(hparams): raises ValueError naming a bad value. [accepts all]
   minibatches_per_step(hparams) -> int: how many global minibatches of
-      --batch_size one step consumes (k discriminator steps take k); default 1.
-  phases(hparams, element_shape) -> list[keras_gen.engine.phased.Phase]:
-      makes the run phased (Progressive GAN): each phase trains on one level of a
+      --batch_size one step consumes (k discriminator steps take k). [1]
+  phases(hparams, element_shape) -> list[keras_gen.schedule.Phase]: makes the
+      run phased (Progressive GAN): each phase trains on one level of a
       `progan:PATH` dataset (images 2^level square) for kimg thousand images,
       with its own batch size and learning rates, alpha ramping 0 -> 1 in a
-      transition phase. `build` must then also return a `phased.PhaseState`
-      under "phase"; the step reads alpha from `networks["phase"].alpha` (a
+      transition phase. The step reads alpha from `context.phase.alpha` (a
       variable, so alpha changes never retrace) and the level from the batch's
-      shape. --batch_size is unused; the run ends with the schedule or at
-      --train_steps. See `keras_gen.engine.phased`.
+      shape; `serving` and `features` take the `schedule.PhaseState` as a third
+      argument. --batch_size is unused; the run ends with the schedule or at
+      --train_steps. [None: one segment of --train_steps steps]
+  features(networks, hparams) -> (function of images [N, H, W, C] in [-1, 1]
+      -> float [N, F], description), or None: the features a linear probe
+      reads. [an autoencoder's code; None for the others]
 
 The engine never learns which family it runs.
 """
 
 import dataclasses
+import types
 from typing import Callable
 
-import keras
 import tensorflow as tf
+
+KINDS = ("generator", "points", "autoencoder")
 
 
 @dataclasses.dataclass
 class StepContext:
-  """What a per-replica step may know besides its batch.
+  """What a per-replica step may know and do besides its batch.
 
   Randomness is stateless: every draw is a function of (seed, step, salt), so a
   resumed run draws exactly what an uninterrupted one would, and no generator
   state has to be checkpointed. Each draw is made for the global batch and
   sliced to this replica's rows, so one step gives the same numbers on one
   device and on N replicas.
+
+  The writes a step makes across replicas (`minimize`, `apply_gradients`,
+  `assign`, `all_reduce_sum`) are implemented by the engine
+  (`keras_gen.engine.step_context`), which hands the step a subclass.
   """
   step: tf.Tensor  # int64 scalar: the number of updates done before this one.
   seed: int
   global_batch_size: int
+  phase: object = None  # The schedule.PhaseState of a phased run, else None.
 
   def _seed(self, salt):
     base = tf.random.experimental.stateless_fold_in(
@@ -94,6 +110,26 @@ class StepContext:
     return tf.nn.compute_average_loss(
         tf.cast(per_example_loss, tf.float32), global_batch_size=self.global_batch_size)
 
+  def minimize(self, tape, loss, variables, optimizer):
+    """Differentiates `loss` (recorded by `tape`) and applies one update; returns the gradients.
+
+    An update whose loss or gradients hold a NaN or an infinity on any replica
+    is skipped on every replica.
+    """
+    raise NotImplementedError("The engine's StepContext applies updates.")
+
+  def apply_gradients(self, optimizer, gradients, variables):
+    """Applies `gradients` (this replica's share) to `variables`, unless one is not finite."""
+    raise NotImplementedError("The engine's StepContext applies updates.")
+
+  def assign(self, variables, values):
+    """Sets each (possibly mirrored) variable to its value, the same on every replica."""
+    raise NotImplementedError("The engine's StepContext assigns shared variables.")
+
+  def all_reduce_sum(self, values):
+    """A list of tensors summed over the replicas (the tensors themselves on one)."""
+    raise NotImplementedError("The engine's StepContext reduces across replicas.")
+
 
 @dataclasses.dataclass
 class GeneratorServing:
@@ -119,48 +155,76 @@ def check_choice(hparams, name, choices):
     raise ValueError(f"{name}={hparams[name]!r} is not one of {', '.join(choices)}.")
 
 
-def all_finite(tensors):
-  """True when no tensor (None entries ignored) holds a NaN or an infinity."""
-  checks = [tf.reduce_all(tf.math.is_finite(t)) for t in tensors if t is not None]
-  return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
+def _accept_all(hparams):
+  del hparams
 
 
-def minimize(tape, loss, variables, optimizer):
-  """Differentiates `loss` (recorded by `tape`) and applies one optimizer update.
+def _one_minibatch(hparams):
+  del hparams
+  return 1
 
-  An update whose loss or gradients hold a NaN or an infinity on any replica is
-  skipped on every replica, so one bad batch cannot poison the weights; the
-  engine sees the non-finite loss and logs the step.
 
-  Under mixed_float16 the optimizer is a LossScaleOptimizer; its loss scale is
-  fed in as the output gradient, which equals scaling the loss inside the tape,
-  and its apply_gradients unscales (and skips non-finite updates itself).
+def _code_features(serving):
+  """The default `features` of an autoencoder: its code (the VAE's posterior mean), flattened."""
+
+  def features(networks, hparams):
+    encode = serving(networks, hparams).encode
+    return (lambda images: tf.reshape(encode(images), [tf.shape(images)[0], -1]),
+            "the encoder's code (the VAE's posterior mean)")
+
+  return features
+
+
+def _no_features(networks, hparams, phase=None):
+  del networks, hparams, phase
+
+
+def _ignoring_phase(function):
+  """`function(networks, hparams)` called as a phased family's hook is, with the phase state."""
+  return lambda networks, hparams, phase=None: function(networks, hparams)
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """A family module's interface with every optional hook filled in (see the module docstring).
+
+  `serving` and `features` take (networks, hparams, phase=None) whatever the
+  module's own arity: only a phased family's read the phase state.
   """
-  scale = tf.cast(optimizer.scale_loss(tf.constant(1.0)), loss.dtype)
-  gradients = tape.gradient(loss, variables, output_gradients=scale)
-  if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-    optimizer.apply_gradients(zip(gradients, variables))
-    return gradients
-  finite = all_finite([loss] + list(gradients))
+  name: str
+  KIND: str
+  DEFAULT_HPARAMS: dict
+  build: Callable
+  optimizers: Callable
+  train_step: Callable
+  summaries: Callable
+  serving: Callable
+  DATA_KINDS: tuple = ("images",)
+  validate_hparams: Callable = _accept_all
+  minibatches_per_step: Callable = _one_minibatch
+  phases: Callable | None = None
+  features: Callable = _no_features
 
-  def apply(gradients):
-    optimizer.apply_gradients(zip(gradients, variables))
+  REQUIRED = ("KIND", "DEFAULT_HPARAMS", "build", "optimizers", "train_step", "summaries",
+              "serving")
+  OPTIONAL = ("DATA_KINDS", "validate_hparams", "minibatches_per_step", "phases", "features")
 
-  replica_context = tf.distribute.get_replica_context()
-  if replica_context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
-    tf.cond(finite, lambda: apply(gradients), lambda: None)
-    return gradients
-
-  # A cond whose branch all-reduces (apply_gradients does) must be taken in the
-  # cross-replica context, with one decision for all replicas. The gradients
-  # travel as merge_call arguments so each replica applies its own.
-  def apply_where_all_finite(strategy, finite_per_replica, gradients_per_replica):
-    every_replica_finite = tf.reduce_all(
-        tf.stack(strategy.experimental_local_results(finite_per_replica)))
-    tf.cond(every_replica_finite,
-            lambda: strategy.extended.call_for_each_replica(
-                apply, args=(gradients_per_replica,)),
-            lambda: None)
-
-  replica_context.merge_call(apply_where_all_finite, args=(finite, list(gradients)))
-  return gradients
+  @classmethod
+  def from_module(cls, module: types.ModuleType) -> "Family":
+    """Reads a family module; raises TypeError naming a missing or misshapen hook."""
+    missing = [name for name in cls.REQUIRED if not hasattr(module, name)]
+    if missing:
+      raise TypeError(f"Family module {module.__name__} lacks {', '.join(missing)}.")
+    values = {name: getattr(module, name) for name in cls.REQUIRED}
+    values.update({name: getattr(module, name) for name in cls.OPTIONAL
+                   if getattr(module, name, None) is not None})
+    if values["KIND"] not in KINDS:
+      raise TypeError(f"Family module {module.__name__} has KIND {values['KIND']!r}, not one "
+                      f"of {', '.join(KINDS)}.")
+    phased = "phases" in values
+    if "features" not in values and values["KIND"] == "autoencoder":
+      values["features"] = _code_features(values["serving"])
+    for name in ("serving", "features"):
+      if name in values and not phased:
+        values[name] = _ignoring_phase(values[name])
+    return cls(name=module.__name__, **values)

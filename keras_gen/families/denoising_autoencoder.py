@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from keras_gen.families import autoencoder
 from keras_gen.families import base
+from keras_gen.families import salts
 
 KIND = "autoencoder"
 DATA_KINDS = ("images",)
@@ -64,16 +65,13 @@ def corrupt(images, hparams, normal_noise, uniform_noise, coin_noise):
 
 
 def corrupt_with_context(images, context, hparams):
-  return corrupt(images, hparams, context.normal(images.shape, salt=1),
-                 context.uniform(images.shape, salt=2), context.uniform(images.shape, salt=3))
+  return corrupt(images, hparams, context.normal(images.shape, salt=salts.DENOISING_NORMAL),
+                 context.uniform(images.shape, salt=salts.DENOISING_UNIFORM),
+                 context.uniform(images.shape, salt=salts.DENOISING_COIN))
 
 
 build = autoencoder.build
 optimizers = autoencoder.optimizers
-
-
-def _pixel_error(images, reconstructions):
-  return tf.reduce_mean(tf.square((reconstructions - images) / 2.0), axis=[1, 2, 3])
 
 
 def train_step(networks, optimizers, batch, context, hparams):
@@ -83,10 +81,10 @@ def train_step(networks, optimizers, batch, context, hparams):
   with tf.GradientTape() as tape:
     outputs = networks["decoder"](networks["encoder"](corrupted, training=True), training=True)
     loss = context.average(autoencoder.reconstruction_loss(images, outputs, hparams))
-  base.minimize(tape, loss, variables, optimizers["autoencoder"])
+  context.minimize(tape, loss, variables, optimizers["autoencoder"])
   reconstructions = autoencoder.to_images(outputs, hparams)
-  return {"loss": loss, "mse": context.average(_pixel_error(images, reconstructions)),
-          "noisy_mse": context.average(_pixel_error(images, corrupted))}
+  return {"loss": loss, "mse": context.average(autoencoder.pixel_error(images, reconstructions)),
+          "noisy_mse": context.average(autoencoder.pixel_error(images, corrupted))}
 
 
 def summaries(networks, batch, context, hparams):

@@ -38,6 +38,7 @@ from keras_gen.families import base
 from keras_gen.families import gan_networks
 from keras_gen.families import gan_stabilizers
 from keras_gen.families import gan_unrolled
+from keras_gen.families import salts
 
 KIND = "generator"
 DATA_KINDS = ("images", "points")
@@ -156,6 +157,86 @@ def _data(batch):
   return batch["images"] if "images" in batch else batch["points"]
 
 
+def _d_input(x, salt, context, hparams):
+  """What D sees of x: x itself, or x plus the scheduled instance noise."""
+  if hparams["instance_noise_std"] <= 0:
+    return x
+  std = gan_stabilizers.instance_noise_std(hparams, context.step)
+  return gan_stabilizers.add_instance_noise(x, std, context, salt)
+
+
+def discriminator_penalties(discriminator_fn, real, fake, salt, context, hparams):
+  """D's penalty terms before weighting, and their weighted sum (0.0 with none).
+
+  The gradient penalty (Gulrajani et al. 2017) at interpolates drawn with
+  `salt`, and R1 (Mescheder et al. 2018) at the real data.
+  """
+  penalties, weighted_sum = {}, 0.0
+  if hparams["gradient_penalty_weight"] > 0:
+    epsilon = context.uniform([real.shape[0]] + [1] * (real.shape.rank - 1), salt=salt)
+    penalties["gradient_penalty"] = context.average(losses.gradient_penalty(
+        discriminator_fn, real, fake, epsilon))
+    weighted_sum += hparams["gradient_penalty_weight"] * penalties["gradient_penalty"]
+  if hparams["r1_gamma"] > 0:
+    penalties["r1_penalty"] = context.average(losses.r1_penalty(discriminator_fn, real))
+    gamma = gan_stabilizers.r1_gamma(hparams, context.step)
+    weighted_sum += 0.5 * gamma * penalties["r1_penalty"]
+  return weighted_sum, penalties
+
+
+def update_discriminator(networks, optimizers, real, fake, d_step, context, hparams):
+  """D update `d_step` of a step on a real and a fake minibatch; returns (d_loss, penalties).
+
+  d_loss is the adversarial loss before the penalties are added; WGAN then
+  clips D's weights.
+  """
+  D = networks["D"]
+  _, discriminator_loss = losses.get_gan_loss(hparams["loss"])
+  fake = tf.stop_gradient(fake)
+  with tf.GradientTape() as tape:
+    real_logits = D(_d_input(real, salts.GAN_D_REAL_NOISE + 2 * d_step, context, hparams),
+                    training=True)
+    fake_logits = D(_d_input(fake, salts.GAN_D_FAKE_NOISE + 2 * d_step, context, hparams),
+                    training=True)
+    d_loss = context.average(discriminator_loss(real_logits, fake_logits))
+    weighted_penalties, penalties = discriminator_penalties(
+        lambda x: D(x, training=True), real, fake, salts.GAN_D_PENALTY + d_step, context,
+        hparams)
+    total_loss = d_loss + weighted_penalties
+  context.minimize(tape, total_loss, D.trainable_variables, optimizers["D"])
+  if hparams["clip_value"] > 0:
+    gan_stabilizers.clip_weights(D.trainable_variables, hparams["clip_value"], context)
+  return d_loss, penalties
+
+
+def generator_loss(networks, optimizers, real, fake, context, hparams):
+  """G's loss on fake = G(z), averaged over the global batch; call it under G's tape.
+
+  Against the current D; with unroll_steps > 0 against D after that many
+  simulated updates on (real, fake) (Metz et al. 2017, `gan_unrolled`). D's
+  batch statistics are left as its update left them.
+  """
+  D = networks["D"]
+  generator_loss_fn, discriminator_loss = losses.get_gan_loss(hparams["loss"])
+
+  def d_input(x, salt):
+    return _d_input(x, salt, context, hparams)
+
+  if hparams["unroll_steps"] > 0:
+    return gan_unrolled.unrolled_generator_loss(
+        D, optimizers["D"], generator_loss_fn, discriminator_loss, real, fake,
+        hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input,
+        penalty=lambda discriminator_fn, real, fake, unroll_step: discriminator_penalties(
+            discriminator_fn, real, fake, salts.GAN_UNROLLED_PENALTY + unroll_step, context,
+            hparams)[0],
+        clip_value=hparams["clip_value"])
+  fake_logits, _ = D.stateless_call(
+      [tf.convert_to_tensor(v) for v in D.trainable_variables],
+      [tf.convert_to_tensor(v) for v in D.non_trainable_variables],
+      d_input(fake, salts.GAN_G_NOISE), training=True)
+  return context.average(generator_loss_fn(fake_logits))
+
+
 def train_step(networks, optimizers, batch, context, hparams):
   """k = n_critic D updates, then one G update; returns d_loss, g_loss (and extras).
 
@@ -164,71 +245,31 @@ def train_step(networks, optimizers, batch, context, hparams):
   r1_penalty its penalty terms before weighting; instance_noise_std the
   current schedule value.
   """
-  generator_loss, discriminator_loss = losses.get_gan_loss(hparams["loss"])
-  G, D = networks["G"], networks["D"]
-  n_critic = hparams["n_critic"]
-  real_minibatches = tf.split(_data(batch), n_critic)
-  per_replica_batch = real_minibatches[0].shape[0]
-  penalty_weight = hparams["gradient_penalty_weight"]
-  noise_std = gan_stabilizers.instance_noise_std(hparams, context.step)
-
-  def d_input(x, salt):
-    if hparams["instance_noise_std"] <= 0:
-      return x
-    return gan_stabilizers.add_instance_noise(x, noise_std, context, salt)
-
-  def discriminator_penalties(discriminator_fn, real, fake, salt):
-    """D's penalty terms before weighting, and their weighted sum (0.0 with none)."""
-    penalties, weighted_sum = {}, 0.0
-    if penalty_weight > 0:
-      epsilon = context.uniform([per_replica_batch] + [1] * (real.shape.rank - 1), salt=salt)
-      penalties["gradient_penalty"] = context.average(losses.gradient_penalty(
-          discriminator_fn, real, fake, epsilon))
-      weighted_sum += penalty_weight * penalties["gradient_penalty"]
-    if hparams["r1_gamma"] > 0:
-      penalties["r1_penalty"] = context.average(losses.r1_penalty(discriminator_fn, real))
-      gamma = gan_stabilizers.r1_gamma(hparams, context.step)
-      weighted_sum += 0.5 * gamma * penalties["r1_penalty"]
-    return weighted_sum, penalties
-
-  def update_discriminator(d_step, real, fake):
-    fake = tf.stop_gradient(fake)
-    with tf.GradientTape() as d_tape:
-      real_logits = D(d_input(real, 100 + 2 * d_step), training=True)
-      fake_logits = D(d_input(fake, 101 + 2 * d_step), training=True)
-      d_loss = context.average(discriminator_loss(real_logits, fake_logits))
-      weighted_penalties, penalties = discriminator_penalties(
-          lambda x: D(x, training=True), real, fake, salt=200 + d_step)
-      total_loss = d_loss + weighted_penalties
-    base.minimize(d_tape, total_loss, D.trainable_variables, optimizers["D"])
-    if hparams["clip_value"] > 0:
-      gan_stabilizers.clip_weights(D.trainable_variables, hparams["clip_value"])
-    return d_loss, penalties
-
+  G = networks["G"]
+  real_minibatches = tf.split(_data(batch), hparams["n_critic"])
+  latent_shape = [real_minibatches[0].shape[0], hparams["latent_dim"]]
   for d_step, real in enumerate(real_minibatches[:-1]):
-    z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=d_step + 1)
-    update_discriminator(d_step, real, G(z, training=True))
-  z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=0)
+    z = context.normal(latent_shape, salt=salts.GAN_EXTRA_D_Z + d_step)
+    update_discriminator(networks, optimizers, real, G(z, training=True), d_step, context,
+                         hparams)
+  z = context.normal(latent_shape, salt=salts.GAN_Z)
   with tf.GradientTape() as g_tape:
     fake = G(z, training=True)
     # The last D update reuses this G forward pass, as the DCGAN reference does;
     # the generator's loss then sees the updated D.
     with g_tape.stop_recording():
-      d_loss, penalties = update_discriminator(n_critic - 1, real_minibatches[-1], fake)
-    g_loss = gan_unrolled.unrolled_generator_loss(
-        D, optimizers["D"], generator_loss, discriminator_loss, real_minibatches[-1], fake,
-        hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input,
-        penalty=lambda discriminator_fn, real, fake, unroll_step: discriminator_penalties(
-            discriminator_fn, real, fake, salt=600 + unroll_step)[0],
-        clip_value=hparams["clip_value"])
-  base.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
+      d_loss, penalties = update_discriminator(networks, optimizers, real_minibatches[-1], fake,
+                                               hparams["n_critic"] - 1, context, hparams)
+    g_loss = generator_loss(networks, optimizers, real_minibatches[-1], fake, context, hparams)
+  context.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
   if _uses_ema(hparams):
-    gan_stabilizers.update_ema(networks["G_ema"], G, hparams["ema_decay"])
+    gan_stabilizers.update_ema(networks["G_ema"], G, hparams["ema_decay"], context)
 
   results = {"d_loss": d_loss, "g_loss": g_loss, **penalties}
   if hparams["instance_noise_std"] > 0:
     # Averaged like a loss so that the engine's sum over replicas gives the value itself.
-    results["instance_noise_std"] = context.average(tf.fill([per_replica_batch], noise_std))
+    noise_std = gan_stabilizers.instance_noise_std(hparams, context.step)
+    results["instance_noise_std"] = context.average(tf.fill([latent_shape[0]], noise_std))
   return results
 
 
@@ -248,14 +289,25 @@ def summaries(networks, batch, context, hparams):
   G = sampling_generator(networks)
   if "points" in batch:
     per_draw = batch["points"].shape[0]
-    z = tf.concat([context.normal([per_draw, hparams["latent_dim"]], salt=1_000_003 + draw)
+    z = tf.concat([context.normal([per_draw, hparams["latent_dim"]], salt=salts.SUMMARY_Z + draw)
                    for draw in range(SUMMARY_DRAWS)], axis=0)
     return {"points": plots.point_cloud_image(G(z, training=False), batch["points"])}
-  z = context.normal([64, hparams["latent_dim"]], salt=1_000_003)
+  z = context.normal([64, hparams["latent_dim"]], salt=salts.SUMMARY_Z)
   images = {"samples": G(z, training=False)}
   if _uses_ema(hparams):
     images["samples_G"] = networks["G"](z, training=False)
   return images
+
+
+FEATURE_DESCRIPTIONS = {"dcgan": "the discriminator's last convolutional features, flattened",
+                        "mlp": "the discriminator's last hidden layer"}
+
+
+def features(networks, hparams):
+  """D's last features (`features` of gan_networks' discriminators), for the linear probe."""
+  D = networks["D"]
+  return (lambda images: D.features(images, training=False),
+          FEATURE_DESCRIPTIONS[hparams["architecture"]])
 
 
 def serving(networks, hparams):

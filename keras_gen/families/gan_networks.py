@@ -92,11 +92,15 @@ class MLPDiscriminator(keras.Model):
     self.hidden = [layers.Dense(hidden_units) for _ in range(hidden_layers)]
     self.to_logit = layers.Dense(1, dtype="float32")
 
-  def call(self, inputs, training=False):
+  def features(self, inputs, training=False):
+    """The last hidden layer's activations: [N, hidden_units]."""
     x = self.flatten(inputs)
     for dense in self.hidden:
       x = keras.ops.leaky_relu(dense(x), negative_slope=0.2)
-    return self.to_logit(x)
+    return x
+
+  def call(self, inputs, training=False):
+    return self.to_logit(self.features(inputs, training=training))
 
 
 class DCGANGenerator(keras.Model):

@@ -55,43 +55,22 @@ def add_instance_noise(x, std, context, salt):
   return x + std * context.normal(x.shape, salt=salt)
 
 
-def _assign_all(variables, values):
-  """Assigns values to (possibly mirrored) variables, from replica or cross-replica code.
-
-  The values are the same on every replica (they are computed from mirrored
-  variables), so under a multi-replica strategy each replica's copy is updated
-  with its own value through `merge_call`.
-  """
-  replica_context = tf.distribute.get_replica_context()
-  if not tf.distribute.has_strategy() or replica_context is None:
-    for variable, value in zip(variables, values):
-      variable.assign(value)
-    return
-
-  def update(strategy, values):
-    for variable, value in zip(variables, values):
-      strategy.extended.update(_tf_variable(variable), lambda v, x: v.assign(x), args=(value,),
-                               group=False)
-
-  replica_context.merge_call(update, args=(list(values),))
-
-
-def _tf_variable(variable):
-  # Keras 3 variables wrap the tf.Variable (a MirroredVariable under a strategy).
-  return getattr(variable, "value", variable) if not isinstance(variable, tf.Variable) else variable
-
-
-def clip_weights(variables, clip_value):
+def clip_weights(variables, clip_value, context):
   """Clips every weight to [-clip_value, clip_value] (WGAN, Arjovsky et al. 2017, algorithm 1)."""
-  _assign_all(variables, [tf.clip_by_value(v, -clip_value, clip_value) for v in variables])
+  context.assign(variables, [tf.clip_by_value(v, -clip_value, clip_value) for v in variables])
 
 
 def copy_weights(target, source):
-  """Sets every variable of model `target` to the value of the same variable of `source`."""
-  _assign_all(target.variables, [tf.convert_to_tensor(v) for v in source.variables])
+  """Sets every variable of model `target` to the value of the same variable of `source`.
+
+  For `build`, which runs in the strategy's cross-replica scope, where an
+  assignment reaches every replica's copy.
+  """
+  for variable, value in zip(target.variables, source.variables):
+    variable.assign(tf.convert_to_tensor(value))
 
 
-def update_ema(G_ema, G, ema_decay):
+def update_ema(G_ema, G, ema_decay, context):
   """G_ema <- ema_decay * G_ema + (1 - ema_decay) * G for the weights; buffers are copied.
 
   The generator moving average of Karras et al. 2018 (Progressive GAN) and
@@ -102,4 +81,4 @@ def update_ema(G_ema, G, ema_decay):
   trainable = [ema_decay * tf.convert_to_tensor(average) + (1.0 - ema_decay) * tf.convert_to_tensor(v)
                for average, v in zip(G_ema.trainable_variables, G.trainable_variables)]
   buffers = [tf.convert_to_tensor(v) for v in G.non_trainable_variables]
-  _assign_all(G_ema.trainable_variables + G_ema.non_trainable_variables, trainable + buffers)
+  context.assign(G_ema.trainable_variables + G_ema.non_trainable_variables, trainable + buffers)

@@ -14,6 +14,8 @@ against D after K steps.
 
 import tensorflow as tf
 
+from keras_gen.families import salts
+
 # Inside the square root of Adam's denominator: sqrt's derivative is infinite at
 # 0, which would turn an exactly-zero gradient into NaN when differentiated
 # through. Numerically it changes nothing for second moments above ~1e-24.
@@ -41,7 +43,8 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
     discriminator_loss: per-example loss of (real_logits, fake_logits).
     real, fake: [b, ...] minibatches; gradients flow back into `fake`.
     unroll_steps: K >= 0.
-    context: the StepContext, for the loss average and the noise draws.
+    context: the StepContext, for the loss average, the noise draws and the sum of
+      the replicas' gradients.
     d_input: maps (D's input, salt) to what D sees (instance noise).
     penalty: None, or a function of (discriminator_fn, real, fake, unroll_step)
       giving the weighted penalty D's real update adds to its loss (R1, the
@@ -58,22 +61,21 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
     return weights, buffers
   (learning_rate, beta_1, beta_2, epsilon, iterations, momentums,
    velocities) = _adam_state(d_optimizer, D.trainable_variables)
-  replica_context = tf.distribute.get_replica_context()
   for unroll_step in range(unroll_steps):
     with tf.GradientTape() as tape:
       tape.watch(weights)
-      real_logits, _ = D.stateless_call(weights, buffers, d_input(real, 500 + 2 * unroll_step),
-                                        training=True)
-      fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, 501 + 2 * unroll_step),
-                                        training=True)
+      real_logits, _ = D.stateless_call(
+          weights, buffers, d_input(real, salts.GAN_UNROLLED_REAL_NOISE + 2 * unroll_step),
+          training=True)
+      fake_logits, _ = D.stateless_call(
+          weights, buffers, d_input(fake, salts.GAN_UNROLLED_FAKE_NOISE + 2 * unroll_step),
+          training=True)
       loss = context.average(discriminator_loss(real_logits, fake_logits))
       if penalty is not None:
         loss += penalty(lambda x: D.stateless_call(weights, buffers, x, training=True)[0],
                         real, fake, unroll_step)
-    gradients = tape.gradient(loss, weights)
-    if replica_context is not None and tf.distribute.has_strategy():
-      # Each replica holds a slice of the global batch; the real update sums them.
-      gradients = replica_context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+    # Each replica holds a slice of the global batch; the real update sums them.
+    gradients = context.all_reduce_sum(tape.gradient(loss, weights))
     local_step = iterations + float(unroll_step + 1)
     alpha = (learning_rate * tf.sqrt(1.0 - tf.pow(beta_2, local_step))
              / (1.0 - tf.pow(beta_1, local_step)))
@@ -111,5 +113,6 @@ def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, 
       penalty, clip_value)
   if first_order:
     weights = [tf.stop_gradient(w) for w in weights]
-  fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, 300), training=True)
+  fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, salts.GAN_G_NOISE),
+                                    training=True)
   return context.average(generator_loss(fake_logits))

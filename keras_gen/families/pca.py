@@ -72,14 +72,11 @@ class PrincipalComponents(layers.Layer):
   def call(self, images):
     return images
 
-  def accumulate(self, images):
-    """Adds images [N, H, W, C] to the running moments."""
+  def accumulate(self, images, all_reduce_sum):
+    """Adds images [N, H, W, C], summed over replicas by `all_reduce_sum`, to the moments."""
     x = tf.cast(tf.reshape(images, [tf.shape(images)[0], -1]), tf.float64)
-    updates = [tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, axis=0),
-               tf.matmul(x, x, transpose_a=True)]
-    replica_context = tf.distribute.get_replica_context()
-    if replica_context is not None:
-      updates = replica_context.all_reduce(tf.distribute.ReduceOp.SUM, updates)
+    updates = all_reduce_sum([tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, axis=0),
+                              tf.matmul(x, x, transpose_a=True)])
     return tf.group(*[variable.assign_add(update) for variable, update in
                       zip((self.count, self.total, self.outer_total), updates)])
 
@@ -128,27 +125,22 @@ def optimizers(hparams, networks):
   return {"linear_autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
 
 
-def _pixel_error(images, reconstructions):
-  """Per-example MSE on the [0, 1] scale, [N]."""
-  return tf.reduce_mean(tf.square((reconstructions - images) / 2.0), axis=[1, 2, 3])
-
-
 def train_step(networks, optimizers, batch, context, hparams):
   images = batch["images"]
   if hparams["method"] == "closed_form":
     pca = networks["pca"]
-    with tf.control_dependencies([pca.accumulate(images)]):
+    with tf.control_dependencies([pca.accumulate(images, context.all_reduce_sum)]):
       mean, basis, _ = pca.components()
     reconstructions = pca_decode(pca_encode(images, mean, basis), mean, basis,
                                  images.shape[1:])
-    return {"mse": context.average(_pixel_error(images, reconstructions))}
+    return {"mse": context.average(autoencoder.pixel_error(images, reconstructions))}
   variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   with tf.GradientTape() as tape:
     reconstructions = networks["decoder"](networks["encoder"](images, training=True))
     # Squared error per pixel on the [-1, 1] scale: the PCA objective.
     loss = context.average(tf.reduce_mean(tf.square(reconstructions - images), axis=[1, 2, 3]))
-  base.minimize(tape, loss, variables, optimizers["linear_autoencoder"])
-  return {"loss": loss, "mse": context.average(_pixel_error(images, reconstructions))}
+  context.minimize(tape, loss, variables, optimizers["linear_autoencoder"])
+  return {"loss": loss, "mse": context.average(autoencoder.pixel_error(images, reconstructions))}
 
 
 def _functions(networks, hparams):

@@ -1,5 +1,5 @@
 """Progressive GAN (Karras et al. 2018, "Progressive Growing of GANs for Improved
-Quality, Stability, and Variation"), trained in phases by `keras_gen.engine.phased`.
+Quality, Stability, and Variation"), trained in the phases of `phases` (`keras_gen.schedule`).
 
 G and D start at 4x4 and grow by one block per level: a transition phase fades
 the new block in (alpha 0 -> 1) and a stable phase trains it at alpha = 1.
@@ -29,10 +29,11 @@ import keras
 import tensorflow as tf
 
 from keras_gen import losses
-from keras_gen.engine import phased
+from keras_gen import schedule
 from keras_gen.families import base
 from keras_gen.families import gan_stabilizers
 from keras_gen.families import progan_networks
+from keras_gen.families import salts
 from keras_gen.layers import progan as progan_layers
 
 KIND = "generator"
@@ -123,19 +124,19 @@ def phases(hparams, element_shape):
   def phase(level, kimg, transition):
     size = 2 ** level
     rate = float(rate_overrides.get(size, hparams["learning_rate"]))
-    return phased.Phase(level=level, kimg=kimg, transition=transition,
-                        batch_size=int(batch_overrides.get(size, hparams["minibatch_default"])),
-                        learning_rates={"G": rate, "D": rate},
-                        reset_optimizers=hparams["reset_optimizers"])
+    return schedule.Phase(level=level, kimg=kimg, transition=transition,
+                          batch_size=int(batch_overrides.get(size, hparams["minibatch_default"])),
+                          learning_rates={"G": rate, "D": rate},
+                          reset_optimizers=hparams["reset_optimizers"])
 
-  schedule = [phase(start_level, hparams["training_kimg"], False)]
+  planned = [phase(start_level, hparams["training_kimg"], False)]
   for level in range(start_level + 1, top_level + 1):
-    schedule += [phase(level, hparams["transition_kimg"], True),
-                 phase(level, hparams["training_kimg"], False)]
-  schedule = [p for p in schedule if p.kimg > 0] or schedule[-1:]
+    planned += [phase(level, hparams["transition_kimg"], True),
+                phase(level, hparams["training_kimg"], False)]
+  planned = [p for p in planned if p.kimg > 0] or planned[-1:]
   # The run ends at total_kimg: later phases are cut, the last one is stretched.
   result, shown = [], 0.0
-  for p in schedule:
+  for p in planned:
     kimg = min(p.kimg, hparams["total_kimg"] - shown)
     if kimg <= 0:
       break
@@ -155,7 +156,7 @@ def _networks(hparams, element_shape, name):
 
 
 def build(hparams, element_shape):
-  """{"G", "D", "G_ema", "phase"}: every level's weights, G_ema starting equal to G."""
+  """{"G", "D", "G_ema"}: every level's weights, G_ema starting equal to G."""
   resolution = element_shape[0]
   if element_shape[0] != element_shape[1] or resolution < 4 or resolution & (resolution - 1):
     raise ValueError(f"Progressive GAN needs square power-of-two images of at least 4x4, "
@@ -168,7 +169,7 @@ def build(hparams, element_shape):
   G_ema = _networks(hparams, element_shape, "G_ema")
   progan_networks.build_all_levels(G_ema, D)
   gan_stabilizers.copy_weights(G_ema, G)
-  return {"G": G, "D": D, "G_ema": G_ema, "phase": phased.PhaseState()}
+  return {"G": G, "D": D, "G_ema": G_ema}
 
 
 def optimizers(hparams, networks):
@@ -202,7 +203,7 @@ def train_step(networks, optimizers, batch, context, hparams):
   estimates W1), gradient_penalty and drift (before weighting) and g_loss.
   """
   G, D, G_ema = networks["G"], networks["D"], networks["G_ema"]
-  alpha = tf.convert_to_tensor(networks["phase"].alpha)
+  alpha = tf.convert_to_tensor(context.phase.alpha)
   real = batch["images"]
   level = level_of(real)
   per_replica_batch = real.shape[0]
@@ -211,25 +212,25 @@ def train_step(networks, optimizers, batch, context, hparams):
   def critic(images):
     return D(images, level=level, alpha=alpha, training=True)
 
-  z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=0)
+  z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=salts.PROGAN_D_Z)
   fake = tf.stop_gradient(G(z, level=level, alpha=alpha, training=True))
   with tf.GradientTape() as d_tape:
     real_scores, fake_scores = critic(real), critic(fake)
     d_loss = context.average(losses.wasserstein_discriminator_loss(real_scores, fake_scores))
-    epsilon = context.uniform([per_replica_batch, 1, 1, 1], salt=1)
+    epsilon = context.uniform([per_replica_batch, 1, 1, 1], salt=salts.PROGAN_PENALTY)
     penalty = context.average(losses.gradient_penalty(critic, real, fake, epsilon))
     drift = context.average(losses.drift_penalty(real_scores))
     total = (d_loss + hparams["gradient_penalty_weight"] * penalty +
              hparams["drift_weight"] * drift)
   # Only the weights this level uses: the others have no gradient yet.
-  base.minimize(d_tape, total, D.variables_at(level), optimizers["D"])
+  context.minimize(d_tape, total, D.variables_at(level), optimizers["D"])
 
-  z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=2)
+  z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=salts.PROGAN_G_Z)
   with tf.GradientTape() as g_tape:
     g_loss = context.average(losses.wasserstein_generator_loss(
         critic(G(z, level=level, alpha=alpha, training=True))))
-  base.minimize(g_tape, g_loss, G.variables_at(level), optimizers["G"])
-  gan_stabilizers.update_ema(G_ema, G, hparams["ema_decay"])
+  context.minimize(g_tape, g_loss, G.variables_at(level), optimizers["G"])
+  gan_stabilizers.update_ema(G_ema, G, hparams["ema_decay"], context)
   return {"d_loss": d_loss, "g_loss": g_loss, "gradient_penalty": penalty, "drift": drift}
 
 
@@ -237,20 +238,39 @@ def summaries(networks, batch, context, hparams):
   """G_ema's samples ("samples"), G's ("samples_G") and the crossfaded reals ("reals") at
   the batch's level, upsampled (nearest) to the full resolution so every grid has one size."""
   G, G_ema = networks["G"], networks["G_ema"]
-  alpha = tf.convert_to_tensor(networks["phase"].alpha)
+  alpha = tf.convert_to_tensor(context.phase.alpha)
   level = level_of(batch["images"])
   factor = 2 ** (G.max_level - level)
-  z = context.normal([batch["images"].shape[0], hparams["latent_dim"]], salt=1_000_003)
+  z = context.normal([batch["images"].shape[0], hparams["latent_dim"]], salt=salts.SUMMARY_Z)
   images = {"samples": G_ema(z, level=level, alpha=alpha),
             "samples_G": G(z, level=level, alpha=alpha),
             "reals": crossfade_reals(batch["images"], alpha)}
   return {name: progan_layers.upsample(value, factor) for name, value in images.items()}
 
 
-def serving(networks, hparams):
+def serving(networks, hparams, phase):
   """G_ema at the level and alpha the run reached (read when the export is made)."""
-  G_ema, state = networks["G_ema"], networks["phase"]
-  level = int(state.level.numpy()) or G_ema.max_level
+  G_ema = networks["G_ema"]
+  level = int(phase.level.numpy()) or G_ema.max_level
   return base.GeneratorServing(
-      generate=lambda z: G_ema(z, level=level, alpha=tf.convert_to_tensor(state.alpha)),
+      generate=lambda z: G_ema(z, level=level, alpha=tf.convert_to_tensor(phase.alpha)),
       latent_dim=hparams["latent_dim"])
+
+
+def features(networks, hparams, phase):
+  """D's b4 features (`Discriminator.features`) at the images' level and the run's alpha.
+
+  Minibatch stddev needs a batch divisible by its group, so the last N mod
+  group images of a batch are run as a group of their own.
+  """
+  del hparams
+  D = networks["D"]
+  group = D.mbstd.group_size if D.mbstd is not None else 1
+
+  def b4_features(images):
+    whole = images.shape[0] // group * group
+    parts = [part for part in (images[:whole], images[whole:]) if part.shape[0]]
+    return tf.concat([D.features(part, level=level_of(part), alpha=tf.convert_to_tensor(
+        phase.alpha)) for part in parts], axis=0)
+
+  return b4_features, "the discriminator's b4 convolutional features at the run's level, flattened"

@@ -102,25 +102,16 @@ def train_step(networks, optimizers, batch, context, hparams):
     else:
       penalty = kl_sparsity_penalty(h, hparams["target_activation"])
     loss = context.average(reconstruction + hparams["sparsity_weight"] * penalty)
-  base.minimize(tape, loss, variables, optimizers["autoencoder"])
-  pixel_error = tf.reduce_mean(
-      tf.square((autoencoder.to_images(outputs, hparams) - images) / 2.0), axis=[1, 2, 3])
+  context.minimize(tape, loss, variables, optimizers["autoencoder"])
+  pixel_error = autoencoder.pixel_error(images, autoencoder.to_images(outputs, hparams))
   return {"loss": loss, "mse": context.average(pixel_error),
           "sparsity_penalty": context.average(penalty),
           "active_fraction": context.average(active_fraction(h, hparams["active_threshold"]))}
 
 
 def summaries(networks, batch, context, hparams):
-  del context
-  images = batch["images"]
-  h = code(networks["encoder"], images, hparams)
-  reconstructions = autoencoder.to_images(networks["decoder"](h), hparams)
-  return {"reconstructions": autoencoder.side_by_side(images, reconstructions)}
+  return autoencoder.summaries(networks, batch, context, hparams, code=code)
 
 
 def serving(networks, hparams):
-  encoder, decoder = networks["encoder"], networks["decoder"]
-  return base.AutoencoderServing(
-      encode=lambda images: code(encoder, images, hparams),
-      decode=lambda h: autoencoder.to_images(decoder(h, training=False), hparams),
-      code_shape=(hparams["code_size"],))
+  return autoencoder.serving(networks, hparams, code=code)

@@ -21,6 +21,7 @@ import tensorflow_probability as tfp
 
 from keras_gen.families import autoencoder
 from keras_gen.families import base
+from keras_gen.families import salts
 
 tfd = tfp.distributions
 
@@ -80,17 +81,16 @@ def mean_images(decoder_outputs, hparams):
 def train_step(networks, optimizers, batch, context, hparams):
   images = batch["images"]
   variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  noise = context.normal([images.shape[0], hparams["code_size"]], salt=1)
+  noise = context.normal([images.shape[0], hparams["code_size"]], salt=salts.STOCHASTIC_CODE)
   with tf.GradientTape() as tape:
     h = sample_code(networks["encoder"], images, noise, hparams, training=True)
     outputs = networks["decoder"](h, training=True)
     negative_log_likelihood = -decoder_distribution(outputs, hparams).log_prob(
         (images + 1.0) / 2.0)
     loss = context.average(negative_log_likelihood)
-  base.minimize(tape, loss, variables, optimizers["autoencoder"])
-  pixel_error = tf.reduce_mean(tf.square((mean_images(outputs, hparams) - images) / 2.0),
-                               axis=[1, 2, 3])
-  return {"loss": loss, "mse": context.average(pixel_error)}
+  context.minimize(tape, loss, variables, optimizers["autoencoder"])
+  return {"loss": loss,
+          "mse": context.average(autoencoder.pixel_error(images, mean_images(outputs, hparams)))}
 
 
 def summaries(networks, batch, context, hparams):
@@ -102,8 +102,8 @@ def summaries(networks, batch, context, hparams):
     h = sample_code(networks["encoder"], images, context.normal(code_shape, salt=salt), hparams)
     return mean_images(networks["decoder"](h), hparams)
 
-  return {"reconstructions": autoencoder.side_by_side(images, reconstruct(1),
-                                                      reconstruct(2))[:36]}
+  return {"reconstructions": autoencoder.side_by_side(
+      images, reconstruct(salts.STOCHASTIC_CODE), reconstruct(salts.STOCHASTIC_SECOND_CODE))[:36]}
 
 
 def serving(networks, hparams):

@@ -24,6 +24,7 @@ import tensorflow_probability as tfp
 
 from keras_gen.families import autoencoder
 from keras_gen.families import base
+from keras_gen.families import salts
 from keras_gen.families import vae_likelihoods as likelihoods
 
 tfd = tfp.distributions
@@ -121,17 +122,17 @@ def kl_weight(step, hparams):
 
 def train_step(networks, optimizers, batch, context, hparams):
   images = batch["images"]
-  x = targets(images, hparams, context.uniform(images.shape, salt=1))
+  x = targets(images, hparams, context.uniform(images.shape, salt=salts.VAE_BINARIZATION))
   variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   beta = kl_weight(context.step, hparams)
   with tf.GradientTape() as tape:
     loc, scale = posterior_parameters(networks["encoder"], images, training=True)
-    z = loc + scale * context.normal(loc.shape, salt=2)
+    z = loc + scale * context.normal(loc.shape, salt=salts.VAE_EPSILON)
     decoder_outputs = networks["decoder"](z, training=True)
     reconstruction = -likelihoods.log_likelihood(x, decoder_outputs, hparams["likelihood"])
     kl = tfd.kl_divergence(posterior(loc, scale), prior(hparams["latent_dim"]))
     loss = context.average(reconstruction + beta * kl)
-  base.minimize(tape, loss, variables, optimizers["vae"])
+  context.minimize(tape, loss, variables, optimizers["vae"])
   reconstruction = context.average(reconstruction)
   kl = context.average(kl)
   return {"loss": loss, "negative_elbo": reconstruction + kl, "reconstruction": reconstruction,
@@ -153,8 +154,8 @@ def summaries(networks, batch, context, hparams):
   reconstructions = decode_mean(decoder, loc, hparams)
   result = {
       "reconstructions": autoencoder.side_by_side(images, reconstructions),
-      "samples": decode_mean(decoder, context.normal([count, hparams["latent_dim"]], salt=3),
-                             hparams),
+      "samples": decode_mean(
+          decoder, context.normal([count, hparams["latent_dim"]], salt=salts.VAE_PRIOR_Z), hparams),
   }
   # Rows from the code of one held-out image to another's, INTERPOLATION_STEPS wide.
   rows = min(INTERPOLATION_STEPS, count // 2)

@@ -28,22 +28,45 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
 
 
 def evaluate_networks(family, networks, config, step, metric_names, num_samples=5000, seed=0,
-                      extra=None):
-  """Evaluates networks in memory, as the training loop would at a snapshot.
+                      extra=None, phase=None):
+  """Evaluates networks in memory (a phased run's at `phase`), as at a training snapshot.
 
   Writes MODEL_DIR/eval/stepNNNNNNN.json, the file `--model_dir` evaluation
   of the same step writes, and returns the results dict.
   """
-  module = serving.make_module(family, networks, config.hparams, tuple(config.element_shape))
+  module = serving.make_module(family, networks, config.hparams, tuple(config.element_shape),
+                               phase)
   signatures = module.signatures()
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
-  run = restore.RestoredRun(config, family, networks, int(step), "")
+  run = restore.RestoredRun(config, family, networks, int(step), "", phase)
   subject = subject_lib.Subject(serving.output_kind(family, config.element_shape),
                                 serving.metadata(config, step, config.element_shape, signatures),
                                 signatures, run)
   return evaluate_subject(subject, _metric_functions(metric_names), config.model_dir, "", "",
                           "test", num_samples, seed,
                           _default_output(config.model_dir, "", int(step)), extra)
+
+
+class SnapshotMetrics:
+  """The training loop's `Snapshot`: --metrics on the networks at each checkpoint.
+
+  The figures are those `evaluate --model_dir` gives the same checkpoint.
+  """
+
+  def check(self, config):
+    _metric_functions(config.metrics)
+
+  def __call__(self, config, family, networks, phase, step):
+    """Returns ({"metric/key": number}, [why a metric was skipped])."""
+    results = evaluate_networks(family, networks, config, step, config.metrics,
+                                num_samples=config.metric_samples, seed=config.seed,
+                                phase=phase)
+    values = {f"{name}/{key}": value for name, metric in results["metrics"].items()
+              for key, value in metric.items()
+              if isinstance(value, (int, float)) and not isinstance(value, bool)
+              and key != "seconds"}
+    notes = [metric["skipped"] for metric in results["metrics"].values() if "skipped" in metric]
+    return values, notes
 
 
 def _metric_functions(metric_names):
@@ -141,7 +164,7 @@ def _reals_at_level(subject, stored_resolutions, load_split, split):
   """
   family, _ = registry.get_family(subject.metadata["model"])
   resolution = subject.metadata.get("resolution")
-  if not hasattr(family, "phases") or not resolution:
+  if family.phases is None or not resolution:
     return load_split(split), load_split, None
   if stored_resolutions and resolution in stored_resolutions[:-1]:
     top = stored_resolutions[-1]

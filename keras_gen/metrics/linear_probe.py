@@ -5,12 +5,12 @@ that serve supervised tasks: a linear L2-SVM on its features reached 82.8% on
 CIFAR-10. Here a multinomial logistic regression with an L2 penalty is fitted
 on the train split's labels and scored on the held-out split, from:
 
-  trained      the run's network: the discriminator's last features for GANs
-               (DCGAN: `DCGANDiscriminator.features`, the flattened last
-               convolution; MLP: the last hidden layer; Progressive GAN:
-               `progan_networks.Discriminator.features`, the flattened b4
-               convolution at the images' level and the run's alpha), the
-               encoder's code for autoencoders, the posterior mean for the VAE;
+  trained      the run's network, through its family's `features` hook: the
+               discriminator's last features for GANs (DCGAN: the flattened
+               last convolution; MLP: the last hidden layer; Progressive GAN:
+               the flattened b4 convolution at the images' level and the run's
+               alpha), the encoder's code for autoencoders, the posterior mean
+               for the VAE;
   random_init  the same architecture rebuilt by `family.build` with another
                seed (never the run's own), untrained: what the architecture
                alone gives (a phased run's at its level and alpha);
@@ -27,17 +27,12 @@ probe_learning_rate (1e-3), probe_batch_size (256), probe_train_examples (the
 train examples used; default --num_samples).
 """
 
-import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
-from keras_gen.engine import phased
-from keras_gen.families import gan_networks
-from keras_gen.families import gan_stabilizers
-from keras_gen.families import progan_networks
 
 DEFAULTS = {"probe_epochs": 30, "probe_l2": 1e-3, "probe_learning_rate": 1e-3,
             "probe_batch_size": 256}
@@ -47,51 +42,18 @@ FEATURE_BATCH = 500  # Images per feature-extraction call.
 RANDOM_INIT_SEED_OFFSET = 1_000_003
 
 
-def feature_extractor(family, networks, hparams, model_name):
+def feature_extractor(family, networks, hparams, model_name, phase=None):
   """(function of images [N, H, W, C] in [-1, 1] -> features [N, F], a description).
 
-  Raises ConfigError for a model this probe has no feature layer for.
+  The family's own `features` hook (a phased family's at `phase`). Raises
+  ConfigError for a model that has none.
   """
-  if family.KIND == "autoencoder":
-    encode = family.serving(networks, hparams).encode
-    return (lambda images: tf.reshape(encode(images), [tf.shape(images)[0], -1]),
-            "the encoder's code (the VAE's posterior mean)")
-  D = networks.get("D")
-  if isinstance(D, gan_networks.DCGANDiscriminator):
-    return (lambda images: D.features(images, training=False),
-            "the discriminator's last convolutional features, flattened")
-  if isinstance(D, progan_networks.Discriminator):
-    return (_progan_features(D, networks[phased.PHASE_NETWORK].alpha),
-            "the discriminator's b4 convolutional features at the run's level, flattened")
-  if isinstance(D, gan_networks.MLPDiscriminator):
-    def mlp_features(images):
-      # MLPDiscriminator.call without its last layer (it has no features() method).
-      x = D.flatten(images)
-      for dense in D.hidden:
-        x = keras.ops.leaky_relu(dense(x), negative_slope=0.2)
-      return x
-    return mlp_features, "the discriminator's last hidden layer"
-  raise config_lib.ConfigError(
-      f"linear_probe has no feature layer for model {model_name!r}; it probes DCGAN, MLP and "
-      "Progressive GAN discriminators and autoencoder encoders.")
-
-
-def _progan_features(D, alpha):
-  """D.features at the level of the images it is given ([N, 2^level, 2^level, C]).
-
-  Minibatch stddev needs a batch divisible by its group, so the last N mod
-  group images of a batch are run as a group of their own.
-  """
-  group = D.mbstd.group_size if D.mbstd is not None else 1
-
-  def features(images):
-    level = int(math.log2(images.shape[1]))
-    whole = images.shape[0] // group * group
-    parts = [part for part in (images[:whole], images[whole:]) if part.shape[0]]
-    return tf.concat([D.features(part, level=level, alpha=tf.convert_to_tensor(alpha))
-                      for part in parts], axis=0)
-
-  return features
+  extractor = family.features(networks, hparams, phase)
+  if extractor is None:
+    raise config_lib.ConfigError(
+        f"linear_probe has no feature layer for model {model_name!r}; it probes GAN "
+        "discriminators and autoencoder encoders.")
+  return extractor
 
 
 def random_init_networks(family, hparams, element_shape, run_seed):
@@ -233,13 +195,12 @@ def linear_probe(subject, options):
   num_classes = int(max(train_labels.max(), test_labels.max())) + 1
 
   hparams, element_shape = run.config.hparams, run.config.element_shape
-  trained, description = feature_extractor(run.family, run.networks, hparams, run.config.model)
+  trained, description = feature_extractor(run.family, run.networks, hparams, run.config.model,
+                                           run.phase)
   random_networks = random_init_networks(run.family, hparams, element_shape, run.config.seed)
-  if phased.PHASE_NETWORK in run.networks:
-    # A phased run's level and alpha say which architecture it is at; they are not learned.
-    gan_stabilizers.copy_weights(random_networks[phased.PHASE_NETWORK],
-                                 run.networks[phased.PHASE_NETWORK])
-  untrained, _ = feature_extractor(run.family, random_networks, hparams, run.config.model)
+  # A phased run's level and alpha say which architecture it is at; they are not learned.
+  untrained, _ = feature_extractor(run.family, random_networks, hparams, run.config.model,
+                                   run.phase)
 
   results = {"features": description, "chance": 1.0 / num_classes,
              "train_examples": int(train_count), "test_examples": int(test_count),

@@ -79,7 +79,7 @@ def from_model_dir(model_dir):
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   run = restore.load_run(model_dir)
   module = serving.make_module(run.family, run.networks, run.config.hparams,
-                               tuple(run.config.element_shape))
+                               tuple(run.config.element_shape), run.phase)
   metadata = serving.metadata(run.config, run.step, run.config.element_shape,
                               module.signatures())
   kind = serving.output_kind(run.family, run.config.element_shape)

@@ -6,7 +6,6 @@ writes ~/.keras_gen/classifiers/fashion_mnist.weights.h5 and .json (see
 `keras_gen.metrics.classifier`), where `keras_gen.evaluate` looks by default.
 """
 
-from absl import app
 from absl import flags
 
 from keras_gen import cli
@@ -22,8 +21,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-  cli.reject_positional_arguments(argv)
-  cli.quiet_tensorflow()
+  cli.start(argv)
   if FLAGS.output and not FLAGS.output.endswith(".weights.h5"):
     cli.usage_error(f"--output={FLAGS.output} must end in .weights.h5.")
   from keras_gen.metrics import classifier  # Imports TensorFlow.
@@ -37,4 +35,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags_or_exit)
+  cli.run(main)

@@ -1,0 +1,93 @@
+"""Phased schedules: the phases a family may train in and the checkpointed position in them.
+
+Progressive GAN (Karras et al. 2018) trains in phases of growing resolution.
+A family that does returns a list of `Phase`s from its `phases` hook; the
+engine turns each into a segment of the run and keeps the position in a
+`PhaseState`, checkpointed beside the networks. The family's step reads alpha
+from `context.phase.alpha`, a variable, so alpha changes never retrace.
+
+Phase i covers images [start_i, start_i + 1000 * kimg_i) of the run. A step
+belongs to the phase its first image falls in; in a transition phase alpha =
+(images_shown - start_i) / (1000 * kimg_i), read before the step, so it rises
+linearly from 0 towards 1; elsewhere alpha = 1.
+
+This module sits beside `config`: families and the engine both import it.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+  """One stretch of a phased schedule."""
+  level: int                # log2 of the data resolution: 2 is 4x4.
+  kimg: float               # Thousands of real images shown in this phase.
+  transition: bool          # Alpha ramps from 0 to 1 across the phase; else alpha = 1.
+  batch_size: int           # Global minibatch size.
+  learning_rates: dict      # Optimizer name -> learning rate for this phase.
+  reset_optimizers: bool = False  # Zero the optimizers' moments and step count on entry.
+
+  @property
+  def images(self):
+    return int(round(self.kimg * 1000))
+
+
+class PhaseState(tf.Module):
+  """The schedule's position, as variables checkpointed under the key "phase".
+
+  images_shown: int64, real images shown since the run began (kimg * 1000).
+  phase: int64, the index of the phase whose state (optimizer reset, learning
+    rates) has been applied; -1 before the first.
+  level: int64, log2 of the resolution being trained (0 before the first phase).
+  alpha: float32 in [0, 1], the fade-in weight of the newest level.
+  """
+
+  def __init__(self):
+    super().__init__(name="phase")
+    self.images_shown = tf.Variable(0, dtype=tf.int64, trainable=False, name="images_shown")
+    self.phase = tf.Variable(-1, dtype=tf.int64, trainable=False, name="phase")
+    self.level = tf.Variable(0, dtype=tf.int64, trainable=False, name="level")
+    self.alpha = tf.Variable(1.0, dtype=tf.float32, trainable=False, name="alpha")
+
+  def values(self):
+    """[images_shown, phase, level, alpha] as Python numbers."""
+    return [v.numpy().item() for v in (self.images_shown, self.phase, self.level, self.alpha)]
+
+
+def phase_starts(phases):
+  """Image counts where each phase starts, plus the total: [start_0, ..., total]."""
+  starts = [0]
+  for phase in phases:
+    starts.append(starts[-1] + phase.images)
+  return starts
+
+
+def find_phase(phases, images_shown):
+  """The index of the phase that images_shown falls in; len(phases) once the schedule is done."""
+  for index, end in enumerate(phase_starts(phases)[1:]):
+    if images_shown < end:
+      return index
+  return len(phases)
+
+
+def alpha_at(phase, start, images_shown):
+  """Alpha for a step whose first image is images_shown, in a phase starting at start."""
+  if not phase.transition:
+    return 1.0
+  return min(max((images_shown - start) / phase.images, 0.0), 1.0)
+
+
+def config_at_level(config, state):
+  """`config` with element_shape [2^level, 2^level, C], the level `state` is at.
+
+  Exports, snapshot metrics and restored runs describe the images G makes at
+  that level, not the data's top resolution. Without a state, or before the
+  first phase (level 0), `config` is returned as it is.
+  """
+  level = 0 if state is None else int(state.level.numpy())
+  if level == 0:
+    return config
+  size = 2 ** level
+  return dataclasses.replace(config, element_shape=[size, size, config.element_shape[2]])
