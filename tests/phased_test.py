@@ -202,3 +202,38 @@ def test_export_of_a_run_stopped_below_its_top_level_describes_and_samples_that_
     sample = tf.saved_model.load(exported).signatures["sample"]
     images = sample(num=tf.constant(3), seed=tf.constant(0, tf.int64))["images"]
     assert images.shape == (3, 4, 4, 1)
+
+
+@pytest.fixture
+def nan_progan(monkeypatch):
+  from keras_gen import registry
+  monkeypatch.setitem(registry.MODELS, "nan_progan",
+                      ("nan_progan", {}, "test family whose losses turn NaN"))
+  return "nan_progan"
+
+
+def test_a_nan_progan_step_is_skipped_like_any_models_and_leaves_g_and_d_untouched(
+    tiny_progan_dataset, tmp_path, nan_progan):
+  # Step 4 is the second of the 8x8 transition's 4 steps.
+  before = _config(tiny_progan_dataset, tmp_path / "before", model=nan_progan, train_steps=3)
+  poisoned = _config(tiny_progan_dataset, tmp_path / "poisoned", model=nan_progan, train_steps=4,
+                     hparams=dict(TINY_PROGAN, nan_steps=[4]))
+  loop.run(before)
+  result = loop.run(poisoned)
+  assert result["nonfinite_steps"] == [4]
+  assert not all(np.isfinite(value) for value in result["losses"].values())
+  before_weights, poisoned_weights = (network_weights(before.model_dir),
+                                      network_weights(poisoned.model_dir))
+  for name in ("G", "D"):
+    assert_same_weights({name: before_weights[name]}, {name: poisoned_weights[name]})
+
+
+def test_restore_mode_reloads_a_progan_checkpoint_and_stops_when_the_nan_recurs(
+    tiny_progan_dataset, tmp_path, nan_progan):
+  config = _config(tiny_progan_dataset, tmp_path / "run", model=nan_progan, checkpoint_every=2,
+                   on_nonfinite="restore", hparams=dict(TINY_PROGAN, nan_steps=[3]))
+  with pytest.raises(loop.NonFiniteError, match="Step 3 gave a non-finite loss again"):
+    loop.run(config)
+  assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("-2")
+  # The checkpoint it restored holds the phase state of the end of the 4x4 phase.
+  assert restore.load_run(config.model_dir).phase.values() == [16, 0, 2, 1.0]
