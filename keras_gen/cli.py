@@ -1,9 +1,6 @@
-"""What the thin command-line entry points share: one preamble, flag errors exit with code 2.
-
-Every entry point ends with `cli.run(main)` and its main starts with
-`cli.start(argv)`; each imports TensorFlow (through the library) only after
-that, so `--help` never loads it.
-"""
+"""What the thin command-line entry points share: `cli.run(main)`, a main that starts with
+`cli.start(argv)` and imports TensorFlow only after it (never for --help), exit code 2 on
+a flag error."""
 
 import os
 import sys

@@ -165,3 +165,13 @@ def validate(config):
     raise ConfigError(f"--data_dir={config.data_dir!r} does not exist.")
   if config.resolution < 0 or (config.resolution & (config.resolution - 1)):
     raise ConfigError(f"--resolution must be a power of two, got {config.resolution}.")
+
+
+def write_atomically(path, contents):
+  """Writes str or bytes `contents` to `path` (creating its folder) through a temporary
+  name, so that a reader never sees half a file."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  partial = path + ".partial"
+  with open(partial, "wb" if isinstance(contents, bytes) else "w") as f:
+    f.write(contents)
+  os.replace(partial, path)

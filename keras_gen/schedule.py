@@ -1,17 +1,11 @@
-"""Phased schedules: the phases a family may train in and the checkpointed position in them.
-
-Progressive GAN (Karras et al. 2018) trains in phases of growing resolution.
-A family that does returns a list of `Phase`s from its `phases` hook; the
-engine turns each into a segment of the run and keeps the position in a
-`PhaseState`, checkpointed beside the networks. The family's step reads alpha
-from `context.phase.alpha`, a variable, so alpha changes never retrace.
+"""Phased schedules (Progressive GAN, Karras et al. 2018): a family's `Phase`s and the
+checkpointed position in them, a `PhaseState`; families and the engine both import it.
 
 Phase i covers images [start_i, start_i + 1000 * kimg_i) of the run. A step
 belongs to the phase its first image falls in; in a transition phase alpha =
 (images_shown - start_i) / (1000 * kimg_i), read before the step, so it rises
-linearly from 0 towards 1; elsewhere alpha = 1.
-
-This module sits beside `config`: families and the engine both import it.
+linearly from 0 towards 1; elsewhere alpha = 1. The step reads alpha from a
+variable (`context.phase.alpha`), so alpha changes never retrace.
 """
 
 import dataclasses
@@ -80,12 +74,8 @@ def alpha_at(phase, start, images_shown):
 
 
 def config_at_level(config, state):
-  """`config` with element_shape [2^level, 2^level, C], the level `state` is at.
-
-  Exports, snapshot metrics and restored runs describe the images G makes at
-  that level, not the data's top resolution. Without a state, or before the
-  first phase (level 0), `config` is returned as it is.
-  """
+  """`config` with element_shape [2^level, 2^level, C], the level `state` is at (as it is
+  without a state or before the first phase): the size G makes, for exports and metrics."""
   level = 0 if state is None else int(state.level.numpy())
   if level == 0:
     return config

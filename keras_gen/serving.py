@@ -71,6 +71,18 @@ def _points_output(points):
   return {"samples": tf.cast(points, tf.float32)}
 
 
+def _generate_function(functions, output):
+  """The signature z [N, latent_dim] -> output(functions.generate(z))."""
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
+  def generate(z):
+    _check_request(z, "z", [functions.latent_dim])
+    return output(functions.generate(z))
+
+  return generate
+
+
 class GeneratorModule(tf.Module):
   """Holds the networks and the generator signatures."""
 
@@ -78,14 +90,7 @@ class GeneratorModule(tf.Module):
     super().__init__()
     self.networks = networks
     output = _points_output if kind == "points" else _images_output
-
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
-    def serving_default(z):
-      _check_request(z, "z", [functions.latent_dim])
-      return output(functions.generate(z))
-
-    self.serving_default = serving_default
+    self.serving_default = _generate_function(functions, output)
     self.sample = _prior_sample_function(functions.generate, functions.latent_dim, output)
 
   def signatures(self):
@@ -120,13 +125,7 @@ class AutoencoderModule(tf.Module):
     self.generate = self.sample = None
     if functions.generate is not None:
       # A model that samples from a prior serves like a generator by default.
-      @tf.function(input_signature=[
-          tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
-      def generate(z):
-        _check_request(z, "z", [functions.latent_dim])
-        return _images_output(functions.generate(z))
-
-      self.generate = generate
+      self.generate = _generate_function(functions, _images_output)
       self.sample = _prior_sample_function(functions.generate, functions.latent_dim,
                                            _images_output)
 

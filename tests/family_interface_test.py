@@ -49,7 +49,7 @@ def test_a_module_declares_its_hooks_with_the_interfaces_parameters(model):
   family, _ = registry.get_family(model)
   module = importlib.import_module(family.name)
   phased = getattr(module, "phases", None) is not None
-  for hook in base.Family.REQUIRED + base.Family.OPTIONAL:
+  for hook in base.REQUIRED + base.OPTIONAL:
     function = getattr(module, hook, None)
     if not callable(function):
       continue
@@ -64,7 +64,7 @@ def test_a_module_declares_its_hooks_with_the_interfaces_parameters(model):
 
 
 def test_base_docstring_names_every_hook_of_the_interface():
-  for hook in base.Family.REQUIRED + base.Family.OPTIONAL:
+  for hook in base.REQUIRED + base.OPTIONAL:
     assert hook in base.__doc__, hook
 
 

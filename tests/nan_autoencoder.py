@@ -8,7 +8,6 @@ import tensorflow as tf
 from keras_gen.families import autoencoder
 
 KIND = autoencoder.KIND
-DATA_KINDS = autoencoder.DATA_KINDS
 DEFAULT_HPARAMS = dict(autoencoder.DEFAULT_HPARAMS, nan_steps=[0])
 build = autoencoder.build
 optimizers = autoencoder.optimizers

@@ -13,7 +13,6 @@ from keras_gen.engine import step_context
 from keras_gen.families import progan
 
 KIND = progan.KIND
-DATA_KINDS = progan.DATA_KINDS
 DEFAULT_HPARAMS = dict(progan.DEFAULT_HPARAMS, nan_steps=[0])
 validate_hparams = progan.validate_hparams
 phases = progan.phases

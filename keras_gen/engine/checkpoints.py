@@ -98,11 +98,7 @@ def read_latest_step(model_dir):
 
 
 def write_run_config(config):
-  path = os.path.join(config.model_dir, "config.json")
-  partial = path + ".partial"
-  with open(partial, "w") as f:
-    f.write(config.to_json())
-  os.replace(partial, path)
+  config_lib.write_atomically(os.path.join(config.model_dir, "config.json"), config.to_json())
 
 
 def weights_digest(networks, phase=None):

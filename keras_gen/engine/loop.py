@@ -1,11 +1,10 @@
 """The training loop: one tf.function around strategy.run(family.train_step), over a
-schedule of segments (`keras_gen.engine.segments`).
+schedule of segments (`keras_gen.engine.segments`: one for a plain run, one per phase
+for Progressive GAN).
 
-`run(config)` owns everything a family does not: the strategy, the input
-pipelines, precision, XLA, checkpoints, summaries, --on_nonfinite, --metrics
-(through the `Snapshot` it is handed), signals and the final export. A plain
-run is one segment, a phased one (Progressive GAN) one per phase; all of this
-holds alike for both.
+`run(config)` owns everything a family does not, the same for every model: the
+strategy, precision, XLA, checkpoints, summaries, --on_nonfinite, --metrics (through
+the `Snapshot` it is handed), signals and the final export.
 """
 
 import contextlib
@@ -42,16 +41,13 @@ class TrainingState:
 
 
 class Snapshot(Protocol):
-  """Metrics at checkpoints, provided by a layer above the engine (keras_gen.metrics)."""
+  """--metrics at checkpoints, from a layer above the engine (metrics.evaluation)."""
 
   def check(self, config):
     """Raises ConfigError naming a metric in config.metrics that does not exist."""
 
   def __call__(self, config, family, networks, phase, step):
-    """Evaluates config.metrics on the networks in memory.
-
-    Returns ({"metric/key": value} to log, [sentences to print]).
-    """
+    """Returns ({"metric/key": value} to log, [sentences to print])."""
 
 
 class NonFiniteError(RuntimeError):
@@ -103,11 +99,8 @@ def build_state(config, family, strategy, element_shape, make_phase=lambda: None
 
 def make_train_function(config, family, strategy, state, global_batch_size, before_step=None,
                         after_step=None):
-  """Returns a tf.function that runs one distributed step and returns summed losses.
-
-  `before_step` and `after_step` (a segment's hooks) run in its graph around
-  strategy.run; the step counter advances between the step and `after_step`.
-  """
+  """Returns a tf.function that runs one distributed step and returns summed losses;
+  a segment's hooks run in it before strategy.run and after the step counter advances."""
 
   def replica_step(batch):
     context = step_context.StepContext(step=state.step.read_value(), seed=config.seed,
@@ -238,7 +231,7 @@ def precision_and_state(config, family, strategy, plan):
 
 
 def _checked_step(train_function, iterator, plan):
-  """One step; a truncated or corrupt record the schedule can name becomes a DataError."""
+  """One step; a truncated or corrupt record the schedule can name is a DataError."""
   try:
     return train_function(iterator)
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
@@ -335,11 +328,8 @@ def stopped_by_signal(summaries, signum, step, result):
 
 
 def finish(config, family, strategy, state, chief, step, result, scratch_dir, export_config):
-  """Ends a finished run: the weights digest, peak memory, the chief's export, a barrier.
-
-  `export_config` describes the networks as they are (a phased run exports at
-  the resolution it reached).
-  """
+  """Ends a finished run: the weights digest, peak memory, the chief's export (described by
+  `export_config`: a phased run's at the resolution it reached), a barrier."""
   if scratch_dir:
     shutil.rmtree(scratch_dir, ignore_errors=True)
   result["step"] = step

@@ -1,19 +1,12 @@
-"""A run as a schedule of segments: what the loop trains on from any step.
-
-A segment is a stretch of steps with one input pipeline, one batch size, one
-set of learning rates and optional hooks run in the step's graph before and
-after it. The loop asks its schedule for the segment at the current step
-(after a resume, a restore or the end of the previous segment) and trains it
-to its end; it never learns what a segment stands for.
+"""A run as a schedule of segments, each with one input pipeline, batch size and set of
+learning rates, and hooks run in the step's graph around it. The loop asks the schedule
+for the segment at the current step (at the start, after a restore or a segment's end)
+and never learns what it stands for.
 
   PlainSchedule   one segment: --train_steps steps of --batch_size.
-  PhasedSchedule  a family's `phases` (Progressive GAN, `keras_gen.schedule`):
-                  one segment per phase, on the phase's level of a
-                  `progan:PATH` dataset, with its batch size and learning
-                  rates, alpha set before each step of a transition; the
-                  position is a `schedule.PhaseState`, checkpointed. It ends
-                  with the schedule or at --train_steps, whichever comes
-                  first; rerunning with a larger --train_steps continues it.
+  PhasedSchedule  one segment per phase of the family's `phases` (`keras_gen.schedule`),
+                  on that level of a `progan:PATH` dataset, alpha set before each step;
+                  it ends with the schedule or at --train_steps, whichever comes first.
 """
 
 import dataclasses
@@ -34,7 +27,7 @@ DATASET_PREFIX = "progan:"
 
 @dataclasses.dataclass
 class Segment:
-  """Steps [the current one, end_step) with one input pipeline and batch size."""
+  """Steps from the current one to end_step."""
   end_step: int
   global_batch_size: int    # Examples per minibatch, summed over replicas.
   examples_per_step: int    # global_batch_size times the minibatches one step takes.
@@ -75,7 +68,7 @@ class PlainSchedule:
     self.element_shape = tuple(self.source.element_shape)
 
   def make_state(self):
-    return None
+    """The state beyond networks, optimizers and step the checkpoint holds: none."""
 
   def segment(self, step, optimizers):
     """The segment that runs from `step`, or None once the run is done."""
@@ -103,10 +96,10 @@ class PlainSchedule:
     return config
 
   def finish(self, result):
-    del result
+    """Adds the position to a finished run's result."""
 
   def data_error(self, error):
-    del error
+    """A DataError for a truncated or corrupt record the schedule can name, else None."""
 
 
 class PhasedSchedule:
@@ -127,26 +120,21 @@ class PhasedSchedule:
       self.phases = family.phases(config.hparams, self.element_shape)
     except ValueError as e:
       raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
-    self._check_phases(description["levels"], replicas)
-    self.starts = schedule.phase_starts(self.phases)
-    self.phase = None  # Made by `make_state`, inside the strategy's scope.
-    self._top_level = description["top_level"]
-    self._summary_levels = None
-
-  def _check_phases(self, levels, replicas):
-    config = self.config
     if not self.phases:
       raise config_lib.ConfigError(f"Model {config.model!r} has an empty phase schedule.")
     for phase in self.phases:
-      side = f"{2 ** phase.level}x{2 ** phase.level}"
+      side, levels = f"{2 ** phase.level}x{2 ** phase.level}", description["levels"]
       if phase.level not in levels:
-        raise config_lib.ConfigError(
-            f"The schedule trains at {side}, but --dataset={config.dataset} has levels "
-            f"{sorted(levels)}.")
+        raise config_lib.ConfigError(f"The schedule trains at {side}, but --dataset="
+                                     f"{config.dataset} has levels {sorted(levels)}.")
       if phase.batch_size % replicas:
         raise config_lib.ConfigError(
             f"The schedule's batch size {phase.batch_size} at {side} is not divisible by the "
             f"{replicas} replicas in sync.")
+    self.starts = schedule.phase_starts(self.phases)
+    self.phase = None  # Made by `make_state`, inside the strategy's scope.
+    self._top_level = description["top_level"]
+    self._summary_levels = None
 
   def make_state(self):
     self.phase = schedule.PhaseState()
@@ -159,7 +147,7 @@ class PhasedSchedule:
     return self._summary_levels[level]
 
   def segment(self, step, optimizers):
-    """Enters the phase the images shown fall in and returns its segment, or None at the end."""
+    """Enters the phase the images shown fall in and returns its segment (None at the end)."""
     state, config = self.phase, self.config
     shown = int(state.images_shown.numpy())
     index = schedule.find_phase(self.phases, shown)
@@ -201,9 +189,8 @@ class PhasedSchedule:
     for index in range(schedule.find_phase(self.phases, shown), len(self.phases)):
       examples = (self.phases[index].batch_size
                   * self.family.minibatches_per_step(self.config.hparams))
-      end = self.starts[index + 1]
-      step += math.ceil((end - shown) / examples)
-      shown += math.ceil((end - shown) / examples) * examples
+      steps = math.ceil((self.starts[index + 1] - shown) / examples)
+      step, shown = step + steps, shown + steps * examples
     return min(step, self.config.train_steps)
 
   def position(self):
@@ -218,7 +205,6 @@ class PhasedSchedule:
     return schedule.config_at_level(config, self.phase)
 
   def finish(self, result):
-    """Adds the position to a finished run's result; says how to go on if it stopped early."""
     images_shown, _, level, alpha = self.phase.values()
     if images_shown < self.starts[-1]:
       print(f"Stopped at --train_steps={self.config.train_steps}, {images_shown / 1000:.1f} "
@@ -227,7 +213,6 @@ class PhasedSchedule:
     result.update(images_shown=images_shown, level=level, alpha=alpha)
 
   def data_error(self, error):
-    """A DataError naming the level's files for a truncated or corrupt record, else None."""
     if not isinstance(error, tf.errors.DataLossError) and "record" not in error.message.lower():
       return None
     level = int(self.phase.level.numpy())

@@ -1,9 +1,5 @@
-"""The StepContext the engine hands a family's step: its cross-replica writes.
-
-A family's `train_step` is written as for one device (`keras_gen.families.base`);
-whatever must agree across replicas goes through these methods, so the
-distribution code, and the non-finite guard on every update, live here once.
-"""
+"""The StepContext the engine hands a family's step: the writes that must agree across
+replicas, so that distribution and the non-finite guard on every update live here once."""
 
 import keras
 import tensorflow as tf
@@ -31,12 +27,9 @@ class StepContext(base.StepContext):
   """base.StepContext with the engine's cross-replica writes."""
 
   def minimize(self, tape, loss, variables, optimizer):
-    """See base.StepContext.minimize.
-
-    Under mixed_float16 the optimizer is a LossScaleOptimizer; its loss scale is
-    fed in as the output gradient, which equals scaling the loss inside the
-    tape, and its apply_gradients unscales (and skips non-finite updates itself).
-    """
+    # Under mixed_float16 the optimizer is a LossScaleOptimizer: its loss scale, fed in as
+    # the output gradient, equals scaling the loss inside the tape; its apply_gradients
+    # unscales (and skips non-finite updates itself).
     scale = tf.cast(optimizer.scale_loss(tf.constant(1.0)), loss.dtype)
     gradients = tape.gradient(loss, variables, output_gradients=scale)
     self._apply_where_finite(optimizer, gradients, variables, [loss] + list(gradients))
@@ -74,12 +67,8 @@ class StepContext(base.StepContext):
         apply_where_all_finite, args=(finite, list(gradients)))
 
   def assign(self, variables, values):
-    """See base.StepContext.assign.
-
-    The values are the same on every replica (they are computed from mirrored
-    variables), so under several replicas each replica's copy is updated with
-    its own value through `merge_call`.
-    """
+    # The values are the same on every replica (computed from mirrored variables): each
+    # replica's copy is updated with its own value through merge_call.
     if not _in_strategy_replica():
       for variable, value in zip(variables, values):
         variable.assign(value)

@@ -20,7 +20,6 @@ from keras_gen.families import base
 from keras_gen.layers import resolution_plan
 
 KIND = "autoencoder"
-DATA_KINDS = ("images",)
 ARCHITECTURES = ("mlp", "conv")
 RECONSTRUCTION_LOSSES = ("mse", "bernoulli")
 

@@ -111,11 +111,8 @@ class StepContext:
         tf.cast(per_example_loss, tf.float32), global_batch_size=self.global_batch_size)
 
   def minimize(self, tape, loss, variables, optimizer):
-    """Differentiates `loss` (recorded by `tape`) and applies one update; returns the gradients.
-
-    An update whose loss or gradients hold a NaN or an infinity on any replica
-    is skipped on every replica.
-    """
+    """One update from `loss` (recorded by `tape`), skipped on every replica if any replica's
+    loss or gradients are not finite; returns the gradients."""
     raise NotImplementedError("The engine's StepContext applies updates.")
 
   def apply_gradients(self, optimizer, gradients, variables):
@@ -155,15 +152,6 @@ def check_choice(hparams, name, choices):
     raise ValueError(f"{name}={hparams[name]!r} is not one of {', '.join(choices)}.")
 
 
-def _accept_all(hparams):
-  del hparams
-
-
-def _one_minibatch(hparams):
-  del hparams
-  return 1
-
-
 def _code_features(serving):
   """The default `features` of an autoencoder: its code (the VAE's posterior mean), flattened."""
 
@@ -173,10 +161,6 @@ def _code_features(serving):
             "the encoder's code (the VAE's posterior mean)")
 
   return features
-
-
-def _no_features(networks, hparams, phase=None):
-  del networks, hparams, phase
 
 
 def _ignoring_phase(function):
@@ -200,24 +184,19 @@ class Family:
   summaries: Callable
   serving: Callable
   DATA_KINDS: tuple = ("images",)
-  validate_hparams: Callable = _accept_all
-  minibatches_per_step: Callable = _one_minibatch
+  validate_hparams: Callable = lambda hparams: None
+  minibatches_per_step: Callable = lambda hparams: 1
   phases: Callable | None = None
-  features: Callable = _no_features
-
-  REQUIRED = ("KIND", "DEFAULT_HPARAMS", "build", "optimizers", "train_step", "summaries",
-              "serving")
-  OPTIONAL = ("DATA_KINDS", "validate_hparams", "minibatches_per_step", "phases", "features")
+  features: Callable = lambda networks, hparams, phase=None: None
 
   @classmethod
   def from_module(cls, module: types.ModuleType) -> "Family":
     """Reads a family module; raises TypeError naming a missing or misshapen hook."""
-    missing = [name for name in cls.REQUIRED if not hasattr(module, name)]
+    missing = [name for name in REQUIRED if not hasattr(module, name)]
     if missing:
       raise TypeError(f"Family module {module.__name__} lacks {', '.join(missing)}.")
-    values = {name: getattr(module, name) for name in cls.REQUIRED}
-    values.update({name: getattr(module, name) for name in cls.OPTIONAL
-                   if getattr(module, name, None) is not None})
+    values = {name: getattr(module, name) for name in REQUIRED + OPTIONAL
+              if getattr(module, name, None) is not None}
     if values["KIND"] not in KINDS:
       raise TypeError(f"Family module {module.__name__} has KIND {values['KIND']!r}, not one "
                       f"of {', '.join(KINDS)}.")
@@ -228,3 +207,8 @@ class Family:
       if name in values and not phased:
         values[name] = _ignoring_phase(values[name])
     return cls(name=module.__name__, **values)
+
+
+_FIELDS = dataclasses.fields(Family)[1:]  # After `name`, which the module's own name fills.
+REQUIRED = tuple(f.name for f in _FIELDS if f.default is dataclasses.MISSING)
+OPTIONAL = tuple(f.name for f in _FIELDS if f.default is not dataclasses.MISSING)

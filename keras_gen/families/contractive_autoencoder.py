@@ -20,7 +20,6 @@ from keras_gen.families import autoencoder
 from keras_gen.families import base
 
 KIND = "autoencoder"
-DATA_KINDS = ("images",)
 CODE_ACTIVATIONS = ("sigmoid", "linear")
 
 DEFAULT_HPARAMS = {

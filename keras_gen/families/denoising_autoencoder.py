@@ -25,7 +25,6 @@ from keras_gen.families import base
 from keras_gen.families import salts
 
 KIND = "autoencoder"
-DATA_KINDS = ("images",)
 CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
 
 DEFAULT_HPARAMS = dict(autoencoder.DEFAULT_HPARAMS)

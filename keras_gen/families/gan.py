@@ -158,7 +158,6 @@ def _data(batch):
 
 
 def _d_input(x, salt, context, hparams):
-  """What D sees of x: x itself, or x plus the scheduled instance noise."""
   if hparams["instance_noise_std"] <= 0:
     return x
   std = gan_stabilizers.instance_noise_std(hparams, context.step)
@@ -166,11 +165,8 @@ def _d_input(x, salt, context, hparams):
 
 
 def discriminator_penalties(discriminator_fn, real, fake, salt, context, hparams):
-  """D's penalty terms before weighting, and their weighted sum (0.0 with none).
-
-  The gradient penalty (Gulrajani et al. 2017) at interpolates drawn with
-  `salt`, and R1 (Mescheder et al. 2018) at the real data.
-  """
+  """D's penalty terms before weighting (the gradient penalty at interpolates drawn with
+  `salt`, R1), and their weighted sum (0.0 with none)."""
   penalties, weighted_sum = {}, 0.0
   if hparams["gradient_penalty_weight"] > 0:
     epsilon = context.uniform([real.shape[0]] + [1] * (real.shape.rank - 1), salt=salt)
@@ -185,11 +181,8 @@ def discriminator_penalties(discriminator_fn, real, fake, salt, context, hparams
 
 
 def update_discriminator(networks, optimizers, real, fake, d_step, context, hparams):
-  """D update `d_step` of a step on a real and a fake minibatch; returns (d_loss, penalties).
-
-  d_loss is the adversarial loss before the penalties are added; WGAN then
-  clips D's weights.
-  """
+  """D update `d_step` of a step on real and fake minibatches (then WGAN's clipping);
+  returns (the adversarial loss before the penalties, the penalties)."""
   D = networks["D"]
   _, discriminator_loss = losses.get_gan_loss(hparams["loss"])
   fake = tf.stop_gradient(fake)
@@ -210,12 +203,8 @@ def update_discriminator(networks, optimizers, real, fake, d_step, context, hpar
 
 
 def generator_loss(networks, optimizers, real, fake, context, hparams):
-  """G's loss on fake = G(z), averaged over the global batch; call it under G's tape.
-
-  Against the current D; with unroll_steps > 0 against D after that many
-  simulated updates on (real, fake) (Metz et al. 2017, `gan_unrolled`). D's
-  batch statistics are left as its update left them.
-  """
+  """G's loss on fake = G(z) under G's tape, against D as its update left it (batch
+  statistics included), or after unroll_steps simulated updates (`gan_unrolled`)."""
   D = networks["D"]
   generator_loss_fn, discriminator_loss = losses.get_gan_loss(hparams["loss"])
 
@@ -299,15 +288,11 @@ def summaries(networks, batch, context, hparams):
   return images
 
 
-FEATURE_DESCRIPTIONS = {"dcgan": "the discriminator's last convolutional features, flattened",
-                        "mlp": "the discriminator's last hidden layer"}
-
-
 def features(networks, hparams):
-  """D's last features (`features` of gan_networks' discriminators), for the linear probe."""
-  D = networks["D"]
-  return (lambda images: D.features(images, training=False),
-          FEATURE_DESCRIPTIONS[hparams["architecture"]])
+  """D's last features (its `features`), for the linear probe."""
+  return (lambda images: networks["D"].features(images, training=False),
+          {"dcgan": "the discriminator's last convolutional features, flattened",
+           "mlp": "the discriminator's last hidden layer"}[hparams["architecture"]])
 
 
 def serving(networks, hparams):

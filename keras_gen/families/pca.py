@@ -28,7 +28,6 @@ from keras_gen.families import autoencoder
 from keras_gen.families import base
 
 KIND = "autoencoder"
-DATA_KINDS = ("images",)
 METHODS = ("closed_form", "gradient_descent")
 
 DEFAULT_HPARAMS = {

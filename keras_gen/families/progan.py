@@ -37,7 +37,6 @@ from keras_gen.families import salts
 from keras_gen.layers import progan as progan_layers
 
 KIND = "generator"
-DATA_KINDS = ("images",)
 
 DEFAULT_HPARAMS = {
     "latent_dim": 512,                # Size of z ~ N(0, I), pixel-normalized in G.

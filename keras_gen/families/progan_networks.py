@@ -38,6 +38,27 @@ def lerp(a, b, t):
   return a + (b - a) * tf.cast(t, a.dtype)
 
 
+def _conv_blocks(max_level, features):
+  """{"b8": (conv0, conv1), ...}: two 3x3 convolutions per level above 4x4, with
+  features(level) = (conv0's, conv1's) feature maps."""
+  blocks = {}
+  for level in range(MIN_LEVEL + 1, max_level + 1):
+    size, (first, second) = 2 ** level, features(level)
+    blocks[f"b{size}"] = (progan_layers.EqualizedConv2D(first, 3, name=f"b{size}_conv0"),
+                          progan_layers.EqualizedConv2D(second, 3, name=f"b{size}_conv1"))
+  return blocks
+
+
+def _trainable_at(level, layers, rgb, blocks):
+  """The trainable weights of `layers`, then of the RGB layer of the level below (whose
+  output a transition fades out) and of the blocks from 8x8 up to `level`."""
+  if level > MIN_LEVEL:
+    layers = layers + [rgb[f"b{2 ** (level - 1)}"]]
+  for current in range(MIN_LEVEL + 1, level + 1):
+    layers = layers + list(blocks[f"b{2 ** current}"])
+  return [v for layer in layers for v in layer.trainable_variables]
+
+
 class Generator(keras.Model):
   """z [N, latent_dim] -> images [N, 2^level, 2^level, C], linear output (about [-1, 1])."""
 
@@ -63,12 +84,7 @@ class Generator(keras.Model):
     self.b4_dense = progan_layers.EqualizedDense(
         nf(1) * 16, gain=progan_layers.HE_GAIN / 4, name="b4_dense")
     self.b4_conv = progan_layers.EqualizedConv2D(nf(1), 3, name="b4_conv")
-    self.blocks = {}
-    for level in range(MIN_LEVEL + 1, self.max_level + 1):
-      size = 2 ** level
-      self.blocks[f"b{size}"] = (
-          progan_layers.EqualizedConv2D(nf(level - 1), 3, name=f"b{size}_conv0"),
-          progan_layers.EqualizedConv2D(nf(level - 1), 3, name=f"b{size}_conv1"))
+    self.blocks = _conv_blocks(self.max_level, lambda level: (nf(level - 1), nf(level - 1)))
     self.to_rgb = {f"b{2 ** level}": progan_layers.EqualizedConv2D(
         channels, 1, gain=1.0, name=f"b{2 ** level}_torgb")
                    for level in range(MIN_LEVEL, self.max_level + 1)}
@@ -88,11 +104,7 @@ class Generator(keras.Model):
   def variables_at(self, level):
     """The trainable weights a call at `level` uses: blocks up to it, toRGB of it and below."""
     layers = [self.b4_dense, self.b4_conv, self.to_rgb[f"b{2 ** level}"]]
-    if level > MIN_LEVEL:
-      layers.append(self.to_rgb[f"b{2 ** (level - 1)}"])
-    for current in range(MIN_LEVEL + 1, level + 1):
-      layers.extend(self.blocks[f"b{2 ** current}"])
-    return [v for layer in layers for v in layer.trainable_variables]
+    return _trainable_at(level, layers, self.to_rgb, self.blocks)
 
   def call(self, z, level=None, alpha=1.0, training=False):
     level = self.max_level if level is None else level
@@ -125,12 +137,7 @@ class Discriminator(keras.Model):
     self.from_rgb = {f"b{2 ** level}": progan_layers.EqualizedConv2D(
         nf(level - 1), 1, name=f"b{2 ** level}_fromrgb")
                      for level in range(MIN_LEVEL, self.max_level + 1)}
-    self.blocks = {}
-    for level in range(MIN_LEVEL + 1, self.max_level + 1):
-      size = 2 ** level
-      self.blocks[f"b{size}"] = (
-          progan_layers.EqualizedConv2D(nf(level - 1), 3, name=f"b{size}_conv0"),
-          progan_layers.EqualizedConv2D(nf(level - 2), 3, name=f"b{size}_conv1"))
+    self.blocks = _conv_blocks(self.max_level, lambda level: (nf(level - 1), nf(level - 2)))
     self.mbstd = (progan_layers.MinibatchStddev(mbstd_group_size, name="b4_mbstd")
                   if mbstd_group_size > 0 else None)
     self.b4_conv = progan_layers.EqualizedConv2D(nf(1), 3, name="b4_conv")
@@ -160,11 +167,7 @@ class Discriminator(keras.Model):
   def variables_at(self, level):
     """The trainable weights a call at `level` uses: fromRGB of it and below, blocks up to it."""
     layers = [self.from_rgb[f"b{2 ** level}"], self.b4_conv, self.b4_dense, self.b4_score]
-    if level > MIN_LEVEL:
-      layers.append(self.from_rgb[f"b{2 ** (level - 1)}"])
-    for current in range(MIN_LEVEL + 1, level + 1):
-      layers.extend(self.blocks[f"b{2 ** current}"])
-    return [v for layer in layers for v in layer.trainable_variables]
+    return _trainable_at(level, layers, self.from_rgb, self.blocks)
 
   def features(self, images, level=None, alpha=1.0, training=False):
     """The last features before D's two dense layers, flattened: [N, 16 * nf(1)].

@@ -21,7 +21,6 @@ from keras_gen.families import autoencoder
 from keras_gen.families import base
 
 KIND = "autoencoder"
-DATA_KINDS = ("images",)
 PENALTIES = ("l1", "kl")
 
 DEFAULT_HPARAMS = {

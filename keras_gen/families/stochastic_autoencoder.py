@@ -26,7 +26,6 @@ from keras_gen.families import salts
 tfd = tfp.distributions
 
 KIND = "autoencoder"
-DATA_KINDS = ("images",)
 DECODER_DISTRIBUTIONS = ("gaussian", "bernoulli")
 
 DEFAULT_HPARAMS = {

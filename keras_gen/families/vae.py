@@ -30,7 +30,6 @@ from keras_gen.families import vae_likelihoods as likelihoods
 tfd = tfp.distributions
 
 KIND = "autoencoder"
-DATA_KINDS = ("images",)
 MIN_POSTERIOR_SCALE = 1e-4
 MANIFOLD_SIZE = 15  # The 2-D latent manifold grid is MANIFOLD_SIZE x MANIFOLD_SIZE decodings.
 INTERPOLATION_STEPS = 8

@@ -97,13 +97,6 @@ def _log_images(result, tag, pictures, step):
     tf.summary.image(tag, pictures, step=step, max_outputs=len(pictures))
 
 
-def _write_json(path, values):
-  partial = path + ".partial"
-  with open(partial, "w") as f:
-    json.dump(values, f, indent=2)
-  os.replace(partial, path)
-
-
 # --- What the pictures start from. ----------------------------------------------------------
 
 def _require_prior(model, mode):
@@ -361,13 +354,13 @@ def reconstruct(model, options, result):
   bands = [layout.table(cells[:, band]) for band in range(rows)]
   path = _write_picture(options, model, f"reconstruct{count}", layout.stacked(bands), result)
   json_path = path[:-len(".png")] + ".json"
-  _write_json(json_path, {
+  config_lib.write_atomically(json_path, json.dumps({
       "model": model.name, "step": model.step, "split": options.split,
       "layout": f"bands of three rows (inputs, reconstructions, |error| maps brightened "
                 f"x{layout.ERROR_GAIN:g}), images left to right then band by band",
       "indices": chosen.tolist(), "mse": squared.tolist(), "psnr_db": psnr.tolist(),
       "mean_mse": float(squared.mean()), "mean_psnr_db": float(psnr.mean()),
-      "error_scale": "pixel MSE on the [0, 1] scale; PSNR with peak 1"})
+      "error_scale": "pixel MSE on the [0, 1] scale; PSNR with peak 1"}, indent=2))
   result.paths.append(json_path)
   result.notes.append(f"Wrote {json_path}: mean MSE {squared.mean():.5f}, mean PSNR "
                       f"{psnr.mean():.2f} dB over {count} images")

@@ -135,17 +135,9 @@ def encode_gif(frames, fps=24, loop=0):
   return b"".join(parts)
 
 
-def _write_atomically(path, payload):
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  partial = path + ".partial"
-  with open(partial, "wb") as f:
-    f.write(payload)
-  os.replace(partial, path)
-
-
 def write_gif(path, frames, fps=24):
   """Writes frames (uint8 [T, H, W, C]) as a looping GIF at `path`, via a temporary name."""
-  _write_atomically(path, encode_gif(frames, fps))
+  config_lib.write_atomically(path, encode_gif(frames, fps))
 
 
 def mp4_writer_available():

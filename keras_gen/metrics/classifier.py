@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen.metrics import extractors
 from keras_gen.metrics import image_sets
 
 FEATURES_LAYER = "features"
@@ -177,9 +178,6 @@ class ClassifierExtractor:
                                        batch_size)
 
 
-_LOADED = {}
-
-
 def load_extractor(dataset, path=""):
   """The classifier for `dataset` from `path` (default: `default_path(dataset)`).
 
@@ -191,17 +189,15 @@ def load_extractor(dataset, path=""):
         f"No domain classifier for {dataset!r} at {path} (with "
         f"{os.path.basename(metadata_path(path))} beside it); train it with `{TRAIN_COMMAND.format(dataset=dataset)}` or pass "
         f"--metric_options=classifier_path=PATH.")
-  key = (os.path.abspath(path), os.path.getmtime(path))
-  if key not in _LOADED:
+
+  def build_extractor():
     with open(metadata_path(path)) as f:
       metadata = json.load(f)
     with image_sets.float32_policy():
       model = build(tuple(metadata["input_shape"]), metadata["num_classes"])
-    try:
-      model.load_weights(path)
-    except (ValueError, OSError) as e:
-      raise config_lib.ConfigError(
-          f"Classifier weights {path} do not fit the classifier described in "
-          f"{metadata_path(path)}: {str(e).splitlines()[0]}") from e
-    _LOADED[key] = ClassifierExtractor(model, metadata, path)
-  return _LOADED[key]
+    extractors.load_weights(model, path, f"Classifier weights {path} do not fit the classifier "
+                                         f"described in {metadata_path(path)}")
+    return ClassifierExtractor(model, metadata, path)
+
+  return extractors.built_once(("classifier", os.path.abspath(path), os.path.getmtime(path)),
+                               build_extractor)

@@ -9,7 +9,6 @@ from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import metrics as metrics_lib
 from keras_gen import registry
-from keras_gen import serving
 from keras_gen.metrics import image_sets
 from keras_gen.metrics import subject as subject_lib
 
@@ -34,24 +33,16 @@ def evaluate_networks(family, networks, config, step, metric_names, num_samples=
   Writes MODEL_DIR/eval/stepNNNNNNN.json, the file `--model_dir` evaluation
   of the same step writes, and returns the results dict.
   """
-  module = serving.make_module(family, networks, config.hparams, tuple(config.element_shape),
-                               phase)
-  signatures = module.signatures()
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
-  run = restore.RestoredRun(config, family, networks, int(step), "", phase)
-  subject = subject_lib.Subject(serving.output_kind(family, config.element_shape),
-                                serving.metadata(config, step, config.element_shape, signatures),
-                                signatures, run)
+  subject = subject_lib.from_run(restore.RestoredRun(config, family, networks, int(step), "",
+                                                     phase))
   return evaluate_subject(subject, _metric_functions(metric_names), config.model_dir, "", "",
                           "test", num_samples, seed,
                           _default_output(config.model_dir, "", int(step)), extra)
 
 
 class SnapshotMetrics:
-  """The training loop's `Snapshot`: --metrics on the networks at each checkpoint.
-
-  The figures are those `evaluate --model_dir` gives the same checkpoint.
-  """
+  """The loop's `Snapshot`: --metrics at checkpoints, as `evaluate --model_dir` gives them."""
 
   def check(self, config):
     _metric_functions(config.metrics)
@@ -142,7 +133,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
       values = {"error": str(e)}
     values["seconds"] = round(time.perf_counter() - started, 2)
     results["metrics"][name] = values
-  _write_json(output, results)
+  config_lib.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
   results["output"] = output
   if failures:
     raise config_lib.ConfigError(
@@ -196,14 +187,6 @@ def _default_output(model_dir, saved_model, step):
   if model_dir:
     return os.path.join(model_dir, "eval", f"step{step:07d}.json")
   return os.path.join(os.path.dirname(os.path.abspath(saved_model)), f"eval_step{step}.json")
-
-
-def _write_json(path, results):
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  partial = path + ".partial"
-  with open(partial, "w") as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-  os.replace(partial, path)
 
 
 def format_table(results):

@@ -94,15 +94,19 @@ def _frechet_between(left, right):
 def _frechet_metric(subject, options, kind, name):
   extractor = get_extractor(kind, options, name)
   real, generated = real_and_generated(subject, options, extractor, name)
-  results = {name: _frechet_between(real, generated),
-             "num_samples": len(generated.features), "num_real": len(real.features),
-             "feature_extractor": extractor.description}
+  return _with_baseline({name: _frechet_between(real, generated)}, name, options, extractor,
+                        real, generated, _frechet_between)
+
+
+def _with_baseline(results, name, options, extractor, real, generated, distance):
+  """`results` with the set sizes, the extractor and NAME_real_baseline: `distance` between
+  the held-out set and a second real set (or why there is none)."""
+  results.update(num_samples=len(generated.features), num_real=len(real.features),
+                 feature_extractor=extractor.description)
   baseline, reason = baseline_set(options, extractor, len(real.features))
   if baseline is not None:
-    results[f"{name}_real_baseline"] = _frechet_between(real, baseline)
-    results["baseline_set"] = baseline.description
-  else:
-    results["baseline_set"] = f"none: {reason}"
+    results[f"{name}_real_baseline"] = distance(real, baseline)
+  results["baseline_set"] = baseline.description if baseline is not None else f"none: {reason}"
   return results
 
 
@@ -126,17 +130,11 @@ def kid(subject, options):
   value, spread = frechet.kernel_distance(real.features, generated.features, num_subsets,
                                           subset_size, options.seed)
   results = {"kid": value, "kid_std": spread, "num_subsets": num_subsets,
-             "subset_size": min(subset_size, len(real.features), len(generated.features)),
-             "num_samples": len(generated.features), "num_real": len(real.features),
-             "feature_extractor": extractor.description}
-  baseline, reason = baseline_set(options, extractor, len(real.features))
-  if baseline is not None:
-    results["kid_real_baseline"], _ = frechet.kernel_distance(
-        real.features, baseline.features, num_subsets, subset_size, options.seed)
-    results["baseline_set"] = baseline.description
-  else:
-    results["baseline_set"] = f"none: {reason}"
-  return results
+             "subset_size": min(subset_size, len(real.features), len(generated.features))}
+  return _with_baseline(results, "kid", options, extractor, real, generated,
+                        lambda real, baseline: frechet.kernel_distance(
+                            real.features, baseline.features, num_subsets, subset_size,
+                            options.seed)[0])
 
 
 def _score_metric(subject, options, kind, name):

@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen.metrics import extractors
 from keras_gen.metrics import image_sets
 
 RESOLUTION = 299
@@ -79,12 +80,8 @@ class InceptionExtractor:
       self.cache_key = None  # Random weights differ between runs: never cache their features.
       origin = "random initial weights (test only)"
     else:
-      try:
-        model.load_weights(weights)
-      except (ValueError, OSError) as e:
-        raise config_lib.ConfigError(
-            f"Inception-v3 weights {weights} could not be loaded: "
-            f"{str(e).splitlines()[0]}") from e
+      extractors.load_weights(model, weights, f"Inception-v3 weights {weights} could not be "
+                                              f"loaded")
       with open(weights, "rb") as f:
         digest = hashlib.sha1(f.read()).hexdigest()[:16]
       self.cache_key = f"inception_v3-{resolution}-{digest}"
@@ -108,14 +105,12 @@ class InceptionExtractor:
     return image_sets.batched_features(self._predict, images, batch_size)
 
 
-_LOADED = {}
-
-
 def load_extractor(weights="", resolution=RESOLUTION):
   """The extractor for the given weights (see `resolve_weights`), built once per process."""
   weights = resolve_weights(weights)
-  key = (weights, resolution)
-  if key not in _LOADED:
+
+  def build_extractor():
     with image_sets.float32_policy():
-      _LOADED[key] = InceptionExtractor(weights, resolution)
-  return _LOADED[key]
+      return InceptionExtractor(weights, resolution)
+
+  return extractors.built_once(("inception", weights, resolution), build_extractor)

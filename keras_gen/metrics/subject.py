@@ -77,7 +77,11 @@ def _from_output(result):
 
 def from_model_dir(model_dir):
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
-  run = restore.load_run(model_dir)
+  return from_run(restore.load_run(model_dir))
+
+
+def from_run(run):
+  """The subject of a restored run's (or a training run's) networks in memory."""
   module = serving.make_module(run.family, run.networks, run.config.hparams,
                                tuple(run.config.element_shape), run.phase)
   metadata = serving.metadata(run.config, run.step, run.config.element_shape,

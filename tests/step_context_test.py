@@ -1,0 +1,61 @@
+"""The engine's StepContext: updates, assignments and sums across replicas."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_gen.engine import step_context
+
+STRATEGY_DEVICES = ["/cpu:0", "/cpu:1"]
+
+
+def _context():
+  return step_context.StepContext(step=tf.constant(0, tf.int64), seed=0, global_batch_size=2)
+
+
+def test_all_reduce_sum_sums_over_two_replicas_and_is_the_identity_on_one():
+  strategy = tf.distribute.MirroredStrategy(STRATEGY_DEVICES)
+  context = _context()
+
+  @tf.function
+  def run():
+    replica = lambda: context.all_reduce_sum(
+        [tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.float32) + 1])
+    return strategy.experimental_local_results(strategy.run(replica))
+
+  assert [float(values[0]) for values in run()] == [3.0, 3.0]
+  assert float(context.all_reduce_sum([tf.constant(2.0)])[0]) == 2.0
+
+
+def test_a_non_finite_gradient_on_one_replica_skips_the_update_on_both():
+  strategy = tf.distribute.MirroredStrategy(STRATEGY_DEVICES)
+  with strategy.scope():
+    weight = keras.Variable(1.0)
+    optimizer = keras.optimizers.SGD(0.5)
+    optimizer.build([weight])
+  context = _context()
+
+  @tf.function
+  def step(poison_second_replica):
+    def replica():
+      replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+      poisoned = tf.logical_and(poison_second_replica, tf.equal(replica_id, 1))
+      with tf.GradientTape() as tape:
+        loss = weight * tf.where(poisoned, float("nan"), 1.0)
+      context.minimize(tape, loss, [weight], optimizer)
+    strategy.run(replica)
+
+  step(tf.constant(True))
+  assert float(weight.numpy()) == 1.0
+  step(tf.constant(False))
+  assert float(weight.numpy()) == 0.0  # 1 - 0.5 * (1 + 1): the replicas' gradients summed.
+
+
+def test_assign_sets_every_replicas_copy_of_a_mirrored_variable():
+  strategy = tf.distribute.MirroredStrategy(STRATEGY_DEVICES)
+  with strategy.scope():
+    variable = keras.Variable(np.zeros([2], np.float32))
+  context = _context()
+  tf.function(lambda: strategy.run(lambda: context.assign([variable], [tf.ones([2]) * 4.0])))()
+  for copy in strategy.experimental_local_results(variable.value):
+    np.testing.assert_array_equal(copy.numpy(), [4.0, 4.0])
