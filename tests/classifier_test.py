@@ -10,6 +10,7 @@ import pytest
 
 from keras_gen import config as config_lib
 from keras_gen.metrics import classifier
+from keras_gen.metrics import extractors
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_a_classifier_loaded_under_mixed_bfloat16_computes_float32_features(
   path, _ = trained
   images = np.random.default_rng(2).uniform(-1, 1, (4, 16, 16, 1)).astype(np.float32)
   reference, _ = classifier.load_extractor(f"npz:{tiny_npz}", path).features(images)
-  monkeypatch.setattr(classifier, "_LOADED", {})
+  monkeypatch.setattr(extractors, "_BUILT", {})
   keras.config.set_dtype_policy("mixed_bfloat16")
   try:
     features, _ = classifier.load_extractor(f"npz:{tiny_npz}", path).features(images)

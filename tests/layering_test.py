@@ -12,7 +12,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_gen"
 # Lowest first; a module belongs to the layer of its longest matching prefix.
 LAYERS = [
     ("bottom", ["keras_gen", "keras_gen.config", "keras_gen.data", "keras_gen.layers",
-                "keras_gen.losses", "keras_gen.schedule", "keras_gen.plots", "keras_gen.lazy"]),
+                "keras_gen.losses", "keras_gen.schedule", "keras_gen.plots", "keras_gen.lazy",
+                "keras_gen.machine"]),
     ("families", ["keras_gen.families", "keras_gen.registry", "keras_gen.serving",
                   "keras_gen.onnx_export"]),
     ("engine", ["keras_gen.engine"]),
