@@ -29,6 +29,8 @@ The family trains on images (KIND "generator") and on 2-D points, for which the
 export returns {"samples": float32 [N, 2]} (`serving.output_kind`).
 """
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -207,10 +209,7 @@ def generator_loss(networks, optimizers, real, fake, context, hparams):
   statistics included), or after unroll_steps simulated updates (`gan_unrolled`)."""
   D = networks["D"]
   generator_loss_fn, discriminator_loss = losses.get_gan_loss(hparams["loss"])
-
-  def d_input(x, salt):
-    return _d_input(x, salt, context, hparams)
-
+  d_input = functools.partial(_d_input, context=context, hparams=hparams)
   if hparams["unroll_steps"] > 0:
     return gan_unrolled.unrolled_generator_loss(
         D, optimizers["D"], generator_loss_fn, discriminator_loss, real, fake,
