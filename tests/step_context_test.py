@@ -6,7 +6,12 @@ import tensorflow as tf
 
 from keras_gen.engine import step_context
 
-STRATEGY_DEVICES = ["/cpu:0", "/cpu:1"]
+
+def _two_replicas():
+  # Reducing on one device, as the engine's CPU replicas do (strategies.make_strategy):
+  # collective all-reduces of earlier tests in this process would clash with ours.
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+                                        cross_device_ops=tf.distribute.ReductionToOneDevice())
 
 
 def _context():
@@ -14,7 +19,7 @@ def _context():
 
 
 def test_all_reduce_sum_sums_over_two_replicas_and_is_the_identity_on_one():
-  strategy = tf.distribute.MirroredStrategy(STRATEGY_DEVICES)
+  strategy = _two_replicas()
   context = _context()
 
   @tf.function
@@ -28,7 +33,7 @@ def test_all_reduce_sum_sums_over_two_replicas_and_is_the_identity_on_one():
 
 
 def test_a_non_finite_gradient_on_one_replica_skips_the_update_on_both():
-  strategy = tf.distribute.MirroredStrategy(STRATEGY_DEVICES)
+  strategy = _two_replicas()
   with strategy.scope():
     weight = keras.Variable(1.0)
     optimizer = keras.optimizers.SGD(0.5)
@@ -52,7 +57,7 @@ def test_a_non_finite_gradient_on_one_replica_skips_the_update_on_both():
 
 
 def test_assign_sets_every_replicas_copy_of_a_mirrored_variable():
-  strategy = tf.distribute.MirroredStrategy(STRATEGY_DEVICES)
+  strategy = _two_replicas()
   with strategy.scope():
     variable = keras.Variable(np.zeros([2], np.float32))
   context = _context()
