@@ -166,6 +166,26 @@ def test_instance_noise_has_the_scheduled_std_and_the_step_reports_it():
   assert float(result["instance_noise_std"]) == pytest.approx(0.2)
 
 
+def test_ema_warmup_follows_the_num_updates_rule_up_to_ema_decay():
+  hparams = {"ema_decay": 0.999, "ema_warmup": True}
+  decays = [float(gan_stabilizers.ema_decay(hparams, tf.constant(step, tf.int64)))
+            for step in (0, 90, 990, 8990, 20000)]
+  np.testing.assert_allclose(decays, [0.1, 0.91, 0.991, 0.999, 0.999], rtol=1e-6)
+  assert float(gan_stabilizers.ema_decay(dict(hparams, ema_warmup=False),
+                                         tf.constant(0, tf.int64))) == pytest.approx(0.999)
+
+
+def test_g_ema_with_warmup_averages_with_the_step_decay():
+  networks, optimizers, hparams = make_state("gan", (2,), ema_decay=0.9, ema_warmup=True,
+                                             **TINY_MLP)
+  before = values(networks["G_ema"].trainable_variables)
+  gan.train_step(networks, optimizers, point_batch(8), context_at(2, 8), hparams)
+  after_g = values(networks["G"].trainable_variables)
+  decay = 3.0 / 12.0  # (1 + 2) / (10 + 2) < 0.9 at step 2.
+  for ema, old, new in zip(values(networks["G_ema"].trainable_variables), before, after_g):
+    np.testing.assert_allclose(ema, decay * old + (1 - decay) * new, rtol=1e-6, atol=1e-7)
+
+
 def test_g_ema_equals_the_hand_computed_moving_average_after_two_steps():
   networks, optimizers, hparams = make_state("gan", (2,), ema_decay=0.75, **TINY_MLP)
   snapshots = [values(networks["G"].trainable_variables)]

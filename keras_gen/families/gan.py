@@ -74,6 +74,8 @@ DEFAULT_HPARAMS = {
     "instance_noise_std": 0.0,   # Std of Gaussian noise on D's inputs at step 0; 0 disables.
     "instance_noise_anneal_steps": 0,  # Linear decay of that std to 0; 0 keeps it constant.
     "ema_decay": 0.0,            # G_ema decay per G step, e.g. 0.999; 0 disables G_ema.
+    "ema_warmup": False,         # Decay min(ema_decay, (1 + t) / (10 + t)) at G step t, so
+                                 # G_ema forgets the random initialization early on.
     "unroll_steps": 0,           # K simulated D steps in G's loss (Metz et al. 2017).
     "unroll_first_order": False,  # Drop the second-order term of the unrolled gradient.
 }
@@ -251,7 +253,8 @@ def train_step(networks, optimizers, batch, context, hparams):
     g_loss = generator_loss(networks, optimizers, real_minibatches[-1], fake, context, hparams)
   context.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
   if _uses_ema(hparams):
-    gan_stabilizers.update_ema(networks["G_ema"], G, hparams["ema_decay"], context)
+    gan_stabilizers.update_ema(networks["G_ema"], G, gan_stabilizers.ema_decay(hparams, context.step),
+                               context)
 
   results = {"d_loss": d_loss, "g_loss": g_loss, **penalties}
   if hparams["instance_noise_std"] > 0:

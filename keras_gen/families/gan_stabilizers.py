@@ -70,6 +70,25 @@ def copy_weights(target, source):
     variable.assign(tf.convert_to_tensor(value))
 
 
+def ema_decay(hparams, step):
+  """G_ema's decay for the update after `step` G steps (an int64 scalar tensor).
+
+  With ema_warmup, min(ema_decay, (1 + step) / (10 + step)): the num_updates
+  rule of TensorFlow's ExponentialMovingAverage, so early on G_ema averages
+  over roughly the last tenth of training instead of holding on to the random
+  initialization for ~1 / (1 - ema_decay) steps (0.999: 22% of it is left
+  after 1,500 steps). Short runs need it; Karras et al. ramp theirs up likewise.
+
+  Returns:
+    float32 scalar in [0, ema_decay].
+  """
+  decay = tf.constant(hparams["ema_decay"], tf.float32)
+  if not hparams["ema_warmup"]:
+    return decay
+  step = tf.cast(step, tf.float32)
+  return tf.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
 def update_ema(G_ema, G, ema_decay, context):
   """G_ema <- ema_decay * G_ema + (1 - ema_decay) * G for the weights; buffers are copied.
 
