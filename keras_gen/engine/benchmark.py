@@ -1,32 +1,43 @@
 """Measures a recipe's training speed against this machine's own matmul rate.
 
 Reports, in one run on one machine:
-  * train images/s with and without XLA (the same step function the engine runs),
-  * the step's floating-point work, counted by TensorFlow's profiler on the
-    step's graph (multiply-adds of MatMul/Conv2D and their gradients count 2),
-    and the GFLOP/s it achieves,
-  * a float32 matmul's GFLOP/s measured here, the practical roofline of this
-    CPU, and each train rate as a fraction of it,
-  * the input pipeline's images/s on its own, and how many times faster than
-    training consumes it it runs.
+  * the machine: the CPU's model name and the flags that decide these speeds
+    (AVX-512, AVX-512 BF16, AMX), and how many cores other processes used
+    while it measured (`keras_gen.machine`), so a figure says what it ran on;
+  * train images/s of the same step the engine runs, in every mode asked for
+    (float32 or mixed_bfloat16, with or without XLA), timed in alternating
+    rounds so that a drift of the machine's speed hits every mode alike;
+  * the step's executed floating-point work (`op_profile`: the live
+    convolutions and matmuls, leaving out what Grappler prunes) beside the
+    profiler's count of every traced op, and the executed GFLOP/s as a
+    fraction of float32 and bfloat16 2048x2048 matmuls timed in the same run;
+  * optionally (`ops=True`) every convolution and matmul of the step replayed
+    alone and timed, so the report shows op by op where the step's time goes
+    and what is left for everything else;
+  * the input pipeline's images/s on its own.
 Speed targets live here, never in tests.
 """
 
-import os
-import platform
+import collections
 import re
 import subprocess
 import sys
 import tempfile
 import time
 
+import keras
 import tensorflow as tf
 
 from keras_gen import data
+from keras_gen import machine
 from keras_gen import registry
 from keras_gen.engine import loop
+from keras_gen.engine import op_profile
 from keras_gen.engine import segments
 from keras_gen.engine import strategies
+
+# Timed rounds per mode; the modes take turns round by round.
+ROUNDS = 3
 
 
 def matmul_gflops(size=2048, repeats=20, dtype=tf.float32):
@@ -51,12 +62,8 @@ def matmul_gflops(size=2048, repeats=20, dtype=tf.float32):
 
 
 def graph_flops(concrete_function):
-  """Floating-point operations of one call, from the profiler's per-op statistics."""
-  graph = concrete_function.graph
-  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  options["output"] = "none"
-  profile = tf.compat.v1.profiler.profile(graph, options=options)
-  return int(profile.total_float_ops)
+  """Floating-point operations of every op in the traced graph (TensorFlow's profiler)."""
+  return op_profile.all_flops(concrete_function)
 
 
 def input_images_per_sec(source, batch_size, seed, batches=200):
@@ -69,9 +76,7 @@ def input_images_per_sec(source, batch_size, seed, batches=200):
   return batches * batch_size / (time.perf_counter() - start)
 
 
-def _time_steps(train_function, iterator, steps, warmup=3):
-  for _ in range(warmup):
-    train_function(iterator)
+def _time_steps(train_function, iterator, steps):
   start = time.perf_counter()
   for _ in range(steps):
     losses = train_function(iterator)
@@ -80,75 +85,130 @@ def _time_steps(train_function, iterator, steps, warmup=3):
   return (time.perf_counter() - start) / steps
 
 
-def measure(config, steps=30, xla_modes=(False, True)):
-  """Returns a dict of measurements for `config` (a TrainConfig; model_dir is unused)."""
+Mode = collections.namedtuple("Mode", ["precision", "xla"])
+
+
+def mode_name(mode):
+  return ("float32" if mode.precision == "none" else mode.precision) + (" + XLA" if mode.xla else "")
+
+
+def _build(config, family, strategy, source, mode, examples_per_step):
+  """(train function, iterator) of `config` in `mode`, traced and warmed up."""
+  config.xla, config.mixed_precision = mode.xla, mode.precision
+  loop.set_precision(config)
+  try:
+    state = loop.build_state(config, family, strategy, source.element_shape)
+    iterator = iter(strategy.distribute_datasets_from_function(
+        data.input_fn(source, examples_per_step, config.seed)))
+    train_function = loop.make_train_function(config, family, strategy, state, config.batch_size)
+    for _ in range(3):
+      train_function(iterator)
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  return train_function, iterator
+
+
+def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), ops=False,
+            matmul_size=2048):
+  """Returns a dict of measurements for `config` (a TrainConfig; model_dir is unused).
+
+  `modes` are (precision, xla) pairs; each is timed for `steps` steps in
+  ROUNDS alternating rounds and reported by its fastest round. With `ops`,
+  the live heavy ops of the first mode's step are replayed and timed alone.
+  """
+  load = machine.OtherLoad().start()
   config.model_dir = config.model_dir or "unused"
   config = loop.resolve(config)
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
   source, _ = segments.load_sources(config, family)
-  loop.set_precision(config)
   examples_per_step = config.batch_size * family.minibatches_per_step(config.hparams)
   results = {
       "model": config.model, "dataset": config.dataset, "batch_size": config.batch_size,
-      "mixed_precision": config.mixed_precision,
-      "hparams": config.hparams, "steps_timed": steps,
-      "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
-                 f"TensorFlow {tf.__version__}",
-      "matmul_gflops": matmul_gflops(),
+      "element_shape": list(source.element_shape), "hparams": config.hparams,
+      "steps_timed": steps, "machine": machine.describe(),
+      "matmul_gflops": matmul_gflops(matmul_size),
+      "matmul_bfloat16_gflops": matmul_gflops(matmul_size, dtype=tf.bfloat16),
+      "modes": {},
   }
-  if config.mixed_precision != "none":
-    # Under mixed precision the convolutions run in 16 bits: compare with a
-    # matmul of that type too, not only with float32's.
-    compute_dtype = tf.bfloat16 if config.mixed_precision == "mixed_bfloat16" else tf.float16
-    results["matmul_16bit_gflops"] = matmul_gflops(dtype=compute_dtype)
-  for xla in xla_modes:
-    config.xla = xla
-    state = loop.build_state(config, family, strategy, source.element_shape)
-    dataset = strategy.distribute_datasets_from_function(
-        data.input_fn(source, examples_per_step, config.seed))
-    iterator = iter(dataset)
-    train_function = loop.make_train_function(config, family, strategy, state, config.batch_size)
-    seconds = _time_steps(train_function, iterator, steps)
-    if "flops_per_step" not in results and not xla:
-      results["flops_per_step"] = graph_flops(train_function.get_concrete_function(iterator))
-    key = "xla" if xla else "no_xla"
-    results[f"{key}_step_seconds"] = seconds
-    results[f"{key}_images_per_sec"] = examples_per_step / seconds
-  flops = results.get("flops_per_step")
-  for key in ("no_xla", "xla"):
-    if flops and f"{key}_step_seconds" in results:
-      achieved = flops / results[f"{key}_step_seconds"] / 1e9
-      results[f"{key}_gflops"] = achieved
-      results[f"{key}_fraction_of_matmul"] = achieved / results["matmul_gflops"]
-      if "matmul_16bit_gflops" in results:
-        results[f"{key}_fraction_of_16bit_matmul"] = achieved / results["matmul_16bit_gflops"]
+  built = {mode: _build(config, family, strategy, source, mode, examples_per_step)
+           for mode in modes}
+  train_function, iterator = built[modes[0]]
+  concrete_function = train_function.get_concrete_function(iterator)
+  results["flops_per_step"] = op_profile.executed_flops(concrete_function)
+  results["profiler_flops_per_step"] = op_profile.all_flops(concrete_function)
+  seconds = {mode: [] for mode in modes}
+  for _ in range(ROUNDS):
+    for mode, (train_function, iterator) in built.items():
+      seconds[mode].append(_time_steps(train_function, iterator, max(steps // ROUNDS, 1)))
+  for mode in modes:
+    best = min(seconds[mode])
+    achieved = results["flops_per_step"] / best / 1e9
+    results["modes"][mode_name(mode)] = {
+        "precision": mode.precision, "xla": mode.xla, "step_seconds": best,
+        "images_per_sec": examples_per_step / best, "gflops": achieved,
+        "fraction_of_matmul": achieved / results["matmul_gflops"],
+        "fraction_of_bfloat16_matmul": achieved / results["matmul_bfloat16_gflops"]}
+  results["fastest"] = min(results["modes"], key=lambda name: results["modes"][name]["step_seconds"])
+  if ops:
+    results["ops"] = _op_table(concrete_function, results["modes"][mode_name(modes[0])])
   results["input_images_per_sec"] = input_images_per_sec(source, examples_per_step, config.seed)
-  fastest = max(results.get("xla_images_per_sec", 0), results.get("no_xla_images_per_sec", 0))
-  results["input_headroom"] = results["input_images_per_sec"] / fastest
+  fastest_rate = results["modes"][results["fastest"]]["images_per_sec"]
+  results["input_headroom"] = results["input_images_per_sec"] / fastest_rate
+  results["other_load_cores"] = load.stop()
   return results
 
 
+def _op_table(concrete_function, mode_result):
+  """Rows {op, shapes, dtype, count, flops, seconds} of the step's heavy ops, grouped by shape."""
+  rows = {}
+  for item, seconds in op_profile.time_heavy_ops(concrete_function):
+    key = (item.type, str(item.shapes), item.dtype.name)
+    row = rows.setdefault(key, {"op": item.type, "shapes": item.shapes, "dtype": item.dtype.name,
+                                "count": 0, "flops": 0, "seconds": 0.0})
+    row.update(count=row["count"] + 1, flops=row["flops"] + item.flops,
+               seconds=row["seconds"] + seconds)
+  table = sorted(rows.values(), key=lambda row: -row["seconds"])
+  heavy = sum(row["seconds"] for row in table)
+  return {"rows": table, "heavy_seconds": heavy,
+          "other_seconds": max(mode_result["step_seconds"] - heavy, 0.0)}
+
+
 def format_report(results):
-  lines = [f"benchmark: {results['model']} on {results['dataset']}, global batch "
-           f"{results['batch_size']}, precision {results['mixed_precision']}, "
-           f"{results['machine']}",
-           f"  float32 matmul (roofline)   {results['matmul_gflops']:8.1f} GFLOP/s"]
-  if "matmul_16bit_gflops" in results:
-    lines.append(f"  16-bit matmul (roofline)    {results['matmul_16bit_gflops']:8.1f} GFLOP/s")
-  if results.get("flops_per_step"):
-    lines.append(f"  work per train step         {results['flops_per_step'] / 1e9:8.3f} GFLOP")
-  for key, label in (("no_xla", "train, no XLA"), ("xla", "train, XLA")):
-    if f"{key}_images_per_sec" in results:
-      line = (f"  {label:<27} {results[f'{key}_images_per_sec']:8.1f} img/s  "
-              f"{results[f'{key}_step_seconds'] * 1000:7.1f} ms/step")
-      if f"{key}_gflops" in results:
-        line += (f"  {results[f'{key}_gflops']:6.1f} GFLOP/s = "
-                 f"{100 * results[f'{key}_fraction_of_matmul']:.0f}% of matmul")
-        if f"{key}_fraction_of_16bit_matmul" in results:
-          line += f" ({100 * results[f'{key}_fraction_of_16bit_matmul']:.0f}% of 16-bit)"
-      lines.append(line)
-  lines.append(f"  input pipeline alone        {results['input_images_per_sec']:8.1f} img/s  "
+  rate, bf16_rate = results["matmul_gflops"], results["matmul_bfloat16_gflops"]
+  lines = [f"benchmark: {results['model']} on {results['dataset']} "
+           f"({'x'.join(map(str, results['element_shape']))}), global batch "
+           f"{results['batch_size']}",
+           f"machine: {machine.summary(results['machine'])}; "
+           f"{machine.load_note(results.get('other_load_cores'))}",
+           f"  matmul 2048x2048: float32 {rate:.1f} GFLOP/s, bfloat16 {bf16_rate:.1f} GFLOP/s",
+           f"  work per train step: {results['flops_per_step'] / 1e9:.3f} GFLOP executed "
+           f"({results['profiler_flops_per_step'] / 1e9:.3f} counted by TensorFlow's profiler, "
+           f"which includes pruned ops)",
+           f"  {'mode':<24} {'img/s':>8} {'ms/step':>8} {'GFLOP/s':>8}  of f32 matmul  "
+           f"of bf16 matmul"]
+  for name, mode in results["modes"].items():
+    lines.append(f"  {name:<24} {mode['images_per_sec']:8.1f} {mode['step_seconds'] * 1e3:8.1f} "
+                 f"{mode['gflops']:8.1f}  {100 * mode['fraction_of_matmul']:12.0f}%  "
+                 f"{100 * mode['fraction_of_bfloat16_matmul']:13.0f}%")
+  lines.append(f"  fastest: {results['fastest']}")
+  if "ops" in results:
+    table = results["ops"]
+    first = next(iter(results["modes"]))
+    lines.append(f"  op by op ({first}; each convolution and matmul replayed alone):")
+    lines.append(f"    {'op':<21} {'input shapes':<44} {'n':>2} {'MFLOP':>8} {'ms':>7} "
+                 f"{'GFLOP/s':>8} {'of f32 mm':>9}")
+    for row in table["rows"]:
+      shapes = " ".join("x".join(map(str, shape)) for shape in row["shapes"] if len(shape) > 1)
+      gflops = row["flops"] / row["seconds"] / 1e9 if row["seconds"] else 0.0
+      lines.append(f"    {row['op']:<21} {shapes:<44} {row['count']:>2} "
+                   f"{row['flops'] / 1e6:8.1f} {row['seconds'] * 1e3:7.2f} {gflops:8.1f} "
+                   f"{100 * gflops / rate:8.0f}%")
+    step = results["modes"][first]["step_seconds"]
+    lines.append(f"    convolutions and matmuls alone: {table['heavy_seconds'] * 1e3:.1f} ms of "
+                 f"the {step * 1e3:.1f} ms step; everything else (normalization, activations, "
+                 f"optimizer updates, step overhead): {table['other_seconds'] * 1e3:.1f} ms")
+  lines.append(f"  input pipeline alone: {results['input_images_per_sec']:.1f} img/s "
                f"({results['input_headroom']:.1f}x what training consumes)")
   return "\n".join(lines)
 
