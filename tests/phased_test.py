@@ -1,5 +1,6 @@
 """Phased training (engine.segments.PhasedSchedule) with Progressive GAN on tiny 8x8 and 16x16 data."""
 
+import glob
 import json
 import os
 import subprocess
@@ -92,6 +93,38 @@ def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one
                           capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert output.stdout.strip().splitlines()[-1] == "(3, 8, 8, 1) uint8 (2, 8, 8, 1)", output.stderr
+
+
+def _scalars(model_dir, tag):
+  """{step: value} of one scalar the loop logged."""
+  values = {}
+  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          values[event.step] = float(tf.make_ndarray(value.tensor))
+  return values
+
+
+def test_mirror_augment_and_the_learning_rate_rampup_resume_exactly_and_log_the_ramped_rates(
+    tiny_progan_dataset, tmp_path):
+  # The ramp covers the first 32 images: both phases begin inside it.
+  hparams = dict(TINY_PROGAN, mirror_augment=True, learning_rate_rampup_kimg=0.032)
+  whole = _config(tiny_progan_dataset, tmp_path / "whole", hparams=hparams, log_every=1)
+  halves = _config(tiny_progan_dataset, tmp_path / "halves", hparams=hparams, train_steps=3)
+  loop.run(whole)
+  loop.run(halves)  # Stopped after the first step of the 8x8 transition.
+  halves.train_steps = 100
+  assert loop.run(halves)["start_step"] == 3
+  assert_same_weights(network_weights(whole.model_dir), network_weights(halves.model_dir))
+  # Step k starts with 8 (k - 1) images shown: 1e-3 exp(-5 (1 - 8 (k - 1) / 32)^2), then 1e-3.
+  expected = {k: 1e-3 * np.exp(-5.0 * (1.0 - min(8 * (k - 1) / 32, 1.0)) ** 2)
+              for k in range(1, 7)}
+  for name in ("G", "D"):
+    rates = _scalars(whole.model_dir, f"learning_rate/{name}")
+    assert sorted(rates) == list(range(1, 7))
+    np.testing.assert_allclose([rates[k] for k in rates], [expected[k] for k in rates],
+                               rtol=1e-6)
 
 
 def test_a_dataset_that_is_not_multi_resolution_is_refused_with_the_tool_to_make_one(tmp_path):
