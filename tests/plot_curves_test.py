@@ -98,3 +98,19 @@ def test_levels_and_two_tags_draw_markers_and_a_curve_per_tag(tmp_path):
   columns = np.flatnonzero(marker[plot_curves.TOP + 40:plot_curves.HEIGHT - plot_curves.BOTTOM]
                            .sum(axis=0) > 50)
   assert len(columns) >= 2 and columns.max() - columns.min() > 100
+
+
+def test_a_level_start_is_placed_at_the_last_summary_of_its_step_in_minutes(tmp_path):
+  # The phase end at step 2 logs its level at t = 60 s and its metrics at t = 180 s.
+  # Event files are TFRecord files of Event protos.
+  with tf.io.TFRecordWriter(str(tmp_path / "events.out.tfevents.1")) as writer:
+    for step, wall_time, tag, value in [(1, 0.0, "progress/level", 2.0),
+                                        (2, 60.0, "progress/level", 2.0),
+                                        (2, 180.0, "metrics/swd/swd_x1e3_avg", 9.0),
+                                        (4, 240.0, "progress/level", 3.0)]:
+      summary = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag=tag,
+                                                                       simple_value=value)])
+      writer.write(tf.compat.v1.Event(wall_time=wall_time, step=step,
+                                      summary=summary).SerializeToString())
+
+  assert plot_curves.level_starts(str(tmp_path)) == [(2, 3.0, 8)]

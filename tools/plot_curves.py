@@ -48,25 +48,36 @@ COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 
            (140, 86, 75))
 
 
-def read_scalars(model_dir, tag):
-  """[(step, minutes since the run's first event, value)] of `tag`, by step.
+def _events(model_dir):
+  """(the run's first wall time, [(step, wall time, tag, value proto)]) of every summary.
 
-  Raises ValueError naming the folder when it holds no event file or no such tag.
+  Raises ValueError naming the folder when it holds no event file.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   paths = sorted(glob.glob(os.path.join(model_dir, "**", "events.out.tfevents.*"),
                            recursive=True))
   if not paths:
     raise ValueError(f"{model_dir} holds no TensorBoard event files.")
-  first_time, points = math.inf, {}
+  first_time, values = math.inf, []
   for path in paths:
     for event in tf.compat.v1.train.summary_iterator(path):
       first_time = min(first_time, event.wall_time)
-      for value in event.summary.value:
-        if value.tag == tag:
-          number = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
-                    else value.simple_value)
-          points[event.step] = (event.wall_time, number)
+      values += [(event.step, event.wall_time, value.tag, value) for value in event.summary.value]
+  return first_time, values
+
+
+def _number(value):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+
+
+def read_scalars(model_dir, tag):
+  """[(step, minutes since the run's first event, value)] of `tag`, by step.
+
+  Raises ValueError naming the folder when it holds no event file or no such tag.
+  """
+  first_time, values = _events(model_dir)
+  points = {step: (wall, _number(value)) for step, wall, name, value in values if name == tag}
   if not points:
     raise ValueError(f"{model_dir} logged no scalar {tag!r}.")
   return [(step, (wall - first_time) / 60.0, value)
@@ -74,11 +85,17 @@ def read_scalars(model_dir, tag):
 
 
 def level_starts(model_dir):
-  """[(step, minutes, side)]: where a phased run's level rises, the last step logged below it
-  (the end of the phase before; the loop logs at every phase end), and the new side 2^level."""
-  points = read_scalars(model_dir, "progress/level")
-  return [(step, minutes, 2 ** int(after)) for (step, minutes, before), (_, _, after)
-          in zip(points, points[1:]) if after > before]
+  """[(step, minutes, side)] where a phased run's level rises: the last step logged below it
+  (the end of the phase before; the loop logs at every phase end), the minutes of the last
+  summary written at that step (the phase end's metrics come after its progress line), and
+  the new side 2^level."""
+  levels = read_scalars(model_dir, "progress/level")
+  first_time, values = _events(model_dir)
+  latest = {}
+  for step, wall, _, _ in values:
+    latest[step] = max(latest.get(step, wall), wall)
+  return [(step, (latest[step] - first_time) / 60.0, 2 ** int(after))
+          for (step, _, before), (_, _, after) in zip(levels, levels[1:]) if after > before]
 
 
 def _ticks(low, high, count=6):
