@@ -157,6 +157,9 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
             "level": level, "steps": steps,
             "batch_size": batch_size or batch_sizes.get(level, config.hparams["minibatch_default"])}
     rows.append(_run_child(spec))
+    speed = (f"{rows[-1]['images_per_sec']:.2f} img/s" if "images_per_sec" in rows[-1]
+             else rows[-1]["error"])
+    print(f"{2 ** level}x{2 ** level}: {speed}", file=sys.stderr, flush=True)
   return {"model": config.model, "dataset": config.dataset, "element_shape": list(element_shape),
           "hparams": config.hparams, "mixed_precision": config.mixed_precision,
           "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
