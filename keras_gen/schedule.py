@@ -22,6 +22,8 @@ class Phase:
   batch_size: int           # Global minibatch size.
   learning_rates: dict      # Optimizer name -> learning rate for this phase.
   reset_optimizers: bool = False  # Zero the optimizers' moments and step count on entry.
+  # Learning rates ramp up over the run's first rampup_kimg: see `rampup_factor`.
+  learning_rate_rampup_kimg: float = 0.0
 
   @property
   def images(self):
@@ -71,6 +73,17 @@ def alpha_at(phase, start, images_shown):
   if not phase.transition:
     return 1.0
   return min(max((images_shown - start) / phase.images, 0.0), 1.0)
+
+
+def rampup_factor(images_shown, rampup_kimg):
+  """The learning-rate multiplier exp(-5 (1 - t)^2), t = images_shown / (1000 rampup_kimg),
+  while t < 1, then 1: the ramp-up of the original (Theano) Progressive GAN code, run over
+  the run's first rampup_kimg (images_shown since the run began, before the step).
+
+  images_shown: an int or int64 tensor; returns a float32 tensor in (0, 1].
+  """
+  progress = tf.cast(images_shown, tf.float32) / (1000.0 * rampup_kimg)
+  return tf.exp(-5.0 * tf.square(1.0 - tf.minimum(progress, 1.0)))
 
 
 def config_at_level(config, state):

@@ -90,3 +90,43 @@ def event_tags(model_dir):
       for value in event.summary.value:
         tags.setdefault(value.tag, []).append(event.step)
   return tags
+
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+requires_debian_fashion_mnist = pytest.mark.skipif(
+    not os.path.isfile(os.path.join(DEBIAN_FASHION_MNIST, "train-images-idx3-ubyte.gz")),
+    reason="Debian's dataset-fashion-mnist is not installed (apt-get install "
+    "dataset-fashion-mnist)")
+
+
+def _write_idx(path, array, magic):
+  array = np.asarray(array, np.uint8)
+  header = np.array([magic] + list(array.shape), ">u4").tobytes()
+  with open(path, "wb") as f:
+    f.write(header + array.tobytes())
+
+
+@pytest.fixture(scope="session")
+def real_fashion_mnist_idx(tmp_path_factory):
+  """An IDX folder with the first 64 real Fashion-MNIST images of each split (28x28)."""
+  from keras_gen.data import files
+  folder = tmp_path_factory.mktemp("fashion_mnist_idx")
+  for split, prefix in (("train", "train"), ("test", "t10k")):
+    images, labels = files.read_idx_dataset(DEBIAN_FASHION_MNIST, split)
+    _write_idx(folder / f"{prefix}-images-idx3-ubyte", images[:64, ..., 0],
+               files.IDX_IMAGES_MAGIC)
+    _write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels[:64], files.IDX_LABELS_MAGIC)
+  return str(folder)
+
+
+def save_random_classifier(dataset, input_shape, num_classes=10):
+  """Saves an untrained domain classifier for `dataset` where `load_extractor` looks
+  (under $KERAS_GEN_HOME); returns its weights path."""
+  import keras
+  from keras_gen.metrics import classifier
+  keras.utils.set_random_seed(0)
+  path = classifier.default_path(dataset)
+  model = classifier.build(input_shape, num_classes)
+  classifier._save(model, {"dataset": dataset, "input_shape": list(input_shape),  # pylint: disable=protected-access
+                           "num_classes": num_classes, "test_accuracy": None}, path)
+  return path

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import requires_debian_fashion_mnist
 from keras_gen.data import tfrecords
 from tools import emoji_font
 
@@ -117,3 +118,28 @@ def test_a_missing_emoji_font_exits_2_naming_the_debian_package_and_leaves_nothi
   errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
   assert len(errors) == 1 and "apt-get install fonts-noto-color-emoji" in errors[0], result.stderr
   assert os.listdir(tmp_path) == []
+
+
+@requires_debian_fashion_mnist
+def test_debians_fashion_mnist_records_its_domain_unless_resampled_and_domain_overrides(
+    real_fashion_mnist_idx, tmp_path, monkeypatch, capsys):
+  from keras_gen import data
+  from keras_gen.data import sources
+  from tools import dataset_tool
+
+  def create(name, *flags):
+    assert dataset_tool.main(["create_from_idx", str(tmp_path / name), real_fashion_mnist_idx,
+                              *flags]) == 0
+    return f"progan:{tmp_path / name}"
+
+  elsewhere = create("elsewhere", "--pad_to=32")  # Not Debian's folder: no domain to infer.
+  monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIR", real_fashion_mnist_idx)
+  padded, resized = create("padded", "--pad_to=32"), create("resized", "--resolution=64")
+  named = create("named", "--resolution=64", "--domain=mnist")
+  assert data.domain(padded) == "fashion_mnist"
+  assert [data.domain(name) for name in (elsewhere, resized, named)] == [
+      elsewhere, resized, "mnist"]
+  assert data.domain("fashion_mnist") == "fashion_mnist"
+  capsys.readouterr()
+  dataset_tool.main(["info", str(tmp_path / "padded")])
+  assert "domain: fashion_mnist (FCD uses its domain classifier)" in capsys.readouterr().out

@@ -248,6 +248,17 @@ def test_gradient_penalty_of_linear_critic_is_norm_minus_one_squared_for_any_eps
   np.testing.assert_allclose(penalty, [expected] * 5, rtol=1e-6)
 
 
+def test_gradient_penalty_with_a_target_is_the_squared_relative_miss_of_that_norm():
+  # Progressive GAN's CIFAR-10 setting: ((||grad|| - gamma) / gamma)^2 with gamma = 750.
+  kernel = np.array([600.0, 0.0, 0.0, 800.0], np.float32)  # ||w|| = 1000.
+  critic = linear_critic(kernel, sample_shape=[2, 2, 1])
+  real = tf.random.stateless_normal([3, 2, 2, 1], seed=[1, 2])
+  fake = tf.random.stateless_normal([3, 2, 2, 1], seed=[3, 4])
+  epsilon = tf.constant([0.0, 0.5, 1.0], shape=[3, 1, 1, 1])
+  penalty = losses.gradient_penalty(critic, real, fake, epsilon, target=750.0)
+  np.testing.assert_allclose(penalty, [(250.0 / 750.0) ** 2] * 3, rtol=1e-6)
+
+
 def test_gradient_penalty_evaluates_the_critic_at_the_epsilon_interpolate():
   # f(x) = 0.5 ||x||^2 has gradient x, so the penalty is (||x_hat|| - 1)^2.
   real = tf.constant([[3.0, 0.0], [0.0, 1.0]])

@@ -1,5 +1,6 @@
 """Phased training (engine.segments.PhasedSchedule) with Progressive GAN on tiny 8x8 and 16x16 data."""
 
+import glob
 import json
 import os
 import subprocess
@@ -13,16 +14,22 @@ import tensorflow as tf
 from conftest import assert_same_weights
 from conftest import event_tags
 from conftest import network_weights
+from conftest import requires_debian_fashion_mnist
+from conftest import save_random_classifier
 from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import export
 from keras_gen import serving
+from keras_gen.data import files
 from keras_gen.data import tfrecords
 from keras_gen.engine import loop
 from keras_gen.engine import restore
+from keras_gen.metrics import classifier
 from keras_gen.metrics import evaluation
+from keras_gen.metrics import frechet
 from keras_gen.metrics import image_sets
+from keras_gen.metrics import subject as subject_lib
 
 # 4x4 stable for 2 steps of 8 images, then the 8x8 transition for 4 steps.
 TINY_PROGAN = TINY_HPARAMS["progan"]
@@ -92,6 +99,38 @@ def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one
                           capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert output.stdout.strip().splitlines()[-1] == "(3, 8, 8, 1) uint8 (2, 8, 8, 1)", output.stderr
+
+
+def _scalars(model_dir, tag):
+  """{step: value} of one scalar the loop logged."""
+  values = {}
+  for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          values[event.step] = float(tf.make_ndarray(value.tensor))
+  return values
+
+
+def test_mirror_augment_and_the_learning_rate_rampup_resume_exactly_and_log_the_ramped_rates(
+    tiny_progan_dataset, tmp_path):
+  # The ramp covers the first 32 images: both phases begin inside it.
+  hparams = dict(TINY_PROGAN, mirror_augment=True, learning_rate_rampup_kimg=0.032)
+  whole = _config(tiny_progan_dataset, tmp_path / "whole", hparams=hparams, log_every=1)
+  halves = _config(tiny_progan_dataset, tmp_path / "halves", hparams=hparams, train_steps=3)
+  loop.run(whole)
+  loop.run(halves)  # Stopped after the first step of the 8x8 transition.
+  halves.train_steps = 100
+  assert loop.run(halves)["start_step"] == 3
+  assert_same_weights(network_weights(whole.model_dir), network_weights(halves.model_dir))
+  # Step k starts with 8 (k - 1) images shown: 1e-3 exp(-5 (1 - 8 (k - 1) / 32)^2), then 1e-3.
+  expected = {k: 1e-3 * np.exp(-5.0 * (1.0 - min(8 * (k - 1) / 32, 1.0)) ** 2)
+              for k in range(1, 7)}
+  for name in ("G", "D"):
+    rates = _scalars(whole.model_dir, f"learning_rate/{name}")
+    assert sorted(rates) == list(range(1, 7))
+    np.testing.assert_allclose([rates[k] for k in rates], [expected[k] for k in rates],
+                               rtol=1e-6)
 
 
 def test_a_dataset_that_is_not_multi_resolution_is_refused_with_the_tool_to_make_one(tmp_path):
@@ -237,3 +276,36 @@ def test_restore_mode_reloads_a_progan_checkpoint_and_stops_when_the_nan_recurs(
   assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("-2")
   # The checkpoint it restored holds the phase state of the end of the 4x4 phase.
   assert restore.load_run(config.model_dir).phase.values() == [16, 0, 2, 1.0]
+
+
+@requires_debian_fashion_mnist
+def test_swd_at_every_phase_end_and_fcd_at_the_top_on_padded_fashion_mnist_by_its_classifier(
+    real_fashion_mnist_idx, tmp_path, monkeypatch):
+  monkeypatch.setenv("KERAS_GEN_HOME", str(tmp_path / "home"))
+  save_random_classifier("fashion_mnist", (28, 28, 1))
+  images, _ = files.read_idx_dataset(real_fashion_mnist_idx, "train")
+  dataset = str(tmp_path / "fashion_mnist32")
+  tfrecords.create_from_arrays(dataset, "fm32", tfrecords.prepare_arrays(images, pad_to=32),
+                               domain="fashion_mnist")
+  # 16x16 for 2 steps of 8 images, the 32x32 fade-in for 4, 32x32 stable for 2.
+  hparams = dict(TINY_PROGAN, start_resolution=16, total_kimg=0.064)
+  config = _config(dataset, tmp_path / "run", metrics=["swd", "fcd"], metric_samples=16,
+                   hparams=hparams)
+  loop.run(config, snapshot=evaluation.SnapshotMetrics())
+  tags = event_tags(config.model_dir)
+  assert tags["metrics/swd/swd_x1e3_avg"] == [2, 6, 8]  # Every phase end.
+  assert tags["metrics/swd/swd_x1e3_16"] == [2, 6, 8] and tags["metrics/swd/swd_x1e3_32"] == [6, 8]
+  assert tags["metrics/fcd/fcd"] == [6, 8]  # The top level only.
+  at_16 = _read_json(os.path.join(config.model_dir, "eval", "step0000002.json"))
+  assert at_16["metrics"]["fcd"]["skipped"].startswith("fcd skipped at 16x16")
+  fcd = _read_json(os.path.join(config.model_dir, "eval", "step0000008.json"))["metrics"]["fcd"]
+  assert "domain classifier for fashion_mnist" in fcd["feature_extractor"]
+  # By hand: the classifier on the centre 28x28 of the first 16 reals and of 16 samples.
+  subject = subject_lib.from_model_dir(config.model_dir)
+  samples = np.concatenate(list(subject.sample_batches(16, 0, batch_size=256)))
+  reals, _ = tfrecords.read_level(dataset, 5, limit=16)
+  extractor = classifier.load_extractor("fashion_mnist")
+  real_features, _ = extractor.features(image_sets.to_float(reals)[:, 2:30, 2:30])
+  sample_features, _ = extractor.features(samples[:, 2:30, 2:30])
+  assert fcd["fcd"] == pytest.approx(
+      frechet.frechet_distance_of_features(real_features, sample_features), rel=1e-5)

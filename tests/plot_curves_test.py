@@ -65,3 +65,52 @@ def test_the_command_writes_a_png_and_exits_2_for_a_folder_without_events(tmp_pa
   assert ok.returncode == 0, ok.stderr
   assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert empty.returncode == 2 and "holds no TensorBoard event files" in empty.stderr
+
+
+def test_a_phased_runs_level_starts_are_the_last_steps_logged_below_each_new_level(tmp_path):
+  # Logged at log_every and at every phase end: 4x4 ends at step 2, the 8x8 phases at 6.
+  _log(str(tmp_path), [(1, 2.0), (2, 2.0), (4, 3.0), (6, 3.0), (8, 4.0), (9, 4.0)],
+       tag="progress/level")
+
+  starts = plot_curves.level_starts(str(tmp_path))
+
+  assert [(step, side) for step, _, side in starts] == [(2, 8), (6, 16)]
+
+
+def test_levels_and_two_tags_draw_markers_and_a_curve_per_tag(tmp_path):
+  run = str(tmp_path / "run")
+  _log(run, [(2, 2.0), (6, 3.0), (8, 4.0)], tag="progress/level")
+  _log(run, [(6, 90.0), (8, 60.0)], tag="metrics/swd/swd_x1e3_avg")
+  _log(run, [(2, 120.0), (6, 80.0), (8, 50.0)], tag="metrics/swd/swd_x1e3_8")
+  output = tmp_path / "levels.png"
+
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "tools", "plot_curves.py"), f"--runs=progan={run}",
+       "--tag=metrics/swd/swd_x1e3_avg,metrics/swd/swd_x1e3_8", "--x=step", "--levels",
+       f"--output={output}"], capture_output=True, text=True, check=False)
+
+  assert result.returncode == 0, result.stderr
+  assert "progan swd_x1e3_avg: 6 -> 90, 8 -> 60" in result.stdout
+  assert "progan swd_x1e3_8: 2 -> 120, 6 -> 80, 8 -> 50" in result.stdout
+  pixels = np.asarray(tf.io.decode_png(tf.io.read_file(str(output))))
+  marker = np.all(pixels == plot_curves.MARKER_COLOUR, axis=-1)
+  # Two dotted lines (8x8 from step 2, 16x16 from step 6), each in its own pixel column(s).
+  columns = np.flatnonzero(marker[plot_curves.TOP + 40:plot_curves.HEIGHT - plot_curves.BOTTOM]
+                           .sum(axis=0) > 50)
+  assert len(columns) >= 2 and columns.max() - columns.min() > 100
+
+
+def test_a_level_start_is_placed_at_the_last_summary_of_its_step_in_minutes(tmp_path):
+  # The phase end at step 2 logs its level at t = 60 s and its metrics at t = 180 s.
+  # Event files are TFRecord files of Event protos.
+  with tf.io.TFRecordWriter(str(tmp_path / "events.out.tfevents.1")) as writer:
+    for step, wall_time, tag, value in [(1, 0.0, "progress/level", 2.0),
+                                        (2, 60.0, "progress/level", 2.0),
+                                        (2, 180.0, "metrics/swd/swd_x1e3_avg", 9.0),
+                                        (4, 240.0, "progress/level", 3.0)]:
+      summary = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag=tag,
+                                                                       simple_value=value)])
+      writer.write(tf.compat.v1.Event(wall_time=wall_time, step=step,
+                                      summary=summary).SerializeToString())
+
+  assert plot_curves.level_starts(str(tmp_path)) == [(2, 3.0, 8)]

@@ -10,6 +10,7 @@ from keras_gen import schedule
 from keras_gen.engine import step_context
 from keras_gen.families import progan
 from keras_gen.families import progan_networks
+from keras_gen.families import salts
 from keras_gen.layers import progan as progan_layers
 
 # 8 feature maps everywhere, a 4x4 start, 16x16 at the top.
@@ -149,6 +150,65 @@ def test_g_ema_starts_equal_to_g_and_moves_slower():
   np.testing.assert_allclose(e_moved, (1 - TINY["ema_decay"]) * g_moved, rtol=1e-3)
 
 
+def test_mirror_flips_left_right_exactly_the_images_whose_coin_is_at_least_one_half():
+  images = tf.reshape(tf.range(3 * 2 * 4, dtype=tf.float32), [3, 2, 4, 1])
+  coins = tf.constant([0.2, 0.5, 0.99], shape=[3, 1, 1, 1])
+  mirrored = progan.mirror(images, coins).numpy()
+  np.testing.assert_array_equal(mirrored[0], images[0])
+  for index in (1, 2):
+    np.testing.assert_array_equal(mirrored[index], images[index].numpy()[:, ::-1])
+
+
+def _copy_state(source):
+  """A second tiny state with the weights of `source`'s networks."""
+  networks, optimizers = _tiny_state(8)
+  for name in networks:
+    for target, value in zip(networks[name].variables, source[name].variables):
+      target.assign(value)
+  return networks, optimizers
+
+
+def test_mirror_augment_trains_as_if_the_reals_were_flipped_by_the_steps_own_coins():
+  flipped_run = _tiny_state(8)
+  plain_run = _copy_state(flipped_run[0])
+  images = tf.random.stateless_uniform([4, 8, 8, 1], [5, 6], -1.0, 1.0)
+  context = _context(4, step=7)
+  coins = context.uniform([4, 1, 1, 1], salt=salts.PROGAN_MIRROR)
+  assert 0 < int(tf.reduce_sum(tf.cast(coins >= 0.5, tf.int32))) < 4  # Some flip, some not.
+  mirrored = dict(TINY, mirror_augment=True)
+  with_mirror = progan.train_step(*flipped_run, {"images": images}, context, mirrored)
+  by_hand = progan.train_step(*plain_run, {"images": progan.mirror(images, coins)},
+                              _context(4, step=7), TINY)
+  assert {k: float(v) for k, v in with_mirror.items()} == {k: float(v) for k, v in by_hand.items()}
+  for name in ("G", "D", "G_ema"):
+    for a, b in zip(flipped_run[0][name].variables, plain_run[0][name].variables):
+      np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_the_step_asks_the_penalty_for_gradient_norms_of_wgan_target(monkeypatch):
+  targets = []
+  penalty = progan.losses.gradient_penalty
+
+  def recording_penalty(*args, target=1.0):
+    targets.append(target)
+    return penalty(*args, target=target)
+
+  monkeypatch.setattr(progan.losses, "gradient_penalty", recording_penalty)
+  networks, optimizers = _tiny_state(8)
+  progan.train_step(networks, optimizers, {"images": tf.zeros([4, 8, 8, 1])}, _context(4),
+                    dict(TINY, wgan_target=750.0))
+  assert targets == [750.0]
+
+
+def test_learning_rate_rampup_is_exp_of_minus_5_times_the_squared_remaining_fraction():
+  factors = [float(schedule.rampup_factor(shown, 40)) for shown in (0, 20_000, 30_000, 40_000,
+                                                                     90_000)]
+  np.testing.assert_allclose(factors, [np.exp(-5.0), np.exp(-1.25), np.exp(-0.3125), 1.0, 1.0],
+                             rtol=1e-6)
+  hparams = dict(progan.DEFAULT_HPARAMS, learning_rate_rampup_kimg=40)
+  assert {p.learning_rate_rampup_kimg for p in progan.phases(hparams, (16, 16, 1))} == {40}
+
+
 def test_the_paper_schedule_for_celeba_hq_grows_4_to_1024_with_its_batch_sizes():
   hparams = dict(progan.DEFAULT_HPARAMS, training_kimg=800, transition_kimg=800, total_kimg=19000,
                  minibatch_overrides={"256": 14, "512": 6, "1024": 3})
@@ -185,6 +245,8 @@ def test_alpha_rises_linearly_through_a_transition_and_is_1_elsewhere():
     ("minibatch_default", 6, "Minibatch size 6 must be positive and divisible by mbstd_group"),
     ("minibatch_overrides", {"48": 4}, "resolution 48, which is not a power of two"),
     ("ema_decay", 1.0, "ema_decay must be in"),
+    ("wgan_target", 0.0, "wgan_target must be positive"),
+    ("learning_rate_rampup_kimg", -1.0, "learning_rate_rampup_kimg must be 0 or more"),
 ])
 def test_bad_hyperparameters_are_refused_with_one_sentence(name, value, message):
   with pytest.raises(ValueError, match=message):

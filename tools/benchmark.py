@@ -4,7 +4,11 @@ Prints the machine (CPU model and flags, load), images/s in float32 and
 mixed_bfloat16 with and without XLA, the step's executed GFLOP as a fraction of
 float32 and bfloat16 matmuls timed in the same run, with `--ops` where the
 step's time goes op by op, and the input pipeline's own rate; `--output`
-writes them as JSON for the zoo's results.
+writes them as JSON for the zoo's results. `--progan_levels=all` instead times
+a Progressive GAN recipe at every level of detail and estimates its run's
+duration (`keras_gen.engine.progan_benchmark`):
+
+  python tools/benchmark.py --recipe=progan_celeba_hq --progan_levels=all --resolution=1024
 """
 
 import json
@@ -34,6 +38,12 @@ flags.DEFINE_boolean("ops", False, "Also replay every convolution and matmul of 
                      "mode's step alone and show, op by op, where the step's time goes.")
 flags.DEFINE_list("memory", [], "Instead of timing, report the peak memory of training and "
                   "export for these recipes ('all' for every zoo recipe).")
+flags.DEFINE_list("progan_levels", [], "Instead, time a phased recipe's training step at "
+                  "these resolutions ('all': 4 to the top), each in its own process, and "
+                  "estimate the schedule's duration.")
+flags.DEFINE_integer("resolution", 0, "--progan_levels: the data's side, for timing without "
+                     "the dataset (default: the recipe's dataset's).")
+flags.DEFINE_integer("channels", 3, "--progan_levels with --resolution: the data's channels.")
 flags.DEFINE_string("output", "", "Also write the results to this JSON file.")
 FLAGS = flags.FLAGS
 
@@ -65,6 +75,9 @@ def _modes(benchmark):
 def main(argv):
   cli.start(argv)
   from keras_gen.engine import benchmark  # Imports TensorFlow.
+  if FLAGS.progan_levels:
+    _write(cli.exit_on_user_error(_progan_levels))
+    return
   if FLAGS.memory:
     recipes = config_lib.recipe_names() if FLAGS.memory == ["all"] else FLAGS.memory
     results = [cli.exit_on_user_error(benchmark.measure_memory, recipe) for recipe in recipes]
@@ -78,6 +91,21 @@ def main(argv):
       lambda: benchmark.measure(_config(), FLAGS.steps, modes, ops=FLAGS.ops))
   print(benchmark.format_report(results))
   _write(results)
+
+
+def _progan_levels():
+  from keras_gen.engine import progan_benchmark  # pylint: disable=g-import-not-at-top
+  try:
+    sides = [] if FLAGS.progan_levels == ["all"] else [int(v) for v in FLAGS.progan_levels]
+  except ValueError:
+    raise config_lib.ConfigError(f"--progan_levels={','.join(FLAGS.progan_levels)} is not "
+                                 f"'all' or a list of resolutions.") from None
+  config = _config()
+  config.xla = FLAGS.xla == "on"
+  shape = progan_benchmark.data_shape(config, FLAGS.resolution, FLAGS.channels)
+  results = progan_benchmark.measure_levels(config, shape, sides, FLAGS.batch_size, FLAGS.steps)
+  print(progan_benchmark.format_levels_report(results))
+  return results
 
 
 def _write(results):

@@ -31,6 +31,11 @@ def _add_create_options(parser):
   parser.add_argument("--seed", type=int, default=0, help="Seed of the fixed shuffled order.")
   parser.add_argument("--shard_size", type=int, default=0,
                       help="Images per shard file; 0 writes one file per level.")
+  parser.add_argument("--domain", default="",
+                      help="The keras_gen dataset the images are copies of (e.g. fashion_mnist), "
+                      "recorded so FCD finds its domain classifier; Debian's Fashion-MNIST IDX "
+                      "folder and tfds fashion_mnist, mnist and cifar10 set it themselves "
+                      "unless --resolution resamples them.")
 
 
 def _add_array_options(parser):
@@ -100,10 +105,11 @@ def _create(args, tfrecords):
   common = dict(seed=args.seed, shard_size=args.shard_size)
   if args.command == "create_from_images":
     return tfrecords.create_from_folder(args.output_dir, name, args.image_dir, args.resolution,
-                                        channels=args.channels, **common)
+                                        channels=args.channels, domain=args.domain, **common)
   if args.command == "create_from_emoji":
     images, source = _render_emoji(args, tfrecords)
-    return tfrecords.create_from_arrays(args.output_dir, name, images, source=source, **common)
+    return tfrecords.create_from_arrays(args.output_dir, name, images, source=source,
+                                        domain=args.domain, **common)
   if args.command == "create_from_idx":
     images, labels = files.read_idx_dataset(args.idx_dir, args.split)
     source = f"IDX files in {args.idx_dir} ({args.split})"
@@ -115,7 +121,22 @@ def _create(args, tfrecords):
     source = f"tfds dataset {args.tfds_name} ({args.split})"
   images = tfrecords.prepare_arrays(images, args.pad_to, args.resolution, source)
   return tfrecords.create_from_arrays(args.output_dir, name, images, labels, source=source,
+                                      domain=args.domain or _known_domain(args, sources),
                                       **common)
+
+
+def _known_domain(args, sources):
+  """The keras_gen dataset an IDX folder or tfds name holds, when its pixels are kept
+  (zero-padding keeps them: the domain classifier centre-crops), else ""."""
+  if args.resolution:
+    return ""
+  if args.command == "create_from_idx":
+    debian = os.path.realpath(sources.DEBIAN_FASHION_MNIST_DIR)
+    return "fashion_mnist" if os.path.realpath(args.idx_dir) == debian else ""
+  if args.command == "create_from_tfds" and args.tfds_name in ("fashion_mnist", "mnist",
+                                                               "cifar10"):
+    return args.tfds_name
+  return ""
 
 
 def _render_emoji(args, tfrecords):
@@ -147,6 +168,8 @@ def _print_info(description):
         f"{description['channels']} channel(s), labels: {description['has_labels']}")
   if description.get("source"):
     print(f"source: {description['source']}")
+  if description.get("domain"):
+    print(f"domain: {description['domain']} (FCD uses its domain classifier)")
   for level, count in sorted(description["levels"].items()):
     files = description["files"][level]
     print(f"  r{level:02d}  {2 ** level:>5}x{2 ** level:<5} {count:>9} images  "

@@ -4,11 +4,16 @@
       --floor=0.383 --output=docs/curves/dcgan_fashion_mnist_long_fcd.png
   python tools/plot_curves.py --runs="growing=runs/progan,no growing=runs/progan32" \\
       --tag=metrics/swd/swd_x1e3_avg --x=step --output=swd.png
+  python tools/plot_curves.py --runs=runs/progan --levels --output=swd_levels.png \\
+      --tag=metrics/swd/swd_x1e3_avg,metrics/swd/swd_x1e3_16
 
 Reads the scalars a training run logs to TensorBoard (`MODEL_DIR/train`, the
 `metrics/*` tags that `--metrics` writes at every checkpoint). Wall time is
 minutes since the run's first event, so a figure reads as "quality after N
 minutes of training"; a run resumed later shows the gap it was stopped for.
+A phased (Progressive GAN) run evaluates --metrics at every phase end, at the
+level it has reached; `--levels` draws a dotted line where the first run grows
+(its `progress/level` rises), labelled with the new resolution.
 Drawn with Pillow (installed with TensorBoard), so no plotting library is
 needed.
 """
@@ -26,19 +31,44 @@ from absl import flags  # noqa: E402
 from keras_gen import cli  # noqa: E402
 
 flags.DEFINE_list("runs", [], "Run folders (model_dir), each optionally 'label=PATH'.")
-flags.DEFINE_string("tag", "metrics/fcd/fcd", "The scalar to plot.")
+flags.DEFINE_list("tag", ["metrics/fcd/fcd"], "The scalars to plot (one curve per run and tag).")
 flags.DEFINE_enum("x", "minutes", ["minutes", "step"], "Horizontal axis.")
 flags.DEFINE_float("floor", None, "Draw a dashed line at this value (e.g. a real-vs-real baseline).")
 flags.DEFINE_string("floor_label", "real-vs-real", "Label of the --floor line.")
 flags.DEFINE_boolean("log_y", False, "Logarithmic vertical axis.")
+flags.DEFINE_boolean("levels", False, "Mark where the first run's level of detail rises.")
 flags.DEFINE_string("title", "", "Title (default: the tag).")
 flags.DEFINE_string("output", "", "The PNG to write.")
 FLAGS = flags.FLAGS
 
 WIDTH, HEIGHT = 900, 520
 LEFT, RIGHT, TOP, BOTTOM = 80, 30, 50, 60
+MARKER_COLOUR = (120, 120, 120)
 COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
            (140, 86, 75))
+
+
+def _events(model_dir):
+  """(the run's first wall time, [(step, wall time, tag, value proto)]) of every summary.
+
+  Raises ValueError naming the folder when it holds no event file.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  paths = sorted(glob.glob(os.path.join(model_dir, "**", "events.out.tfevents.*"),
+                           recursive=True))
+  if not paths:
+    raise ValueError(f"{model_dir} holds no TensorBoard event files.")
+  first_time, values = math.inf, []
+  for path in paths:
+    for event in tf.compat.v1.train.summary_iterator(path):
+      first_time = min(first_time, event.wall_time)
+      values += [(event.step, event.wall_time, value.tag, value) for value in event.summary.value]
+  return first_time, values
+
+
+def _number(value):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
 
 
 def read_scalars(model_dir, tag):
@@ -46,24 +76,26 @@ def read_scalars(model_dir, tag):
 
   Raises ValueError naming the folder when it holds no event file or no such tag.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  paths = sorted(glob.glob(os.path.join(model_dir, "**", "events.out.tfevents.*"),
-                           recursive=True))
-  if not paths:
-    raise ValueError(f"{model_dir} holds no TensorBoard event files.")
-  first_time, points = math.inf, {}
-  for path in paths:
-    for event in tf.compat.v1.train.summary_iterator(path):
-      first_time = min(first_time, event.wall_time)
-      for value in event.summary.value:
-        if value.tag == tag:
-          number = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
-                    else value.simple_value)
-          points[event.step] = (event.wall_time, number)
+  first_time, values = _events(model_dir)
+  points = {step: (wall, _number(value)) for step, wall, name, value in values if name == tag}
   if not points:
     raise ValueError(f"{model_dir} logged no scalar {tag!r}.")
   return [(step, (wall - first_time) / 60.0, value)
           for step, (wall, value) in sorted(points.items())]
+
+
+def level_starts(model_dir):
+  """[(step, minutes, side)] where a phased run's level rises: the last step logged below it
+  (the end of the phase before; the loop logs at every phase end), the minutes of the last
+  summary written at that step (the phase end's metrics come after its progress line), and
+  the new side 2^level."""
+  levels = read_scalars(model_dir, "progress/level")
+  first_time, values = _events(model_dir)
+  latest = {}
+  for step, wall, _, _ in values:
+    latest[step] = max(latest.get(step, wall), wall)
+  return [(step, (latest[step] - first_time) / 60.0, 2 ** int(after))
+          for (step, _, before), (_, _, after) in zip(levels, levels[1:]) if after > before]
 
 
 def _ticks(low, high, count=6):
@@ -86,11 +118,12 @@ def _label(value):
   return f"{value:g}" if abs(value) >= 0.01 or value == 0 else f"{value:.1e}"
 
 
-def draw(curves, x_name, title, floor=None, floor_label="", log_y=False):
-  """curves: {label: [(x, y)]} -> a PIL image of the lines with axes, ticks and a legend."""
+def draw(curves, x_name, title, floor=None, floor_label="", log_y=False, markers=()):
+  """curves: {label: [(x, y)]} -> a PIL image of the lines with axes, ticks and a legend;
+  markers: [(x, text)] drawn as dotted vertical lines."""
   from PIL import Image, ImageDraw, ImageFont  # pylint: disable=g-import-not-at-top
   font = ImageFont.load_default(size=14)
-  xs = [x for points in curves.values() for x, _ in points]
+  xs = [x for points in curves.values() for x, _ in points] + [x for x, _ in markers]
   ys = [y for points in curves.values() for _, y in points] + ([floor] if floor else [])
   if log_y:
     ys = [y for y in ys if y > 0]
@@ -124,6 +157,11 @@ def draw(curves, x_name, title, floor=None, floor_label="", log_y=False):
   canvas.text(((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 22), axis, fill="black", font=font,
               anchor="ma")
   canvas.text((LEFT, 18), title, fill="black", font=font)
+  for x, text in markers:
+    u, _ = to_pixel(x, y_low)
+    for v in range(TOP, HEIGHT - BOTTOM, 8):
+      canvas.line([(u, v), (u, min(v + 3, HEIGHT - BOTTOM))], fill=MARKER_COLOUR, width=2)
+    canvas.text((u + 4, TOP + 4), text, fill=MARKER_COLOUR, font=font, anchor="la")
   if floor is not None:
     _, v = to_pixel(x_low, floor)
     for u in range(LEFT, WIDTH - RIGHT, 12):
@@ -158,16 +196,20 @@ def main(argv):
   cli.reject_positional_arguments(argv)
   if not FLAGS.runs or not FLAGS.output:
     cli.usage_error("--runs and --output are required.")
-  curves = {}
-  for label, path in _parse_runs(FLAGS.runs).items():
-    try:
-      points = read_scalars(path, FLAGS.tag)
-    except ValueError as e:
-      cli.usage_error(str(e))
-    curves[label] = [(minutes if FLAGS.x == "minutes" else step, value)
-                     for step, minutes, value in points]
-  image = draw(curves, FLAGS.x, FLAGS.title or FLAGS.tag, FLAGS.floor, FLAGS.floor_label,
-               FLAGS.log_y)
+  curves, runs, markers = {}, _parse_runs(FLAGS.runs), []
+  try:
+    for label, path in runs.items():
+      for tag in FLAGS.tag:
+        name = label if len(FLAGS.tag) == 1 else f"{label} {tag.rsplit('/', 1)[-1]}"
+        curves[name] = [(minutes if FLAGS.x == "minutes" else step, value)
+                        for step, minutes, value in read_scalars(path, tag)]
+    if FLAGS.levels:
+      markers = [(minutes if FLAGS.x == "minutes" else step, f"{side}x{side}")
+                 for step, minutes, side in level_starts(next(iter(runs.values())))]
+  except ValueError as e:
+    cli.usage_error(str(e))
+  image = draw(curves, FLAGS.x, FLAGS.title or ", ".join(FLAGS.tag), FLAGS.floor,
+               FLAGS.floor_label, FLAGS.log_y, markers)
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
   image.save(FLAGS.output)
   for label, points in curves.items():

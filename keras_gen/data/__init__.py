@@ -17,6 +17,7 @@ from keras_gen.data.pipeline import input_fn
 from keras_gen.data.pipeline import to_uint8
 from keras_gen.data.sources import dataset_names
 from keras_gen.data.sources import describe_datasets
+from keras_gen.data.sources import domain
 from keras_gen.data.sources import load
 from keras_gen.data.sources import Source
 from keras_gen.data.sources import stored_resolutions
@@ -26,6 +27,7 @@ __all__ = [
     "Source",
     "dataset_names",
     "describe_datasets",
+    "domain",
     "eval_batches",
     "from_uint8",
     "input_fn",

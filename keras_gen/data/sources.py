@@ -254,6 +254,21 @@ def stored_resolutions(name: str) -> list[int] | None:
   return [2 ** level for level in sorted(_progan_levels(argument))]
 
 
+def domain(name: str) -> str:
+  """The dataset whose domain classifier (FCD) applies to `name`'s images: the "domain" a
+  progan: folder's dataset.json records (e.g. "fashion_mnist" for Fashion-MNIST padded to
+  32x32), else `name` itself.
+
+  Raises:
+    DataError: the name is unknown, or a progan: folder is missing.
+  """
+  dataset, argument = _lookup(name)
+  if dataset.loader is not _load_progan:
+    return name
+  _progan_levels(argument)
+  return tfrecords.read_metadata(argument).get("domain") or name
+
+
 def load(name: str,
          split: str = "train",
          data_dir: str | None = None,

@@ -92,7 +92,7 @@ def _example(image, label):
 
 
 def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0,
-                  shard_size=0, chunk_size=1024, source=""):
+                  shard_size=0, chunk_size=1024, source="", domain=""):
   """Writes a multi-resolution dataset; returns its metadata dict.
 
   Args:
@@ -107,6 +107,9 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
     shard_size: images per shard; 0 writes one file per level.
     chunk_size: images read and filtered at a time.
     source: a description of the source, recorded in dataset.json.
+    domain: the keras_gen dataset name the images are (padded) copies of, e.g.
+      "fashion_mnist", recorded in dataset.json when given: the domain
+      classifier of FCD is looked up by it (`keras_gen.data.domain`).
 
   Raises:
     DataError: the output exists, there are no images or they are not square
@@ -144,6 +147,8 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
         "num_images": int(num_images), "levels": list(range(MIN_LEVEL, int(math.log2(shape[0])) + 1)),
         "num_shards": num_shards, "has_labels": labels is not None, "seed": seed,
         "source": source, "format": "ProGAN TFRecords: shape int64 [C, H, W], data CHW uint8"}
+    if domain:
+      metadata["domain"] = domain
     with open(os.path.join(partial, METADATA_FILE), "w") as f:
       json.dump(metadata, f, indent=2)
     os.replace(partial, output_dir)
@@ -202,13 +207,16 @@ def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
   return images
 
 
-def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size=0, source=""):
+def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size=0, source="",
+                       domain=""):
   """Writes in-memory uint8 [N, R, R, C] images (and int64 labels [N]) as a dataset."""
   return write_dataset(output_dir, name, len(images), lambda indices: images[indices],
-                       labels=labels, seed=seed, shard_size=shard_size, source=source)
+                       labels=labels, seed=seed, shard_size=shard_size, source=source,
+                       domain=domain)
 
 
-def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0, shard_size=0):
+def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0, shard_size=0,
+                       domain=""):
   """Writes every image under `folder`, centre-cropped and resized to resolution.
 
   channels: 1 or 3; 0 takes the channels of the first image (in sorted order).
@@ -248,7 +256,8 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
     return np.stack(images)
 
   return write_dataset(output_dir, name, len(paths), read_images, seed=seed,
-                       shard_size=shard_size, chunk_size=256, source=f"folder:{folder}")
+                       shard_size=shard_size, chunk_size=256, source=f"folder:{folder}",
+                       domain=domain)
 
 
 # Reading.
@@ -308,14 +317,19 @@ def read_level(path, level, limit=None):
   return np.stack(images), (None if np.all(labels < 0) else labels)
 
 
+def read_metadata(path):
+  """dataset.json of a dataset folder as a dict; {} for one the original tool wrote."""
+  metadata_path = os.path.join(path, METADATA_FILE)
+  if not os.path.exists(metadata_path):
+    return {}
+  with open(metadata_path) as f:
+    return json.load(f)
+
+
 def info(path):
   """{"resolution", "channels", "levels": {level: count}, ...} of a dataset folder."""
   files = level_files(path)
-  metadata_path = os.path.join(path, METADATA_FILE)
-  metadata = {}
-  if os.path.exists(metadata_path):
-    with open(metadata_path) as f:
-      metadata = json.load(f)
+  metadata = read_metadata(path)
   counts = {}
   for level, level_paths in files.items():
     if "num_images" in metadata:

@@ -5,7 +5,8 @@ and never learns what it stands for.
 
   PlainSchedule   one segment: --train_steps steps of --batch_size.
   PhasedSchedule  one segment per phase of the family's `phases` (`keras_gen.schedule`),
-                  on that level of a `progan:PATH` dataset, alpha set before each step;
+                  on that level of a `progan:PATH` dataset, alpha (and ramped learning
+                  rates) set before each step;
                   it ends with the schedule or at --train_steps, whichever comes first.
 """
 
@@ -157,15 +158,22 @@ class PhasedSchedule:
     self._enter(index, optimizers, shown)
     examples = phase.batch_size * self.family.minibatches_per_step(config.hparams)
 
-    def set_alpha():
+    ramping = start < 1000 * phase.learning_rate_rampup_kimg
+
+    def set_alpha_and_learning_rates():
       if phase.transition:
         shown_in_phase = tf.cast(state.images_shown - start, tf.float32)
         state.alpha.assign(tf.clip_by_value(shown_in_phase / phase.images, 0.0, 1.0))
+      if ramping:
+        factor = schedule.rampup_factor(state.images_shown, phase.learning_rate_rampup_kimg)
+        for name, learning_rate in phase.learning_rates.items():
+          optimizers[name].learning_rate = learning_rate * factor
 
     return Segment(
         end_step=min(config.train_steps, step + math.ceil((end - shown) / examples)),
         global_batch_size=phase.batch_size, examples_per_step=examples,
-        summary_batch=self._summary_batch(phase.level), before_step=set_alpha,
+        summary_batch=self._summary_batch(phase.level),
+        before_step=set_alpha_and_learning_rates,
         after_step=lambda: state.images_shown.assign_add(examples),
         input_fn=tfrecords.input_fn(self.path, phase.level, phase.batch_size, config.seed,
                                     start_index=shown - start))

@@ -6,12 +6,20 @@ the new block in (alpha 0 -> 1) and a stable phase trains it at alpha = 1.
 Networks are in `progan_networks`, layers in `keras_gen.layers.progan`.
 
 Loss (sec. A.1 and the paper's code): WGAN-GP (Gulrajani et al. 2017) with
-lambda = gradient_penalty_weight = 10 and the drift term
-drift_weight * D(x)^2 = 0.001 D(x)^2; one D update then one G update per
-minibatch, each with its own z. Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
+lambda = gradient_penalty_weight = 10, gradient norms pulled to wgan_target
+(1; gamma = 750 for CIFAR-10, penalty ((||grad|| - gamma) / gamma)^2) and the
+drift term drift_weight * D(x)^2 = 0.001 D(x)^2; one D update then one G
+update per minibatch, each with its own z. Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
 optimizers' state is zeroed at each new phase if reset_optimizers (the code's
-reset_opt_for_new_lod). G_ema (beta ema_decay = 0.999) is what summaries and
-the export sample from.
+reset_opt_for_new_lod). learning_rate_rampup_kimg > 0 ramps both learning
+rates up over the run's first kimg as the original Theano code did (40 kimg
+for CelebA-HQ; `schedule.rampup_factor`). G_ema (beta ema_decay = 0.999) is
+what summaries and the export sample from.
+
+mirror_augment flips each real image left-right with probability 1/2 before
+the crossfade (the code's process_reals; on for CelebA-HQ and LSUN), with a
+coin drawn from (seed, step) like every other draw, so a resumed run flips
+what an uninterrupted one would.
 
 During a transition the real images are blended exactly as G's output is:
 lerp(upsample(downsample(x)), x, alpha), so D never sees a resolution G cannot
@@ -45,9 +53,11 @@ DEFAULT_HPARAMS = {
     "fmap_max": 512,
     "mbstd_group_size": 4,            # Minibatch stddev group; 0 removes the layer.
     "gradient_penalty_weight": 10.0,  # WGAN-GP lambda.
+    "wgan_target": 1.0,               # WGAN-GP gamma, the gradient norm aimed at (750: CIFAR-10).
     "drift_weight": 0.001,            # eps_drift.
     "learning_rate": 1e-3,            # Adam alpha for G and D.
     "learning_rate_overrides": {},    # {resolution: learning rate}, e.g. {"1024": 0.0015}.
+    "learning_rate_rampup_kimg": 0.0,  # Ramp-up from the run's start (Theano code: 40).
     "beta_1": 0.0,
     "beta_2": 0.99,
     "adam_epsilon": 1e-8,
@@ -59,10 +69,11 @@ DEFAULT_HPARAMS = {
     "total_kimg": 15000.0,            # The whole run.
     "minibatch_default": 16,          # Global minibatch size...
     "minibatch_overrides": {},        # ...except these, {resolution: size}, e.g. {"1024": 3}.
+    "mirror_augment": False,          # Random left-right flips of the real images.
 }
 
 _POSITIVE = ("latent_dim", "fmap_base", "fmap_max", "learning_rate", "total_kimg",
-             "minibatch_default", "adam_epsilon")
+             "minibatch_default", "adam_epsilon", "wgan_target")
 
 
 def _per_resolution(hparams, name):
@@ -90,7 +101,7 @@ def validate_hparams(hparams):
     if not hparams[name] > 0:
       raise ValueError(f"{name} must be positive, got {hparams[name]}.")
   for name in ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "training_kimg",
-               "transition_kimg", "beta_1", "fmap_decay"):
+               "transition_kimg", "beta_1", "fmap_decay", "learning_rate_rampup_kimg"):
     if hparams[name] < 0:
       raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
   if not 0.0 <= hparams["ema_decay"] < 1.0:
@@ -126,7 +137,8 @@ def phases(hparams, element_shape):
     return schedule.Phase(level=level, kimg=kimg, transition=transition,
                           batch_size=int(batch_overrides.get(size, hparams["minibatch_default"])),
                           learning_rates={"G": rate, "D": rate},
-                          reset_optimizers=hparams["reset_optimizers"])
+                          reset_optimizers=hparams["reset_optimizers"],
+                          learning_rate_rampup_kimg=hparams["learning_rate_rampup_kimg"])
 
   planned = [phase(start_level, hparams["training_kimg"], False)]
   for level in range(start_level + 1, top_level + 1):
@@ -195,6 +207,12 @@ def crossfade_reals(images, alpha):
   return progan_networks.lerp(coarse, images, alpha)
 
 
+def mirror(images, coins):
+  """images [N, H, W, C] with image i flipped left-right where coins[i] >= 0.5 (as the
+  official code's process_reals); coins: uniform [0, 1) draws, shape [N, 1, 1, 1]."""
+  return tf.where(coins < 0.5, images, tf.reverse(images, axis=[2]))
+
+
 def train_step(networks, optimizers, batch, context, hparams):
   """One D update, then one G update, at the batch's level and the current alpha.
 
@@ -206,6 +224,8 @@ def train_step(networks, optimizers, batch, context, hparams):
   real = batch["images"]
   level = level_of(real)
   per_replica_batch = real.shape[0]
+  if hparams["mirror_augment"]:
+    real = mirror(real, context.uniform([per_replica_batch, 1, 1, 1], salt=salts.PROGAN_MIRROR))
   real = crossfade_reals(real, alpha)
 
   def critic(images):
@@ -217,7 +237,8 @@ def train_step(networks, optimizers, batch, context, hparams):
     real_scores, fake_scores = critic(real), critic(fake)
     d_loss = context.average(losses.wasserstein_discriminator_loss(real_scores, fake_scores))
     epsilon = context.uniform([per_replica_batch, 1, 1, 1], salt=salts.PROGAN_PENALTY)
-    penalty = context.average(losses.gradient_penalty(critic, real, fake, epsilon))
+    penalty = context.average(losses.gradient_penalty(critic, real, fake, epsilon,
+                                                      target=hparams["wgan_target"]))
     drift = context.average(losses.drift_penalty(real_scores))
     total = (d_loss + hparams["gradient_penalty_weight"] * penalty +
              hparams["drift_weight"] * drift)

@@ -14,8 +14,9 @@ GAN_G_NOISE = 300                # Instance noise on the fake input of G's loss.
 GAN_UNROLLED_REAL_NOISE = 500    # + 2 k: instance noise on a simulated step's real input,
 GAN_UNROLLED_FAKE_NOISE = 501    # + 2 k: and on its fake input.
 GAN_UNROLLED_PENALTY = 600       # + k: its gradient penalty's interpolation weights.
-# Progressive GAN (progan.py): z of D's update, the penalty's weights, z of G's update.
-PROGAN_D_Z, PROGAN_PENALTY, PROGAN_G_Z = 0, 1, 2
+# Progressive GAN (progan.py): z of D's update, the penalty's weights, z of G's update,
+# the mirror augmentation's coins.
+PROGAN_D_Z, PROGAN_PENALTY, PROGAN_G_Z, PROGAN_MIRROR = 0, 1, 2, 3
 # Autoencoders: the denoising corruption's Gaussian noise, which pixels it hits, salt or
 # pepper; the stochastic code noise (summaries draw a second with 2); the VAE's dynamic
 # binarization, epsilon and prior samples in summaries.

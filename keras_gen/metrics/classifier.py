@@ -179,16 +179,19 @@ class ClassifierExtractor:
 
 
 def load_extractor(dataset, path=""):
-  """The classifier for `dataset` from `path` (default: `default_path(dataset)`).
+  """The classifier for `dataset` (a domain, `keras_gen.data.domain`) from `path` (default:
+  `default_path(dataset)`).
 
   Raises ConfigError, naming the command that trains it, when it is missing.
   """
   path = path or default_path(dataset)
   if not os.path.exists(path) or not os.path.exists(metadata_path(path)):
+    hint = (" (or recreate the progan: dataset with tools/dataset_tool.py --domain=NAME, the "
+            "dataset whose classifier fits its images)" if dataset.startswith("progan:") else "")
     raise config_lib.ConfigError(
         f"No domain classifier for {dataset!r} at {path} (with "
         f"{os.path.basename(metadata_path(path))} beside it); train it with `{TRAIN_COMMAND.format(dataset=dataset)}` or pass "
-        f"--metric_options=classifier_path=PATH.")
+        f"--metric_options=classifier_path=PATH{hint}.")
 
   def build_extractor():
     with open(metadata_path(path)) as f:

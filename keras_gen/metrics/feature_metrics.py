@@ -25,6 +25,7 @@ like there.
 import collections
 
 from keras_gen import config as config_lib
+from keras_gen import data
 from keras_gen import metrics as metrics_lib
 from keras_gen.metrics import classifier
 from keras_gen.metrics import feature_cache
@@ -42,7 +43,7 @@ def get_extractor(kind, options, metric):
                                     image_sets.int_option(options, "inception_resolution",
                                                           inception.RESOLUTION))
   if kind == "classifier":
-    extractor = classifier.load_extractor(options.held_out.name,
+    extractor = classifier.load_extractor(_domain(options.held_out.name),
                                           options.extra.get("classifier_path", ""))
     if (options.box_filtered_from is not None
         and extractor.input_shape != tuple(options.held_out.element_shape)):
@@ -55,6 +56,13 @@ def get_extractor(kind, options, metric):
     return extractor
   raise config_lib.ConfigError(
       f"--metric_options for {metric!r}: features {kind!r} are not one of inception, classifier.")
+
+
+def _domain(dataset):
+  try:
+    return data.domain(dataset)
+  except data.DataError as e:
+    raise config_lib.ConfigError(str(e)) from e
 
 
 def _size(shape):

@@ -1,0 +1,239 @@
+"""Progressive GAN's cost per level of detail, and a run's duration estimated from it.
+
+`python tools/benchmark.py --recipe=progan_celeba_hq --progan_levels=all` builds the
+recipe's full-size networks (every level's weights, G, D, G_ema and Adam's slots, as a
+run holds them) and times training steps at each level from 4x4 to the top, on
+synthetic images (the official code's syn1024rgb idea: the input pipeline is left
+out), at the recipe's minibatch for that level (or --batch_size). Per level it
+reports images/s, seconds per step, the first step (tracing included) and peak
+resident memory, measured honestly: each level runs in its own process, whose peak
+after building is read from /proc/self/status (VmHWM) and then reset (writing 5 to
+/proc/self/clear_refs), so `training_peak_mb` is the peak while stepping at that level
+alone and `process_peak_mb` the process's whole peak, building included (where the
+reset is not allowed, only the latter is reported).
+
+The schedule's duration is then estimated as the sum over its phases of
+1000 kimg / (images/s at the phase's level); a transition costs what the stable phase
+of its level does (G and D compute both fade-in paths whatever alpha is).
+"""
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+from keras_gen import config as config_lib
+from keras_gen.data import tfrecords
+from keras_gen.data.errors import DataError
+
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TIME_BUDGET_SECONDS = 60.0  # Per level: stop timing after this, once 3 steps are timed.
+MIN_TIMED_STEPS = 3
+
+
+def _status_kb(field):
+  try:
+    with open("/proc/self/status") as f:
+      match = re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.MULTILINE)
+  except OSError:
+    return None
+  return int(match.group(1)) if match else None
+
+
+def _reset_peak():
+  """Resets this process's peak resident memory (VmHWM) to its current size; False if the
+  kernel does not allow it."""
+  try:
+    with open("/proc/self/clear_refs", "w") as f:
+      f.write("5")
+    return True
+  except OSError:
+    return False
+
+
+def measure_level(config, element_shape, level, batch_size, steps):
+  """Times training steps of `config`'s Progressive GAN at `level` in this process.
+
+  config: a TrainConfig (model_dir unused); element_shape: the data's (R, R, C).
+  Returns {"level", "resolution", "batch_size", "steps_timed", "seconds_per_step",
+  "images_per_sec", "first_step_seconds", "process_peak_mb", "training_peak_mb"}.
+  """
+  import resource  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from keras_gen import registry  # pylint: disable=g-import-not-at-top
+  from keras_gen import schedule  # pylint: disable=g-import-not-at-top
+  from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
+  from keras_gen.engine import strategies  # pylint: disable=g-import-not-at-top
+  config.model_dir = config.model_dir or "unused"
+  config = loop.resolve(config)
+  family, _ = registry.get_family(config.model)
+  strategy = strategies.make_strategy(config)
+  loop.set_precision(config)
+  state = loop.build_state(config, family, strategy, tuple(element_shape), schedule.PhaseState)
+  resettable = _reset_peak()
+  state.phase.level.assign(level)
+  state.phase.alpha.assign(0.5)
+  size, channels = 2 ** level, element_shape[2]
+
+  def dataset_fn(input_context):
+    per_replica = input_context.get_per_replica_batch_size(batch_size)
+    images = tf.random.stateless_uniform([per_replica, size, size, channels], [level, 0],
+                                         minval=-1.0, maxval=1.0)
+    return tf.data.Dataset.from_tensors({"images": images}).repeat()
+
+  iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+  train_function = loop.make_train_function(config, family, strategy, state, batch_size)
+
+  def run_step():
+    for value in train_function(iterator).values():
+      value.numpy()
+
+  started = time.perf_counter()
+  run_step()
+  first_step = time.perf_counter() - started
+  run_step()  # Warm-up.
+  timed, started = 0, time.perf_counter()
+  while timed < steps and (timed < MIN_TIMED_STEPS
+                           or time.perf_counter() - started < TIME_BUDGET_SECONDS):
+    run_step()
+    timed += 1
+  seconds = (time.perf_counter() - started) / timed
+  training_peak = _status_kb("VmHWM") if resettable else None
+  return {"level": level, "resolution": size, "batch_size": batch_size, "steps_timed": timed,
+          "seconds_per_step": seconds, "images_per_sec": batch_size / seconds,
+          "first_step_seconds": first_step,
+          "process_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+          "training_peak_mb": None if training_peak is None else training_peak / 1024.0}
+
+
+def data_shape(config, resolution=0, channels=3):
+  """(R, R, C) of the recipe's progan: dataset, or (resolution, resolution, channels) when
+  resolution is given (the dataset need not exist then). Raises ConfigError otherwise."""
+  if resolution:
+    if resolution < 4 or resolution & (resolution - 1):
+      raise config_lib.ConfigError(f"--resolution={resolution} is not a power of two >= 4.")
+    return (resolution, resolution, channels)
+  try:
+    description = tfrecords.info(config.dataset.removeprefix("progan:"))
+  except DataError as e:
+    raise config_lib.ConfigError(f"{e} Or pass --resolution (and --channels) to time the "
+                                 f"networks on synthetic images without it.") from e
+  return (description["resolution"], description["resolution"], description["channels"])
+
+
+def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30):
+  """measure_level for each resolution (default: every level, 4 to the top), each in a
+  fresh process; a level whose process fails is reported with its error.
+
+  batch_size 0 takes the schedule's minibatch at each level (the recipe's
+  minibatch_default / minibatch_overrides). Returns {"levels": [per-level dicts],
+  "estimate": `estimate_duration`, "machine", ...}.
+  """
+  from keras_gen import registry  # pylint: disable=g-import-not-at-top
+  from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
+  config.model_dir = config.model_dir or "unused"
+  config = loop.resolve(config)
+  family, _ = registry.get_family(config.model)
+  if family.phases is None:
+    raise config_lib.ConfigError(
+        f"--progan_levels times the levels of a phased model; {config.model!r} has none.")
+  phases = family.phases(config.hparams, tuple(element_shape))
+  top = element_shape[0]
+  for side in resolutions:
+    if side < 4 or side > top or side & (side - 1):
+      raise config_lib.ConfigError(f"--progan_levels holds {side}, which is not a power of "
+                                   f"two from 4 to {top}.")
+  levels = [int(math.log2(side)) for side in resolutions or
+            [2 ** level for level in range(2, int(math.log2(top)) + 1)]]
+  batch_sizes = {phase.level: phase.batch_size for phase in phases}
+  rows = []
+  for level in levels:
+    spec = {"config": dataclasses.asdict(config), "element_shape": list(element_shape),
+            "level": level, "steps": steps,
+            "batch_size": batch_size or batch_sizes.get(level, config.hparams["minibatch_default"])}
+    rows.append(_run_child(spec))
+    speed = (f"{rows[-1]['images_per_sec']:.2f} img/s" if "images_per_sec" in rows[-1]
+             else rows[-1]["error"])
+    print(f"{2 ** level}x{2 ** level}: {speed}", file=sys.stderr, flush=True)
+  return {"model": config.model, "dataset": config.dataset, "element_shape": list(element_shape),
+          "hparams": config.hparams, "mixed_precision": config.mixed_precision,
+          "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+          "levels": rows, "estimate": estimate_duration(phases, rows)}
+
+
+def _run_child(spec):
+  environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
+      filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")])))
+  result = subprocess.run([sys.executable, "-m", __name__, json.dumps(spec)],
+                          capture_output=True, text=True, env=environment, check=False)
+  lines = result.stdout.strip().splitlines()
+  if result.returncode != 0 or not lines:
+    reason = (f"killed by signal {-result.returncode} (out of memory?)" if result.returncode < 0
+              else (result.stderr.strip().splitlines() or ["no output"])[-1])
+    return {"level": spec["level"], "resolution": 2 ** spec["level"],
+            "batch_size": spec["batch_size"], "error": reason}
+  return json.loads(lines[-1])
+
+
+def estimate_duration(phases, rows):
+  """{"seconds", "images", "average_images_per_sec", "phases": [(level, kimg, seconds)]}:
+  each phase's kimg at its level's measured images/s; None where a level was not measured."""
+  rates = {row["level"]: row.get("images_per_sec") for row in rows}
+  per_phase = [(phase.level, phase.kimg,
+                1000 * phase.kimg / rates[phase.level] if rates.get(phase.level) else None)
+               for phase in phases]
+  if any(seconds is None for _, _, seconds in per_phase):
+    return {"seconds": None, "images": sum(p.images for p in phases), "phases": per_phase,
+            "average_images_per_sec": None}
+  seconds = sum(seconds for _, _, seconds in per_phase)
+  images = sum(phase.images for phase in phases)
+  return {"seconds": seconds, "images": images, "phases": per_phase,
+          "average_images_per_sec": images / seconds}
+
+
+def format_levels_report(results):
+  height, width, channels = results["element_shape"]
+  hparams = results["hparams"]
+  lines = [f"progan per level: {results['dataset']} ({height}x{width}x{channels}), fmap_base "
+           f"{hparams['fmap_base']}, fmap_max {hparams['fmap_max']}, latent "
+           f"{hparams['latent_dim']}, precision {results['mixed_precision']}, "
+           f"{results['machine']}; synthetic images",
+           "  resolution  batch    img/s   s/step  first step s  training peak MB  "
+           "process peak MB"]
+  for row in results["levels"]:
+    side = f"{row['resolution']}x{row['resolution']}"
+    if "error" in row:
+      lines.append(f"  {side:>10}  {row['batch_size']:5d}  failed: {row['error']}")
+      continue
+    training = row["training_peak_mb"]
+    lines.append(f"  {side:>10}  {row['batch_size']:5d}  {row['images_per_sec']:7.2f}  "
+                 f"{row['seconds_per_step']:7.3f}  {row['first_step_seconds']:12.1f}  "
+                 f"{'n/a' if training is None else f'{training:.0f}':>16}  "
+                 f"{row['process_peak_mb']:15.0f}")
+  estimate = results["estimate"]
+  if estimate["seconds"] is None:
+    lines.append("  The schedule's duration needs every level it trains at measured.")
+  else:
+    lines.append(f"  The schedule ({estimate['images'] / 1000:g} kimg in {len(estimate['phases'])} "
+                 f"phases) at these rates: {estimate['seconds'] / 3600:.1f} hours of steps, "
+                 f"{estimate['average_images_per_sec']:.1f} img/s on average (sum over phases "
+                 f"of kimg / img/s at the phase's level; snapshots and metrics not included).")
+  return "\n".join(lines)
+
+
+def _child(argv):
+  """The per-level process: argv[1] is the JSON spec `measure_levels` writes."""
+  spec = json.loads(argv[1])
+  config = config_lib.TrainConfig(**spec["config"])
+  row = measure_level(config, spec["element_shape"], spec["level"], spec["batch_size"],
+                      spec["steps"])
+  print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+  _child(sys.argv)
