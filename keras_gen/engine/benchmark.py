@@ -74,7 +74,7 @@ def _time_steps(train_function, iterator, steps, warmup=3):
     train_function(iterator)
   start = time.perf_counter()
   for _ in range(steps):
-    losses = train_function(iterator)
+    losses, _ = train_function(iterator)
   for value in losses.values():
     value.numpy()
   return (time.perf_counter() - start) / steps
