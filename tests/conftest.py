@@ -76,9 +76,8 @@ def network_weights(model_dir):
 def checkpoint_values(model_dir, skip=("step/", "save_counter/", "_CHECKPOINTABLE_OBJECT_GRAPH")):
   """{key: numpy value} of every tensor in the newest checkpoint in model_dir (networks,
   optimizer slots and iteration counts, the phase state), but the step counters."""
-  from keras_gen.engine import checkpoints
-  reader = tf.train.load_checkpoint(checkpoints.complete_checkpoints(
-      os.path.join(model_dir, "checkpoints"))[0])
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
+      os.path.join(model_dir, "checkpoints")))
   return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map()
           if not key.startswith(skip)}
 

@@ -11,6 +11,7 @@ from conftest import assert_same_weights
 from conftest import checkpoint_values
 from conftest import event_tags
 from conftest import network_weights
+from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
 from keras_gen.engine import loop
 from keras_gen.engine import step_context
@@ -133,28 +134,38 @@ def nan_autoencoder(monkeypatch):
   return "nan_autoencoder"
 
 
-@pytest.mark.parametrize("xla", [False, True])
-def test_a_nan_step_is_skipped_and_leaves_every_variable_untouched(tiny_config, nan_autoencoder,
-                                                                   xla):
-  before = tiny_config(nan_autoencoder, "before", train_steps=2, xla=xla)
-  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=3, xla=xla,
-                         hparams={"nan_steps": [3]})
+def test_a_nan_step_is_skipped_and_leaves_every_variable_untouched(tiny_config, nan_autoencoder):
+  before = tiny_config(nan_autoencoder, "before", train_steps=2)
+  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=3, hparams={"nan_steps": [3]})
   loop.run(before)
   result = loop.run(poisoned)
   assert result["nonfinite_steps"] == [3]
-  # Weights, batch-norm statistics, the optimizer's slots and iteration count.
+  # The weights, the optimizer's slots and iteration count.
   assert_same_checkpoint_values(checkpoint_values(before.model_dir),
                                 checkpoint_values(poisoned.model_dir))
 
 
-@pytest.mark.parametrize("strategy,replicas", [("mirrored", 2)])
-def test_a_nan_step_is_skipped_on_every_replica(tiny_config, nan_autoencoder, strategy, replicas):
-  before = tiny_config(nan_autoencoder, "before", train_steps=1, strategy=strategy,
-                       cpu_replicas=replicas)
-  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=2, strategy=strategy,
-                         cpu_replicas=replicas, hparams={"nan_steps": [2]})
+@pytest.fixture
+def nan_dcgan(monkeypatch):
+  from keras_gen import registry
+  monkeypatch.setitem(registry.MODELS, "nan_dcgan",
+                      ("nan_gan", registry.MODELS["dcgan"][1], "test family whose losses turn NaN"))
+  return "nan_dcgan"
+
+
+@pytest.mark.parametrize("strategy,replicas,xla", [("default", 0, False), ("default", 0, True),
+                                                   ("mirrored", 2, False)])
+def test_a_nan_gan_step_leaves_batch_norm_statistics_g_ema_and_optimizer_slots_untouched(
+    tiny_config, nan_dcgan, strategy, replicas, xla):
+  hparams = dict(TINY_HPARAMS["dcgan"], ema_decay=0.9)
+  before = tiny_config(nan_dcgan, "before", train_steps=2, hparams=hparams, strategy=strategy,
+                       cpu_replicas=replicas, xla=xla)
+  poisoned = tiny_config(nan_dcgan, "poisoned", train_steps=3, strategy=strategy,
+                         cpu_replicas=replicas, xla=xla, hparams=dict(hparams, nan_steps=[3]))
   loop.run(before)
-  assert loop.run(poisoned)["nonfinite_steps"] == [2]
+  assert loop.run(poisoned)["nonfinite_steps"] == [3]
+  # Batch-norm statistics, G_ema, both optimizers' slots and counts (the first replica's
+  # copies; step_context_test checks every replica's).
   assert_same_checkpoint_values(checkpoint_values(before.model_dir),
                                 checkpoint_values(poisoned.model_dir))
 
