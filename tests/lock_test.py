@@ -77,6 +77,10 @@ def test_training_and_export_refuse_a_model_dir_in_use(tiny_config):
   with lock.hold(config.model_dir, "train"):
     with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
       loop.run(config)
+    # Refused before the data is read (which here would fail), so within seconds.
+    config.dataset = "npz:/no/such/data.npz"
+    with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
+      loop.run(config)
     with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
       export.export(config.model_dir)
   export.export(config.model_dir)  # Free again.

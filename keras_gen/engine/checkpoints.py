@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -76,7 +77,8 @@ def damage(path):
     for name in reader.get_variable_to_shape_map():
       reader.get_tensor(name)
   except (tf.errors.OpError, IndexError, ValueError) as error:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return re.sub(r"^TensorBundle at \S+ shard \d+ \(\d+ bytes\): ", "", first_line)
   return None
 
 

@@ -66,6 +66,23 @@ def _describe(holder):
           f"{holder.get('pid')}, started {holder.get('started')}")
 
 
+def _in_use(model_dir, holder):
+  path = os.path.join(model_dir, LOCK_FILE)
+  return config_lib.StorageError(
+      f"--model_dir={model_dir} is in use by {_describe(holder)}; wait for it to end or use "
+      f"another --model_dir (if that process is gone, delete {path}).")
+
+
+def refuse_if_held(model_dir):
+  """Raises StorageError naming the holder if a live run holds model_dir's lock: a quick
+  look before a run spends time on data and networks (`hold` still takes the lock)."""
+  path = os.path.join(model_dir, LOCK_FILE)
+  if os.path.exists(path):
+    holder = _read(path)
+    if not _is_stale(holder):
+      raise _in_use(model_dir, holder)
+
+
 def acquire(model_dir, command):
   """Creates model_dir/lock for this process; returns its path.
 
@@ -82,9 +99,7 @@ def acquire(model_dir, command):
     except FileExistsError:
       holder = _read(path)
       if not _is_stale(holder):
-        raise config_lib.StorageError(
-            f"--model_dir={model_dir} is in use by {_describe(holder)}; wait for it to end or "
-            f"use another --model_dir (if that process is gone, delete {path}).") from None
+        raise _in_use(model_dir, holder) from None
       try:  # Renaming the stale lock aside succeeds for one of several runs taking it over.
         os.replace(path, f"{path}.stale-{os.getpid()}")
       except FileNotFoundError:

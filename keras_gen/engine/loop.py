@@ -216,6 +216,8 @@ def run(config, snapshot=None):
   config = resolve(config, snapshot)
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
+  if strategies.is_chief(strategy):
+    lock.refuse_if_held(config.model_dir)
   plan = segments.make_schedule(config, family, strategy.num_replicas_in_sync)
   config.element_shape = list(plan.element_shape)
   try:
