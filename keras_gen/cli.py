@@ -49,10 +49,11 @@ def usage_error(message):
 
 
 def exit_on_user_error(function, *args):
-  """Runs `function`; a user error (bad flag, path or file) becomes one line and exit code 2."""
+  """Runs `function`; a user error (bad flag, path or file) or a folder that cannot be used
+  (damaged, full, in use) becomes one line and exit code 2."""
   from keras_gen import config as config_lib  # pylint: disable=g-import-not-at-top
   from keras_gen import data  # pylint: disable=g-import-not-at-top
   try:
     return function(*args)
-  except (config_lib.ConfigError, data.DataError) as e:
+  except (config_lib.ConfigError, config_lib.StorageError, data.DataError) as e:
     usage_error(str(e))

@@ -8,6 +8,7 @@ records exactly what it ran.
 """
 
 import dataclasses
+import errno
 import json
 import os
 
@@ -19,6 +20,17 @@ ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 class ConfigError(ValueError):
   """A flag, recipe or hyperparameter the user got wrong; the message says which."""
+
+
+class StorageError(RuntimeError):
+  """A run's files cannot be used or written: damaged bytes, no space left, a folder in use
+  by another run or not creatable. The message names the file and what is still intact."""
+
+
+def is_disk_full(error):
+  """True for an OSError or TensorFlow error that says the disk or quota is full."""
+  return (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+          or "No space left on device" in str(error) or "Disk quota exceeded" in str(error))
 
 
 @dataclasses.dataclass

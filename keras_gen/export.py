@@ -4,6 +4,7 @@ Writes EXPORT_DIR/<step>/ (the layout TF Serving polls) from the newest
 checkpoint; training already does this when it finishes.
 """
 
+import contextlib
 import os
 
 from absl import flags
@@ -20,16 +21,22 @@ FLAGS = flags.FLAGS
 
 
 def export(model_dir, export_dir="", checkpoint="", export_format="saved_model"):
-  """Exports the newest (or given) checkpoint; returns the paths written."""
+  """Exports the newest (or given) checkpoint; returns the paths written.
+
+  Holds model_dir's lock meanwhile, as training does, so it is refused while a
+  training run writes (and may rotate away) the checkpoints it would read.
+  """
   from keras_gen import serving  # Imports TensorFlow; kept out of --help.
+  from keras_gen.engine import lock
   from keras_gen.engine import restore
-  run = restore.load_run(model_dir, checkpoint or None)
-  export_dir = export_dir or os.path.join(model_dir, "export")
-  path = serving.export(run.family, run.networks, run.config, run.step, export_dir, run.phase)
-  if export_format != "onnx":
-    return [path]
-  from keras_gen import onnx_export
-  return [path] + sorted(onnx_export.export_onnx(path, export_dir).values())
+  with lock.hold(model_dir, "export") if os.path.isdir(model_dir) else contextlib.nullcontext():
+    run = restore.load_run(model_dir, checkpoint or None)
+    export_dir = export_dir or os.path.join(model_dir, "export")
+    path = serving.export(run.family, run.networks, run.config, run.step, export_dir, run.phase)
+    if export_format != "onnx":
+      return [path]
+    from keras_gen import onnx_export
+    return [path] + sorted(onnx_export.export_onnx(path, export_dir).values())
 
 
 def main(argv):

@@ -3,8 +3,9 @@
 Writes EXPORT_DIR/onnx/<step>/<signature>.onnx for the signature that maps a
 latent (or code) to outputs: `serving_default` of a generator ({"z"} ->
 {"images"} or {"samples"}) and `decode` of an autoencoder ({"code"} ->
-{"images"}). The request checks in the SavedModel (batch cap, shapes) are
-TensorFlow asserts, which the converter drops: the ONNX model trusts its caller.
+{"images"}). The request checks in the SavedModel (batch cap, shapes, finite
+values) are TensorFlow asserts, which the converter drops: the ONNX model trusts
+its caller.
 tf2onnx and onnxruntime are optional (`pip install -e ".[onnx]"`).
 """
 

@@ -11,7 +11,9 @@ Signatures by family kind (images are uint8 NHWC at the boundary):
                and its serving_default is the generator's {"z"} -> {"images"}.
 
 Every request is capped at MAX_BATCH examples; a larger one is refused with an
-InvalidArgumentError (HTTP 400 from TF Serving) before anything is allocated.
+InvalidArgumentError (HTTP 400 from TF Serving) before anything is allocated, as
+is a float input (z, code) holding a NaN or an infinity, and a request whose
+output would hold one. Weights holding one are refused at export.
 The export loads with TensorFlow alone: `tf.saved_model.load(path)`.
 """
 
@@ -21,8 +23,10 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 
+from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen.families import base
 
@@ -36,6 +40,13 @@ def _check_batch(count):
       message=f"A request may ask for at most {MAX_BATCH} examples")
   tf.debugging.assert_positive(tf.cast(count, tf.int64),
                                message="A request must ask for at least one example")
+
+
+def _check_finite(tensor, message):
+  """Refuses `tensor` with InvalidArgumentError(message) if it holds a NaN or an infinity."""
+  finite = tf.reduce_all(tf.math.is_finite(tensor))
+  with tf.control_dependencies([tf.debugging.Assert(finite, [message])]):
+    return tf.identity(tensor)
 
 
 def _check_request(tensor, name, element_shape):
@@ -63,12 +74,16 @@ def _prior_sample_function(generate, latent_dim, output):
   return sample
 
 
+_NONFINITE_OUTPUT = "The model produced NaN or infinite values for this request"
+
+
 def _images_output(images):
-  return {"images": data.to_uint8(tf.cast(images, tf.float32))}
+  images = _check_finite(tf.cast(images, tf.float32), _NONFINITE_OUTPUT)
+  return {"images": data.to_uint8(images)}
 
 
 def _points_output(points):
-  return {"samples": tf.cast(points, tf.float32)}
+  return {"samples": _check_finite(tf.cast(points, tf.float32), _NONFINITE_OUTPUT)}
 
 
 def _generate_function(functions, output):
@@ -78,7 +93,7 @@ def _generate_function(functions, output):
       tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
   def generate(z):
     _check_request(z, "z", [functions.latent_dim])
-    return output(functions.generate(z))
+    return output(functions.generate(_check_finite(z, "`z` must hold finite numbers")))
 
   return generate
 
@@ -114,7 +129,8 @@ class AutoencoderModule(tf.Module):
     @tf.function(input_signature=[code_spec])
     def decode(code):
       _check_request(code, "code", functions.code_shape)
-      return _images_output(functions.decode(code))
+      return _images_output(functions.decode(_check_finite(code, "`code` must hold finite "
+                                                                 "numbers")))
 
     @tf.function(input_signature=[images_spec])
     def reconstruct(images):
@@ -172,25 +188,58 @@ def metadata(config, step, element_shape, signatures):
   }
 
 
+def name_some(names, count=3):
+  """The first `count` names, and "and N more" for the rest."""
+  more = f" and {len(names) - count} more" if len(names) > count else ""
+  return ", ".join(names[:count]) + more
+
+
+def nonfinite_variables(variables):
+  """Names (paths) of the float variables among `variables` holding a NaN or an infinity."""
+  return [getattr(v, "path", v.name) for v in variables
+          if tf.as_dtype(v.dtype).is_floating and not np.isfinite(v.numpy()).all()]
+
+
 def export(family, networks, config, step, export_dir, phase=None):
   """Writes EXPORT_DIR/<step>/ atomically and returns its path.
 
   The SavedModel is written under a temporary name and renamed into place, so a
   TF Serving instance polling EXPORT_DIR never sees a half-written version.
+  Raises StorageError if a weight is not finite (nothing is written) or the disk
+  fills up (the partial version is removed).
   """
+  nonfinite = nonfinite_variables([v for network in networks.values() for v in network.variables])
+  if nonfinite:
+    raise config_lib.StorageError(f"The checkpoint of step {step} holds NaN or infinite weights "
+                                  f"(in {name_some(nonfinite)}); refusing to export it.")
   element_shape = tuple(config.element_shape)
   module = make_module(family, networks, config.hparams, element_shape, phase)
   signatures = module.signatures()
-  os.makedirs(export_dir, exist_ok=True)
   final_path = os.path.join(export_dir, str(int(step)))
-  with published_folder(final_path) as partial_path, \
-      tempfile.TemporaryDirectory() as scratch:
-    metadata_path = os.path.join(scratch, METADATA_FILE)
-    with open(metadata_path, "w") as f:
-      json.dump(metadata(config, step, element_shape, signatures), f, indent=2)
-    module.metadata = tf.saved_model.Asset(metadata_path)
-    tf.saved_model.save(module, partial_path, signatures=signatures)
+  try:
+    with published_folder(final_path) as partial_path, \
+        tempfile.TemporaryDirectory() as scratch:
+      metadata_path = os.path.join(scratch, METADATA_FILE)
+      with open(metadata_path, "w") as f:
+        json.dump(metadata(config, step, element_shape, signatures), f, indent=2)
+      module.metadata = tf.saved_model.Asset(metadata_path)
+      tf.saved_model.save(module, partial_path, signatures=signatures)
+  except (OSError, tf.errors.OpError) as error:  # A folder that cannot be made, a full disk.
+    if not isinstance(error, OSError) and not config_lib.is_disk_full(error):
+      raise
+    reason = "No space left on device" if config_lib.is_disk_full(error) else error.strerror
+    raise config_lib.StorageError(
+        f"Cannot write the export {final_path} ({reason}); nothing was left there: fix that "
+        f"and export again (`python -m keras_gen.export`).") from error
   return final_path
+
+
+def remove_partial_exports(export_dir):
+  """Removes the temporary folders of exports that were killed before they were published."""
+  if os.path.isdir(export_dir):
+    for name in os.listdir(export_dir):
+      if name.startswith(".") and ".partial-" in name:
+        shutil.rmtree(os.path.join(export_dir, name), ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -73,6 +73,21 @@ def network_weights(model_dir):
   return {name: [v.numpy() for v in network.variables] for name, network in run.networks.items()}
 
 
+def checkpoint_values(model_dir, skip=("step/", "save_counter/", "_CHECKPOINTABLE_OBJECT_GRAPH")):
+  """{key: numpy value} of every tensor in the newest checkpoint in model_dir (networks,
+  optimizer slots and iteration counts, the phase state), but the step counters."""
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
+      os.path.join(model_dir, "checkpoints")))
+  return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map()
+          if not key.startswith(skip)}
+
+
+def assert_same_checkpoint_values(left, right):
+  assert left.keys() == right.keys()
+  for key in left:
+    np.testing.assert_array_equal(left[key], right[key], err_msg=key)
+
+
 def assert_same_weights(left, right, atol=0.0, rtol=0.0):
   assert left.keys() == right.keys()
   for name in left:

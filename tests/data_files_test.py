@@ -258,10 +258,22 @@ def test_missing_npz_raises_data_error_naming_the_file(tmp_path):
     data.load(f"npz:{tmp_path / 'absent.npz'}")
 
 
-def test_npz_that_is_not_an_archive_raises_data_error_naming_the_file(tmp_path):
+def test_npz_that_is_plain_text_is_named_as_not_an_archive_without_talk_of_pickles(tmp_path):
   path = tmp_path / "text.npz"
-  path.write_text("hello")
-  with pytest.raises(data.DataError, match=r"text.npz could not be read as a numpy archive"):
+  path.write_text("hello world\nthis is text\n")
+  with pytest.raises(data.DataError) as error:
+    data.load(f"npz:{path}")
+  message = str(error.value)
+  assert message == (f"npz file {path} is not a numpy .npz archive (a zip file, as numpy.savez "
+                     f"writes): it starts with b'hello '.")
+  assert "pickle" not in message
+
+
+def test_a_single_npy_array_given_as_npz_is_named_as_one_array(tmp_path):
+  path = tmp_path / "one.npz"
+  with open(path, "wb") as f:
+    np.save(f, np.zeros((2, 4, 4), np.uint8))
+  with pytest.raises(data.DataError, match=r"one.npz holds a single array \(a .npy file\)"):
     data.load(f"npz:{path}")
 
 

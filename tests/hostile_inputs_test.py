@@ -9,12 +9,24 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
+
+from conftest import TINY_HPARAMS
+from keras_gen.engine import checkpoints
+from keras_gen.engine import loop
+from keras_gen.engine import restore
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_AUTOENCODER = TINY_HPARAMS["autoencoder"]
 
 
 def _train(*flags):
   return subprocess.run([sys.executable, "-m", "keras_gen.train", *flags], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+def _export(*flags):
+  return subprocess.run([sys.executable, "-m", "keras_gen.export", *flags], cwd=REPO,
                         capture_output=True, text=True, timeout=300)
 
 
@@ -42,6 +54,12 @@ def _npz_with_wrong_keys(directory):
   return [f"--dataset=npz:{directory / 'bad.npz'}"], "bad.npz"
 
 
+def _npz_that_is_plain_text(directory):
+  directory.mkdir()
+  (directory / "notes.npz").write_text("hello world\nthis is text\n")
+  return [f"--dataset=npz:{directory / 'notes.npz'}"], "notes.npz is not a numpy .npz archive"
+
+
 def _empty_folder(directory):
   directory.mkdir()
   return [f"--dataset=folder:{directory}"], str(directory)
@@ -54,7 +72,8 @@ def _undecodable_image(directory):
 
 
 @pytest.mark.parametrize("make_input", [_idx_with_wrong_magic, _npz_with_wrong_keys,
-                                        _empty_folder, _undecodable_image])
+                                        _npz_that_is_plain_text, _empty_folder,
+                                        _undecodable_image])
 def test_a_broken_dataset_is_named_and_nothing_is_written(tmp_path, make_input):
   flags, named = make_input(tmp_path / "data")
   model_dir = tmp_path / "run"
@@ -62,6 +81,7 @@ def test_a_broken_dataset_is_named_and_nothing_is_written(tmp_path, make_input):
   assert result.returncode == 2, result.stderr[-1000:]
   error = result.stderr.strip().splitlines()[-1]
   assert error.startswith("Error: ") and named in error
+  assert "pickle" not in error and ".." not in error
   assert not model_dir.exists()
 
 
@@ -88,3 +108,81 @@ def test_no_pickle_in_any_save_or_load_path():
         if "import pickle" in text or "allow_pickle=True" in text or "cPickle" in text:
           offenders.append(name)
   assert offenders == []
+
+
+def _run_folder(tiny_config):
+  """A 4-step autoencoder run with checkpoints at 2 and 4, and the command that resumes it."""
+  config = tiny_config("autoencoder", train_steps=4, checkpoint_every=2)
+  loop.run(config)
+  hparams = ",".join(f"{k}={v}" for k, v in config.hparams.items() if k in TINY_AUTOENCODER)
+  return config, ["--model=autoencoder", f"--dataset={config.dataset}",
+                  f"--model_dir={config.model_dir}", "--train_steps=4", "--batch_size=8",
+                  "--checkpoint_every=2", f"--hparams={hparams}"]
+
+
+def _one_sentence_error(result):
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  return result.stderr.strip().splitlines()[-1]
+
+
+def test_a_damaged_newest_checkpoint_is_named_and_the_intact_one_resumed(tiny_config):
+  config, command = _run_folder(tiny_config)
+  newest = os.path.join(config.model_dir, "checkpoints", "ckpt-4.data-00000-of-00001")
+  os.truncate(newest, os.path.getsize(newest) // 2)
+  result = _train(*command)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert (f"Warning: damaged checkpoint {config.model_dir}/checkpoints/ckpt-4 (Read less bytes "
+          f"than requested); using {config.model_dir}/checkpoints/ckpt-2 (step 2), the newest "
+          f"intact one." in result.stderr)
+  assert f"Resumed from {config.model_dir}/checkpoints/ckpt-2 at step 2." in result.stdout
+
+
+def test_when_every_checkpoint_is_damaged_train_exits_2_naming_them(tiny_config):
+  config, command = _run_folder(tiny_config)
+  for step in (2, 4):
+    with open(os.path.join(config.model_dir, "checkpoints",
+                           f"ckpt-{step}.data-00000-of-00001"), "r+b") as f:
+      f.seek(1000)
+      f.write(bytes(4096))
+  error = _one_sentence_error(_train(*command))
+  assert error.startswith(f"Error: No intact checkpoint to restore: {config.model_dir}/"
+                          f"checkpoints/ckpt-4 (")
+  assert "Checksum does not match" in error and "checkpoints/ckpt-2 (" in error
+  assert "configuration" not in error
+
+
+def test_a_damaged_config_json_gets_one_sentence_from_train_and_export(tiny_config):
+  config, command = _run_folder(tiny_config)
+  path = os.path.join(config.model_dir, "config.json")
+  with open(path, "wb") as f:
+    f.write(np.random.default_rng(0).bytes(300))
+  for result in (_train(*command), _export(f"--model_dir={config.model_dir}")):
+    assert _one_sentence_error(result).startswith(f"Error: {path} is damaged (")
+
+
+@pytest.mark.parametrize("model_dir,error", [
+    ("a_file", "is a file, not a folder."),
+    ("/proc/forbidden/run", "cannot be created (No such file or directory)."),
+])
+def test_a_model_dir_that_cannot_be_a_folder_gets_one_sentence(tiny_npz, tmp_path, model_dir,
+                                                               error):
+  (tmp_path / "a_file").write_text("a file")
+  model_dir = str(tmp_path / model_dir) if model_dir == "a_file" else model_dir
+  result = _train("--model=autoencoder", f"--dataset=npz:{tiny_npz}", f"--model_dir={model_dir}",
+                  "--train_steps=1", "--batch_size=8")
+  assert _one_sentence_error(result) == f"Error: --model_dir={model_dir} {error}"
+
+
+def test_export_of_a_checkpoint_with_non_finite_weights_exits_2_and_writes_nothing(tiny_config):
+  config, _ = _run_folder(tiny_config)
+  run = restore.load_run(config.model_dir)
+  for variable in run.networks["encoder"].trainable_variables:
+    variable.assign(np.full(variable.shape, np.nan, np.float32))
+  tf.train.CheckpointManager(
+      checkpoints.make_checkpoint(tf.Variable(5, dtype=tf.int64), run.networks),
+      os.path.join(config.model_dir, "checkpoints"), max_to_keep=None).save(checkpoint_number=5)
+  result = _export(f"--model_dir={config.model_dir}")
+  assert _one_sentence_error(result).startswith(
+      "Error: The checkpoint of step 5 holds NaN or infinite weights (in encoder/")
+  assert sorted(os.listdir(os.path.join(config.model_dir, "export"))) == ["4"]

@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import assert_same_checkpoint_values
 from conftest import assert_same_weights
+from conftest import checkpoint_values
 from conftest import event_tags
 from conftest import network_weights
+from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
 from keras_gen.engine import loop
+from keras_gen.engine import step_context
 
 
 @pytest.mark.parametrize("model", ["autoencoder", "dcgan"])
@@ -130,32 +134,83 @@ def nan_autoencoder(monkeypatch):
   return "nan_autoencoder"
 
 
-def test_a_nan_step_is_skipped_and_leaves_the_weights_untouched(tiny_config, nan_autoencoder):
+def test_a_nan_step_is_skipped_and_leaves_every_variable_untouched(tiny_config, nan_autoencoder):
   before = tiny_config(nan_autoencoder, "before", train_steps=2)
-  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=3,
-                         hparams={"nan_steps": [3]})
+  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=3, hparams={"nan_steps": [3]})
   loop.run(before)
   result = loop.run(poisoned)
   assert result["nonfinite_steps"] == [3]
-  assert_same_weights(network_weights(before.model_dir), network_weights(poisoned.model_dir))
+  # The weights, the optimizer's slots and iteration count.
+  assert_same_checkpoint_values(checkpoint_values(before.model_dir),
+                                checkpoint_values(poisoned.model_dir))
 
 
-@pytest.mark.parametrize("strategy,replicas", [("mirrored", 2)])
-def test_a_nan_step_is_skipped_on_every_replica(tiny_config, nan_autoencoder, strategy, replicas):
-  before = tiny_config(nan_autoencoder, "before", train_steps=1, strategy=strategy,
-                       cpu_replicas=replicas)
-  poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=2, strategy=strategy,
-                         cpu_replicas=replicas, hparams={"nan_steps": [2]})
+@pytest.fixture
+def nan_dcgan(monkeypatch):
+  from keras_gen import registry
+  monkeypatch.setitem(registry.MODELS, "nan_dcgan",
+                      ("nan_gan", registry.MODELS["dcgan"][1], "test family whose losses turn NaN"))
+  return "nan_dcgan"
+
+
+@pytest.mark.parametrize("strategy,replicas,xla", [("default", 0, False), ("default", 0, True),
+                                                   ("mirrored", 2, False)])
+def test_a_nan_gan_step_leaves_batch_norm_statistics_g_ema_and_optimizer_slots_untouched(
+    tiny_config, nan_dcgan, strategy, replicas, xla):
+  hparams = dict(TINY_HPARAMS["dcgan"], ema_decay=0.9)
+  before = tiny_config(nan_dcgan, "before", train_steps=2, hparams=hparams, strategy=strategy,
+                       cpu_replicas=replicas, xla=xla)
+  poisoned = tiny_config(nan_dcgan, "poisoned", train_steps=3, strategy=strategy,
+                         cpu_replicas=replicas, xla=xla, hparams=dict(hparams, nan_steps=[3]))
   loop.run(before)
-  assert loop.run(poisoned)["nonfinite_steps"] == [2]
-  assert_same_weights(network_weights(before.model_dir), network_weights(poisoned.model_dir))
+  assert loop.run(poisoned)["nonfinite_steps"] == [3]
+  # Batch-norm statistics, G_ema, both optimizers' slots and counts (the first replica's
+  # copies; step_context_test checks every replica's).
+  assert_same_checkpoint_values(checkpoint_values(before.model_dir),
+                                checkpoint_values(poisoned.model_dir))
+
+
+@pytest.mark.parametrize("strategy,replicas", [("default", 0), ("mirrored", 2)])
+def test_updates_that_would_write_infinities_are_skipped_whole_and_nothing_non_finite_is_saved(
+    tiny_config, strategy, replicas, capsys):
+  # Learning rates of 1e8 blow D and G up within a step or two: the batch-norm moving
+  # variances overflow even where the losses stay finite.
+  config = tiny_config("dcgan", train_steps=6, strategy=strategy, cpu_replicas=replicas,
+                       hparams={"g_learning_rate": 1e8, "d_learning_rate": 1e8})
+  result = loop.run(config)
+  assert len(result["nonfinite_steps"]) >= 3
+  values = checkpoint_values(config.model_dir)
+  assert [key for key, value in values.items()
+          if value.dtype.kind == "f" and not np.isfinite(value).all()] == []
+  exported = tf.train.load_checkpoint(os.path.join(result["export_path"], "variables",
+                                                   "variables"))
+  exported_values = [exported.get_tensor(key) for key in exported.get_variable_to_shape_map()]
+  assert len(exported_values) > 20
+  assert all(np.isfinite(value).all() for value in exported_values
+             if getattr(value, "dtype", np.dtype(object)).kind == "f")
+  assert (f"Warning: {len(result['nonfinite_steps'])} of this run's 6 steps were skipped for "
+          f"non-finite values (the first at step {result['nonfinite_steps'][0]})"
+          in capsys.readouterr().err)
+
+
+def test_a_run_that_ends_with_non_finite_variables_stops_with_a_sentence_and_exports_nothing(
+    tiny_config, nan_autoencoder, monkeypatch):
+  # As if the guard had let a NaN through (or a run resumed from a checkpoint holding one).
+  monkeypatch.setattr(step_context.StepTransaction, "end",
+                      lambda self, saved, losses: tf.constant(True))
+  config = tiny_config(nan_autoencoder, train_steps=2, hparams={"nan_steps": [2]})
+  with pytest.raises(loop.NonFiniteError,
+                     match=r"^Step 2: NaN or infinity in .*(encoder|decoder)/.*; the run is not "
+                           r"exported\.$"):
+    loop.run(config)
+  assert not os.path.exists(os.path.join(config.model_dir, "export"))
 
 
 def test_restore_mode_reloads_the_checkpoint_and_stops_when_the_nan_recurs(
     tiny_config, nan_autoencoder):
   config = tiny_config(nan_autoencoder, train_steps=4, checkpoint_every=2,
                        on_nonfinite="restore", hparams={"nan_steps": [3]})
-  with pytest.raises(loop.NonFiniteError, match="Step 3 gave a non-finite loss again"):
+  with pytest.raises(loop.NonFiniteError, match="Step 3 gave non-finite values again"):
     loop.run(config)
   assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("-2")
 

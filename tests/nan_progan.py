@@ -32,8 +32,12 @@ class _PoisonedContext(step_context.StepContext):
     return super().average(per_example_loss) * tf.where(poisoned, float("nan"), 1.0)
 
 
+def poisoned(context, hparams):
+  """`context`, but every loss it averages is NaN at the steps in hparams["nan_steps"]."""
+  return _PoisonedContext(**{field.name: getattr(context, field.name)
+                             for field in dataclasses.fields(context)},
+                          nan_steps=tuple(hparams["nan_steps"]))
+
+
 def train_step(networks, optimizers, batch, context, hparams):
-  poisoned = _PoisonedContext(**{field.name: getattr(context, field.name)
-                                 for field in dataclasses.fields(context)},
-                              nan_steps=tuple(hparams["nan_steps"]))
-  return progan.train_step(networks, optimizers, batch, poisoned, hparams)
+  return progan.train_step(networks, optimizers, batch, poisoned(context, hparams), hparams)

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import assert_same_checkpoint_values
 from conftest import assert_same_weights
+from conftest import checkpoint_values
 from conftest import event_tags
 from conftest import network_weights
 from conftest import requires_debian_fashion_mnist
@@ -251,7 +253,7 @@ def nan_progan(monkeypatch):
   return "nan_progan"
 
 
-def test_a_nan_progan_step_is_skipped_like_any_models_and_leaves_g_and_d_untouched(
+def test_a_nan_progan_step_is_skipped_like_any_models_and_leaves_every_variable_untouched(
     tiny_progan_dataset, tmp_path, nan_progan):
   # Step 4 is the second of the 8x8 transition's 4 steps.
   before = _config(tiny_progan_dataset, tmp_path / "before", model=nan_progan, train_steps=3)
@@ -261,17 +263,17 @@ def test_a_nan_progan_step_is_skipped_like_any_models_and_leaves_g_and_d_untouch
   result = loop.run(poisoned)
   assert result["nonfinite_steps"] == [4]
   assert not all(np.isfinite(value) for value in result["losses"].values())
-  before_weights, poisoned_weights = (network_weights(before.model_dir),
-                                      network_weights(poisoned.model_dir))
-  for name in ("G", "D"):
-    assert_same_weights({name: before_weights[name]}, {name: poisoned_weights[name]})
+  # G, D, G_ema, both optimizers' slots and iteration counts, and the phase state
+  # (images shown, alpha): the skipped step showed no images.
+  assert_same_checkpoint_values(checkpoint_values(before.model_dir),
+                                checkpoint_values(poisoned.model_dir))
 
 
 def test_restore_mode_reloads_a_progan_checkpoint_and_stops_when_the_nan_recurs(
     tiny_progan_dataset, tmp_path, nan_progan):
   config = _config(tiny_progan_dataset, tmp_path / "run", model=nan_progan, checkpoint_every=2,
                    on_nonfinite="restore", hparams=dict(TINY_PROGAN, nan_steps=[3]))
-  with pytest.raises(loop.NonFiniteError, match="Step 3 gave a non-finite loss again"):
+  with pytest.raises(loop.NonFiniteError, match="Step 3 gave non-finite values again"):
     loop.run(config)
   assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("-2")
   # The checkpoint it restored holds the phase state of the end of the 4x4 phase.

@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 
@@ -42,5 +43,9 @@ def test_sigkill_at_a_random_step_then_rerun_gives_the_uninterrupted_weights(tmp
   resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "Resumed from" in resumed.stdout
+  # The killed run's lock is stale: its process is gone.
+  assert (f"Warning: took over the lock of train on host {socket.gethostname()}, PID "
+          f"{process.pid}, started " in resumed.stderr)
+  assert not os.path.exists(tmp_path / "killed" / "lock")
   assert_same_weights(network_weights(str(tmp_path / "whole")),
                       network_weights(str(tmp_path / "killed")))

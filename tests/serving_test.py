@@ -6,7 +6,13 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+import pytest
+import tensorflow as tf
 
+from conftest import TINY_HPARAMS
+from keras_gen import config as config_lib
+from keras_gen import registry
 from keras_gen import serving
 from keras_gen.engine import loop
 
@@ -114,3 +120,38 @@ def test_encode_refuses_images_of_the_wrong_shape_or_dtype(tiny_config):
       "reconstruct": {"images": {"value": [[[[0]] * 8] * 8], "dtype": "uint8"}}})
   assert "expected to be a uint8 tensor but is a float tensor" in report["encode"]["error"]
   assert "`images` must have shape [N, 16, 16, 1]" in report["reconstruct"]["error"]
+
+
+def test_zero_negative_and_wrong_width_requests_are_refused(tiny_config):
+  path = loop.run(tiny_config("dcgan", train_steps=1))["export_path"]
+  for num, error in [(0, "A request must ask for at least one example"),
+                     (-3, "A request must ask for at least one example")]:
+    report = _probe(path, {"sample": {"num": {"value": num, "dtype": "int32"},
+                                      "seed": {"value": 0, "dtype": "int64"}}})
+    assert error in report["sample"]["error"]
+  report = _probe(path, {"serving_default": {"z": {"value": [[0.0] * 9], "dtype": "float32"}}})
+  assert "`z` must have shape [N, 8]" in report["serving_default"]["error"]
+
+
+def test_non_finite_z_and_code_are_refused(tiny_config):
+  generator = loop.run(tiny_config("dcgan", "gan", train_steps=1))["export_path"]
+  autoencoder = loop.run(tiny_config("autoencoder", "ae", train_steps=1))["export_path"]
+  nan_z = {"z": {"value": [[0.0] * 7 + [float("nan")]], "dtype": "float32"}}
+  report = _probe(generator, {"serving_default": nan_z})
+  assert "`z` must hold finite numbers" in report["serving_default"]["error"]
+  report = _probe(autoencoder, {"decode": {"code": {"value": [[float("inf")] + [0.0] * 7],
+                                                    "dtype": "float32"}}})
+  assert "`code` must hold finite numbers" in report["decode"]["error"]
+
+
+def test_a_request_whose_images_would_be_non_finite_is_refused_not_answered_with_noise():
+  family, presets = registry.get_family("dcgan")
+  hparams = config_lib.resolve_hparams("dcgan", family.DEFAULT_HPARAMS,
+                                       dict(presets, **TINY_HPARAMS["dcgan"]))
+  networks = family.build(hparams, (16, 16, 1))
+  kernel = networks["G"].trainable_variables[0]
+  kernel.assign(np.full(kernel.shape, np.inf, np.float32))
+  module = serving.make_module(family, networks, hparams, (16, 16, 1))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="The model produced NaN or infinite values for this request"):
+    module.sample(tf.constant(2), tf.constant(0, tf.int64))

@@ -32,28 +32,44 @@ def test_all_reduce_sum_sums_over_two_replicas_and_is_the_identity_on_one():
   assert float(context.all_reduce_sum([tf.constant(2.0)])[0]) == 2.0
 
 
-def test_a_non_finite_gradient_on_one_replica_skips_the_update_on_both():
+def test_a_transaction_undoes_every_write_on_both_replicas_when_one_replicas_loss_is_nan():
   strategy = _two_replicas()
   with strategy.scope():
     weight = keras.Variable(1.0)
-    optimizer = keras.optimizers.SGD(0.5)
+    running_mean = keras.Variable(0.0, trainable=False)  # Like a batch-norm statistic.
+    optimizer = keras.optimizers.SGD(0.5, momentum=0.9)
     optimizer.build([weight])
   context = _context()
+  transaction = step_context.StepTransaction(
+      strategy, [weight, running_mean] + list(optimizer.variables))
 
   @tf.function
   def step(poison_second_replica):
+    saved = transaction.begin()
+
     def replica():
       replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
       poisoned = tf.logical_and(poison_second_replica, tf.equal(replica_id, 1))
       with tf.GradientTape() as tape:
         loss = weight * tf.where(poisoned, float("nan"), 1.0)
       context.minimize(tape, loss, [weight], optimizer)
-    strategy.run(replica)
+      context.assign([running_mean], [running_mean + 1.0])
+      return loss
 
-  step(tf.constant(True))
-  assert float(weight.numpy()) == 1.0
-  step(tf.constant(False))
-  assert float(weight.numpy()) == 0.0  # 1 - 0.5 * (1 + 1): the replicas' gradients summed.
+    losses = strategy.run(replica)
+    return transaction.end(saved, [strategy.reduce(tf.distribute.ReduceOp.SUM, losses, None)])
+
+  def every_copy():
+    return [[float(copy.numpy()) for copy in strategy.experimental_local_results(v.value)]
+            for v in [weight, running_mean] + list(optimizer.variables)
+            if "learning_rate" not in v.path]
+
+  assert bool(step(tf.constant(False)))
+  applied = every_copy()
+  # 1 - 0.5 * (1 + 1): the replicas' gradients summed; one iteration; the momentum slot.
+  assert applied == [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]]
+  assert not bool(step(tf.constant(True)))
+  assert every_copy() == applied
 
 
 def test_assign_sets_every_replicas_copy_of_a_mirrored_variable():

@@ -129,15 +129,22 @@ def read_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
   """
   if not os.path.isfile(path):
     raise DataError(f"npz file {path} does not exist.")
+  with open(path, "rb") as f:
+    magic = f.read(6)
+  if magic == b"\x93NUMPY":
+    raise DataError(
+        f"npz file {path} holds a single array (a .npy file), not an archive; expected keys "
+        f"{_NPZ_EXPECTED_KEYS}.")
+  if not magic.startswith(b"PK"):
+    # np.load would take any other bytes for a pickle and say so, misleadingly.
+    raise DataError(f"npz file {path} is not a numpy .npz archive (a zip file, as numpy.savez "
+                    f"writes): it starts with {magic!r}.")
   try:
     # allow_pickle=False: a data file must never be able to run code.
     archive = np.load(path, allow_pickle=False)
   except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-    raise DataError(f"npz file {path} could not be read as a numpy archive: {error}.") from error
-  if not isinstance(archive, np.lib.npyio.NpzFile):
-    raise DataError(
-        f"npz file {path} holds a single array, not an archive; expected keys "
-        f"{_NPZ_EXPECTED_KEYS}.")
+    raise DataError(f"npz file {path} could not be read as a numpy archive: "
+                    f"{str(error).rstrip('.')}.") from error
   with archive:
     keys = sorted(archive.files)
     image_key = next((key for key in ("images", "x") if key in keys), None)
@@ -149,7 +156,7 @@ def read_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
       labels = archive[label_key] if label_key else None
     except (ValueError, OSError, zipfile.BadZipFile) as error:
       # Object arrays land here, since they would need pickle.
-      raise DataError(f"npz file {path} could not be read: {error}.") from error
+      raise DataError(f"npz file {path} could not be read: {str(error).rstrip('.')}.") from error
 
   if images.ndim == 3:
     images = images[..., np.newaxis]

@@ -79,7 +79,7 @@ def input_images_per_sec(source, batch_size, seed, batches=200):
 def _time_steps(train_function, iterator, steps):
   start = time.perf_counter()
   for _ in range(steps):
-    losses = train_function(iterator)
+    losses, _ = train_function(iterator)
   for value in losses.values():
     value.numpy()
   return (time.perf_counter() - start) / steps

@@ -7,9 +7,14 @@ position are functions of (seed, step) (and the phase state), so that is all
 the state they need.
 """
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
+import re
+import shutil
+import sys
 
 import tensorflow as tf
 
@@ -17,6 +22,7 @@ from keras_gen import config as config_lib
 
 # Fields that make a model_dir belong to one run; a resumed run must match them.
 IDENTITY_FIELDS = ("model", "dataset", "resolution")
+PREFIX = "ckpt-"  # tf.train.CheckpointManager's checkpoint_name, and the number's dash.
 
 
 def network_variables(networks):
@@ -46,35 +52,126 @@ def make_manager(model_dir, networks, optimizers, step, max_to_keep, phase=None)
   return checkpoint, manager
 
 
-def restore_latest(checkpoint, manager):
-  """Restores the newest checkpoint, if any; returns its path or None.
+def complete_checkpoints(checkpoint_dir):
+  """Paths of the checkpoints in checkpoint_dir whose index was written, newest first.
 
-  The TensorFlow checkpoint index is replaced atomically after the data files
-  are complete, so a write killed half-way leaves the index on the previous
-  checkpoint.
+  TensorFlow writes a checkpoint's index after its data, so these are every
+  checkpoint a save finished (whatever the `checkpoint` state file, which may be damaged
+  or one save behind, says); their bytes may still have been damaged since.
   """
-  path = manager.latest_checkpoint
-  if path is None:
-    return None
+  steps = [int(name[len(PREFIX):-len(".index")]) for name in _names(checkpoint_dir)
+           if name.startswith(PREFIX) and name.endswith(".index")
+           and name[len(PREFIX):-len(".index")].isdigit()]
+  return [os.path.join(checkpoint_dir, f"{PREFIX}{step}") for step in sorted(steps, reverse=True)]
+
+
+def _names(folder):
+  return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+def damage(path):
+  """None if every tensor of the checkpoint at `path` reads back and matches its stored
+  crc32c checksum, else the reader's first line of complaint (bytes cut or overwritten)."""
   try:
-    checkpoint.restore(path).assert_existing_objects_matched()
-  except (tf.errors.OpError, AssertionError, ValueError) as e:
-    raise config_lib.ConfigError(
-        f"Checkpoint {path} does not match this model's networks and optimizers; it was "
-        f"written by a different configuration ({str(e).splitlines()[0]}).") from e
-  return path
+    reader = tf.train.load_checkpoint(path)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except (tf.errors.OpError, IndexError, ValueError) as error:
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return re.sub(r"^TensorBundle at \S+ shard \d+ \(\d+ bytes\): ", "", first_line)
+  return None
+
+
+def restore(checkpoint, paths, partial=False):
+  """Restores the first intact checkpoint of `paths` (newest first); returns it, or None if
+  `paths` is empty.
+
+  A checkpoint whose bytes are damaged is skipped with a warning that names it and
+  the step restored instead. Raises StorageError naming the damaged files when none
+  is intact, and ConfigError when intact bytes do not fit the networks and
+  optimizers (a checkpoint of another configuration). `partial` restores only what
+  `checkpoint` holds (the networks, for export and evaluation).
+  """
+  damaged = []
+  for path in paths:
+    problem = damage(path)
+    if problem is not None:
+      damaged.append(f"{path} ({problem})")
+      continue
+    if damaged:
+      print(f"Warning: damaged checkpoint {'; '.join(damaged)}; using {path} (step "
+            f"{path.rsplit('-', 1)[-1]}), the newest intact one.", file=sys.stderr, flush=True)
+    try:
+      status = checkpoint.restore(path)
+      (status.expect_partial() if partial else status).assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as e:
+      raise config_lib.ConfigError(
+          f"Checkpoint {path} does not match this model's networks and optimizers; it was "
+          f"written by a different configuration ({str(e).splitlines()[0]}).") from e
+    return path
+  if damaged:
+    raise config_lib.StorageError(
+        f"No intact checkpoint to restore: {'; '.join(damaged)} is damaged or missing; restore "
+        f"the files from a copy, or move them away to start over.")
+  return None
+
+
+def save(manager, step):
+  """Saves checkpoint `step`; if the save fails (a full disk), removes what it wrote, so the
+  newest complete checkpoint stays the previous one."""
+  try:
+    manager.save(checkpoint_number=step)
+  except BaseException:
+    for name in _names(manager.directory):
+      if name == f"{PREFIX}{step}_temp" or name.startswith(f"{PREFIX}{step}."):
+        _remove(os.path.join(manager.directory, name))
+    raise
+
+
+def remove_partial_writes(checkpoint_dir):
+  """Removes what interrupted saves left: temporary folders, and data files without an index."""
+  names = _names(checkpoint_dir)
+  for name in names:
+    stem = name.split(".data-")[0]
+    if name.endswith("_temp") or (".data-" in name and f"{stem}.index" not in names):
+      _remove(os.path.join(checkpoint_dir, name))
+
+
+def _remove(path):
+  if os.path.isdir(path):
+    shutil.rmtree(path, ignore_errors=True)
+  else:
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(path)
 
 
 def read_run_config(model_dir):
+  """model_dir's config.json as a dict, or None if there is none; StorageError if damaged."""
   path = os.path.join(model_dir, "config.json")
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path, encoding="utf-8") as f:
+      run_config = json.load(f)
+    problem = None if isinstance(run_config, dict) else f"a JSON {type(run_config).__name__}"
+  except (ValueError, OSError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors.
+    problem = str(e)
+  if problem is None:
+    unknown = set(run_config) - {field.name for field in
+                                 dataclasses.fields(config_lib.TrainConfig)}
+    problem = f"unknown fields {sorted(unknown)}" if unknown else None
+  if problem is not None:
+    raise config_lib.StorageError(
+        f"{path} is damaged ({problem}), not the configuration object a run writes; delete "
+        f"it and rerun the training command that made this folder, or use a new --model_dir.")
+  return run_config
 
 
 def check_model_dir(config):
-  """Refuses a model_dir written by a run of another model, dataset or resolution."""
+  """Refuses a model_dir that is a file, or written by a run of another model, dataset or
+  resolution, or whose checkpoints have other hyperparameters."""
+  if os.path.exists(config.model_dir) and not os.path.isdir(config.model_dir):
+    raise config_lib.ConfigError(f"--model_dir={config.model_dir} is a file, not a folder.")
   previous = read_run_config(config.model_dir)
   if previous is None:
     return
@@ -93,8 +190,8 @@ def check_model_dir(config):
 
 
 def read_latest_step(model_dir):
-  path = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
-  return None if path is None else int(path.rsplit("-", 1)[-1])
+  paths = complete_checkpoints(os.path.join(model_dir, "checkpoints"))
+  return int(paths[0].rsplit("-", 1)[-1]) if paths else None
 
 
 def write_run_config(config):

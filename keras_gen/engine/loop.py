@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from typing import Protocol
 
@@ -25,6 +26,7 @@ from keras_gen import data
 from keras_gen import registry
 from keras_gen import serving
 from keras_gen.engine import checkpoints
+from keras_gen.engine import lock
 from keras_gen.engine import segments
 from keras_gen.engine import step_context
 from keras_gen.engine import strategies
@@ -97,10 +99,18 @@ def build_state(config, family, strategy, element_shape, make_phase=lambda: None
     return TrainingState(networks, optimizers, step, make_phase())
 
 
+def step_writes(state):
+  """Every variable a step may write: what the checkpoint holds, but the step counter."""
+  variables = [v for network in state.networks.values() for v in network.variables]
+  variables += [v for optimizer in state.optimizers.values() for v in optimizer.variables]
+  return variables + (list(state.phase.variables) if state.phase is not None else [])
+
+
 def make_train_function(config, family, strategy, state, global_batch_size, before_step=None,
                         after_step=None):
-  """Returns a tf.function that runs one distributed step and returns summed losses;
-  a segment's hooks run in it before strategy.run and after the step counter advances."""
+  """Returns a tf.function that runs one distributed step as a `StepTransaction` and returns
+  (summed losses, whether the step was finite and so applied); a segment's hooks run in it
+  before strategy.run and after the step counter advances."""
 
   def replica_step(batch):
     context = step_context.StepContext(step=state.step.read_value(), seed=config.seed,
@@ -109,9 +119,12 @@ def make_train_function(config, family, strategy, state, global_batch_size, befo
 
   if config.xla:
     replica_step = tf.function(replica_step, jit_compile=True)
+  transaction = step_context.StepTransaction(strategy, step_writes(state),
+                                             roll_back=config.on_nonfinite == "skip")
 
   @tf.function
   def train_function(iterator):
+    saved = transaction.begin()
     if before_step is not None:
       before_step()
     per_replica_losses = strategy.run(replica_step, args=(next(iterator),))
@@ -120,7 +133,7 @@ def make_train_function(config, family, strategy, state, global_batch_size, befo
     state.step.assign_add(1)
     if after_step is not None:
       after_step()
-    return losses
+    return losses, transaction.end(saved, list(losses.values()))
 
   return train_function
 
@@ -182,6 +195,10 @@ def _evaluate_snapshot(snapshot, config, family, state, step, summaries):
     print(f"Step {step}: {note}", flush=True)
 
 
+def _export_dir(config):
+  return config.export_dir or os.path.join(config.model_dir, "export")
+
+
 def _checkpoint_dir_for(strategy, model_dir):
   """Workers other than the chief write to a temporary folder, as MWMS requires."""
   if strategies.is_chief(strategy):
@@ -199,15 +216,27 @@ def run(config, snapshot=None):
   config = resolve(config, snapshot)
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
+  if strategies.is_chief(strategy):
+    lock.refuse_if_held(config.model_dir)
   plan = segments.make_schedule(config, family, strategy.num_replicas_in_sync)
   config.element_shape = list(plan.element_shape)
-  with precision_and_state(config, family, strategy, plan) as (chief, state):
-    return _train(config, family, strategy, plan, chief, state, snapshot)
+  try:
+    with precision_and_state(config, family, strategy, plan) as (chief, state):
+      return _train(config, family, strategy, plan, chief, state, snapshot)
+  except (OSError, tf.errors.OpError) as error:
+    if not config_lib.is_disk_full(error):
+      raise
+    step = checkpoints.read_latest_step(config.model_dir)
+    raise config_lib.StorageError(
+        f"No space left on device for {config.model_dir} (or its export folder); "
+        + ("nothing was saved" if step is None else f"the checkpoint of step {step} is intact")
+        + ": free space and rerun the same command to resume.") from error
 
 
 @contextlib.contextmanager
 def precision_and_state(config, family, strategy, plan):
-  """Checks model_dir, sets precision, builds the state, then claims model_dir.
+  """Checks model_dir, sets precision, builds the state, then claims model_dir: the chief
+  holds its lock (`keras_gen.engine.lock`) until the block ends.
 
   Yields (chief, TrainingState). Everything a user can get wrong is refused
   before model_dir is created; the precision policy is reset after.
@@ -222,10 +251,16 @@ def precision_and_state(config, family, strategy, plan):
     except ValueError as e:
       raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
     chief = strategies.is_chief(strategy)
-    os.makedirs(config.model_dir, exist_ok=True)
-    if chief:
-      checkpoints.write_run_config(config)
-    yield chief, state
+    try:
+      os.makedirs(config.model_dir, exist_ok=True)
+    except OSError as e:
+      raise config_lib.ConfigError(
+          f"--model_dir={config.model_dir} cannot be created ({e.strerror}).") from e
+    # Only the chief writes model_dir (the other workers write scratch folders).
+    with lock.hold(config.model_dir, "train") if chief else contextlib.nullcontext():
+      if chief:
+        checkpoints.write_run_config(config)
+      yield chief, state
   finally:
     keras.mixed_precision.set_global_policy("float32")
 
@@ -246,7 +281,10 @@ def _train(config, family, strategy, plan, chief, state, snapshot):
   checkpoint, manager = checkpoints.make_manager(
       checkpoint_dir, state.networks, state.optimizers, state.step, config.keep_checkpoints,
       state.phase)
-  restored = checkpoints.restore_latest(checkpoint, manager)
+  if chief:
+    checkpoints.remove_partial_writes(manager.directory)
+    serving.remove_partial_exports(_export_dir(config))
+  restored = checkpoints.restore(checkpoint, checkpoints.complete_checkpoints(manager.directory))
   start_step = current = saved_at = int(state.step.numpy())
   if restored:
     position, _ = plan.position()
@@ -269,30 +307,33 @@ def _train(config, family, strategy, plan, chief, state, snapshot):
       progress.global_batch_size = segment.examples_per_step
       first_step = current + 1
       while current < segment.end_step:
-        losses = _checked_step(train_function, iterator, plan)
+        losses, finite = _checked_step(train_function, iterator, plan)
         current += 1
         if current == first_step:
           progress.reset_clock(current)  # Leave tracing out of the throughput.
         losses = {name: float(value) for name, value in losses.items()}
-        if not all(math.isfinite(value) for value in losses.values()):
+        if not finite:
           result["nonfinite_steps"] = result.get("nonfinite_steps", []) + [current]
           summaries.scalars({"nonfinite/steps": len(result["nonfinite_steps"])}, current)
+          what = (f"a non-finite loss {losses}" if not all(map(math.isfinite, losses.values()))
+                  else f"an update that would write NaN or infinity (losses {losses})")
           if config.on_nonfinite == "skip":
-            print(f"Step {current}: non-finite loss {losses}; the update was skipped.",
+            print(f"Step {current}: {what}; the step was skipped, none of its writes applied.",
                   flush=True)
           else:
             if last_failure is not None and current <= last_failure:
               raise NonFiniteError(
-                  f"Step {current} gave a non-finite loss again after restoring the last "
+                  f"Step {current} gave non-finite values again after restoring the last "
                   f"checkpoint; stopping (try a lower learning rate or --on_nonfinite=skip).")
             last_failure = current
-            restored = checkpoints.restore_latest(checkpoint, manager)
+            restored = checkpoints.restore(checkpoint,
+                                           checkpoints.complete_checkpoints(manager.directory))
             if restored is None:
-              raise NonFiniteError(f"Step {current} gave a non-finite loss {losses} and there "
-                                   f"is no checkpoint to restore; stopping.")
+              raise NonFiniteError(f"Step {current} gave {what} and there is no checkpoint "
+                                   f"to restore; stopping.")
             current = int(state.step.numpy())
-            print(f"Non-finite loss at step {last_failure}; restored {restored} and resumed "
-                  f"from step {current}.", flush=True)
+            print(f"Step {last_failure} gave {what}; restored {restored} and resumed from step "
+                  f"{current}.", flush=True)
             break  # The schedule gives the segment at the restored step.
         at_end = current == segment.end_step
         if current % config.log_every == 0 or at_end:
@@ -301,7 +342,7 @@ def _train(config, family, strategy, plan, chief, state, snapshot):
         if current % config.summary_every == 0 or at_end:
           summaries.images(summary_function(), current)
         if current % config.checkpoint_every == 0 or at_end or stop.signal is not None:
-          manager.save(checkpoint_number=current)
+          checkpoints.save(manager, current)
           saved_at = current
           if config.metrics and chief and stop.signal is None:
             _evaluate_snapshot(snapshot, plan.config_now(config), family, state, current,
@@ -311,7 +352,7 @@ def _train(config, family, strategy, plan, chief, state, snapshot):
           return stopped_by_signal(summaries, stop.signal, current, result)
       segment = plan.segment(current, state.optimizers)
   if saved_at != current:
-    manager.save(checkpoint_number=current)
+    checkpoints.save(manager, current)
   summaries.close()
   plan.finish(result)
   return finish(config, family, strategy, state, chief, current, result, scratch_dir,
@@ -333,13 +374,21 @@ def finish(config, family, strategy, state, chief, step, result, scratch_dir, ex
   if scratch_dir:
     shutil.rmtree(scratch_dir, ignore_errors=True)
   result["step"] = step
+  skipped = result.get("nonfinite_steps", [])
+  if skipped:
+    print(f"Warning: {len(skipped)} of this run's {step - result['start_step']} steps were "
+          f"skipped for non-finite values (the first at step {skipped[0]}); if that is many, "
+          f"lower the learning rates.", file=sys.stderr, flush=True)
+  nonfinite = serving.nonfinite_variables(step_writes(state))
+  if nonfinite:
+    raise NonFiniteError(f"Step {step}: NaN or infinity in {serving.name_some(nonfinite)}; "
+                         f"the run is not exported.")
   result["weights_digest"] = checkpoints.weights_digest(state.networks, state.phase)
   print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)
   result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
   if chief:
-    export_dir = config.export_dir or os.path.join(config.model_dir, "export")
     result["export_path"] = serving.export(family, state.networks, export_config, step,
-                                           export_dir, state.phase)
+                                           _export_dir(config), state.phase)
     print(f"Exported SavedModel to {result['export_path']}", flush=True)
     result["peak_memory_mb"]["export"] = summaries_lib.peak_resident_mb()
   print("Peak resident memory: " + ", ".join(

@@ -30,7 +30,9 @@ def load_run(model_dir, checkpoint_path=None):
   or evaluation of a run stopped at 8x8 of 32x32 describes 8x8 images, as the
   training loop's own export does.
 
-  Raises ConfigError naming the folder if it holds no run or no checkpoint.
+  A damaged newest checkpoint is skipped with a warning (`checkpoints.restore`).
+  Raises ConfigError naming the folder if it holds no run or no checkpoint, and
+  StorageError if its config.json or every checkpoint (or the one given) is damaged.
   """
   run_config = checkpoints.read_run_config(model_dir) if os.path.isdir(model_dir) else None
   if run_config is None:
@@ -38,19 +40,14 @@ def load_run(model_dir, checkpoint_path=None):
         f"--model_dir={model_dir} holds no keras_gen run (no config.json).")
   config = config_lib.TrainConfig(**run_config)
   family, _ = registry.get_family(config.model)
-  checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(
-      os.path.join(model_dir, "checkpoints"))
-  if checkpoint_path is None:
-    raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
   networks = family.build(config.hparams, tuple(config.element_shape))
   phase = schedule.PhaseState() if family.phases is not None else None
   step = tf.Variable(0, dtype=tf.int64, trainable=False)
   checkpoint = checkpoints.make_checkpoint(step, networks, phase=phase)
-  try:
-    checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
-  except (tf.errors.OpError, AssertionError, ValueError) as e:
-    raise config_lib.ConfigError(
-        f"Checkpoint {checkpoint_path} could not be read into model {config.model!r}: "
-        f"{str(e).splitlines()[0]}") from e
+  checkpoint_path = checkpoints.restore(
+      checkpoint, [checkpoint_path] if checkpoint_path else
+      checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints")), partial=True)
+  if checkpoint_path is None:
+    raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
   config = schedule.config_at_level(config, phase)
   return RestoredRun(config, family, networks, int(step.numpy()), checkpoint_path, phase)

@@ -1,7 +1,7 @@
-"""The StepContext the engine hands a family's step: the writes that must agree across
-replicas, so that distribution and the non-finite guard on every update live here once."""
+"""What the engine puts around a family's step: the StepContext it hands the step (the
+writes that must agree across replicas, so that distribution lives here once) and the
+StepTransaction that applies all of a step's writes or none (the non-finite guard)."""
 
-import keras
 import tensorflow as tf
 
 from keras_gen.families import base
@@ -24,47 +24,20 @@ def _tf_variable(variable):
 
 
 class StepContext(base.StepContext):
-  """base.StepContext with the engine's cross-replica writes."""
+  """base.StepContext with the engine's cross-replica writes; the non-finite guard is the
+  `StepTransaction` around the whole step."""
 
   def minimize(self, tape, loss, variables, optimizer):
     # Under mixed_float16 the optimizer is a LossScaleOptimizer: its loss scale, fed in as
     # the output gradient, equals scaling the loss inside the tape; its apply_gradients
-    # unscales (and skips non-finite updates itself).
+    # unscales (and skips non-finite updates itself, lowering the scale).
     scale = tf.cast(optimizer.scale_loss(tf.constant(1.0)), loss.dtype)
     gradients = tape.gradient(loss, variables, output_gradients=scale)
-    self._apply_where_finite(optimizer, gradients, variables, [loss] + list(gradients))
+    optimizer.apply_gradients(zip(gradients, variables))
     return gradients
 
   def apply_gradients(self, optimizer, gradients, variables):
-    self._apply_where_finite(optimizer, gradients, variables, list(gradients))
-
-  def _apply_where_finite(self, optimizer, gradients, variables, checked):
-    """The one non-finite guard: an update is applied on every replica or on none."""
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-      optimizer.apply_gradients(zip(gradients, variables))
-      return
-    finite = _all_finite(checked)
-
-    def apply(gradients):
-      optimizer.apply_gradients(zip(gradients, variables))
-
-    if not _in_strategy_replica() or tf.distribute.get_strategy().num_replicas_in_sync == 1:
-      tf.cond(finite, lambda: apply(gradients), lambda: None)
-      return
-
-    # A cond whose branch all-reduces (apply_gradients does) must be taken in the
-    # cross-replica context, with one decision for all replicas. The gradients
-    # travel as merge_call arguments so each replica applies its own.
-    def apply_where_all_finite(strategy, finite_per_replica, gradients_per_replica):
-      every_replica_finite = tf.reduce_all(
-          tf.stack(strategy.experimental_local_results(finite_per_replica)))
-      tf.cond(every_replica_finite,
-              lambda: strategy.extended.call_for_each_replica(
-                  apply, args=(gradients_per_replica,)),
-              lambda: None)
-
-    tf.distribute.get_replica_context().merge_call(
-        apply_where_all_finite, args=(finite, list(gradients)))
+    optimizer.apply_gradients(zip(gradients, variables))
 
   def assign(self, variables, values):
     # The values are the same on every replica (computed from mirrored variables): each
@@ -85,3 +58,47 @@ class StepContext(base.StepContext):
     if not _in_strategy_replica():
       return values
     return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, values)
+
+
+class StepTransaction:
+  """Makes a step all-or-nothing: every variable it writes keeps its old value unless the
+  step's losses and everything it wrote are finite.
+
+  A GAN step updates D and then takes G's loss through the updated D, so its writes
+  cannot wait for one verdict at the end; instead `begin` reads every variable the step
+  may write (weights, optimizer slots and iteration counts, batch-norm statistics,
+  G_ema, the phase state) before it runs, and `end` assigns those values back when a
+  loss or a written value is a NaN or an infinity. It runs in the cross-replica context
+  of the step's tf.function, on every replica's copy of each variable, so one decision
+  holds for all replicas and costs no extra call from Python. A read value is a snapshot
+  (TensorFlow copies a variable's buffer on write while a read of it is alive), so the
+  price is one copy of the written state and one finiteness pass over it per step.
+
+  roll_back=False (--on_nonfinite=restore) skips the copies and only reports the
+  verdict: the loop then reloads the last checkpoint, which discards the step anyway.
+  The step counter is not part of the transaction: a skipped step still counts, so the
+  next step draws new data and noise.
+  """
+
+  def __init__(self, strategy, variables, roll_back=True):
+    unique = {id(variable): variable for variable in map(_tf_variable, variables)}
+    # Each replica's copy of a mirrored variable, so that every copy is checked and restored.
+    self._copies = [copy for variable in unique.values()
+                    for copy in strategy.experimental_local_results(variable)]
+    self._roll_back = roll_back
+
+  def begin(self):
+    """Returns the values to restore (None without roll_back); call before the step."""
+    return [copy.read_value() for copy in self._copies] if self._roll_back else None
+
+  def end(self, saved, losses):
+    """Returns a bool tensor, True when the step's losses and writes are all finite; when
+    not, restores `saved`, the values `begin` returned."""
+    written = [copy for copy in self._copies if copy.dtype.is_floating]
+    finite = tf.logical_and(_all_finite(losses), _all_finite(written))
+    if self._roll_back:
+      def restore():
+        for copy, value in zip(self._copies, saved):
+          copy.assign(value)
+      tf.cond(finite, lambda: None, restore)
+    return finite

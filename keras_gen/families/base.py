@@ -111,12 +111,12 @@ class StepContext:
         tf.cast(per_example_loss, tf.float32), global_batch_size=self.global_batch_size)
 
   def minimize(self, tape, loss, variables, optimizer):
-    """One update from `loss` (recorded by `tape`), skipped on every replica if any replica's
-    loss or gradients are not finite; returns the gradients."""
+    """One update from `loss` (recorded by `tape`); returns the gradients. (The engine undoes
+    the whole step, on every replica, if a loss or anything it wrote is not finite.)"""
     raise NotImplementedError("The engine's StepContext applies updates.")
 
   def apply_gradients(self, optimizer, gradients, variables):
-    """Applies `gradients` (this replica's share) to `variables`, unless one is not finite."""
+    """Applies `gradients` (this replica's share, summed over replicas) to `variables`."""
     raise NotImplementedError("The engine's StepContext applies updates.")
 
   def assign(self, variables, values):

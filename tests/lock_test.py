@@ -1,0 +1,119 @@
+"""One run per model_dir: the lock file, its stale takeover, and two real runs at once."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from keras_gen import config as config_lib
+from keras_gen import export
+from keras_gen.engine import lock
+from keras_gen.engine import loop
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _write_lock(model_dir, **holder):
+  os.makedirs(model_dir, exist_ok=True)
+  with open(os.path.join(model_dir, lock.LOCK_FILE), "w") as f:
+    json.dump(holder, f)
+
+
+def _gone_pid():
+  process = subprocess.Popen([sys.executable, "-c", "pass"])
+  process.wait()
+  return process.pid
+
+
+def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path):
+  with lock.hold(str(tmp_path), "train"):
+    with open(tmp_path / "lock") as f:
+      holder = json.load(f)
+    assert (holder["host"], holder["pid"], holder["command"]) == (
+        socket.gethostname(), os.getpid(), "train")
+    with pytest.raises(config_lib.StorageError) as error:
+      lock.acquire(str(tmp_path), "export")
+  assert str(error.value) == (
+      f"--model_dir={tmp_path} is in use by train on host {socket.gethostname()}, PID "
+      f"{os.getpid()}, started {holder['started']}; wait for it to end or use another "
+      f"--model_dir (if that process is gone, delete {tmp_path / 'lock'}).")
+  assert not os.path.exists(tmp_path / "lock")  # Released at the end of the block.
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over_with_a_warning(tmp_path, capsys):
+  pid = _gone_pid()
+  _write_lock(tmp_path, host=socket.gethostname(), pid=pid, time=time.time() - 60,
+              started="2026-12-01 10:00:00", command="train")
+  with lock.hold(str(tmp_path), "train"):
+    with open(tmp_path / "lock") as f:
+      assert json.load(f)["pid"] == os.getpid()
+  assert (f"Warning: took over the lock of train on host {socket.gethostname()}, PID {pid}, "
+          f"started 2026-12-01 10:00:00, which is no longer running." in capsys.readouterr().err)
+
+
+def test_a_lock_whose_pid_now_belongs_to_a_later_process_is_stale(tmp_path):
+  # This process started after the lock's time, so it cannot be the holder.
+  _write_lock(tmp_path, host=socket.gethostname(), pid=os.getpid(), time=1.0,
+              started="1970-01-01 00:00:01", command="train")
+  with lock.hold(str(tmp_path), "train"):
+    pass
+
+
+def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
+  _write_lock(tmp_path, host="elsewhere.example", pid=_gone_pid(), time=1.0,
+              started="2026-12-01 10:00:00", command="train")
+  with pytest.raises(config_lib.StorageError, match="in use by train on host elsewhere.example"):
+    lock.acquire(str(tmp_path), "train")
+
+
+def test_training_and_export_refuse_a_model_dir_in_use(tiny_config):
+  config = tiny_config("autoencoder", train_steps=1)
+  loop.run(config)
+  with lock.hold(config.model_dir, "train"):
+    with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
+      loop.run(config)
+    # Refused before the data is read (which here would fail), so within seconds.
+    config.dataset = "npz:/no/such/data.npz"
+    with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
+      loop.run(config)
+    with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
+      export.export(config.model_dir)
+  export.export(config.model_dir)  # Free again.
+
+
+def _train_command(model_dir, tiny_npz, seed, steps):
+  return [sys.executable, "-m", "keras_gen.train", "--model=autoencoder",
+          f"--dataset=npz:{tiny_npz}", f"--model_dir={model_dir}", f"--train_steps={steps}",
+          "--batch_size=8", "--log_every=1", "--summary_every=100000", f"--seed={seed}",
+          "--hparams=filters=4,code_size=8"]
+
+
+def test_two_train_commands_into_one_model_dir_one_runs_the_other_exits_2_naming_it(
+    tmp_path, tiny_npz):
+  model_dir = tmp_path / "run"
+  log = tmp_path / "first.log"
+  with open(log, "w") as output:
+    first = subprocess.Popen(_train_command(model_dir, tiny_npz, 1, 100000), cwd=REPO,
+                             stdout=output, stderr=subprocess.STDOUT)
+  try:
+    while "step 2/" not in log.read_text():
+      assert first.poll() is None, log.read_text()[-2000:]
+      time.sleep(0.5)
+    second = subprocess.run(_train_command(model_dir, tiny_npz, 2, 4), cwd=REPO,
+                            capture_output=True, text=True, timeout=240)
+    assert first.poll() is None  # The second did not wait for the first.
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines()[-1].startswith(
+        f"Error: --model_dir={model_dir} is in use by train on host {socket.gethostname()}, "
+        f"PID {first.pid}, started ")
+    assert "Exported" not in second.stdout
+  finally:
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=120)
+  assert first.returncode == 128 + signal.SIGTERM
+  assert not os.path.exists(model_dir / "lock")
