@@ -64,7 +64,8 @@ def _modes(benchmark):
 
 def main(argv):
   cli.start(argv)
-  from keras_gen.engine import benchmark  # Imports TensorFlow.
+  cli.quiet_tensorflow()
+  from keras_gen.engine import benchmark
   if FLAGS.memory:
     recipes = config_lib.recipe_names() if FLAGS.memory == ["all"] else FLAGS.memory
     results = [cli.exit_on_user_error(benchmark.measure_memory, recipe) for recipe in recipes]

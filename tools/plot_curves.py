@@ -158,6 +158,7 @@ def main(argv):
   cli.reject_positional_arguments(argv)
   if not FLAGS.runs or not FLAGS.output:
     cli.usage_error("--runs and --output are required.")
+  cli.quiet_tensorflow()
   curves = {}
   for label, path in _parse_runs(FLAGS.runs).items():
     try:

@@ -24,7 +24,8 @@ def main(argv):
   cli.start(argv)
   if FLAGS.output and not FLAGS.output.endswith(".weights.h5"):
     cli.usage_error(f"--output={FLAGS.output} must end in .weights.h5.")
-  from keras_gen.metrics import classifier  # Imports TensorFlow.
+  cli.quiet_tensorflow()
+  from keras_gen.metrics import classifier
   metadata = cli.exit_on_user_error(
       lambda: classifier.train(FLAGS.dataset, FLAGS.output, FLAGS.data_dir or None,
                                epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, seed=FLAGS.seed))
