@@ -67,12 +67,13 @@ def _run(*arguments, env=None, cwd=REPO):
 
 @pytest.fixture(scope="module")
 def fashion_run(tmp_path_factory):
-  """(model_dir, the train command's result) of a tiny DCGAN trained 3 steps on Fashion-MNIST."""
+  """(model_dir, the train command's result) of a tiny DCGAN trained 3 steps on Fashion-MNIST,
+  compiled with XLA as the DCGAN recipe is."""
   if not os.path.isdir(FASHION_MNIST):
     pytest.skip("Needs Debian's dataset-fashion-mnist.")
   model_dir = tmp_path_factory.mktemp("quiet") / "dcgan"
   result = _run("-m", "keras_gen.train", "--model=dcgan", "--dataset=fashion_mnist",
-                f"--model_dir={model_dir}", "--train_steps=3", "--batch_size=8",
+                f"--model_dir={model_dir}", "--train_steps=3", "--batch_size=8", "--xla",
                 "--hparams=latent_dim=8,g_filters=4,d_filters=4")
   assert result.returncode == 0, result.stderr[-3000:]
   return model_dir, result

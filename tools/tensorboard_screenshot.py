@@ -72,12 +72,11 @@ def wait_for_runs(port, timeout):
 
 
 def tab_url(port, tab, tag_filter=""):
-  """The tab's address; the scalars tab takes its settings in the fragment, the time
-  series tab in the query. Outliers stay in the scalars' y range: a short run's few
-  points would otherwise all count as outliers."""
+  """The tab's address; the scalars tab takes its settings in the fragment (no smoothing,
+  so a short run's few points are drawn as they are), the time series tab in the query."""
   tag_filter = urllib.parse.quote(tag_filter)
   if tab == "scalars":
-    return (f"http://localhost:{port}/#scalars&_ignoreYOutliers=false"
+    return (f"http://localhost:{port}/#scalars&_smoothingWeight=0"
             + (f"&tagFilter={tag_filter}" if tag_filter else ""))
   query = f"?tagFilter={tag_filter}" if tag_filter and tab == "timeseries" else ""
   return f"http://localhost:{port}/{query}#{tab}"

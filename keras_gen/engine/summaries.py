@@ -10,8 +10,6 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from keras_gen import registry
-
 
 def image_grid(images, columns=None):
   """Tiles [N, H, W, C] images in [-1, 1] into one [1, rows*H, cols*W, C] uint8 image."""
@@ -42,17 +40,10 @@ HPARAMS_FIELDS = ("model", "dataset", "batch_size", "train_steps", "seed", "mixe
 
 def hparams_of(config):
   """{name: bool | int | float | str} of HPARAMS_FIELDS and the model's hyperparameters
-  (lists, such as Progressive GAN's schedules, as text), in the order the HParams table
-  shows them: model, dataset, the hyperparameters that differ from the model's defaults
-  (what a recipe or a run chose), then the rest."""
-  family, presets = registry.get_family(config.model)
-  defaults = {**family.DEFAULT_HPARAMS, **presets}
-  chosen = sorted(name for name, value in config.hparams.items() if defaults.get(name) != value)
-  order = ["model", "dataset", *chosen, *HPARAMS_FIELDS[2:],
-           *sorted(set(config.hparams) - set(chosen))]
+  (dicts, such as Progressive GAN's per-resolution overrides, as text)."""
   values = {**{name: getattr(config, name) for name in HPARAMS_FIELDS}, **config.hparams}
-  return {name: values[name] if isinstance(values[name], (bool, int, float, str))
-          else str(values[name]) for name in order}
+  return {name: value if isinstance(value, (bool, int, float, str)) else str(value)
+          for name, value in sorted(values.items())}
 
 
 class Summaries:
