@@ -66,9 +66,9 @@ def run_training(config):
            "wall_seconds": round(time.time() - started, 1),
            "start_step": result["start_step"], "end_step": result.get("step"),
            "interrupted": result["interrupted"], "machine": machine.describe()}
-  entry["machine"]["other_processes_cores"] = other_load.stop()
+  entry["machine"]["other_load_cores"] = other_load.stop()
   print(f"Ran {entry['wall_seconds']:.0f} s on {machine.summary(entry['machine'])}; "
-        f"{machine.load_note(entry['machine']['other_processes_cores'])}.", flush=True)
+        f"{machine.load_note(entry['machine']['other_load_cores'])}.", flush=True)
   if result.get("chief", True):
     path = os.path.join(config.model_dir, RUN_INFO)
     runs = []

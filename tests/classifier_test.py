@@ -128,7 +128,7 @@ def test_a_trained_classifier_records_its_hash_command_and_machine(trained):
   path, metadata = trained
   assert metadata["sha256"] == classifier.sha256_of(path)
   assert metadata["command"].startswith("python -m keras_gen.metrics.train_classifier")
-  assert metadata["machine"]["cpu"] and "other_processes_cores" in metadata["machine"]
+  assert metadata["machine"]["cpu"] and "other_load_cores" in metadata["machine"]
 
 
 def _same_machine_as(recorded):

@@ -87,7 +87,7 @@ def test_train_writes_nothing_to_stderr_and_names_its_machine(fashion_run):
                    result.stdout, re.MULTILINE), result.stdout
   (entry,) = json.loads((model_dir / "run_info.json").read_text())["runs"]
   assert entry["start_step"] == 0 and entry["end_step"] == 3 and not entry["interrupted"]
-  assert entry["machine"]["cpu"] and entry["machine"]["other_processes_cores"] >= 0
+  assert entry["machine"]["cpu"] and entry["machine"]["other_load_cores"] >= 0
 
 
 def test_verbose_brings_tensorflow_startup_lines_back(tiny_npz, tmp_path):
@@ -116,7 +116,7 @@ def test_evaluate_gives_fcd_of_an_export_on_a_fresh_machine_quietly(fashion_run,
   assert results["metrics"]["fcd"]["fcd"] > 0
   assert "zoo/classifiers/fcd_classifier_fashion_mnist.weights.h5" in (
       results["metrics"]["fcd"]["feature_extractor"])
-  assert results["machine"]["cpu"] and "other_processes_cores" in results["machine"]
+  assert results["machine"]["cpu"] and "other_load_cores" in results["machine"]
 
 
 @pytest.mark.parametrize("command", ["export", "generate"])

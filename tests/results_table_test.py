@@ -44,7 +44,7 @@ def test_table_has_a_row_per_recipe_with_the_figures_a_run_recorded(tmp_path):
 def test_a_machine_recorded_by_the_tools_is_named_with_its_load(tmp_path):
   described = {"cpu": "AMD EPYC", "cores": 2, "cpu_flags": ["avx512f", "avx512_bf16"],
                "no_amx": True, "python": "3.11.7", "tensorflow": "2.21.0",
-               "other_processes_cores": 0.02}
+               "other_load_cores": 0.02}
   zoo = tmp_path / "zoo"
   zoo.mkdir()
   (zoo / "gan_x.json").write_text(json.dumps({"measured": {"fcd": 20.0, "machine": described}}))

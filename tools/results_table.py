@@ -21,8 +21,8 @@ What is read from `measured` (null means "not run yet"):
   steps      `steps` or `train_steps`.
   wall time  `wall_time` (text) or `train_wall_time_seconds` / `wall_seconds`.
   machine    `machine`: text, or the dict keras_gen.machine.describe() gives (train's
-             run_info.json, evaluate's and benchmark's JSON), with
-             `other_processes_cores`: "AMD EPYC, 2 cores (...), Python ..., TensorFlow
+             run_info.json, evaluate's and benchmark's JSON) with `other_load_cores`
+             in it or beside it: "AMD EPYC, 2 cores (...), Python ..., TensorFlow
              ...; idle (other processes used 0.02 cores on average)".
   samples    `samples` or `sample_grid`: a PNG path, shown as a link.
   status     `status`, appended to the figures (e.g. "partial").
@@ -133,8 +133,10 @@ def _machine(measured):
   described = measured.get("machine", "")
   if not isinstance(described, dict):
     return described
-  return (f"{machine.summary(described)}; "
-          f"{machine.load_note(described.get('other_processes_cores'))}")
+  # The load sits in the machine (train's run_info.json, evaluate's JSON) or beside it
+  # (tools/benchmark.py's JSON).
+  load = described.get("other_load_cores", measured.get("other_load_cores"))
+  return f"{machine.summary(described)}; {machine.load_note(load)}"
 
 
 def _cell(text):

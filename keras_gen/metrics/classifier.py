@@ -127,7 +127,7 @@ def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, lear
       "wall_seconds": round(time.perf_counter() - started, 1),
       "machine": machine.describe(),
   }
-  metadata["machine"]["other_processes_cores"] = other_load.stop()
+  metadata["machine"]["other_load_cores"] = other_load.stop()
   _save(model, metadata, output_path)
   return metadata
 

@@ -150,7 +150,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
     values["seconds"] = round(time.perf_counter() - started, 2)
     results["metrics"][name] = values
   results["machine"] = machine.describe()
-  results["machine"]["other_processes_cores"] = other_load.stop()
+  results["machine"]["other_load_cores"] = other_load.stop()
   config_lib.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
   results["output"] = output
   if failures:
@@ -215,5 +215,5 @@ def format_table(results):
       lines.append(f"  {metric:<16} {key:<24} {text}")
   if "machine" in results:
     lines.append(f"On {machine.summary(results['machine'])}; "
-                 f"{machine.load_note(results['machine']['other_processes_cores'])}.")
+                 f"{machine.load_note(results['machine']['other_load_cores'])}.")
   return "\n".join(lines)
