@@ -1,9 +1,9 @@
 """The Python API, for notebooks: `keras_gen.load(...)` and `keras_gen.fit(...)`.
 
     import keras_gen
-    model = keras_gen.load("dcgan_fashion_mnist")     # a pretrained name, run folder or export
-    images = model.sample(16, seed=0)                  # uint8 [16, 28, 28, 1]
     run_dir = keras_gen.fit("dcgan_fashion_mnist", model_dir="runs/dcgan", train_steps=300)
+    model = keras_gen.load(run_dir)        # a run folder, an export or a pretrained name
+    images = model.sample(16, seed=0)      # uint8 [16, 28, 28, 1]
 
 `fit` is the function under `python -m keras_gen.train` too (`run_training`),
 so a run started here and one started from the shell with the same settings
@@ -53,8 +53,8 @@ def run_training(config):
   """Trains `config` (with --metrics at its checkpoints) and records where it ran.
 
   Prints the machine and the cores other processes used meanwhile, and appends
-  one entry per invocation (steps, wall time, machine, load) to
-  MODEL_DIR/run_info.json. Returns the loop's result dict.
+  one entry per invocation (steps, wall time from this call to the end of the
+  export, machine, load) to MODEL_DIR/run_info.json. Returns the loop's result.
   """
   tf_startup.import_tensorflow()
   from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
