@@ -1,13 +1,17 @@
 """What the thin command-line entry points share: `cli.run(main)`, a main that starts with
-`cli.start(argv)` and imports TensorFlow only after it (never for --help), exit code 2 on
-a flag error."""
+`cli.start(argv)` and imports TensorFlow only after it (never for --help) through
+`cli.quiet_tensorflow()`, exit code 2 on a flag error, and --verbose."""
 
-import os
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
+
+from keras_gen import tf_startup
+
+flags.DEFINE_bool("verbose", False, "Show TensorFlow's C++ start-up and INFO lines and absl's "
+                  "INFO logging (hidden by default; setting TF_CPP_MIN_LOG_LEVEL also shows them).")
 
 
 def run(main):
@@ -16,15 +20,22 @@ def run(main):
 
 
 def start(argv):
-  """Refuses positional arguments and quiets TensorFlow's and absl's INFO lines."""
+  """Refuses positional arguments and, unless --verbose, quiets absl's INFO lines."""
   reject_positional_arguments(argv)
-  quiet_tensorflow()
+  if not _verbose():
+    logging.set_verbosity(logging.WARNING)
 
 
 def quiet_tensorflow():
-  """Keeps TensorFlow's and absl's INFO chatter out of the progress lines."""
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  logging.set_verbosity(logging.WARNING)
+  """Imports TensorFlow without its C++ start-up lines (unless --verbose): `tf_startup`."""
+  tf_startup.import_tensorflow(verbose=_verbose())
+  if not _verbose():
+    logging.set_verbosity(logging.WARNING)
+
+
+def _verbose():
+  # An argparse tool (tools/dataset_tool.py) has no parsed absl flags, hence no --verbose.
+  return flags.FLAGS.is_parsed() and flags.FLAGS.verbose
 
 
 def parse_flags_or_exit(argv):

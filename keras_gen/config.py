@@ -58,6 +58,8 @@ class TrainConfig:
   resolution: int = 0  # Image side: folders default to 64; the MNISTs are zero-padded to it.
   metrics: list = dataclasses.field(default_factory=list)  # Evaluated at each checkpoint.
   metric_samples: int = 5000
+  # Settings of the metrics above, as evaluate's --metric_options (e.g. a cheap iwae_samples).
+  metric_options: dict = dataclasses.field(default_factory=dict)
   hparams: dict = dataclasses.field(default_factory=dict)
   # Set by the engine from the dataset, not by a flag; export and evaluate need it.
   element_shape: list = dataclasses.field(default_factory=list)
@@ -95,6 +97,33 @@ def load_recipe(recipe):
   if not isinstance(recipe_json.get("config"), dict):
     raise ConfigError(f"Recipe {path} has no 'config' object.")
   return recipe_json["config"]
+
+
+# Fields set as name=value lists (--hparams, --metric_options), merged over the recipe's.
+DICT_FIELDS = ("hparams", "metric_options")
+
+
+def make_config(recipe=None, values=None):
+  """The configuration of a run: the defaults, then the recipe, then `values`.
+
+  `values` maps TrainConfig field names to what the user gave (the train flags
+  typed, or the keyword arguments of `keras_gen.fit`); `hparams` and
+  `metric_options` may be dicts or 'name=value,...' strings, and are merged
+  name by name over the recipe's. Raises ConfigError naming an unknown field.
+  """
+  fields = {field.name for field in dataclasses.fields(TrainConfig)} - {"element_shape"}
+  merged = {name: {} for name in DICT_FIELDS}
+  layers = [(f"Recipe {recipe}", dict(load_recipe(recipe)) if recipe else {}),
+            ("Settings", dict(values or {}))]
+  for source, layer in layers:
+    unknown = sorted(set(layer) - fields)
+    if unknown:
+      raise ConfigError(f"{source} sets unknown fields: {unknown}; valid: {sorted(fields)}.")
+    for name in DICT_FIELDS:
+      given = layer.pop(name, None) or {}
+      merged[name].update(parse_hparams(given) if isinstance(given, str) else given)
+    merged.update(layer)
+  return TrainConfig(**merged)
 
 
 def parse_hparams(text):

@@ -43,6 +43,7 @@ def main(argv):
   cli.start(argv)
   if not FLAGS.model_dir:
     cli.usage_error("--model_dir is required: the training run to export.")
+  cli.quiet_tensorflow()
   paths = cli.exit_on_user_error(export, FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint,
                                  FLAGS.format)
   for path in paths:

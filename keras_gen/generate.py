@@ -1,9 +1,11 @@
 """Looks at a trained model: `python -m keras_gen.generate --mode=grid --model_dir=DIR`.
 
 Modes (see keras_gen.generation.commands): grid, interpolate, video, timeline,
-reconstruct. Works from a checkpoint folder (--model_dir) or an export
-(--saved_model); timeline needs the checkpoints. Examples:
+reconstruct. Works from a checkpoint folder (--model_dir), an export
+(--saved_model) or the pretrained zoo (--pretrained); timeline needs the
+checkpoints. Examples:
 
+  python -m keras_gen.generate --mode=grid --pretrained=dcgan_fashion_mnist
   python -m keras_gen.generate --mode=grid --model_dir=runs/dcgan_fashion_mnist --seed=3
   python -m keras_gen.generate --mode=interpolate --saved_model=runs/vae_fashion_mnist/export
   python -m keras_gen.generate --mode=video --model_dir=runs/dcgan_fashion_mnist --frames=96
@@ -20,8 +22,10 @@ from keras_gen.generation import options as options_lib
 flags.DEFINE_enum("mode", "grid", options_lib.MODES, "What to draw.")
 flags.DEFINE_string("model_dir", "", "A training run folder; its newest checkpoint is used.")
 flags.DEFINE_string("saved_model", "", "An export folder (EXPORT_DIR or EXPORT_DIR/<version>).")
-flags.DEFINE_string("output_dir", "", "Where files go (default: MODEL_DIR/generated, or "
-                    "`generated` beside the export).")
+flags.DEFINE_string("pretrained", "", "A model of the pretrained zoo (zoo/pretrained/NAME), by "
+                    "name or folder.")
+flags.DEFINE_string("output_dir", "", "Where files go (default: MODEL_DIR/generated, "
+                    "`generated` beside the export, or ./generated for --pretrained).")
 flags.DEFINE_integer("seed", 0, "Seed of the latents and of the real images chosen.")
 flags.DEFINE_integer("rows", 0, "Rows (0: grid 8, interpolate 8, video 4, reconstruct 4).")
 flags.DEFINE_integer("columns", 0, "Columns (0: grid 8, video 4, timeline 8, reconstruct 8).")
@@ -55,6 +59,7 @@ def main(argv):
     cli.usage_error(f"--indices={','.join(FLAGS.indices)} must be whole numbers.")
   options = options_lib.Options(
       mode=FLAGS.mode, model_dir=FLAGS.model_dir, saved_model=FLAGS.saved_model,
+      pretrained=FLAGS.pretrained,
       output_dir=FLAGS.output_dir, seed=FLAGS.seed, rows=FLAGS.rows, columns=FLAGS.columns,
       steps=FLAGS.steps, truncation=FLAGS.truncation, interpolation=FLAGS.interpolation,
       source=FLAGS.source, latents=FLAGS.latents, indices=indices, frames=FLAGS.frames,
@@ -64,7 +69,8 @@ def main(argv):
     options_lib.check(options)  # Before TensorFlow loads, so a bad flag fails fast.
   except config_lib.ConfigError as e:
     cli.usage_error(str(e))
-  from keras_gen.generation import commands  # Imports TensorFlow.
+  cli.quiet_tensorflow()
+  from keras_gen.generation import commands
   result = cli.exit_on_user_error(commands.run, options)
   for note in result.notes:
     print(note)

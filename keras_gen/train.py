@@ -54,40 +54,29 @@ flags.DEFINE_list("metrics", [], "Metrics to evaluate at every checkpoint (see "
                   "`python -m keras_gen.evaluate --helpfull`), logged as metrics/* in TensorBoard.")
 flags.DEFINE_integer("metric_samples", _DEFAULTS.metric_samples,
                      "Samples per snapshot metric.")
+flags.DEFINE_string("metric_options", "", "Settings of --metrics, as evaluate's, e.g. "
+                    "'iwae_samples=100'.")
 flags.DEFINE_string("hparams", "", "Model hyperparameters, e.g. 'latent_dim=64,loss=minimax'.")
 
 FLAGS = flags.FLAGS
 
 _CONFIG_FLAGS = [field.name for field in dataclasses.fields(config_lib.TrainConfig)
-                 if field.name not in ("hparams", "element_shape")]
+                 if field.name != "element_shape"]
 
 
 def config_from_flags():
-  """Defaults, then the recipe, then explicitly typed flags."""
-  values = {}
-  hparams = {}
-  if FLAGS.recipe:
-    recipe = dict(config_lib.load_recipe(FLAGS.recipe))
-    hparams.update(recipe.pop("hparams", {}))
-    unknown = sorted(set(recipe) - set(_CONFIG_FLAGS))
-    if unknown:
-      raise config_lib.ConfigError(f"Recipe {FLAGS.recipe} sets unknown fields: {unknown}.")
-    values.update(recipe)
-  for name in _CONFIG_FLAGS:
-    if FLAGS[name].present or name not in values:
-      if FLAGS[name].value is not None:
-        values[name] = FLAGS[name].value
-  hparams.update(config_lib.parse_hparams(FLAGS.hparams))
-  return config_lib.TrainConfig(**values, hparams=hparams)
+  """Defaults, then the recipe, then the flags typed (`config_lib.make_config`)."""
+  typed = {name: FLAGS[name].value for name in _CONFIG_FLAGS if FLAGS[name].present}
+  return config_lib.make_config(FLAGS.recipe, typed)
 
 
 def main(argv):
   cli.start(argv)
-  from keras_gen.engine import loop  # Imports TensorFlow; kept out of --help.
-  from keras_gen.metrics import evaluation
+  cli.quiet_tensorflow()
+  from keras_gen import api
+  from keras_gen.engine import loop
   try:
-    result = cli.exit_on_user_error(
-        lambda: loop.run(config_from_flags(), snapshot=evaluation.SnapshotMetrics()))
+    result = cli.exit_on_user_error(lambda: api.run_training(config_from_flags()))
   except loop.NonFiniteError as e:
     print(f"Error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -3,14 +3,20 @@
 import inspect
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen import machine
 from keras_gen.metrics import classifier
 from keras_gen.metrics import extractors
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +92,67 @@ def test_the_saved_weights_hold_the_network_alone(trained):
 
 def test_a_missing_classifier_names_the_command_that_trains_it(tmp_path, monkeypatch):
   monkeypatch.setenv("KERAS_GEN_HOME", str(tmp_path))
-  assert classifier.default_path("fashion_mnist") == str(
-      tmp_path / "classifiers" / "fashion_mnist.weights.h5")
+  assert classifier.default_path("mnist") == str(tmp_path / "classifiers" / "mnist.weights.h5")
   with pytest.raises(config_lib.ConfigError, match=(
-      "python -m keras_gen.metrics.train_classifier --dataset=fashion_mnist")):
-    classifier.load_extractor("fashion_mnist")
+      "python -m keras_gen.metrics.train_classifier --dataset=mnist")):
+    classifier.load_extractor("mnist")
+
+
+def test_fashion_mnist_uses_the_shipped_classifier_by_default_keyed_by_its_sha256(
+    tmp_path, monkeypatch):
+  monkeypatch.setenv("KERAS_GEN_HOME", str(tmp_path))  # No classifier trained by the user.
+  with open(os.path.join(REPO, "zoo", "classifiers", "fcd_classifier_fashion_mnist.json")) as f:
+    recorded = json.load(f)
+
+  extractor = classifier.load_extractor("fashion_mnist")
+
+  assert classifier.sha256_of(classifier.shipped_path("fashion_mnist")) == recorded["sha256"]
+  assert os.path.basename(classifier.shipped_path("fashion_mnist")) == recorded["weights"]
+  assert extractor.cache_key == f"domain_classifier-fashion_mnist-{recorded['sha256'][:16]}"
+  assert classifier.shipped_path("fashion_mnist") in extractor.description
+
+
+def test_weights_that_are_not_the_ones_their_json_records_are_refused(trained, tmp_path,
+                                                                      tiny_npz):
+  path, metadata = trained
+  copy = tmp_path / "changed.weights.h5"
+  copy.write_bytes(open(path, "rb").read())
+  (tmp_path / "changed.json").write_text(json.dumps({**metadata, "sha256": "0" * 64}))
+
+  with pytest.raises(config_lib.ConfigError, match=(
+      f"Classifier weights {copy} have SHA-256 {metadata['sha256']}, not the 0000")):
+    classifier.load_extractor(f"npz:{tiny_npz}", str(copy))
+
+
+def test_a_trained_classifier_records_its_hash_command_and_machine(trained):
+  path, metadata = trained
+  assert metadata["sha256"] == classifier.sha256_of(path)
+  assert metadata["command"].startswith("python -m keras_gen.metrics.train_classifier")
+  assert metadata["machine"]["cpu"] and "other_load_cores" in metadata["machine"]
+
+
+def _same_machine_as(recorded):
+  here = machine.describe()
+  here["tensorflow"] = tf.__version__
+  return all(here[key] == recorded[key] for key in ("cpu", "cores", "cpu_flags", "tensorflow"))
+
+
+def test_train_classifier_reproduces_the_shipped_weights_bit_for_bit(tmp_path):
+  with open(os.path.join(REPO, "zoo", "classifiers", "fcd_classifier_fashion_mnist.json")) as f:
+    recorded = json.load(f)
+  if not _same_machine_as(recorded["measured"]["machine"]):
+    pytest.skip("The shipped weights are reproducible bit for bit on the CPU, core count and "
+                "TensorFlow version that trained them; this is another machine.")
+  if not os.path.exists("/usr/share/datasets/fashion-mnist"):
+    pytest.skip("Needs Debian's dataset-fashion-mnist.")
+  output = tmp_path / "fashion_mnist.weights.h5"
+
+  result = subprocess.run([sys.executable, *recorded["command"].split()[1:],
+                           f"--output={output}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=1800)
+
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert classifier.sha256_of(str(output)) == recorded["sha256"]
 
 
 def test_a_dataset_without_labels_cannot_train_a_classifier(tmp_path):
@@ -101,8 +163,7 @@ def test_a_dataset_without_labels_cannot_train_a_classifier(tmp_path):
 
 
 def test_the_zoo_recipe_states_the_trainer_defaults_and_a_measured_accuracy():
-  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo",
-                      "classifiers", "fcd_classifier_fashion_mnist.json")
+  path = os.path.join(REPO, "zoo", "classifiers", "fcd_classifier_fashion_mnist.json")
   with open(path) as f:
     recipe = json.load(f)
   defaults = inspect.signature(classifier.train).parameters

@@ -1,6 +1,9 @@
-"""Every command line's --help answers without importing TensorFlow, within 2 seconds."""
+"""Every command line's --help answers without importing TensorFlow, within 2 seconds; each
+command, run for real, keeps TensorFlow's C++ start-up lines off the terminal."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -10,9 +13,11 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = [["-m", "keras_gen.train"], ["-m", "keras_gen.export"], ["-m", "keras_gen.evaluate"],
             ["-m", "keras_gen.generate"], ["-m", "keras_gen.metrics.train_classifier"],
-            ["tools/benchmark.py"], ["tools/dataset_tool.py"]]
+            ["tools/benchmark.py"], ["tools/dataset_tool.py"], ["tools/pretrained.py"],
+            ["tools/tensorboard_screenshot.py"]]
 IDS = [command[-1] for command in COMMANDS]
 ENV = dict(os.environ, PYTHONPATH=REPO)
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 
 def _help(command, *options):
@@ -43,3 +48,102 @@ def test_help_returns_within_two_seconds(command):
     if seconds[-1] < 2.0:
       break
   assert min(seconds) < 2.0, seconds
+
+
+# --- A quiet terminal: each command, run for real, prints no TensorFlow C++ start-up line. ----
+
+# A user who has not chosen TF_CPP_MIN_LOG_LEVEL (the test process has: conftest sets it).
+QUIET_ENV = {name: value for name, value in ENV.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
+# TensorFlow's C++ log lines ("I0000 00:00:1796189895.146135    2041 port.cc:153] ...") and
+# absl's notice before its logging starts.
+CPP_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w.]+:\d+\]|absl::InitializeLog",
+                          re.MULTILINE)
+
+
+def _run(*arguments, env=None, cwd=REPO):
+  return subprocess.run([sys.executable, *arguments], cwd=cwd, env=env or QUIET_ENV,
+                        capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def fashion_run(tmp_path_factory):
+  """(model_dir, the train command's result) of a tiny DCGAN trained 3 steps on Fashion-MNIST,
+  compiled with XLA as the DCGAN recipe is."""
+  if not os.path.isdir(FASHION_MNIST):
+    pytest.skip("Needs Debian's dataset-fashion-mnist.")
+  model_dir = tmp_path_factory.mktemp("quiet") / "dcgan"
+  result = _run("-m", "keras_gen.train", "--model=dcgan", "--dataset=fashion_mnist",
+                f"--model_dir={model_dir}", "--train_steps=3", "--batch_size=8", "--xla",
+                "--hparams=latent_dim=8,g_filters=4,d_filters=4")
+  assert result.returncode == 0, result.stderr[-3000:]
+  return model_dir, result
+
+
+def test_train_writes_nothing_to_stderr_and_names_its_machine(fashion_run):
+  model_dir, result = fashion_run
+  assert result.stderr == ""
+  assert re.search(r"^Ran \d+ s on .+, \d+ cores \(.*\), Python [\d.]+, TensorFlow [\d.]+; "
+                   r"(idle|shared) \(other processes used [\d.]+ cores on average\)\.$",
+                   result.stdout, re.MULTILINE), result.stdout
+  (entry,) = json.loads((model_dir / "run_info.json").read_text())["runs"]
+  assert entry["start_step"] == 0 and entry["end_step"] == 3 and not entry["interrupted"]
+  assert entry["machine"]["cpu"] and entry["machine"]["other_load_cores"] >= 0
+
+
+def test_verbose_brings_tensorflow_startup_lines_back(tiny_npz, tmp_path):
+  result = _run("-m", "keras_gen.train", "--model=autoencoder", f"--dataset=npz:{tiny_npz}",
+                f"--model_dir={tmp_path / 'run'}", "--train_steps=1", "--batch_size=8",
+                "--hparams=filters=4,code_size=8", "--verbose")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert CPP_LOG_LINE.search(result.stderr), result.stderr[-3000:]
+
+
+def test_a_log_level_the_user_chose_is_left_alone(tmp_path):
+  result = _run("-c", "from keras_gen import tf_startup; tf_startup.import_tensorflow()",
+                env=dict(QUIET_ENV, TF_CPP_MIN_LOG_LEVEL="0"))
+  assert result.returncode == 0 and CPP_LOG_LINE.search(result.stderr), result.stderr[-3000:]
+
+
+def test_evaluate_gives_fcd_of_an_export_on_a_fresh_machine_quietly(fashion_run, tmp_path):
+  model_dir, _ = fashion_run
+  fresh = dict(QUIET_ENV, KERAS_GEN_HOME=str(tmp_path / "home"))  # No classifier trained here.
+  output = tmp_path / "eval.json"
+  result = _run("-m", "keras_gen.evaluate", f"--saved_model={model_dir / 'export'}",
+                "--metrics=fcd", "--num_samples=200", f"--output={output}", env=fresh)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stderr == ""
+  results = json.loads(output.read_text())
+  assert results["metrics"]["fcd"]["fcd"] > 0
+  assert "zoo/classifiers/fcd_classifier_fashion_mnist.weights.h5" in (
+      results["metrics"]["fcd"]["feature_extractor"])
+  assert results["machine"]["cpu"] and "other_load_cores" in results["machine"]
+
+
+@pytest.mark.parametrize("command", ["export", "generate"])
+def test_export_and_generate_write_nothing_to_stderr(fashion_run, tmp_path, command):
+  model_dir, _ = fashion_run
+  arguments = {"export": ["-m", "keras_gen.export", f"--model_dir={model_dir}",
+                          f"--export_dir={tmp_path / 'export'}"],
+               "generate": ["-m", "keras_gen.generate", f"--model_dir={model_dir}", "--mode=grid",
+                            "--rows=2", "--columns=2", f"--output_dir={tmp_path}"]}[command]
+  result = _run(*arguments)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stderr == ""
+  assert "Exported" in result.stdout or "Wrote" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["train_classifier", "benchmark", "dataset_tool"])
+def test_the_other_tools_print_no_tensorflow_startup_line(tiny_npz, tmp_path, command):
+  arguments = {
+      "train_classifier": ["-m", "keras_gen.metrics.train_classifier",
+                           f"--dataset=npz:{tiny_npz}", "--epochs=1",
+                           f"--output={tmp_path / 'c.weights.h5'}"],
+      "benchmark": ["tools/benchmark.py", "--recipe=", "--model=autoencoder",
+                    f"--dataset=npz:{tiny_npz}", "--batch_size=8", "--steps=2", "--xla=off",
+                    "--hparams=filters=4,code_size=8"],
+      "dataset_tool": ["tools/dataset_tool.py", "create_from_npz", str(tmp_path / "levels"),
+                       str(tiny_npz)],
+  }[command]
+  result = _run(*arguments)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert not CPP_LOG_LINE.search(result.stderr), result.stderr[-3000:]

@@ -67,3 +67,39 @@ def test_recipe_path_accepts_a_file_and_rejects_garbage(tmp_path):
   with pytest.raises(config_lib.ConfigError, match="is not valid JSON"):
     config_lib.load_recipe(str(path))
   assert os.path.isdir(config_lib.ZOO_DIR)
+
+
+def test_make_config_layers_defaults_recipe_and_settings_name_by_name(tmp_path):
+  recipe = tmp_path / "r.json"
+  recipe.write_text(json.dumps({"config": {
+      "model": "vae", "train_steps": 100, "batch_size": 32, "metric_options": {"iwae_samples": 10},
+      "hparams": {"latent_dim": 8, "beta": 2.0}}}))
+
+  config = config_lib.make_config(str(recipe), {
+      "train_steps": 5, "hparams": "latent_dim=4", "metric_options": {"images_per_batch": 7}})
+
+  assert (config.model, config.train_steps, config.batch_size) == ("vae", 5, 32)
+  assert config.hparams == {"latent_dim": "4", "beta": 2.0}
+  assert config.metric_options == {"iwae_samples": 10, "images_per_batch": 7}
+  assert config.seed == config_lib.TrainConfig().seed
+
+
+def test_make_config_names_an_unknown_setting_and_the_valid_ones():
+  with pytest.raises(config_lib.ConfigError, match=r"Settings sets unknown fields: \['steps'\]; "
+                     r"valid: \[.*'train_steps'"):
+    config_lib.make_config(None, {"steps": 5})
+
+
+def test_every_recipes_snapshot_metrics_exist_and_apply_to_its_model():
+  from keras_gen import metrics as metrics_lib
+  from keras_gen import serving
+  from keras_gen.metrics import evaluation
+  for name in config_lib.recipe_names():
+    config = config_lib.make_config(name, {"model_dir": "unused"})
+    if not config.metrics:
+      continue
+    evaluation.SnapshotMetrics().check(config)
+    family, _ = registry.get_family(config.model)
+    kind = serving.output_kind(family, [2] if config.dataset in ("ring8", "grid25") else [1, 1, 1])
+    for metric in config.metrics:
+      assert kind in metrics_lib.get_metric(metric)[1], (name, metric)

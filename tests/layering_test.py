@@ -9,23 +9,25 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_gen"
 
-# Lowest first; a module belongs to the layer of its longest matching prefix.
+# Lowest first; a module belongs to the layer of its longest matching prefix. The package
+# itself ("keras_gen", its __init__: the Python API's load and fit) is an entry point and
+# matches only itself.
 LAYERS = [
-    ("bottom", ["keras_gen", "keras_gen.config", "keras_gen.data", "keras_gen.layers",
+    ("bottom", ["keras_gen.config", "keras_gen.data", "keras_gen.layers",
                 "keras_gen.losses", "keras_gen.schedule", "keras_gen.plots", "keras_gen.lazy",
-                "keras_gen.machine"]),
+                "keras_gen.machine", "keras_gen.tf_startup"]),
     ("families", ["keras_gen.families", "keras_gen.registry", "keras_gen.serving",
                   "keras_gen.onnx_export"]),
     ("engine", ["keras_gen.engine"]),
     ("metrics and generation", ["keras_gen.metrics", "keras_gen.generation"]),
-    ("entry points", ["keras_gen.cli", "keras_gen.train", "keras_gen.export",
-                      "keras_gen.evaluate", "keras_gen.generate",
+    ("entry points", ["keras_gen", "keras_gen.api", "keras_gen.cli", "keras_gen.train",
+                      "keras_gen.export", "keras_gen.evaluate", "keras_gen.generate",
                       "keras_gen.metrics.train_classifier"]),
 ]
-# What the metrics and generation layer may use of the engine: rebuilding a run and
-# writing image grids; never the loop.
+# What the metrics and generation layer may use of the engine: rebuilding a run (from a
+# checkpoint or the pretrained zoo) and writing image grids; never the loop.
 ENGINE_FOR_TOOLS = {"keras_gen.engine.restore", "keras_gen.engine.checkpoints",
-                    "keras_gen.engine.summaries"}
+                    "keras_gen.engine.summaries", "keras_gen.engine.pretrained"}
 
 
 def _module_name(path):
@@ -54,7 +56,7 @@ def layer_of(module):
   best = None
   for index, (_, prefixes) in enumerate(LAYERS):
     for prefix in prefixes:
-      if module == prefix or module.startswith(prefix + "."):
+      if module == prefix or (prefix != "keras_gen" and module.startswith(prefix + ".")):
         if best is None or len(prefix) > best[1]:
           best = (index, len(prefix))
   assert best is not None, f"{module} is in no layer; add it to LAYERS"

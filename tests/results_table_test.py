@@ -41,6 +41,21 @@ def test_table_has_a_row_per_recipe_with_the_figures_a_run_recorded(tmp_path):
   assert "| [vae_x](zoo/vae_x.json) | not run yet |" in table
 
 
+def test_a_machine_recorded_by_the_tools_is_named_with_its_load(tmp_path):
+  described = {"cpu": "AMD EPYC", "cores": 2, "cpu_flags": ["avx512f", "avx512_bf16"],
+               "no_amx": True, "python": "3.11.7", "tensorflow": "2.21.0",
+               "other_load_cores": 0.02}
+  zoo = tmp_path / "zoo"
+  zoo.mkdir()
+  (zoo / "gan_x.json").write_text(json.dumps({"measured": {"fcd": 20.0, "machine": described}}))
+
+  (row,) = [line for line in results_table.table(str(zoo), str(tmp_path)).splitlines()
+            if "gan_x" in line]
+
+  assert ("| AMD EPYC, 2 cores (avx512f, avx512_bf16; no AMX), Python 3.11.7, TensorFlow "
+          "2.21.0; idle (other processes used 0.02 cores on average) |") in row
+
+
 def test_only_the_text_between_the_markers_is_replaced():
   text = ("# Title\nintro\n<!-- results-table:start -->\nold table\n"
           "<!-- results-table:end -->\nrest\n")

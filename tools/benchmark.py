@@ -74,7 +74,8 @@ def _modes(benchmark):
 
 def main(argv):
   cli.start(argv)
-  from keras_gen.engine import benchmark  # Imports TensorFlow.
+  cli.quiet_tensorflow()
+  from keras_gen.engine import benchmark
   if FLAGS.progan_levels:
     _write(cli.exit_on_user_error(_progan_levels))
     return

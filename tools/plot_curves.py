@@ -196,6 +196,7 @@ def main(argv):
   cli.reject_positional_arguments(argv)
   if not FLAGS.runs or not FLAGS.output:
     cli.usage_error("--runs and --output are required.")
+  cli.quiet_tensorflow()
   curves, runs, markers = {}, _parse_runs(FLAGS.runs), []
   try:
     for label, path in runs.items():

@@ -20,7 +20,10 @@ What is read from `measured` (null means "not run yet"):
              `keras_gen.evaluate` results file.
   steps      `steps` or `train_steps`.
   wall time  `wall_time` (text) or `train_wall_time_seconds` / `wall_seconds`.
-  machine    `machine`.
+  machine    `machine`: text, or the dict keras_gen.machine.describe() gives (train's
+             run_info.json, evaluate's and benchmark's JSON) with `other_load_cores`
+             in it or beside it: "AMD EPYC, 2 cores (...), Python ..., TensorFlow
+             ...; idle (other processes used 0.02 cores on average)".
   samples    `samples` or `sample_grid`: a PNG path, shown as a link.
   status     `status`, appended to the figures (e.g. "partial").
 """
@@ -35,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import flags  # noqa: E402
 
 from keras_gen import cli  # noqa: E402
+from keras_gen import machine  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_MARKER = "<!-- results-table:start -->"
@@ -125,6 +129,16 @@ def _wall_time(measured):
   return ""
 
 
+def _machine(measured):
+  described = measured.get("machine", "")
+  if not isinstance(described, dict):
+    return described
+  # The load sits in the machine (train's run_info.json, evaluate's JSON) or beside it
+  # (tools/benchmark.py's JSON).
+  load = described.get("other_load_cores", measured.get("other_load_cores"))
+  return f"{machine.summary(described)}; {machine.load_note(load)}"
+
+
 def _cell(text):
   return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -143,7 +157,7 @@ def row(name, recipe, repo):
   samples = measured.get("samples") or measured.get("sample_grid") or ""
   samples = f"[grid]({samples})" if isinstance(samples, str) and samples.endswith(".png") else ""
   return (f"| [{name}]({path}) | {_cell(text)} | {_number(steps) if steps else ''} | "
-          f"{_cell(_wall_time(measured))} | {_cell(measured.get('machine', ''))} | {samples} |")
+          f"{_cell(_wall_time(measured))} | {_cell(_machine(measured))} | {samples} |")
 
 
 def load_recipes(zoo):

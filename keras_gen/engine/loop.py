@@ -187,7 +187,7 @@ def _log_progress(current, losses, progress, plan, optimizers, summaries):
 def _evaluate_snapshot(snapshot, config, family, state, step, summaries):
   """Logs and prints the snapshot's metrics; a metric that does not apply says why."""
   values, notes = snapshot(config, family, state.networks, state.phase, step)
-  summaries.scalars({f"metrics/{key}": value for key, value in values.items()}, step)
+  summaries.metrics(values, step)
   if values:
     print(f"Step {step}: " + "  ".join(f"{key} {value:.5g}" for key, value in values.items()),
           flush=True)
@@ -293,8 +293,9 @@ def _train(config, family, strategy, plan, chief, state, snapshot):
 
   summaries = summaries_lib.Summaries(config.model_dir, enabled=chief)
   summaries.text("config", "```\n" + config.to_json() + "\n```", start_step)
+  summaries.hparams(config)
   progress = summaries_lib.Progress(plan.total_steps(start_step), config.batch_size, start_step)
-  result = {"start_step": start_step, "losses": {}, "interrupted": False}
+  result = {"start_step": start_step, "losses": {}, "interrupted": False, "chief": chief}
   last_failure = None
   with _StopRequest() as stop:
     segment = plan.segment(current, state.optimizers)

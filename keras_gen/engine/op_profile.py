@@ -14,6 +14,8 @@ activations, optimizer updates, the step's own overhead).
 """
 
 import collections
+import contextlib
+import logging
 import time
 
 import tensorflow as tf
@@ -56,9 +58,23 @@ def live_ops(graph):
   return [op for op in graph.get_operations() if op in live]
 
 
+@contextlib.contextmanager
+def _tensorflow_warnings_silenced():
+  """TensorFlow's FLOP statistics call a deprecated function of TensorFlow's own, whose
+  warning would tell the user to change code that is not theirs."""
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+
+
 def _flops(graph, op):
   try:
-    return tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
+    with _tensorflow_warnings_silenced():
+      return tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
   except (ValueError, TypeError):
     return 0
 
@@ -83,8 +99,9 @@ def all_flops(concrete_function):
   """The profiler's count: every op in the traced graph, pruned or not."""
   options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   options["output"] = "none"
-  return int(tf.compat.v1.profiler.profile(concrete_function.graph,
-                                           options=options).total_float_ops)
+  with _tensorflow_warnings_silenced():
+    return int(tf.compat.v1.profiler.profile(concrete_function.graph,
+                                             options=options).total_float_ops)
 
 
 def _replay(op, repeats):

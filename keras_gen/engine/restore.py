@@ -38,10 +38,7 @@ def load_run(model_dir, checkpoint_path=None):
   if run_config is None:
     raise config_lib.ConfigError(
         f"--model_dir={model_dir} holds no keras_gen run (no config.json).")
-  config = config_lib.TrainConfig(**run_config)
-  family, _ = registry.get_family(config.model)
-  networks = family.build(config.hparams, tuple(config.element_shape))
-  phase = schedule.PhaseState() if family.phases is not None else None
+  config, family, networks, phase = build_networks(run_config)
   step = tf.Variable(0, dtype=tf.int64, trainable=False)
   checkpoint = checkpoints.make_checkpoint(step, networks, phase=phase)
   checkpoint_path = checkpoints.restore(
@@ -51,3 +48,13 @@ def load_run(model_dir, checkpoint_path=None):
     raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
   config = schedule.config_at_level(config, phase)
   return RestoredRun(config, family, networks, int(step.numpy()), checkpoint_path, phase)
+
+
+def build_networks(run_config):
+  """(TrainConfig, family, networks, phase state or None) of a run's config.json dict, the
+  networks freshly initialized at the run's full element_shape, for weights to be read into."""
+  config = config_lib.TrainConfig(**run_config)
+  family, _ = registry.get_family(config.model)
+  networks = family.build(config.hparams, tuple(config.element_shape))
+  phase = schedule.PhaseState() if family.phases is not None else None
+  return config, family, networks, phase

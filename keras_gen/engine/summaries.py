@@ -1,4 +1,5 @@
-"""TensorBoard summaries, sample-grid PNGs and the terminal progress line."""
+"""TensorBoard summaries (scalars, images, the HParams dashboard), sample-grid PNGs and the
+terminal progress line."""
 
 import math
 import os
@@ -7,6 +8,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
 
 
 def image_grid(images, columns=None):
@@ -31,14 +33,55 @@ def write_png(path, grid):
   os.replace(partial, path)
 
 
+# The TrainConfig fields shown on the HParams dashboard beside the model's hyperparameters.
+HPARAMS_FIELDS = ("model", "dataset", "batch_size", "train_steps", "seed", "mixed_precision",
+                  "xla", "resolution")
+
+
+def hparams_of(config):
+  """{name: bool | int | float | str} of HPARAMS_FIELDS and the model's hyperparameters
+  (dicts, such as Progressive GAN's per-resolution overrides, as text)."""
+  values = {**{name: getattr(config, name) for name in HPARAMS_FIELDS}, **config.hparams}
+  return {name: value if isinstance(value, (bool, int, float, str)) else str(value)
+          for name, value in sorted(values.items())}
+
+
 class Summaries:
-  """Writes scalars and image grids under model_dir/train, and PNGs under model_dir/samples."""
+  """Writes scalars and image grids under model_dir/train, and PNGs under model_dir/samples;
+  the run's hyperparameters and metrics also go to TensorBoard's HParams dashboard."""
 
   def __init__(self, model_dir, enabled=True):
     self.model_dir = model_dir
     self.enabled = enabled
     self.writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train"))
                    if enabled else tf.summary.create_noop_writer())
+    self._hparams = {}
+    self._loss_tags = set()
+    self._declared = False
+
+  def hparams(self, config):
+    """Starts the run's HParams session: its hyperparameters (`hparams_of`)."""
+    self._hparams = hparams_of(config)
+    with self.writer.as_default():
+      hp.hparams(self._hparams, trial_id=os.path.basename(os.path.normpath(self.model_dir)))
+    self.writer.flush()
+
+  def metrics(self, values, step):
+    """Logs {"metric/key": value} as metrics/* scalars. The first call also declares them
+    and the losses as the HParams dashboard's metric columns; the table shows their
+    latest values."""
+    self.scalars({f"metrics/{key}": value for key, value in values.items()}, step)
+    if self._declared or not values:
+      return
+    self._declared = True
+    # Sample counts (num_samples, num_real, ...) are settings, not columns worth comparing.
+    tags = sorted(f"metrics/{key}" for key in values
+                  if not key.rsplit("/", 1)[-1].startswith("num_")) + sorted(self._loss_tags)
+    with self.writer.as_default():
+      hp.hparams_config(hparams=[hp.HParam(name) for name in self._hparams],
+                        metrics=[hp.Metric(tag, display_name=tag.split("/", 1)[1])
+                                 for tag in tags])
+    self.writer.flush()
 
   def text(self, tag, text, step):
     with self.writer.as_default(step=step):
@@ -46,6 +89,7 @@ class Summaries:
     self.writer.flush()
 
   def scalars(self, values, step):
+    self._loss_tags.update(tag for tag in values if tag.startswith("loss/"))
     with self.writer.as_default(step=step):
       for tag, value in values.items():
         tf.summary.scalar(tag, float(value))

@@ -12,8 +12,8 @@
   reconstruct  bands of three rows, inputs / reconstructions / |error| maps, and
                a JSON of each image's MSE and PSNR.
 
-Files go to options.output_dir (default MODEL_DIR/generated, or `generated`
-beside an export) as `<model>_step<step>_<mode>..._seed<seed>.<ext>`, each
+Files go to options.output_dir (default MODEL_DIR/generated, `generated`
+beside an export, or ./generated for a pretrained model) as `<model>_step<step>_<mode>..._seed<seed>.<ext>`, each
 written under a temporary name and renamed. With options.tensorboard the same
 pictures are logged under OUTPUT_DIR/tensorboard at the model's step.
 """
@@ -49,7 +49,7 @@ def run(options):
   options_lib.check(options)
   if options.mp4:
     gif.check_mp4_writer()
-  model = models.load(options.model_dir, options.saved_model)
+  model = models.load(options.model_dir, options.saved_model, options.pretrained)
   result = Result()
   if options.tensorboard:
     result.writer = tf.summary.create_file_writer(
@@ -70,6 +70,8 @@ def _output_dir(options):
     return options.output_dir
   if options.model_dir:
     return os.path.join(options.model_dir, "generated")
+  if options.pretrained:
+    return "generated"
   return os.path.join(os.path.dirname(os.path.abspath(options.saved_model.rstrip("/"))),
                       "generated")
 
@@ -297,7 +299,7 @@ def timeline(model, options, result):
   """One row per checkpoint (up to options.checkpoints, evenly spread, first and last included)."""
   if not options.model_dir:
     raise config_lib.ConfigError("--mode=timeline reads the checkpoints of one run: give "
-                                 "--model_dir, not --saved_model.")
+                                 "--model_dir, not --saved_model or --pretrained.")
   paths = sorted(models.checkpoint_paths(options.model_dir), key=_checkpoint_step)
   count = min(options.checkpoints, len(paths))
   chosen = sorted({round(i * (len(paths) - 1) / max(count - 1, 1)) for i in range(count)})

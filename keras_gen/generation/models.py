@@ -1,8 +1,8 @@
-"""One interface to a trained model, from a checkpoint or from a SavedModel export.
+"""One interface to a trained model, from a checkpoint, a SavedModel export or the pretrained zoo.
 
 `LoadedModel` exposes what the pictures need, with float32 numpy arrays at the
 boundary: images in [-1, 1] as [N, H, W, C], points as [N, 2], latents and
-codes as [N, d]. A checkpoint is used through the family's raw serving
+codes as [N, d]. A checkpoint (or a pretrained model) is used through the family's raw serving
 functions (`family.serving(networks, hparams, phase)`); an export through its
 signatures (`serving_default` {"z"}, `encode`, `decode`, `reconstruct`), whose
 uint8 images are converted back to [-1, 1].
@@ -38,6 +38,7 @@ class LoadedModel:
     encode: images [N, H, W, C] in [-1, 1] -> codes [N, code_dim]; None for generators.
     decode: codes [N, code_dim] -> images in [-1, 1]; None for generators.
     model_dir: the run folder, when loaded from a checkpoint.
+    element_shape: the shape of one image [H, W, C] or point [2].
   """
   name: str
   step: int
@@ -50,6 +51,7 @@ class LoadedModel:
   encode: Callable[[np.ndarray], np.ndarray] | None = None
   decode: Callable[[np.ndarray], np.ndarray] | None = None
   model_dir: str | None = None
+  element_shape: tuple = ()
 
   def reconstruct(self, images):
     """images [N, H, W, C] in [-1, 1] -> decode(encode(images)), same shape and range."""
@@ -78,13 +80,24 @@ def _numpy(tensor):
 def from_checkpoint(model_dir, checkpoint_path=None):
   """The newest (or the given) checkpoint of a run folder."""
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
-  run = restore.load_run(model_dir, checkpoint_path)
+  return from_run(restore.load_run(model_dir, checkpoint_path), model_dir)
+
+
+def from_pretrained(name_or_folder):
+  """A model of the pretrained zoo (`keras_gen.engine.pretrained`), by name or folder."""
+  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  return from_run(pretrained.load_run(name_or_folder))
+
+
+def from_run(run, model_dir=None):
+  """The networks of a `restore.RestoredRun`, through the family's serving functions."""
   element_shape = tuple(run.config.element_shape)
   functions = run.family.serving(run.networks, run.config.hparams, run.phase)
   fields = dict(name=run.config.model, step=run.step,
                 kind=serving.output_kind(run.family, element_shape),
                 dataset=run.config.dataset, data_dir=run.config.data_dir or None,
-                resolution=run.config.resolution or None, model_dir=model_dir)
+                resolution=run.config.resolution or None, model_dir=model_dir,
+                element_shape=element_shape)
   if isinstance(functions, base.AutoencoderServing):
     generate = (_batched(functions.generate, from_output=_numpy)
                 if functions.generate is not None else None)
@@ -108,7 +121,8 @@ def from_export(path):
   run_config = metadata.get("config", {})
   fields = dict(name=metadata["model"], step=int(metadata["step"]), kind=subject.kind,
                 dataset=metadata["dataset"], data_dir=run_config.get("data_dir") or None,
-                resolution=run_config.get("resolution") or None)
+                resolution=run_config.get("resolution") or None,
+                element_shape=tuple(metadata["element_shape"]))
   generate, latent_dim = None, 0
   # An autoencoder's serving_default reconstructs images; a generator's (and the
   # VAE's, which samples from a prior) maps {"z"} to outputs.
@@ -134,11 +148,18 @@ def from_export(path):
                       from_output=_images_from_uint8))
 
 
-def load(model_dir="", saved_model=""):
-  """Exactly one of a run folder (--model_dir) and an export (--saved_model)."""
-  if bool(model_dir) == bool(saved_model):
-    raise config_lib.ConfigError("Give exactly one of --model_dir and --saved_model.")
-  return from_checkpoint(model_dir) if model_dir else from_export(saved_model)
+def load(model_dir="", saved_model="", pretrained=""):
+  """Exactly one of a run folder (--model_dir), an export (--saved_model) and a pretrained
+  model (--pretrained)."""
+  check_one_source(model_dir, saved_model, pretrained)
+  if model_dir:
+    return from_checkpoint(model_dir)
+  return from_export(saved_model) if saved_model else from_pretrained(pretrained)
+
+
+def check_one_source(model_dir, saved_model, pretrained):
+  if sum(map(bool, (model_dir, saved_model, pretrained))) != 1:
+    raise config_lib.ConfigError("Give exactly one of --model_dir, --saved_model and --pretrained.")
 
 
 def checkpoint_paths(model_dir):

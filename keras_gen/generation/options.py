@@ -27,8 +27,10 @@ class Options:
   """What to draw; field names match the flags of `keras_gen.generate`."""
   mode: str
   model_dir: str = ""          # A run folder (checkpoints) ...
-  saved_model: str = ""        # ... or an export.
-  output_dir: str = ""         # Default: MODEL_DIR/generated, or `generated` beside the export.
+  saved_model: str = ""        # ... or an export ...
+  pretrained: str = ""         # ... or a model of zoo/pretrained/ (a name or its folder).
+  output_dir: str = ""         # Default: MODEL_DIR/generated, `generated` beside the export,
+                               # or ./generated for a pretrained model.
   seed: int = 0
   rows: int = 0                # 0: DEFAULT_SHAPES[mode].
   columns: int = 0

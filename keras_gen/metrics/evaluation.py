@@ -7,6 +7,7 @@ import time
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen import machine
 from keras_gen import metrics as metrics_lib
 from keras_gen import registry
 from keras_gen.metrics import image_sets
@@ -14,15 +15,24 @@ from keras_gen.metrics import subject as subject_lib
 
 
 def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir="",
-             split="test", num_samples=10000, seed=0, output="", extra=None):
-  """Evaluates a checkpoint (model_dir) or an export (saved_model); returns the results dict."""
-  if bool(model_dir) == bool(saved_model):
-    raise config_lib.ConfigError("Give exactly one of --model_dir and --saved_model.")
+             split="test", num_samples=10000, seed=0, output="", extra=None, pretrained=""):
+  """Evaluates a checkpoint (model_dir), an export (saved_model) or a pretrained model
+  (a name or folder of zoo/pretrained/); returns the results dict."""
+  if sum(map(bool, (model_dir, saved_model, pretrained))) != 1:
+    raise config_lib.ConfigError("Give exactly one of --model_dir, --saved_model and --pretrained.")
   functions = _metric_functions(metric_names)
-  subject = (subject_lib.from_model_dir(model_dir) if model_dir
-             else subject_lib.from_saved_model(saved_model))
+  if pretrained:
+    from keras_gen.engine import pretrained as pretrained_lib  # pylint: disable=g-import-not-at-top
+    subject = subject_lib.from_run(pretrained_lib.load_run(pretrained))
+    source = subject.run.checkpoint_path
+    output = output or os.path.join(
+        "eval", f"{os.path.basename(os.path.normpath(source))}_step{subject.metadata['step']}.json")
+  else:
+    subject = (subject_lib.from_model_dir(model_dir) if model_dir
+               else subject_lib.from_saved_model(saved_model))
+    source = model_dir or saved_model
   output = output or _default_output(model_dir, saved_model, subject.metadata["step"])
-  return evaluate_subject(subject, functions, model_dir or saved_model, dataset, data_dir,
+  return evaluate_subject(subject, functions, source, dataset, data_dir,
                           split, num_samples, seed, output, extra)
 
 
@@ -46,12 +56,13 @@ class SnapshotMetrics:
 
   def check(self, config):
     _metric_functions(config.metrics)
+    _check_options(config.metric_options)
 
   def __call__(self, config, family, networks, phase, step):
     """Returns ({"metric/key": number}, [why a metric was skipped])."""
     results = evaluate_networks(family, networks, config, step, config.metrics,
                                 num_samples=config.metric_samples, seed=config.seed,
-                                phase=phase)
+                                extra=config.metric_options, phase=phase)
     values = {f"{name}/{key}": value for name, metric in results["metrics"].items()
               for key, value in metric.items()
               if isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -73,6 +84,13 @@ def _metric_functions(metric_names):
   return functions
 
 
+def _check_options(extra):
+  try:
+    metrics_lib.check_metric_options(extra)
+  except ValueError as e:
+    raise config_lib.ConfigError(str(e)) from e
+
+
 def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_samples, seed,
                      output, extra):
   """Runs {name: (function, kinds)} on a subject, writes `output` and returns the results.
@@ -84,10 +102,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   A phased model below its top level is compared with real images box-filtered
   down to its level (`_reals_at_level`).
   """
-  try:
-    metrics_lib.check_metric_options(extra or {})
-  except ValueError as e:
-    raise config_lib.ConfigError(str(e)) from e
+  _check_options(extra or {})
   for name, (_, kinds) in functions.items():
     if subject.kind not in kinds:
       raise config_lib.ConfigError(
@@ -121,6 +136,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   if box_filtered_from is not None:
     results["real_images_box_filtered_from"] = list(box_filtered_from)
   failures = {}
+  other_load = machine.OtherLoad().start()
   for name, (function, _) in functions.items():
     started = time.perf_counter()
     try:
@@ -133,6 +149,8 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
       values = {"error": str(e)}
     values["seconds"] = round(time.perf_counter() - started, 2)
     results["metrics"][name] = values
+  results["machine"] = machine.describe()
+  results["machine"]["other_load_cores"] = other_load.stop()
   config_lib.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
   results["output"] = output
   if failures:
@@ -195,4 +213,7 @@ def format_table(results):
     for key, value in values.items():
       text = f"{value:.6g}" if isinstance(value, float) else str(value)
       lines.append(f"  {metric:<16} {key:<24} {text}")
+  if "machine" in results:
+    lines.append(f"On {machine.summary(results['machine'])}; "
+                 f"{machine.load_note(results['machine']['other_load_cores'])}.")
   return "\n".join(lines)

@@ -1,0 +1,185 @@
+"""The Python API, for notebooks: `keras_gen.load(...)` and `keras_gen.fit(...)`.
+
+    import keras_gen
+    run_dir = keras_gen.fit("dcgan_fashion_mnist", model_dir="runs/dcgan", train_steps=300)
+    model = keras_gen.load(run_dir)        # a run folder, an export or a pretrained name
+    images = model.sample(16, seed=0)      # uint8 [16, 28, 28, 1]
+
+`fit` is the function under `python -m keras_gen.train` too (`run_training`),
+so a run started here and one started from the shell with the same settings
+are the same run. It is not called `train` because the package attribute
+`keras_gen.train` is the CLI's module: importing it (`python -m
+keras_gen.train`, or any `import keras_gen.train`) would replace a function of
+that name. `fit` is also the name Keras users know for "train this".
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from keras_gen import config as config_lib
+from keras_gen import machine
+from keras_gen import tf_startup
+from keras_gen.generation import latents  # numpy only, like layout: no TensorFlow.
+from keras_gen.generation import layout
+
+RUN_INFO = "run_info.json"
+
+
+def fit(recipe=None, *, model_dir, **settings):
+  """Trains a model as `python -m keras_gen.train` does; returns the run folder.
+
+  Args:
+    recipe: a zoo recipe name (zoo/NAME.json) or a recipe path; None starts
+      from the defaults.
+    model_dir: the run folder; an existing one is resumed, as on the command line.
+    **settings: any train flag by its name (train_steps=300, batch_size=32,
+      metrics=["fcd"], ...), overriding the recipe; `hparams` and
+      `metric_options` may be dicts or 'name=value,...' strings, merged over
+      the recipe's name by name.
+
+  Raises:
+    ConfigError (a ValueError) naming a setting the user got wrong, before
+    anything is written; the loop's NonFiniteError if training diverged and
+    `on_nonfinite="restore"` could not get past it.
+  """
+  run_training(config_lib.make_config(recipe, dict(settings, model_dir=model_dir)))
+  return model_dir
+
+
+def run_training(config):
+  """Trains `config` (with --metrics at its checkpoints) and records where it ran.
+
+  Prints the machine and the cores other processes used meanwhile, and appends
+  one entry per invocation (steps, wall time from this call to the end of the
+  export, machine, load) to MODEL_DIR/run_info.json. Returns the loop's result.
+  """
+  tf_startup.import_tensorflow()
+  from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
+  from keras_gen.metrics import evaluation  # pylint: disable=g-import-not-at-top
+  other_load = machine.OtherLoad().start()
+  started = time.time()
+  result = loop.run(config, snapshot=evaluation.SnapshotMetrics())
+  entry = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+           "wall_seconds": round(time.time() - started, 1),
+           "start_step": result["start_step"], "end_step": result.get("step"),
+           "interrupted": result["interrupted"], "machine": machine.describe()}
+  entry["machine"]["other_load_cores"] = other_load.stop()
+  print(f"Ran {entry['wall_seconds']:.0f} s on {machine.summary(entry['machine'])}; "
+        f"{machine.load_note(entry['machine']['other_load_cores'])}.", flush=True)
+  if result.get("chief", True):
+    path = os.path.join(config.model_dir, RUN_INFO)
+    runs = []
+    if os.path.exists(path):
+      with open(path) as f:
+        runs = json.load(f)["runs"]
+    config_lib.write_atomically(path, json.dumps({"runs": runs + [entry]}, indent=2) + "\n")
+  return result
+
+
+def load(source):
+  """A trained model, by what you have: a run folder, an export, or a pretrained name.
+
+  source: a training run's model_dir (its newest checkpoint), an export folder
+  (EXPORT_DIR or EXPORT_DIR/<version>), the name of a model in zoo/pretrained/
+  or such a model's folder. Returns a `Model`.
+  Raises ConfigError naming the source if it is none of these.
+  """
+  tf_startup.import_tensorflow()
+  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  from keras_gen.generation import models  # pylint: disable=g-import-not-at-top
+  source = os.fspath(source)
+  if os.path.isdir(source):
+    if os.path.isfile(os.path.join(source, pretrained.MANIFEST)):
+      return Model(models.from_pretrained(source))
+    if os.path.isfile(os.path.join(source, "config.json")):
+      return Model(models.from_checkpoint(source))
+    return Model(models.from_export(source))
+  if source in pretrained.names():
+    return Model(models.from_pretrained(source))
+  raise config_lib.ConfigError(
+      f"{source!r} is neither a folder (a run, an export or a pretrained model) nor the name "
+      f"of a pretrained model; pretrained models: {', '.join(pretrained.names()) or 'none'}.")
+
+
+DTYPES = ("uint8", "float32")
+
+
+class Model:
+  """A trained generator or autoencoder with numpy in and out.
+
+  Images go in as uint8 [N, H, W, C] in [0, 255] (or floats in [-1, 1], the
+  networks' own range) and come out as uint8, or as float32 in [-1, 1] with
+  dtype="float32". A 2-D toy generator returns float32 points [N, 2].
+
+  Attributes: name (the model, e.g. "dcgan"), kind ("generator", "points" or
+  "autoencoder"), step, dataset, element_shape (of one image or point),
+  latent_dim (0 for an autoencoder without a prior).
+  """
+
+  def __init__(self, loaded):
+    self._loaded = loaded  # A keras_gen.generation.models.LoadedModel.
+    self.name, self.kind, self.step = loaded.name, loaded.kind, loaded.step
+    self.dataset, self.latent_dim = loaded.dataset, loaded.latent_dim
+    self.element_shape = tuple(loaded.element_shape)
+
+  def __repr__(self):
+    return (f"Model({self.name!r}, kind={self.kind!r}, step={self.step}, "
+            f"dataset={self.dataset!r}, element_shape={self.element_shape})")
+
+  def sample(self, n, seed=0, dtype="uint8"):
+    """n samples from z ~ N(0, I) drawn with `seed`: the cells of
+    `python -m keras_gen.generate --mode=grid --seed=SEED`, row by row."""
+    self._require("generate")
+    return self.generate(latents.gaussian(n, self.latent_dim, seed), dtype)
+
+  def generate(self, z, dtype="uint8"):
+    """Images (or points) for latents z, float [N, latent_dim]."""
+    self._require("generate")
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != self.latent_dim:
+      raise config_lib.ConfigError(f"z has shape {z.shape}; {self.name} takes "
+                                   f"[N, {self.latent_dim}].")
+    return self._output(self._loaded.generate(z), dtype)
+
+  def encode(self, images):
+    """Codes, float32 [N, code_dim], of images [N, H, W, C] (uint8, or floats in [-1, 1])."""
+    self._require("encode")
+    return self._loaded.encode(self._images(images))
+
+  def decode(self, code, dtype="uint8"):
+    """Images of codes, float [N, code_dim]."""
+    self._require("decode")
+    return self._output(self._loaded.decode(np.asarray(code, np.float32)), dtype)
+
+  def reconstruct(self, images, dtype="uint8"):
+    """decode(encode(images)), for images [N, H, W, C] (uint8, or floats in [-1, 1])."""
+    self._require("encode")
+    return self._output(self._loaded.reconstruct(self._images(images)), dtype)
+
+  def _require(self, function):
+    if getattr(self._loaded, function) is None:
+      what = ("an autoencoder without a prior: use encode, decode and reconstruct"
+              if self.kind == "autoencoder" else f"a {self.kind} model without an encoder")
+      raise config_lib.ConfigError(f"{function}() is not available: {self.name!r} is {what}.")
+
+  def _images(self, images):
+    images = np.asarray(images)
+    if images.shape[1:] != self.element_shape:
+      raise config_lib.ConfigError(f"The images have shape {images.shape}; {self.name} takes "
+                                   f"[N, {', '.join(map(str, self.element_shape))}].")
+    if images.dtype == np.uint8:
+      return images.astype(np.float32) / 127.5 - 1.0
+    if not np.issubdtype(images.dtype, np.floating):
+      raise config_lib.ConfigError(f"The images are {images.dtype}; give uint8 in [0, 255] or "
+                                   "floats in [-1, 1].")
+    return images.astype(np.float32)
+
+  def _output(self, values, dtype):
+    if dtype not in DTYPES:
+      raise config_lib.ConfigError(f"dtype={dtype!r} is not one of {', '.join(DTYPES)}.")
+    if self.kind == "points" or dtype == "float32":
+      return values.astype(np.float32)
+    return layout.to_uint8(values)

@@ -1,0 +1,190 @@
+"""The pretrained zoo: trained networks shipped in the repository, usable without training.
+
+Each model is a folder `zoo/pretrained/NAME/` with two files:
+
+  weights.npz    every variable of every network of the run (D and moving
+                 averages included, so evaluation and the linear probe work as
+                 from a checkpoint) and, for Progressive GAN, the phase state;
+                 key "<network>/<index>" in the network's creation order (the
+                 order its checkpoints use), "phase/<name>" for the phase state.
+  manifest.json  the run's config, recipe, step, metric values, the storage
+                 dtype and the SHA-256 and size of weights.npz.
+
+Storage: with storage_dtype "float16", every float32 variable is stored as
+float16 (numpy's round-to-nearest-even cast) and cast back to float32 when
+loaded, halving the size; a variable whose values do not fit float16 (beyond
+65504) stays float32, as do integer variables. The loaded networks therefore
+differ from the trained ones by the float16 rounding of their weights; the
+manifest's `float16_output_difference`, measured by `tools/pretrained.py add`,
+states what that does to the outputs. "float32" stores the weights exactly.
+
+`load_run(name_or_folder)` verifies every file's SHA-256 against the manifest
+and returns a `restore.RestoredRun`, so everything that works on a checkpoint
+(generate, evaluate, the Python API) works on a pretrained model.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from keras_gen import config as config_lib
+from keras_gen import schedule
+from keras_gen import serving
+from keras_gen.engine import checkpoints
+from keras_gen.engine import restore
+
+PRETRAINED_DIR = os.path.join(config_lib.ZOO_DIR, "pretrained")
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.npz"
+BUDGET_BYTES = 20 * 1000 * 1000  # Every shipped model together (the issue's 20 MB).
+STORAGE_DTYPES = ("float16", "float32")
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+PHASE_VARIABLES = ("images_shown", "phase", "level", "alpha")
+# Fields of a run's config that name folders of the machine it ran on.
+LOCAL_FIELDS = ("model_dir", "export_dir", "data_dir")
+
+
+def names(root=PRETRAINED_DIR):
+  """The pretrained models shipped: folder names under `root` holding a manifest."""
+  if not os.path.isdir(root):
+    return []
+  return sorted(name for name in os.listdir(root)
+                if os.path.isfile(os.path.join(root, name, MANIFEST)))
+
+
+def folder_of(name_or_folder, root=PRETRAINED_DIR):
+  """The folder of a pretrained name (or a folder holding a manifest); ConfigError if none."""
+  for folder in (name_or_folder, os.path.join(root, name_or_folder)):
+    if os.path.isfile(os.path.join(folder, MANIFEST)):
+      return folder
+  shipped = ", ".join(names(root)) or "none yet"
+  raise config_lib.ConfigError(
+      f"--pretrained={name_or_folder!r} is neither a pretrained model in {root} nor a folder "
+      f"holding {MANIFEST}; pretrained models: {shipped}.")
+
+
+def sha256_of(path):
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def read_manifest(folder):
+  """The manifest of a pretrained folder, after checking every file's SHA-256 against it."""
+  with open(os.path.join(folder, MANIFEST)) as f:
+    manifest = json.load(f)
+  for name, expected in manifest["files"].items():
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+      raise config_lib.ConfigError(f"Pretrained model {folder} lacks {name}, which its "
+                                   f"{MANIFEST} lists.")
+    actual = sha256_of(path)
+    if actual != expected["sha256"]:
+      raise config_lib.ConfigError(
+          f"{path} has SHA-256 {actual}, not the {expected['sha256']} its {MANIFEST} records: "
+          f"the file is damaged or was changed (restore it, e.g. with `git checkout`).")
+  return manifest
+
+
+def load_run(name_or_folder):
+  """The networks of a pretrained model, as a restore.RestoredRun (float32 variables)."""
+  folder = folder_of(name_or_folder)
+  manifest = read_manifest(folder)
+  config, family, networks, phase = restore.build_networks(manifest["config"])
+  with np.load(os.path.join(folder, WEIGHTS), allow_pickle=False) as stored:
+    assign_arrays(networks, phase, stored, f"{folder}/{WEIGHTS}")
+  config = schedule.config_at_level(config, phase)
+  return restore.RestoredRun(config, family, networks, int(manifest["step"]), folder, phase)
+
+
+def assign_arrays(networks, phase, arrays, source):
+  """Reads {key: array} (as `stored_arrays` makes them) into the variables, cast to each
+  variable's dtype; ConfigError naming `source` if a key is missing or a shape differs."""
+  for key, variable in _variables(networks, phase).items():
+    if key not in arrays:
+      raise config_lib.ConfigError(f"{source} has no {key!r}: it does not hold the networks "
+                                   f"its manifest's config builds.")
+    value = arrays[key]
+    if tuple(value.shape) != tuple(variable.shape):
+      raise config_lib.ConfigError(f"{source}: {key} has shape {value.shape}, the network's "
+                                   f"variable {tuple(variable.shape)}.")
+    variable.assign(value.astype(_numpy_dtype(variable)))
+
+
+def _numpy_dtype(variable):
+  dtype = variable.dtype
+  return getattr(dtype, "as_numpy_dtype", dtype)  # tf.Variable's DType, or Keras' string.
+
+
+def _variables(networks, phase):
+  """{"<network>/<index>" or "phase/<name>": variable}, in checkpoint order."""
+  variables = {f"{name}/{index:04d}": variable
+               for name, network in networks.items()
+               for index, variable in enumerate(network.variables)}
+  if phase is not None:
+    variables.update({f"phase/{name}": getattr(phase, name) for name in PHASE_VARIABLES})
+  return variables
+
+
+def stored_arrays(networks, phase, storage_dtype):
+  """({key: numpy array as stored}, [keys of float32 variables kept float32])."""
+  arrays, kept = {}, []
+  for key, variable in _variables(networks, phase).items():
+    value = np.asarray(variable.numpy())
+    if storage_dtype == "float16" and value.dtype == np.float32:
+      if np.all(np.isfinite(value)) and np.abs(value).max(initial=0.0) <= FLOAT16_MAX:
+        value = value.astype(np.float16)
+      else:
+        kept.append(key)
+    arrays[key] = value
+  return arrays, kept
+
+
+def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
+          budget_bytes=BUDGET_BYTES):
+  """Writes `run`'s networks and the manifest to `folder`, replacing it only when complete.
+
+  run_config: the run's config.json dict (a phased run's `run.config` is at its
+  level, the networks are built at the full size). manifest_fields: what the
+  caller knows (name, recipe, metrics, ...); the config, step, storage and file
+  hashes are added here. Raises ConfigError, leaving the folder as it was, if
+  the models beside it would then take more than budget_bytes. Returns the manifest.
+  """
+  if storage_dtype not in STORAGE_DTYPES:
+    raise config_lib.ConfigError(
+        f"--storage_dtype={storage_dtype!r} is not one of {', '.join(STORAGE_DTYPES)}.")
+  arrays, kept = stored_arrays(run.networks, run.phase, storage_dtype)
+  with serving.published_folder(folder) as partial:
+    weights_path = os.path.join(partial, WEIGHTS)
+    with open(weights_path, "wb") as f:
+      np.savez_compressed(f, **arrays)
+    manifest = dict(manifest_fields)
+    manifest.update({
+        "model": run.config.model, "dataset": run.config.dataset, "step": run.step,
+        "element_shape": list(run.config.element_shape),
+        "storage_dtype": storage_dtype, "loaded_as": "float32", "kept_float32": kept,
+        "weights_digest_before_storage": checkpoints.weights_digest(run.networks, run.phase),
+        "config": {**run_config, **{field: "" for field in LOCAL_FIELDS}},
+        "files": {WEIGHTS: {"sha256": sha256_of(weights_path),
+                            "bytes": os.path.getsize(weights_path)}},
+    })
+    with open(os.path.join(partial, MANIFEST), "w") as f:
+      f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    root = os.path.dirname(os.path.abspath(folder))
+    total = folder_bytes(root) - (folder_bytes(folder) if os.path.isdir(folder) else 0)
+    if total > budget_bytes:
+      raise config_lib.ConfigError(
+          f"With {os.path.basename(folder)} ({folder_bytes(partial):,} bytes) the pretrained "
+          f"models in {root} would take {total:,} bytes, over the budget of {budget_bytes:,}; "
+          f"nothing was written.")
+  return manifest
+
+
+def folder_bytes(root=PRETRAINED_DIR):
+  """Bytes of every file under `root` (the shipped models together)."""
+  return sum(os.path.getsize(os.path.join(path, name))
+             for path, _, files in os.walk(root) for name in files)
