@@ -217,6 +217,24 @@ def test_learning_rates_decay_linearly_to_zero_over_the_decay_steps_in_g_steps()
   assert float(optimizers["G"].learning_rate) == 0.0
 
 
+def test_learning_rates_hold_until_the_decay_start_then_fall_linearly_to_zero():
+  networks, optimizers, hparams = make_state(
+      "wgan", (8, 8, 1), n_critic=2, learning_rate_decay_start=2, learning_rate_decay_steps=6,
+      **TINY_CONV)
+  initial = hparams["g_learning_rate"]
+  # The fraction of the rate left after 1, 2, ... G steps (D's 2, 4, ... updates alike).
+  for step, fraction in enumerate([1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]):
+    gan.train_step(networks, optimizers, image_batch(16, seed=step), context_at(step, 8), hparams)
+    for name in ("G", "D"):
+      assert float(optimizers[name].learning_rate) == pytest.approx(initial * fraction, rel=1e-6, abs=1e-12)
+
+
+def test_a_decay_start_past_the_decay_end_is_refused():
+  with pytest.raises(ValueError, match="learning_rate_decay_start must be below"):
+    gan.validate_hparams(dict(gan.DEFAULT_HPARAMS, learning_rate_decay_start=5,
+                              learning_rate_decay_steps=5))
+
+
 def _generator_gradients(networks, optimizers, hparams, batch, unroll_steps, first_order=False):
   generator_loss, discriminator_loss = losses.get_gan_loss(hparams["loss"])
   context = context_at(0, 8)

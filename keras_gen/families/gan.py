@@ -63,8 +63,9 @@ DEFAULT_HPARAMS = {
     "optimizer": "adam",         # adam or rmsprop (the WGAN paper's), for both networks.
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
-    "learning_rate_decay_steps": 0,  # Linear decay of both learning rates to 0 over this
-                                     # many G steps; 0 keeps them constant.
+    "learning_rate_decay_steps": 0,  # Linear decay of both learning rates to 0 at this
+                                     # G step; 0 keeps them constant.
+    "learning_rate_decay_start": 0,  # The G step where that decay begins (0: from the start).
     "beta_1": 0.5,               # Adam's beta1; 0.5 stabilizes GANs (Radford et al. 2016).
     "beta_2": 0.999,
     "clip_value": 0.0,           # WGAN weight clipping of every D weight; 0 disables.
@@ -92,9 +93,13 @@ def validate_hparams(hparams):
       raise ValueError(f"{name} must be at least 1, got {hparams[name]}.")
   for name in ("clip_value", "gradient_penalty_weight", "r1_gamma", "r1_gamma_anneal_steps",
                "instance_noise_std", "instance_noise_anneal_steps", "unroll_steps", "g_layers",
-               "d_layers", "learning_rate_decay_steps"):
+               "d_layers", "learning_rate_decay_steps", "learning_rate_decay_start"):
     if hparams[name] < 0:
       raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
+  if hparams["learning_rate_decay_start"] >= max(hparams["learning_rate_decay_steps"], 1):
+    raise ValueError(f"learning_rate_decay_start must be below learning_rate_decay_steps (the G "
+                     f"step where the rates reach 0), got {hparams['learning_rate_decay_start']} "
+                     f"and {hparams['learning_rate_decay_steps']}.")
   if not 0.0 <= hparams["ema_decay"] < 1.0:
     raise ValueError(f"ema_decay must be in [0, 1) (0 disables G_ema), got {hparams['ema_decay']}.")
   for penalty in ("gradient_penalty_weight", "r1_gamma"):
@@ -126,17 +131,31 @@ def build(hparams, element_shape):
   return networks
 
 
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+  """`initial` until update `start`, then linearly down to 0 at update `end`."""
+
+  def __init__(self, initial, start, end):
+    self.initial, self.start, self.end = initial, start, end
+
+  def __call__(self, step):
+    remaining = (self.end - tf.cast(step, tf.float32)) / (self.end - self.start)
+    return self.initial * tf.clip_by_value(remaining, 0.0, 1.0)
+
+  def get_config(self):
+    return {"initial": self.initial, "start": self.start, "end": self.end}
+
+
 def _learning_rate(initial, hparams, updates_per_g_step):
-  """A constant, or a linear decay to 0 over learning_rate_decay_steps G steps.
+  """A constant, or a linear decay to 0 from G step learning_rate_decay_start to G step
+  learning_rate_decay_steps.
 
   The schedule runs on the optimizer's own update count, so D's, which updates
   n_critic times per G step, spans n_critic times as many updates.
   """
   if hparams["learning_rate_decay_steps"] == 0:
     return initial
-  return keras.optimizers.schedules.PolynomialDecay(
-      initial, decay_steps=hparams["learning_rate_decay_steps"] * updates_per_g_step,
-      end_learning_rate=0.0, power=1.0)
+  return LinearDecay(initial, hparams["learning_rate_decay_start"] * updates_per_g_step,
+                     hparams["learning_rate_decay_steps"] * updates_per_g_step)
 
 
 def optimizers(hparams, networks):
