@@ -90,7 +90,8 @@ def measure_level(config, element_shape, level, batch_size, steps):
   train_function = loop.make_train_function(config, family, strategy, state, batch_size)
 
   def run_step():
-    for value in train_function(iterator).values():
+    losses, _ = train_function(iterator)
+    for value in losses.values():
       value.numpy()
 
   started = time.perf_counter()
