@@ -105,28 +105,39 @@ def all_flops(concrete_function):
 
 
 def _replay(op, repeats):
-  """A tf.function running `op` alone `repeats` times on random inputs of its shapes."""
+  """A function running `op` alone `repeats` times on random inputs of its shapes.
+
+  Each repeat gets its own inputs, passed in as arguments: with one shared
+  constant input Grappler would fold the op at optimization time or merge the
+  identical repeats into one, and the timing would measure neither.
+  """
   attrs = {name: op.get_attr(name) for name in op.node_def.attr if name != "T"}
-  inputs = []
-  for tensor in op.inputs:
-    if tensor.dtype == tf.int32:  # input_sizes or filter_sizes: the shape the op makes.
-      inputs.append(tf.constant(op.outputs[0].shape.as_list(), tf.int32))
-    else:
-      inputs.append(tf.cast(tf.random.stateless_normal(tensor.shape, seed=[1, 2]), tensor.dtype))
-  raw = getattr(tf.raw_ops, op.type)
   names = [arg.name for arg in op.op_def.input_arg]
   attrs = {name: value for name, value in attrs.items()
            if name in {attr.name for attr in op.op_def.attr}}
+  raw = getattr(tf.raw_ops, op.type)
+
+  def inputs(repeat):
+    values = []
+    for tensor in op.inputs:
+      if tensor.dtype == tf.int32:  # input_sizes or filter_sizes: the shape the op makes.
+        values.append(tf.constant(op.outputs[0].shape.as_list(), tf.int32))
+      else:
+        values.append(tf.cast(tf.random.stateless_normal(tensor.shape, seed=[1, repeat]),
+                              tensor.dtype))
+    return values
+
+  arguments = [inputs(repeat) for repeat in range(repeats)]
 
   @tf.function
-  def run():
+  def run(arguments):
     total = tf.zeros([], tf.float32)
-    for _ in range(repeats):
-      result = raw(**dict(zip(names, inputs)), **attrs)
+    for values in arguments:
+      result = raw(**dict(zip(names, values)), **attrs)
       total += tf.cast(tf.reduce_sum(result[..., :1]), tf.float32)
     return total
 
-  return run
+  return lambda: run(arguments)
 
 
 def time_heavy_ops(concrete_function, repeats=10):
