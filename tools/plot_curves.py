@@ -168,6 +168,7 @@ def draw(curves, x_name, title, floor=None, floor_label="", log_y=False, markers
       canvas.line([(u, v), (min(u + 6, WIDTH - RIGHT), v)], fill=(90, 90, 90), width=2)
     canvas.text((WIDTH - RIGHT - 4, v - 4), f"{floor_label} {_label(floor)}", fill=(90, 90, 90),
                 font=font, anchor="rd")
+  entries = [f"{label} (last {_label(points[-1][1])})" for label, points in curves.items()]
   for index, (label, points) in enumerate(curves.items()):
     colour = COLOURS[index % len(COLOURS)]
     pixels = [to_pixel(x, y) for x, y in points if not log_y or y > 0]
@@ -175,12 +176,11 @@ def draw(curves, x_name, title, floor=None, floor_label="", log_y=False, markers
       canvas.line(pixels, fill=colour, width=3)
     for u, v in pixels:
       canvas.ellipse([u - 4, v - 4, u + 4, v + 4], fill=colour)
+    # The legend sits inside the plot's top right corner, as wide as its longest entry.
     legend_v = TOP + 12 + 20 * index
-    canvas.line([(WIDTH - RIGHT - 200, legend_v), (WIDTH - RIGHT - 170, legend_v)], fill=colour,
-                width=3)
-    final = points[-1][1]
-    canvas.text((WIDTH - RIGHT - 164, legend_v), f"{label} (last {_label(final)})", fill="black",
-                font=font, anchor="lm")
+    text_u = WIDTH - RIGHT - 8 - max(canvas.textlength(entry, font=font) for entry in entries)
+    canvas.line([(text_u - 36, legend_v), (text_u - 6, legend_v)], fill=colour, width=3)
+    canvas.text((text_u, legend_v), entries[index], fill="black", font=font, anchor="lm")
   return image
 
 
