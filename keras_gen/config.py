@@ -177,15 +177,10 @@ def validate(config):
   """Checks the values no family or dataset can check; raises ConfigError."""
   if not config.model_dir:
     raise ConfigError("--model_dir is required: the folder for checkpoints, logs and exports.")
-  if config.strategy not in STRATEGIES:
-    raise ConfigError(
-        f"--strategy={config.strategy!r} is not one of {', '.join(STRATEGIES)}.")
-  if config.mixed_precision not in MIXED_PRECISION:
-    raise ConfigError(
-        f"--mixed_precision={config.mixed_precision!r} is not one of {', '.join(MIXED_PRECISION)}.")
-  if config.on_nonfinite not in ON_NONFINITE:
-    raise ConfigError(
-        f"--on_nonfinite={config.on_nonfinite!r} is not one of {', '.join(ON_NONFINITE)}.")
+  for name, choices in (("strategy", STRATEGIES), ("mixed_precision", MIXED_PRECISION),
+                        ("on_nonfinite", ON_NONFINITE)):
+    if getattr(config, name) not in choices:
+      raise ConfigError(f"--{name}={getattr(config, name)!r} is not one of {', '.join(choices)}.")
   for name in ("train_steps", "batch_size", "checkpoint_every", "summary_every", "log_every",
                "keep_checkpoints", "metric_samples"):
     if getattr(config, name) <= 0:

@@ -13,6 +13,8 @@ checkpoints. Examples:
   python -m keras_gen.generate --mode=reconstruct --model_dir=runs/autoencoder_fashion_mnist
 """
 
+import dataclasses
+
 from absl import flags
 
 from keras_gen import cli
@@ -57,14 +59,9 @@ def main(argv):
     indices = tuple(int(index) for index in FLAGS.indices)
   except ValueError:
     cli.usage_error(f"--indices={','.join(FLAGS.indices)} must be whole numbers.")
-  options = options_lib.Options(
-      mode=FLAGS.mode, model_dir=FLAGS.model_dir, saved_model=FLAGS.saved_model,
-      pretrained=FLAGS.pretrained,
-      output_dir=FLAGS.output_dir, seed=FLAGS.seed, rows=FLAGS.rows, columns=FLAGS.columns,
-      steps=FLAGS.steps, truncation=FLAGS.truncation, interpolation=FLAGS.interpolation,
-      source=FLAGS.source, latents=FLAGS.latents, indices=indices, frames=FLAGS.frames,
-      fps=FLAGS.fps, mp4=FLAGS.mp4, checkpoints=FLAGS.checkpoints, num_points=FLAGS.num_points,
-      split=FLAGS.split, data_dir=FLAGS.data_dir, tensorboard=FLAGS.tensorboard)
+  # Options' fields are the flags' names; --indices is parsed above.
+  options = options_lib.Options(**dict({field.name: FLAGS[field.name].value for field in
+                                        dataclasses.fields(options_lib.Options)}, indices=indices))
   try:
     options_lib.check(options)  # Before TensorFlow loads, so a bad flag fails fast.
   except config_lib.ConfigError as e:

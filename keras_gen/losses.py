@@ -51,19 +51,11 @@ def _check_same_shape(x, y, x_name, y_name):
 
 
 def minimax_generator_loss(fake_logits):
-  """Generator loss of the original minimax GAN, log(1 - D(G(z))).
+  """Generator loss of the original minimax GAN, log(1 - D(G(z))), in (-inf, 0].
 
-  Goodfellow et al. 2014, "Generative Adversarial Networks", eq. 1. The
-  generator minimises this, but its gradient vanishes when the discriminator
-  confidently rejects fakes (D(G(z)) -> 0), which is early in training; that is
-  why `non_saturating_generator_loss` is used in practice.
-
-  Args:
-      fake_logits: discriminator logits on generated samples, [batch] or
-          [batch, 1], any real values; D = sigmoid(logits).
-
-  Returns:
-      float32 [batch], values in (-inf, 0]; -softplus(fake_logits).
+  Goodfellow et al. 2014, "Generative Adversarial Networks", eq. 1, with D =
+  sigmoid(fake_logits). Its gradient vanishes when D confidently rejects fakes
+  (D(G(z)) -> 0), which is early in training; hence `non_saturating_generator_loss`.
   """
   fake_logits = _per_example_scores(fake_logits, "fake_logits")
   # log(1 - sigmoid(x)) = log(sigmoid(-x)) = -softplus(x), stable for all x.
@@ -71,20 +63,11 @@ def minimax_generator_loss(fake_logits):
 
 
 def minimax_discriminator_loss(real_logits, fake_logits):
-  """Discriminator loss of the minimax GAN, -log D(x) - log(1 - D(G(z))).
+  """Discriminator loss of the minimax GAN, -log D(x) - log(1 - D(G(z))), in [0, inf).
 
   Goodfellow et al. 2014, "Generative Adversarial Networks", eq. 1 (negated,
   so the discriminator minimises it): binary cross-entropy with label 1 on
   real samples and 0 on generated ones.
-
-  Args:
-      real_logits: discriminator logits on real samples, [batch] or
-          [batch, 1].
-      fake_logits: discriminator logits on generated samples, same shape.
-
-  Returns:
-      float32 [batch], values in [0, inf);
-      softplus(-real_logits) + softplus(fake_logits).
   """
   real_logits = _per_example_scores(real_logits, "real_logits")
   fake_logits = _per_example_scores(fake_logits, "fake_logits")
@@ -96,18 +79,11 @@ def minimax_discriminator_loss(real_logits, fake_logits):
 
 
 def non_saturating_generator_loss(fake_logits):
-  """Non-saturating generator loss, -log D(G(z)).
+  """Non-saturating generator loss, -log D(G(z)) = softplus(-fake_logits), in [0, inf).
 
   Goodfellow et al. 2014, "Generative Adversarial Networks", sec. 3: the
   generator maximises log D(G(z)) instead of minimising log(1 - D(G(z))); it
   has the same fixed point but strong gradients early in training.
-
-  Args:
-      fake_logits: discriminator logits on generated samples, [batch] or
-          [batch, 1], any real values; D = sigmoid(logits).
-
-  Returns:
-      float32 [batch], values in [0, inf); softplus(-fake_logits).
   """
   fake_logits = _per_example_scores(fake_logits, "fake_logits")
   return tf.nn.softplus(-fake_logits)
@@ -115,22 +91,13 @@ def non_saturating_generator_loss(fake_logits):
 
 def non_saturating_discriminator_loss(real_logits, fake_logits,
                                       label_smoothing=0.0):
-  """Discriminator loss paired with the non-saturating generator loss.
+  """Discriminator loss paired with the non-saturating generator loss, in [0, inf).
 
   Goodfellow et al. 2014, "Generative Adversarial Networks", sec. 3: the
-  same cross-entropy as `minimax_discriminator_loss`. With
-  `label_smoothing` > 0 the real label becomes 1 - label_smoothing while the
-  fake label stays 0 (one-sided label smoothing, Salimans et al. 2016,
-  "Improved Techniques for Training GANs", sec. 3.4).
-
-  Args:
-      real_logits: discriminator logits on real samples, [batch] or
-          [batch, 1].
-      fake_logits: discriminator logits on generated samples, same shape.
-      label_smoothing: Python float taken off the real label, in [0, 1).
-
-  Returns:
-      float32 [batch], values in [0, inf).
+  same cross-entropy as `minimax_discriminator_loss`. With `label_smoothing`
+  (a Python float in [0, 1)) > 0 the real label becomes 1 - label_smoothing
+  while the fake label stays 0 (one-sided label smoothing, Salimans et al.
+  2016, "Improved Techniques for Training GANs", sec. 3.4).
   """
   if not 0.0 <= label_smoothing < 1.0:
     raise ValueError(
@@ -147,34 +114,21 @@ def non_saturating_discriminator_loss(real_logits, fake_logits,
 
 
 def wasserstein_generator_loss(fake_scores):
-  """Wasserstein GAN generator loss, -f(G(z)).
+  """Wasserstein GAN generator loss, -f(G(z)) = -fake_scores, unbounded.
 
-  Arjovsky et al. 2017, "Wasserstein GAN", algorithm 1.
-
-  Args:
-      fake_scores: critic scores on generated samples, [batch] or [batch, 1],
-          unbounded real values (not probabilities).
-
-  Returns:
-      float32 [batch], unbounded; -fake_scores.
+  Arjovsky et al. 2017, "Wasserstein GAN", algorithm 1; scores are the
+  critic's unbounded outputs, not probabilities.
   """
   fake_scores = _per_example_scores(fake_scores, "fake_scores")
   return -fake_scores
 
 
 def wasserstein_discriminator_loss(real_scores, fake_scores):
-  """Wasserstein GAN critic loss, f(G(z)) - f(x).
+  """Wasserstein GAN critic loss, f(G(z)) - f(x) = fake_scores - real_scores, unbounded.
 
   Arjovsky et al. 2017, "Wasserstein GAN", algorithm 1. Its negation
   estimates the Wasserstein-1 distance only if the critic is kept
   1-Lipschitz, e.g. with `gradient_penalty` added by the caller.
-
-  Args:
-      real_scores: critic scores on real samples, [batch] or [batch, 1].
-      fake_scores: critic scores on generated samples, same shape.
-
-  Returns:
-      float32 [batch], unbounded; fake_scores - real_scores.
   """
   real_scores = _per_example_scores(real_scores, "real_scores")
   fake_scores = _per_example_scores(fake_scores, "fake_scores")
@@ -185,36 +139,20 @@ def wasserstein_discriminator_loss(real_scores, fake_scores):
 
 
 def least_squares_generator_loss(fake_scores):
-  """Least-squares GAN generator loss, 1/2 (D(G(z)) - c)^2 with c = 1.
+  """Least-squares GAN generator loss, 1/2 (D(G(z)) - c)^2 with c = 1, in [0, inf).
 
   Mao et al. 2017, "Least Squares Generative Adversarial Networks", eq. 2,
-  with the 0-1 coding a = 0 (fake), b = 1 (real), c = 1.
-
-  Args:
-      fake_scores: raw discriminator outputs on generated samples (no
-          sigmoid), [batch] or [batch, 1].
-
-  Returns:
-      float32 [batch], values in [0, inf).
+  with the 0-1 coding a = 0 (fake), b = 1 (real), c = 1, on raw scores (no sigmoid).
   """
   fake_scores = _per_example_scores(fake_scores, "fake_scores")
   return 0.5 * tf.square(fake_scores - 1.0)
 
 
 def least_squares_discriminator_loss(real_scores, fake_scores):
-  """Least-squares GAN discriminator loss.
+  """Least-squares GAN discriminator loss, in [0, inf).
 
   Mao et al. 2017, "Least Squares Generative Adversarial Networks", eq. 2:
-  1/2 (D(x) - b)^2 + 1/2 (D(G(z)) - a)^2 with a = 0 and b = 1.
-
-  Args:
-      real_scores: raw discriminator outputs on real samples, [batch] or
-          [batch, 1].
-      fake_scores: raw discriminator outputs on generated samples, same
-          shape.
-
-  Returns:
-      float32 [batch], values in [0, inf).
+  1/2 (D(x) - b)^2 + 1/2 (D(G(z)) - a)^2 with a = 0 and b = 1, on raw scores.
   """
   real_scores = _per_example_scores(real_scores, "real_scores")
   fake_scores = _per_example_scores(fake_scores, "fake_scores")
@@ -225,36 +163,20 @@ def least_squares_discriminator_loss(real_scores, fake_scores):
 
 
 def hinge_generator_loss(fake_scores):
-  """Hinge GAN generator loss, -D(G(z)).
+  """Hinge GAN generator loss, -D(G(z)) = -fake_scores, unbounded.
 
   Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, "Spectral
   Normalization for Generative Adversarial Networks", eq. 16.
-
-  Args:
-      fake_scores: raw discriminator outputs on generated samples, [batch]
-          or [batch, 1].
-
-  Returns:
-      float32 [batch], unbounded; -fake_scores.
   """
   fake_scores = _per_example_scores(fake_scores, "fake_scores")
   return -fake_scores
 
 
 def hinge_discriminator_loss(real_scores, fake_scores):
-  """Hinge GAN discriminator loss, relu(1 - D(x)) + relu(1 + D(G(z))).
+  """Hinge GAN discriminator loss, relu(1 - D(x)) + relu(1 + D(G(z))), in [0, inf).
 
   Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, "Spectral
   Normalization for Generative Adversarial Networks", eq. 16.
-
-  Args:
-      real_scores: raw discriminator outputs on real samples, [batch] or
-          [batch, 1].
-      fake_scores: raw discriminator outputs on generated samples, same
-          shape.
-
-  Returns:
-      float32 [batch], values in [0, inf).
   """
   real_scores = _per_example_scores(real_scores, "real_scores")
   fake_scores = _per_example_scores(fake_scores, "fake_scores")
@@ -290,7 +212,7 @@ def get_gan_loss(name):
 
 
 def gradient_penalty(critic_fn, real, fake, epsilon, target=1.0):
-  """WGAN-GP gradient penalty, ((||grad_x_hat f(x_hat)||_2 - target) / target)^2.
+  """WGAN-GP gradient penalty, ((||grad_x_hat f(x_hat)||_2 - target) / target)^2, in [0, inf).
 
   Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", eq. 3 (target
   1), at x_hat = epsilon * real + (1 - epsilon) * fake. Progressive GAN's
@@ -308,17 +230,12 @@ def gradient_penalty(critic_fn, real, fake, epsilon, target=1.0):
   independently: no batch normalization (as the paper prescribes).
 
   Args:
-      critic_fn: callable mapping a batch shaped like `real` to scores of
-          shape [batch] or [batch, 1].
-      real: real samples, float [batch, ...].
-      fake: generated samples, same shape as `real`.
+      critic_fn: maps a batch shaped like `real` to scores [batch] or [batch, 1].
+      real, fake: real and generated samples, float [batch, ...].
       epsilon: interpolation weights drawn by the caller from uniform(0, 1),
           shape [batch, 1, ..., 1] with the rank of `real`, so the caller
           owns the random number generator.
       target: the gradient norm the penalty pulls towards, > 0.
-
-  Returns:
-      float32 [batch], values in [0, inf).
   """
   real = tf.convert_to_tensor(real)
   fake = tf.cast(fake, real.dtype)
@@ -342,37 +259,25 @@ def gradient_penalty(critic_fn, real, fake, epsilon, target=1.0):
 
 
 def drift_penalty(real_scores):
-  """Progressive GAN drift penalty, D(x)^2.
+  """Progressive GAN drift penalty, D(x)^2 of real_scores, in [0, inf).
 
   Karras et al. 2018, "Progressive Growing of GANs for Improved Quality,
   Stability, and Variation", sec. A.1: keeps critic outputs near zero. The
   caller multiplies by eps_drift (0.001 in the paper).
-
-  Args:
-      real_scores: critic scores on real samples, [batch] or [batch, 1].
-
-  Returns:
-      float32 [batch], values in [0, inf).
   """
   real_scores = _per_example_scores(real_scores, "real_scores")
   return tf.square(real_scores)
 
 
 def r1_penalty(discriminator_fn, real):
-  """R1 regularizer, ||grad_x D(x)||_2^2 on real samples.
+  """R1 regularizer, ||grad_x D(x)||_2^2 on real samples float [batch, ...], in [0, inf).
 
   Mescheder et al. 2018, "Which Training Methods for GANs do actually
-  Converge?", eq. 9. The caller multiplies by gamma / 2 and differentiates
-  the result w.r.t. the discriminator weights under its own tape. As in
-  `gradient_penalty`, the discriminator must treat examples independently.
-
-  Args:
-      discriminator_fn: callable mapping a batch shaped like `real` to
-          logits of shape [batch] or [batch, 1].
-      real: real samples, float [batch, ...].
-
-  Returns:
-      float32 [batch], values in [0, inf).
+  Converge?", eq. 9; `discriminator_fn` maps a batch shaped like `real` to
+  logits [batch] or [batch, 1]. The caller multiplies by gamma / 2 and
+  differentiates the result w.r.t. the discriminator weights under its own
+  tape. As in `gradient_penalty`, the discriminator must treat examples
+  independently.
   """
   real = tf.convert_to_tensor(real)
   with tf.GradientTape() as tape:
@@ -387,18 +292,12 @@ def r1_penalty(discriminator_fn, real):
 
 
 def squared_error(x, x_hat):
-  """Sum of squared errors per example, sum((x - x_hat)^2).
+  """Sum of squared errors per example, sum((x - x_hat)^2) over all non-batch axes, in [0, inf).
 
+  x: targets, float [batch, ...], any range; x_hat: reconstructions of its shape.
   Up to constants, the negative log-likelihood of x under a unit-variance
   Gaussian decoder (Kingma & Welling 2014, "Auto-Encoding Variational
   Bayes", appendix C.2).
-
-  Args:
-      x: targets, float [batch, ...], any range.
-      x_hat: reconstructions, same shape as `x`.
-
-  Returns:
-      float32 [batch], values in [0, inf), summed over all non-batch axes.
   """
   x = tf.cast(x, tf.float32)
   x_hat = tf.cast(x_hat, tf.float32)
@@ -407,19 +306,13 @@ def squared_error(x, x_hat):
 
 
 def bernoulli_cross_entropy(x, logits):
-  """Bernoulli negative log-likelihood per example.
+  """Bernoulli negative log-likelihood per example, summed over all non-batch axes, in [0, inf).
 
-  -sum(x log sigmoid(logits) + (1 - x) log(1 - sigmoid(logits))), the
+  -sum(x log sigmoid(logits) + (1 - x) log(1 - sigmoid(logits))) for targets x
+  in [0, 1], float [batch, ...], and decoder logits of its shape: the
   reconstruction term of a VAE with a Bernoulli decoder (Kingma & Welling
   2014, "Auto-Encoding Variational Bayes", appendix C.1), computed stably
   by `tf.nn.sigmoid_cross_entropy_with_logits`.
-
-  Args:
-      x: targets in [0, 1], float [batch, ...].
-      logits: decoder logits, same shape as `x`, any real values.
-
-  Returns:
-      float32 [batch], values in [0, inf), summed over all non-batch axes.
   """
   x = tf.cast(x, tf.float32)
   logits = tf.cast(logits, tf.float32)

@@ -20,13 +20,6 @@ from keras_gen import serving
 OPSET = 17
 
 
-def signatures_to_convert(metadata):
-  """The latent-to-output signatures of an export, by its recorded signature list."""
-  if "decode" in metadata["signatures"]:
-    return ["decode"]
-  return ["serving_default"]
-
-
 def export_onnx(saved_model_path, export_dir):
   """Converts an export's generator/decoder signature to ONNX; returns {signature: path}."""
   try:
@@ -39,7 +32,7 @@ def export_onnx(saved_model_path, export_dir):
   final_dir = os.path.join(export_dir, "onnx", str(metadata["step"]))
   paths = {}
   with serving.published_folder(final_dir) as partial_dir:
-    for signature in signatures_to_convert(metadata):
+    for signature in ["decode"] if "decode" in metadata["signatures"] else ["serving_default"]:
       path = os.path.join(partial_dir, f"{signature}.onnx")
       command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model_path,
                  "--signature_def", signature, "--opset", str(OPSET), "--output", path]

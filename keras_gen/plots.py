@@ -13,6 +13,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_gen import config as config_lib
+
 # Colours, RGB in [0, 1]: generated samples blue, reference (real) points red.
 SAMPLE_COLOUR = (0.12, 0.27, 0.75)
 REFERENCE_COLOUR = (0.85, 0.1, 0.1)
@@ -91,7 +93,5 @@ def training_row(model_dir, tag="points", panels=6, gap=4):
     row += [image, separator]
   canvas = np.concatenate(row[:-1], axis=1)
   path = os.path.join(model_dir, "samples", f"{tag}_over_training.png")
-  partial = path + ".partial"
-  tf.io.write_file(partial, tf.io.encode_png(canvas))
-  os.replace(partial, path)
+  config_lib.write_atomically(path, tf.io.encode_png(canvas).numpy())
   return path, chosen

@@ -149,8 +149,7 @@ class AutoencoderModule(tf.Module):
     signatures = {"serving_default": self.reconstruct, "encode": self.encode,
                   "decode": self.decode, "reconstruct": self.reconstruct}
     if self.generate is not None:
-      signatures["serving_default"] = self.generate
-      signatures["sample"] = self.sample
+      signatures.update(serving_default=self.generate, sample=self.sample)
     return signatures
 
 

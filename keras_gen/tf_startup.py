@@ -45,11 +45,6 @@ NOISE = re.compile("|".join([
 ]))
 
 
-def quiet():
-  """True when start-up lines are to be filtered: the user did not choose a log level."""
-  return USER_LOG_LEVEL is None
-
-
 def import_tensorflow(verbose=False):
   """Imports TensorFlow and lists its devices, keeping NOISE off stderr; returns the module.
 
@@ -61,7 +56,7 @@ def import_tensorflow(verbose=False):
     return sys.modules["tensorflow"]
   if verbose and USER_LOG_LEVEL is None:
     os.environ[LOG_LEVEL_VARIABLE] = "0"
-  if verbose or not quiet():
+  if verbose or USER_LOG_LEVEL is not None:  # Nothing to hide, or the user chose the level.
     return _import_and_list_devices()
   return call_filtering_stderr(_import_and_list_devices)
 

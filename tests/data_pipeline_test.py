@@ -217,28 +217,6 @@ def test_mirrored_replicas_together_get_exactly_the_single_device_global_batches
     np.testing.assert_array_equal(np.concatenate(replica_labels), single_device[step])
 
 
-# Evaluation.
-
-
-def test_eval_batches_yield_the_split_once_in_order_keeping_the_last_partial_batch():
-  batches = list(data.eval_batches(_points_source(10), 4))
-
-  assert [len(batch["labels"]) for batch in batches] == [4, 4, 2]
-  np.testing.assert_array_equal(np.concatenate([batch["labels"] for batch in batches]),
-                                np.arange(10))
-  np.testing.assert_array_equal(batches[2]["points"].numpy(), [[8, -8], [9, -9]])
-
-
-def test_eval_batches_of_images_are_float_in_minus_one_to_one():
-  images = np.array([0, 255], np.uint8).reshape(2, 1, 1, 1)
-  source = data.Source("tiny", "images", images, None, "test")
-
-  (batch,) = list(data.eval_batches(source, 8))
-
-  assert set(batch) == {"images"}
-  np.testing.assert_array_equal(batch["images"].numpy().ravel(), [-1.0, 1.0])
-
-
 def test_minibatches_are_dealt_so_each_replica_holds_its_rows_of_every_minibatch():
   from keras_gen.data import pipeline
   stream = tf.data.Dataset.range(24)

@@ -23,6 +23,12 @@ def _step_and_input():
   return step.get_concrete_function(images), images
 
 
+def test_the_profilers_count_is_two_flops_per_multiply_add_of_a_matmul():
+  function = tf.function(lambda a, b: tf.matmul(a, b)).get_concrete_function(
+      tf.TensorSpec([8, 16]), tf.TensorSpec([16, 4]))
+  assert op_profile.all_flops(function) == 2 * 8 * 16 * 4
+
+
 def test_executed_flops_leave_out_the_input_gradient_nothing_uses():
   concrete_function, _ = _step_and_input()
 

@@ -11,7 +11,6 @@ Images are uint8 in memory and float32 in [-1, 1] in batches; see
 from keras_gen.data.errors import DataError
 from keras_gen.data.mixtures import mixture_modes
 from keras_gen.data.mixtures import mixture_std
-from keras_gen.data.pipeline import eval_batches
 from keras_gen.data.pipeline import from_uint8
 from keras_gen.data.pipeline import input_fn
 from keras_gen.data.pipeline import to_uint8
@@ -28,7 +27,6 @@ __all__ = [
     "dataset_names",
     "describe_datasets",
     "domain",
-    "eval_batches",
     "from_uint8",
     "input_fn",
     "load",

@@ -84,12 +84,8 @@ def read_idx(path: str, expected_magic: int) -> np.ndarray:
     uint8 array of the shape the header gives, e.g. [N, 28, 28] or [N].
   """
   try:
-    if path.endswith(".gz"):
-      with gzip.open(path, "rb") as file:
-        data = file.read()
-    else:
-      with open(path, "rb") as file:
-        data = file.read()
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as file:
+      data = file.read()
   except (OSError, EOFError, zlib.error) as error:
     raise DataError(f"IDX file {path} could not be read: {error}.") from error
 
@@ -184,31 +180,33 @@ def read_image_folder(path: str, resolution: int) -> np.ndarray:
   Returns:
     uint8 [N, resolution, resolution, C] with C = 1 or 3.
   """
-  if not os.path.isdir(path):
-    raise DataError(f"Image folder {path} does not exist or is not a directory.")
-  image_paths = sorted(
-      str(file) for file in pathlib.Path(path).rglob("*")
-      if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
-  if not image_paths:
+  paths = image_paths(path)
+  if not paths:
     raise DataError(
         f"Image folder {path} contains no image files; expected "
         f"{', '.join(IMAGE_SUFFIXES)} files (searched recursively).")
-  images = [_read_square_image(image_path, resolution) for image_path in image_paths]
+  images = [crop_and_resize(decode_image(image_path)[np.newaxis], resolution)[0]
+            for image_path in paths]
   if all(image.shape[-1] == 1 for image in images):
     return np.stack(images)
   return np.stack([np.repeat(image, 3 // image.shape[-1], axis=-1) for image in images])
 
 
-def _read_square_image(path: str, resolution: int) -> np.ndarray:
-  """One image file as uint8 [resolution, resolution, C], C = 1 or 3."""
+def image_paths(folder: str) -> list[str]:
+  """Every image file under folder (recursively), sorted; DataError if it is no folder."""
+  if not os.path.isdir(folder):
+    raise DataError(f"Image folder {folder} does not exist or is not a directory.")
+  return sorted(str(file) for file in pathlib.Path(folder).rglob("*")
+                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
+
+
+def decode_image(path: str) -> np.ndarray:
+  """One image file as uint8 [H, W, C], C = 1 or 3 (grey + alpha keeps grey, RGBA keeps RGB)."""
   try:
-    image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+    image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
   except tf.errors.OpError as error:
-    raise DataError(
-        f"Image file {path} could not be decoded as PNG, JPEG, BMP or GIF.") from error
-  # Grey + alpha keeps the grey channel; RGBA keeps RGB.
-  image = image[..., :1] if image.shape[-1] in (1, 2) else image[..., :3]
-  return crop_and_resize(image.numpy()[np.newaxis], resolution)[0]
+    raise DataError(f"Image file {path} could not be decoded as PNG, JPEG, BMP or GIF.") from error
+  return image[..., :1] if image.shape[-1] in (1, 2) else image[..., :3]
 
 
 def crop_and_resize(images: np.ndarray, resolution: int, enlarge: str = "resize") -> np.ndarray:

@@ -98,19 +98,6 @@ def input_fn(source: Source,
   return dataset_fn
 
 
-def eval_batches(source: Source, batch_size: int) -> tf.data.Dataset:
-  """The split once, in order, unshuffled, keeping the last partial batch.
-
-  Returns:
-    A dataset of batch dicts as in the module docstring, ceil(N / batch_size)
-    of them.
-  """
-  if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-    raise DataError(f"Evaluation batch size {batch_size!r} is not a positive integer.")
-  indices = tf.data.Dataset.range(len(source.examples)).batch(batch_size)
-  return _gather(source, indices).prefetch(tf.data.AUTOTUNE)
-
-
 def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
   """Reorders each step's indices from [minibatch, replica, row] to [replica, minibatch, row]."""
   if global_batch_size % (minibatches * num_replicas):

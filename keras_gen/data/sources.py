@@ -95,27 +95,21 @@ class Source:
     return self.examples.shape[1:]
 
 
-# A loader takes (argument, split, data_dir, resolution, seed, limit), where
-# argument is the part of the name after the prefix ("" for fixed names), and
-# returns (examples, labels) as `Source` holds them; it may return more than
-# `limit` examples, and load() keeps the first `limit`.
-_Loader = Callable[[str, str, str | None, int | None, int, int | None],
-                   tuple[np.ndarray, np.ndarray | None]]
-
-
 @dataclasses.dataclass(frozen=True)
 class _Dataset:
   kind: str
   description: str
-  loader: _Loader
+  # loader(argument=, split=, data_dir=, resolution=, seed=, limit=) -> (examples, labels)
+  # as `Source` holds them, where argument is the part of the name after the prefix ("" for
+  # fixed names); it reads the keywords it needs, and load() keeps the first `limit`.
+  loader: Callable
   # How a --resolution above the images' own size is reached: "resize"
   # (bilinear) or "pad" (zero-pad every side evenly: 28x28 digits and clothes
   # on a black 32x32 canvas, as 32x32 DCGANs and LeNet take the MNISTs).
   enlarge: str = "resize"
 
 
-def _load_fashion_mnist(argument, split, data_dir, resolution, seed, limit):
-  del argument, resolution, seed, limit  # Unused; load() applies the limit.
+def _load_fashion_mnist(split, data_dir, **_):
   if data_dir is not None:
     return files.read_idx_dataset(data_dir, split)
   if files.has_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split):
@@ -128,8 +122,7 @@ def _load_fashion_mnist(argument, split, data_dir, resolution, seed, limit):
           "`apt-get install dataset-fashion-mnist`"))
 
 
-def _load_mnist(argument, split, data_dir, resolution, seed, limit):
-  del argument, resolution, seed, limit  # Unused; load() applies the limit.
+def _load_mnist(split, data_dir, **_):
   if data_dir is not None:
     return files.read_idx_dataset(data_dir, split)
   return _load_tfds(
@@ -139,34 +132,29 @@ def _load_mnist(argument, split, data_dir, resolution, seed, limit):
           "train-labels-idx1-ubyte[.gz], t10k-...)"))
 
 
-def _load_tfds_by_name(argument, split, data_dir, resolution, seed, limit):
-  del resolution, seed, limit  # Unused; load() applies the limit.
+def _load_tfds_by_name(argument, split, data_dir, **_):
   if not argument:
     raise DataError("Dataset name 'tfds:' needs a tfds name, e.g. 'tfds:cifar10'.")
   return _load_tfds(argument, split, data_dir)
 
 
-def _load_cifar10(argument, split, data_dir, resolution, seed, limit):
-  del argument, resolution, seed, limit  # Unused; load() applies the limit.
+def _load_cifar10(split, data_dir, **_):
   return _load_tfds("cifar10", split, data_dir)
 
 
-def _load_folder(argument, split, data_dir, resolution, seed, limit):
-  del split, data_dir, seed, limit  # A folder is one split; load() applies the limit.
+def _load_folder(argument, resolution, **_):  # A folder is one split.
   if not argument:
     raise DataError("Dataset name 'folder:' needs a path, e.g. 'folder:/data/faces'.")
   return files.read_image_folder(argument, resolution or DEFAULT_FOLDER_RESOLUTION), None
 
 
-def _load_npz(argument, split, data_dir, resolution, seed, limit):
-  del split, data_dir, resolution, seed, limit  # One split; load() applies the limit.
+def _load_npz(argument, **_):  # An archive is one split.
   if not argument:
     raise DataError("Dataset name 'npz:' needs a path, e.g. 'npz:/data/faces.npz'.")
   return files.read_npz(argument)
 
 
-def _load_progan(argument, split, data_dir, resolution, seed, limit):
-  del split, data_dir, seed  # Unused: a dataset folder is one split.
+def _load_progan(argument, resolution, limit, **_):  # A dataset folder is one split.
   # Only this source reads its files lazily: a 1024x1024 level of 30,000
   # images is 94 GB, so the limit is applied while reading.
   levels = _progan_levels(argument)
@@ -184,8 +172,7 @@ def _progan_levels(argument):
 
 
 def _load_mixture(name):
-  def loader(argument, split, data_dir, resolution, seed, limit):
-    del argument, data_dir, resolution, limit  # Unused; load() applies the limit.
+  def loader(split, seed, **_):
     return mixtures.sample_mixture(name, split, seed)
   return loader
 
@@ -305,7 +292,8 @@ def load(name: str,
     resolution = int(resolution)
   if limit is not None and (not isinstance(limit, numbers.Integral) or limit < 1):
     raise DataError(f"Limit {limit!r} for dataset {name!r} is not a positive integer.")
-  examples, labels = dataset.loader(argument, split, data_dir, resolution, seed, limit)
+  examples, labels = dataset.loader(argument=argument, split=split, data_dir=data_dir,
+                                    resolution=resolution, seed=seed, limit=limit)
   if limit is not None:
     examples = examples[:limit]
     labels = None if labels is None else labels[:limit]

@@ -31,7 +31,6 @@ import glob
 import json
 import math
 import os
-import pathlib
 import re
 import shutil
 import tempfile
@@ -227,26 +226,15 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
   if not resolution or not is_power_of_two(resolution) or resolution < 4:
     raise DataError(f"--resolution={resolution} must be a power of two of at least 4 "
                     f"for an image folder.")
-  if not os.path.isdir(folder):
-    raise DataError(f"Image folder {folder} does not exist or is not a directory.")
-  paths = sorted(str(p) for p in pathlib.Path(folder).rglob("*")
-                 if p.suffix.lower() in files.IMAGE_SUFFIXES and p.is_file())
+  paths = files.image_paths(folder)
   if not paths:
     raise DataError(f"Image folder {folder} contains no {', '.join(files.IMAGE_SUFFIXES)} files.")
-
-  def decode(path):
-    try:
-      image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
-    except tf.errors.OpError as error:
-      raise DataError(f"Image file {path} could not be decoded as PNG, JPEG, BMP or GIF.") from error
-    return image[..., :1] if image.shape[-1] in (1, 2) else image[..., :3]
-
-  channels = channels or decode(paths[0]).shape[-1]
+  channels = channels or files.decode_image(paths[0]).shape[-1]
 
   def read_images(indices):
     images = []
     for index in indices:
-      image = decode(paths[index])
+      image = files.decode_image(paths[index])
       if image.shape[-1] != channels:
         if channels == 1:
           raise DataError(f"Image file {paths[index]} is RGB but the dataset is grey (from "
@@ -294,13 +282,17 @@ def parse_example(serialized, resolution=None, channels=None):
   return image, features["label"][0]
 
 
-def read_level(path, level, limit=None):
-  """The images of one level in stored order: (uint8 [N, R, R, C], int64 labels [N] or None)."""
+def _paths_of_level(path, level):
   files = level_files(path)
   if level not in files:
     raise DataError(f"Dataset folder {path} has no level r{level:02d} "
                     f"({2 ** level}x{2 ** level}); it has levels {sorted(files)}.")
-  dataset = tf.data.TFRecordDataset(files[level]).map(parse_example)
+  return files[level]
+
+
+def read_level(path, level, limit=None):
+  """The images of one level in stored order: (uint8 [N, R, R, C], int64 labels [N] or None)."""
+  dataset = tf.data.TFRecordDataset(_paths_of_level(path, level)).map(parse_example)
   if limit is not None:
     dataset = dataset.take(limit)
   images, labels = [], []
@@ -330,12 +322,9 @@ def info(path):
   """{"resolution", "channels", "levels": {level: count}, ...} of a dataset folder."""
   files = level_files(path)
   metadata = read_metadata(path)
-  counts = {}
-  for level, level_paths in files.items():
-    if "num_images" in metadata:
-      counts[level] = metadata["num_images"]
-    else:
-      counts[level] = sum(1 for _ in tf.data.TFRecordDataset(level_paths))
+  counts = {level: metadata["num_images"] if "num_images" in metadata
+            else sum(1 for _ in tf.data.TFRecordDataset(level_paths))
+            for level, level_paths in files.items()}
   top = max(files)
   image, label = next(iter(tf.data.TFRecordDataset(files[top][:1]).map(parse_example)))
   return dict(metadata, resolution=int(image.shape[0]), channels=int(image.shape[2]),
@@ -357,14 +346,10 @@ def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=N
     A function of a tf.distribute.InputContext returning per-replica batches
     {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}.
   """
-  files = level_files(path)
-  if level not in files:
-    raise DataError(f"Dataset folder {path} has no level r{level:02d} "
-                    f"({2 ** level}x{2 ** level}); it has levels {sorted(files)}.")
+  level_paths = _paths_of_level(path, level)
   description = info(path)
   num_examples = num_examples or description["levels"][level]
   resolution, channels = 2 ** level, description["channels"]
-  level_paths = files[level]
   # Records shuffle within blocks of at most _SHUFFLE_BUFFER records or 256 MB.
   block_size = max(16, min(_SHUFFLE_BUFFER, 2 ** 28 // (resolution * resolution * channels)))
   first_epoch, first_offset = divmod(int(start_index), num_examples)

@@ -61,11 +61,6 @@ def matmul_gflops(size=2048, repeats=20, dtype=tf.float32):
   return 2.0 * size ** 3 * repeats / best / 1e9
 
 
-def graph_flops(concrete_function):
-  """Floating-point operations of every op in the traced graph (TensorFlow's profiler)."""
-  return op_profile.all_flops(concrete_function)
-
-
 def input_images_per_sec(source, batch_size, seed, batches=200):
   dataset = data.input_fn(source, batch_size, seed)(tf.distribute.InputContext())
   iterator = iter(dataset)

@@ -139,9 +139,8 @@ def make_train_function(config, family, strategy, state, global_batch_size, befo
 
 
 def make_summary_function(config, family, state, summary_batch):
-  batch = {"images" if summary_batch.ndim == 4 else "points":
-           data.from_uint8(summary_batch) if summary_batch.ndim == 4
-           else tf.constant(summary_batch)}
+  batch = ({"images": data.from_uint8(summary_batch)} if summary_batch.ndim == 4
+           else {"points": tf.constant(summary_batch)})
   context = step_context.StepContext(step=tf.constant(0, tf.int64), seed=config.seed,
                                      global_batch_size=len(summary_batch), phase=state.phase)
   return tf.function(

@@ -112,12 +112,8 @@ def assign_arrays(networks, phase, arrays, source):
     if tuple(value.shape) != tuple(variable.shape):
       raise config_lib.ConfigError(f"{source}: {key} has shape {value.shape}, the network's "
                                    f"variable {tuple(variable.shape)}.")
-    variable.assign(value.astype(_numpy_dtype(variable)))
-
-
-def _numpy_dtype(variable):
-  dtype = variable.dtype
-  return getattr(dtype, "as_numpy_dtype", dtype)  # tf.Variable's DType, or Keras' string.
+    # variable.dtype is a tf.DType (tf.Variable) or a string (a Keras variable).
+    variable.assign(value.astype(getattr(variable.dtype, "as_numpy_dtype", variable.dtype)))
 
 
 def _variables(networks, phase):

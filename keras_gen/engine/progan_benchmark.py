@@ -188,13 +188,11 @@ def estimate_duration(phases, rows):
   per_phase = [(phase.level, phase.kimg,
                 1000 * phase.kimg / rates[phase.level] if rates.get(phase.level) else None)
                for phase in phases]
-  if any(seconds is None for _, _, seconds in per_phase):
-    return {"seconds": None, "images": sum(p.images for p in phases), "phases": per_phase,
-            "average_images_per_sec": None}
-  seconds = sum(seconds for _, _, seconds in per_phase)
   images = sum(phase.images for phase in phases)
+  times = [seconds for _, _, seconds in per_phase]
+  seconds = None if None in times else sum(times)
   return {"seconds": seconds, "images": images, "phases": per_phase,
-          "average_images_per_sec": images / seconds}
+          "average_images_per_sec": None if seconds is None else images / seconds}
 
 
 def format_levels_report(results):

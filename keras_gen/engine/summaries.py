@@ -10,6 +10,8 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
+from keras_gen import config as config_lib
+
 
 def image_grid(images, columns=None):
   """Tiles [N, H, W, C] images in [-1, 1] into one [1, rows*H, cols*W, C] uint8 image."""
@@ -27,10 +29,7 @@ def image_grid(images, columns=None):
 
 def write_png(path, grid):
   """Writes a [1, H, W, C] uint8 grid as a PNG, via a temporary name."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  partial = path + ".partial"
-  tf.io.write_file(partial, tf.io.encode_png(grid[0]))
-  os.replace(partial, path)
+  config_lib.write_atomically(path, tf.io.encode_png(grid[0]).numpy())
 
 
 # The TrainConfig fields shown on the HParams dashboard beside the model's hyperparameters.

@@ -84,26 +84,23 @@ class StepContext:
         tf.constant([self.seed, 0], tf.int64), tf.cast(self.step, tf.int64))
     return tf.random.experimental.stateless_fold_in(base, salt)
 
-  def _replica_rows(self, global_values, per_replica_batch):
+  def _draw(self, draw, shape, salt, **kwargs):
+    """This replica's rows of draw(global shape, seed, **kwargs), drawn for the global batch."""
+    values = draw([self.global_batch_size] + list(shape[1:]), self._seed(salt), **kwargs)
     replica_context = tf.distribute.get_replica_context()
     if replica_context is None:  # Cross-replica code, e.g. summaries: no slicing.
-      return global_values[:per_replica_batch]
-    replica_id = replica_context.replica_id_in_sync_group
-    start = tf.cast(replica_id, tf.int32) * per_replica_batch
-    return global_values[start:start + per_replica_batch]
+      return values[:shape[0]]
+    start = tf.cast(replica_context.replica_id_in_sync_group, tf.int32) * shape[0]
+    return values[start:start + shape[0]]
 
   def normal(self, shape, salt, dtype=tf.float32):
     """N(0, 1) of `shape` ([per-replica batch, ...]) for this replica."""
-    global_shape = [self.global_batch_size] + list(shape[1:])
-    values = tf.random.stateless_normal(global_shape, self._seed(salt), dtype=dtype)
-    return self._replica_rows(values, shape[0])
+    return self._draw(tf.random.stateless_normal, shape, salt, dtype=dtype)
 
   def uniform(self, shape, salt, minval=0.0, maxval=1.0, dtype=tf.float32):
     """U(minval, maxval) of `shape` ([per-replica batch, ...]) for this replica."""
-    global_shape = [self.global_batch_size] + list(shape[1:])
-    values = tf.random.stateless_uniform(
-        global_shape, self._seed(salt), minval=minval, maxval=maxval, dtype=dtype)
-    return self._replica_rows(values, shape[0])
+    return self._draw(tf.random.stateless_uniform, shape, salt, minval=minval, maxval=maxval,
+                      dtype=dtype)
 
   def average(self, per_example_loss):
     """Sum over this replica's examples divided by the global batch size."""

@@ -176,10 +176,6 @@ def minibatches_per_step(hparams):
   return hparams["n_critic"]
 
 
-def _data(batch):
-  return batch["images"] if "images" in batch else batch["points"]
-
-
 def _d_input(x, salt, context, hparams):
   if hparams["instance_noise_std"] <= 0:
     return x
@@ -255,7 +251,8 @@ def train_step(networks, optimizers, batch, context, hparams):
   current schedule value.
   """
   G = networks["G"]
-  real_minibatches = tf.split(_data(batch), hparams["n_critic"])
+  real_minibatches = tf.split(batch["images"] if "images" in batch else batch["points"],
+                              hparams["n_critic"])
   latent_shape = [real_minibatches[0].shape[0], hparams["latent_dim"]]
   for d_step, real in enumerate(real_minibatches[:-1]):
     z = context.normal(latent_shape, salt=salts.GAN_EXTRA_D_Z + d_step)

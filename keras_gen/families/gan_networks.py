@@ -177,24 +177,23 @@ ARCHITECTURES = ("dcgan", "mlp")
 
 
 def make_generator(architecture, element_shape, hparams, name="G"):
-  """G for `element_shape` ((H, W, C) images or (2,) points); DCGAN needs images."""
-  if architecture == "dcgan":
-    if len(element_shape) != 3:
-      raise ValueError(f"architecture='dcgan' generates images, but the data has elements of "
-                       f"shape {tuple(element_shape)}; use architecture='mlp' for points.")
-    return DCGANGenerator(element_shape, latent_dim=hparams["latent_dim"],
-                          base_filters=hparams["g_filters"], name=name)
+  """G for `element_shape` ((H, W, C) images or (2,) points); DCGAN needs images.
+
+  `architecture` is one of ARCHITECTURES (`gan.validate_hparams` checks it).
+  """
   if architecture == "mlp":
     return MLPGenerator(element_shape, hidden_units=hparams["g_units"],
                         hidden_layers=hparams["g_layers"], norm=hparams["g_norm"], name=name)
-  raise ValueError(f"Unknown GAN architecture {architecture!r}; expected one of {ARCHITECTURES}.")
+  if len(element_shape) != 3:
+    raise ValueError(f"architecture='dcgan' generates images, but the data has elements of "
+                     f"shape {tuple(element_shape)}; use architecture='mlp' for points.")
+  return DCGANGenerator(element_shape, latent_dim=hparams["latent_dim"],
+                        base_filters=hparams["g_filters"], name=name)
 
 
 def make_discriminator(architecture, element_shape, hparams):
-  if architecture == "dcgan":
-    return DCGANDiscriminator(element_shape, base_filters=hparams["d_filters"],
-                              norm=hparams["d_norm"], name="D")
   if architecture == "mlp":
     return MLPDiscriminator(hidden_units=hparams["d_units"], hidden_layers=hparams["d_layers"],
                             name="D")
-  raise ValueError(f"Unknown GAN architecture {architecture!r}; expected one of {ARCHITECTURES}.")
+  return DCGANDiscriminator(element_shape, base_filters=hparams["d_filters"],
+                            norm=hparams["d_norm"], name="D")

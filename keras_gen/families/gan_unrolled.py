@@ -104,13 +104,9 @@ def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, 
   Returns:
     float32 scalar.
   """
-  if first_order:
-    fake_for_unroll = tf.stop_gradient(fake)
-  else:
-    fake_for_unroll = fake
   weights, buffers = unrolled_discriminator_weights(
-      D, d_optimizer, discriminator_loss, real, fake_for_unroll, unroll_steps, context, d_input,
-      penalty, clip_value)
+      D, d_optimizer, discriminator_loss, real, tf.stop_gradient(fake) if first_order else fake,
+      unroll_steps, context, d_input, penalty, clip_value)
   if first_order:
     weights = [tf.stop_gradient(w) for w in weights]
   fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, salts.GAN_G_NOISE),

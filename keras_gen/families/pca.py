@@ -20,6 +20,8 @@ minimizes the mean squared reconstruction error over every rank-k linear map.
       1989), though its code is an invertible mix of the components.
 """
 
+import math
+
 import keras
 import tensorflow as tf
 from keras import layers
@@ -55,10 +57,8 @@ class PrincipalComponents(layers.Layer):
     self.code_size = code_size
 
   def build(self, input_shape):
-    size = 1
-    for dimension in input_shape[1:]:
-      size *= int(dimension)
     self.image_shape = tuple(int(d) for d in input_shape[1:])
+    size = math.prod(self.image_shape)
     # Updates are summed over replicas explicitly in `accumulate`; each replica then
     # applies the same sum. (aggregation="sum" would sum the replicas' new values,
     # counting the old total once per replica.)
@@ -103,7 +103,7 @@ def pca_decode(code, mean, basis, image_shape):
 
 def build(hparams, element_shape):
   element_shape = tuple(element_shape)
-  size = element_shape[0] * element_shape[1] * element_shape[2]
+  size = math.prod(element_shape)
   if hparams["code_size"] > size:
     raise ValueError(f"code_size={hparams['code_size']} exceeds the {size} input dimensions.")
   if hparams["method"] == "closed_form":

@@ -96,10 +96,8 @@ def train_step(networks, optimizers, batch, context, hparams):
     h = code(networks["encoder"], images, hparams, training=True)
     outputs = networks["decoder"](h, training=True)
     reconstruction = autoencoder.reconstruction_loss(images, outputs, hparams)
-    if hparams["sparsity_penalty"] == "l1":
-      penalty = l1_penalty(h)
-    else:
-      penalty = kl_sparsity_penalty(h, hparams["target_activation"])
+    penalty = (l1_penalty(h) if hparams["sparsity_penalty"] == "l1"
+               else kl_sparsity_penalty(h, hparams["target_activation"]))
     loss = context.average(reconstruction + hparams["sparsity_weight"] * penalty)
   context.minimize(tape, loss, variables, optimizers["autoencoder"])
   pixel_error = autoencoder.pixel_error(images, autoencoder.to_images(outputs, hparams))

@@ -4,7 +4,7 @@ GANs for Improved Quality, Stability, and Variation").
   EqualizedConv2D / EqualizedDense  sec. 4.1: weights drawn from N(0, 1) and
       multiplied at runtime by He's constant gain / sqrt(fan_in), so every layer
       learns at the same speed under Adam.
-  PixelNorm        sec. 4.2: each pixel's feature vector divided by its RMS.
+  pixel_norm       sec. 4.2: each pixel's feature vector divided by its RMS.
   MinibatchStddev  sec. 3: the standard deviation of each feature over a group
       of examples, averaged into one extra feature map.
   upsample / downsample  nearest-neighbour 2x and 2x2 average pooling.
@@ -33,24 +33,21 @@ class EqualizedDense(layers.Layer):
   def __init__(self,
                units,            # Output features.
                gain=HE_GAIN,     # Runtime multiplier of the He constant 1 / sqrt(fan_in).
-               use_bias=True,
                **kwargs):
     super().__init__(**kwargs)
     self.units = units
     self.gain = gain
-    self.use_bias = use_bias
 
   def build(self, input_shape):
     fan_in = int(input_shape[-1])
     self.scale = self.gain / math.sqrt(fan_in)
     self.kernel = self.add_weight(name="kernel", shape=(fan_in, self.units),
                                   initializer=keras.initializers.RandomNormal(0.0, 1.0))
-    self.bias = (self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-                 if self.use_bias else None)
+    self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
   def call(self, x):
     y = keras.ops.matmul(x, keras.ops.cast(self.kernel, x.dtype) * self.scale)
-    return y if self.bias is None else y + keras.ops.cast(self.bias, x.dtype)
+    return y + keras.ops.cast(self.bias, x.dtype)
 
 
 class EqualizedConv2D(layers.Layer):
@@ -90,13 +87,6 @@ def pixel_norm(x, epsilon=1e-8):
   Works on [N, C] latents and [N, H, W, C] feature maps (the last axis is normalized).
   """
   return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon)
-
-
-class PixelNorm(layers.Layer):
-  """Layer form of `pixel_norm`."""
-
-  def call(self, x):
-    return pixel_norm(x)
 
 
 class MinibatchStddev(layers.Layer):
@@ -150,11 +140,9 @@ def upsample(x, factor=2):
   return tf.reshape(x, [-1, height * factor, width * factor, channels])
 
 
-def downsample(x, factor=2):
-  """factor x factor average pooling (a box filter), [N, H, W, C] -> [N, H/f, W/f, C]."""
-  if factor == 1:
-    return x
-  return tf.nn.avg_pool2d(x, ksize=factor, strides=factor, padding="VALID")
+def downsample(x):
+  """2x2 average pooling (a box filter), [N, H, W, C] -> [N, H/2, W/2, C]."""
+  return tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
 
 
 def num_features(stage, fmap_base, fmap_decay, fmap_max):

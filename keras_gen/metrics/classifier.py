@@ -35,7 +35,6 @@ import re
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
@@ -112,9 +111,9 @@ def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, lear
   model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=["accuracy"])
-  model.fit(_to_float(train_split.examples), train_split.labels, batch_size=batch_size,
+  model.fit(image_sets.to_float(train_split.examples), train_split.labels, batch_size=batch_size,
             epochs=epochs, shuffle=True, verbose=verbose)
-  _, test_accuracy = model.evaluate(_to_float(test_split.examples), test_split.labels,
+  _, test_accuracy = model.evaluate(image_sets.to_float(test_split.examples), test_split.labels,
                                     batch_size=1024, verbose=0)
   metadata = {
       "command": TRAIN_COMMAND.format(dataset=dataset),
@@ -146,10 +145,6 @@ def _save(model, metadata, output_path):
     json.dump(metadata, f, indent=2, sort_keys=True)
   os.replace(partial_weights, output_path)
   os.replace(partial_metadata, metadata_path(output_path))
-
-
-def _to_float(images):
-  return images.astype(np.float32) / 127.5 - 1.0
 
 
 class ClassifierExtractor:

@@ -183,8 +183,8 @@ def _reals_at_level(subject, stored_resolutions, load_split, split):
   held_out = load_split(split)
   if held_out.kind != "images" or resolution >= held_out.element_shape[0]:
     return held_out, load_split, None
-  return (_box_filter(held_out, resolution), _box_filtering(load_split, resolution),
-          tuple(held_out.element_shape))
+  return (_box_filter(held_out, resolution),
+          lambda split: _box_filter(load_split(split), resolution), tuple(held_out.element_shape))
 
 
 def _box_filter(source, resolution):
@@ -195,10 +195,6 @@ def _box_filter(source, resolution):
         f"Dataset {source.name!r} holds {'x'.join(map(str, source.element_shape))} images, "
         f"which cannot be box-filtered down to the model's {resolution}x{resolution} level; "
         f"evaluate against its multi-resolution dataset (--dataset=progan:FOLDER).") from e
-
-
-def _box_filtering(load_split, resolution):
-  return lambda split: _box_filter(load_split(split), resolution)
 
 
 def _default_output(model_dir, saved_model, step):

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen.families import vae
 from keras_gen.families import vae_likelihoods as likelihoods
 
 DEFAULT_IWAE_SAMPLES = 5000
@@ -98,7 +99,6 @@ def _chunk_log_weights(x, loc, scale, log_likelihood_fn, samples, count, latent_
 
 def vae_bound_functions(networks, hparams):
   """(posterior_fn, log_likelihood_fn) of a `keras_gen.families.vae` model, traced once."""
-  from keras_gen.families import vae  # pylint: disable=g-import-not-at-top
 
   @tf.function(reduce_retracing=True)
   def posterior_fn(images):
@@ -149,10 +149,7 @@ def negative_log_likelihood(subject, options):
   for batch_index, start in enumerate(range(0, len(examples), images_per_batch)):
     images = data.from_uint8(examples[start:start + images_per_batch])
     noise = tf.random.stateless_uniform(images.shape, [options.seed, 1_000_000 + batch_index])
-    if hparams["likelihood"] == "bernoulli":
-      targets = likelihoods.binarize(images, hparams["binarization"], noise)
-    else:
-      targets = images
+    targets = vae.targets(images, hparams, noise)
     bounds = importance_weighted_bounds(
         targets, lambda x, images=images: posterior_fn(images), log_likelihood_fn, k,
         seed=options.seed * 1_000_003 + batch_index, samples_per_chunk=samples_per_chunk)

@@ -4,7 +4,6 @@ import numpy as np
 import tensorflow as tf
 
 
-
 def active_units(subject, options):
   """Fraction of code units active (h_j > threshold) per held-out image, and dead units.
 

@@ -84,10 +84,10 @@ def from_run(run):
   """The subject of a restored run's (or a training run's) networks in memory."""
   module = serving.make_module(run.family, run.networks, run.config.hparams,
                                tuple(run.config.element_shape), run.phase)
-  metadata = serving.metadata(run.config, run.step, run.config.element_shape,
-                              module.signatures())
+  signatures = module.signatures()
+  metadata = serving.metadata(run.config, run.step, run.config.element_shape, signatures)
   kind = serving.output_kind(run.family, run.config.element_shape)
-  return Subject(kind, metadata, module.signatures(), run)
+  return Subject(kind, metadata, signatures, run)
 
 
 def from_saved_model(path):
