@@ -53,7 +53,7 @@ def test_a_folder_of_images_becomes_every_level_and_info_display_and_compare_des
 
 
 @pytest.mark.parametrize("setup,flags,message", [
-    ("empty", ["--resolution=8"], "contains no .png"),
+    ("empty", ["--resolution=8"], "contains no image files"),
     ("corrupt", ["--resolution=8"], "broken.png could not be decoded"),
     ("ok", ["--resolution=12"], "--resolution=12 must be a power of two"),
 ])

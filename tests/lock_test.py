@@ -1,4 +1,5 @@
-"""One run per model_dir: the lock file, its stale takeover, and two real runs at once."""
+"""One run per model_dir: the lock, a killed holder's lock taken over, and two real runs
+at once."""
 
 import json
 import os
@@ -18,18 +19,6 @@ from keras_gen.engine import loop
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _write_lock(model_dir, **holder):
-  os.makedirs(model_dir, exist_ok=True)
-  with open(os.path.join(model_dir, lock.LOCK_FILE), "w") as f:
-    json.dump(holder, f)
-
-
-def _gone_pid():
-  process = subprocess.Popen([sys.executable, "-c", "pass"])
-  process.wait()
-  return process.pid
-
-
 def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path):
   with lock.hold(str(tmp_path), "train"):
     with open(tmp_path / "lock") as f:
@@ -38,37 +27,35 @@ def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path):
         socket.gethostname(), os.getpid(), "train")
     with pytest.raises(config_lib.StorageError) as error:
       lock.acquire(str(tmp_path), "export")
+    with pytest.raises(config_lib.StorageError):
+      lock.refuse_if_held(str(tmp_path))
   assert str(error.value) == (
       f"--model_dir={tmp_path} is in use by train on host {socket.gethostname()}, PID "
       f"{os.getpid()}, started {holder['started']}; wait for it to end or use another "
-      f"--model_dir (if that process is gone, delete {tmp_path / 'lock'}).")
+      f"--model_dir.")
   assert not os.path.exists(tmp_path / "lock")  # Released at the end of the block.
-
-
-def test_a_lock_whose_process_is_gone_is_taken_over_with_a_warning(tmp_path, capsys):
-  pid = _gone_pid()
-  _write_lock(tmp_path, host=socket.gethostname(), pid=pid, time=time.time() - 60,
-              started="2026-12-01 10:00:00", command="train")
-  with lock.hold(str(tmp_path), "train"):
-    with open(tmp_path / "lock") as f:
-      assert json.load(f)["pid"] == os.getpid()
-  assert (f"Warning: took over the lock of train on host {socket.gethostname()}, PID {pid}, "
-          f"started 2026-12-01 10:00:00, which is no longer running." in capsys.readouterr().err)
-
-
-def test_a_lock_whose_pid_now_belongs_to_a_later_process_is_stale(tmp_path):
-  # This process started after the lock's time, so it cannot be the holder.
-  _write_lock(tmp_path, host=socket.gethostname(), pid=os.getpid(), time=1.0,
-              started="1970-01-01 00:00:01", command="train")
-  with lock.hold(str(tmp_path), "train"):
+  lock.refuse_if_held(str(tmp_path))
+  with lock.hold(str(tmp_path), "export"):  # Free again.
     pass
 
 
-def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
-  _write_lock(tmp_path, host="elsewhere.example", pid=_gone_pid(), time=1.0,
-              started="2026-12-01 10:00:00", command="train")
-  with pytest.raises(config_lib.StorageError, match="in use by train on host elsewhere.example"):
+def test_the_lock_of_a_killed_run_is_taken_over_with_a_warning_naming_it(tmp_path, capsys):
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from keras_gen.engine import lock; "
+       "lock.acquire(sys.argv[1], 'train'); print('held', flush=True); time.sleep(600)",
+       str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == "held"
+  with pytest.raises(config_lib.StorageError, match=f"in use by train on host .*, PID "
+                                                    f"{holder.pid}, started "):
     lock.acquire(str(tmp_path), "train")
+  holder.send_signal(signal.SIGKILL)
+  holder.wait()
+  assert os.path.exists(tmp_path / "lock")  # Left behind, but no process holds it.
+  with lock.hold(str(tmp_path), "train"):
+    with open(tmp_path / "lock") as f:
+      assert json.load(f)["pid"] == os.getpid()
+  assert (f"Warning: took over the lock of train on host {socket.gethostname()}, PID "
+          f"{holder.pid}, started " in capsys.readouterr().err)
 
 
 def test_training_and_export_refuse_a_model_dir_in_use(tiny_config):

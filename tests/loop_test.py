@@ -12,6 +12,7 @@ from conftest import checkpoint_values
 from conftest import event_tags
 from conftest import network_weights
 from conftest import TINY_HPARAMS
+import nan_families
 from keras_gen import config as config_lib
 from keras_gen.engine import loop
 from keras_gen.engine import step_context
@@ -128,10 +129,8 @@ def test_mixed_bfloat16_trains_with_float32_weights(tiny_config):
 
 @pytest.fixture
 def nan_autoencoder(monkeypatch):
-  from keras_gen import registry
-  monkeypatch.setitem(registry.MODELS, "nan_autoencoder",
-                      ("nan_autoencoder", {}, "test family whose loss turns NaN"))
-  return "nan_autoencoder"
+  from keras_gen.families import autoencoder
+  return nan_families.register(monkeypatch, "nan_autoencoder", autoencoder)
 
 
 def test_a_nan_step_is_skipped_and_leaves_every_variable_untouched(tiny_config, nan_autoencoder):
@@ -148,9 +147,8 @@ def test_a_nan_step_is_skipped_and_leaves_every_variable_untouched(tiny_config, 
 @pytest.fixture
 def nan_dcgan(monkeypatch):
   from keras_gen import registry
-  monkeypatch.setitem(registry.MODELS, "nan_dcgan",
-                      ("nan_gan", registry.MODELS["dcgan"][1], "test family whose losses turn NaN"))
-  return "nan_dcgan"
+  from keras_gen.families import gan
+  return nan_families.register(monkeypatch, "nan_dcgan", gan, registry.MODELS["dcgan"][1])
 
 
 @pytest.mark.parametrize("strategy,replicas,xla", [("default", 0, False), ("default", 0, True),

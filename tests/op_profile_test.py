@@ -1,6 +1,9 @@
 """keras_gen.engine.op_profile: the work a step executes, op by op."""
 
 import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
+from tensorflow.python.grappler import tf_optimizer
+from tensorflow.python.training import saver
 
 from keras_gen.engine import op_profile
 
@@ -49,3 +52,25 @@ def test_each_heavy_op_is_replayed_alone_with_its_shapes():
   assert [item.shapes for item, _ in timings if item.type == "Conv2D"] == [
       [(2, 8, 8, 3), (3, 3, 3, 4)]]
   assert all(seconds > 0 for _, seconds in timings)
+
+
+def _optimized_op_types(function, *arguments):
+  """The op types Grappler leaves in `function`'s graph, as it does before running it."""
+  graph = function.get_concrete_function(*arguments).graph
+  meta_graph = saver.export_meta_graph(graph_def=graph.as_graph_def(), graph=graph)
+  meta_graph.collection_def["train_op"].node_list.value.extend(
+      tensor.op.name for tensor in graph.outputs)
+  optimized = tf_optimizer.OptimizeGraph(config_pb2.ConfigProto(), meta_graph)
+  return [node.op for node in optimized.node] + [
+      node.op for function_def in optimized.library.function for node in function_def.node_def]
+
+
+def test_a_replay_keeps_every_repeat_after_grappler_optimizes_it():
+  concrete_function, _ = _step_and_input()
+  graph_ops = {op.name: op for op in concrete_function.graph.get_operations()}
+  conv = next(item for item in op_profile.heavy_work(concrete_function) if item.type == "Conv2D")
+
+  replay = op_profile._replay(graph_ops[conv.name], repeats=3)  # pylint: disable=protected-access
+
+  # Neither folded into a constant nor merged into one: three convolutions run.
+  assert _optimized_op_types(replay.func, *replay.args).count("Conv2D") == 3

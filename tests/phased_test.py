@@ -19,6 +19,7 @@ from conftest import network_weights
 from conftest import requires_debian_fashion_mnist
 from conftest import save_random_classifier
 from conftest import TINY_HPARAMS
+import nan_families
 from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import export
@@ -247,10 +248,8 @@ def test_export_of_a_run_stopped_below_its_top_level_describes_and_samples_that_
 
 @pytest.fixture
 def nan_progan(monkeypatch):
-  from keras_gen import registry
-  monkeypatch.setitem(registry.MODELS, "nan_progan",
-                      ("nan_progan", {}, "test family whose losses turn NaN"))
-  return "nan_progan"
+  from keras_gen.families import progan
+  return nan_families.register(monkeypatch, "nan_progan", progan)
 
 
 def test_a_nan_progan_step_is_skipped_like_any_models_and_leaves_every_variable_untouched(

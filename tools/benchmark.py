@@ -33,7 +33,8 @@ flags.DEFINE_list("precisions", [], "Precisions to time (none, mixed_bfloat16, m
                   "(AVX-512 BF16 or AMX).")
 flags.DEFINE_integer("steps", 30, "Timed steps per mode, in alternating rounds (after 3 "
                      "warm-up steps).")
-flags.DEFINE_enum("xla", "both", ["both", "on", "off"], "Which compile modes to time.")
+flags.DEFINE_enum("xla", "both", ["both", "on", "off"], "Which compile modes to time "
+                  "(--progan_levels: both means the recipe's).")
 flags.DEFINE_boolean("ops", False, "Also replay every convolution and matmul of the first "
                      "mode's step alone and show, op by op, where the step's time goes.")
 flags.DEFINE_list("memory", [], "Instead of timing, report the peak memory of training and "
@@ -56,7 +57,8 @@ def _config():
     if FLAGS[name].value:
       values[name] = FLAGS[name].value
   keep = {field: values[field] for field in ("model", "dataset", "data_dir", "batch_size", "seed",
-                                             "resolution") if field in values}
+                                             "resolution", "mixed_precision", "xla")
+          if field in values}
   return config_lib.TrainConfig(**keep, hparams=hparams)
 
 
@@ -101,8 +103,14 @@ def _progan_levels():
   except ValueError:
     raise config_lib.ConfigError(f"--progan_levels={','.join(FLAGS.progan_levels)} is not "
                                  f"'all' or a list of resolutions.") from None
-  config = _config()
-  config.xla = FLAGS.xla == "on"
+  if len(FLAGS.precisions) > 1:
+    cli.usage_error(f"--progan_levels times one precision; --precisions holds "
+                    f"{','.join(FLAGS.precisions)}.")
+  config = _config()  # The recipe's precision and XLA choice unless the flags name one.
+  if FLAGS.precisions:
+    config.mixed_precision = FLAGS.precisions[0]
+  if FLAGS.xla != "both":
+    config.xla = FLAGS.xla == "on"
   shape = progan_benchmark.data_shape(config, FLAGS.resolution, FLAGS.channels)
   results = progan_benchmark.measure_levels(config, shape, sides, FLAGS.batch_size, FLAGS.steps)
   print(progan_benchmark.format_levels_report(results))

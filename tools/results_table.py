@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import flags  # noqa: E402
 
 from keras_gen import cli  # noqa: E402
+from keras_gen import config as config_lib  # noqa: E402
 from keras_gen import machine  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -214,10 +215,7 @@ def main(argv):
       sys.exit(1)
     return
   if updated != current:
-    partial = FLAGS.readme + ".partial"
-    with open(partial, "w") as f:
-      f.write(updated)
-    os.replace(partial, FLAGS.readme)
+    config_lib.write_atomically(FLAGS.readme, updated)
   print(f"Wrote the table of {new_table.count(chr(10)) - 2} recipes into {FLAGS.readme}.")
 
 

@@ -181,10 +181,6 @@ def read_image_folder(path: str, resolution: int) -> np.ndarray:
     uint8 [N, resolution, resolution, C] with C = 1 or 3.
   """
   paths = image_paths(path)
-  if not paths:
-    raise DataError(
-        f"Image folder {path} contains no image files; expected "
-        f"{', '.join(IMAGE_SUFFIXES)} files (searched recursively).")
   images = [crop_and_resize(decode_image(image_path)[np.newaxis], resolution)[0]
             for image_path in paths]
   if all(image.shape[-1] == 1 for image in images):
@@ -193,11 +189,16 @@ def read_image_folder(path: str, resolution: int) -> np.ndarray:
 
 
 def image_paths(folder: str) -> list[str]:
-  """Every image file under folder (recursively), sorted; DataError if it is no folder."""
+  """Every image file under folder (recursively), sorted; DataError if it is no folder or
+  holds none."""
   if not os.path.isdir(folder):
     raise DataError(f"Image folder {folder} does not exist or is not a directory.")
-  return sorted(str(file) for file in pathlib.Path(folder).rglob("*")
-                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
+  paths = sorted(str(file) for file in pathlib.Path(folder).rglob("*")
+                 if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
+  if not paths:
+    raise DataError(f"Image folder {folder} contains no image files; expected "
+                    f"{', '.join(IMAGE_SUFFIXES)} files (searched recursively).")
+  return paths
 
 
 def decode_image(path: str) -> np.ndarray:

@@ -227,8 +227,6 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
     raise DataError(f"--resolution={resolution} must be a power of two of at least 4 "
                     f"for an image folder.")
   paths = files.image_paths(folder)
-  if not paths:
-    raise DataError(f"Image folder {folder} contains no {', '.join(files.IMAGE_SUFFIXES)} files.")
   channels = channels or files.decode_image(paths[0]).shape[-1]
 
   def read_images(indices):

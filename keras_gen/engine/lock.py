@@ -1,14 +1,17 @@
-"""One writer per model_dir: an exclusive lock file held for a run's whole life.
+"""One writer per model_dir: an exclusive lock held for a run's whole life.
 
-`model_dir/lock` is created with O_EXCL and holds the holder's host, PID and start
-time; it is removed when the run (training and its export, or `keras_gen.export`)
-ends. A second run into the folder is refused with a StorageError naming the holder.
-A lock whose process is gone (same host, PID not running, or running but started
-after the lock was taken, so a reused PID) was left by a killed run and is taken over
-with a warning. A lock from another host cannot be checked, so it is only named.
+The run holds an exclusive `flock` on `model_dir/lock`, a file that names the
+holder (host, PID, start time, command) and is removed when the run (training
+and its export, or `keras_gen.export`) ends. A second run into the folder is
+refused with a StorageError naming the holder. The kernel releases the lock
+when its process dies, even by SIGKILL, so a killed run's leftover file is simply
+taken (with a warning naming the run that left it), and a reused PID cannot fool
+the check.
 """
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import socket
@@ -18,35 +21,6 @@ import time
 from keras_gen import config as config_lib
 
 LOCK_FILE = "lock"
-
-
-def _process_start_time(pid):
-  """Seconds since the epoch when process `pid` started; None if no such process runs (a
-  zombie counts as gone); 0.0 if it runs but /proc cannot say when it started."""
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return None
-  except PermissionError:
-    pass  # Another user's process: it exists.
-  try:
-    with open(f"/proc/{pid}/stat") as f:
-      fields = f.read().rsplit(")", 1)[1].split()  # After the command name, which may hold spaces.
-    with open("/proc/stat") as f:
-      boot_time = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-  except (OSError, StopIteration, IndexError, ValueError):
-    return 0.0
-  if fields[0] == "Z":
-    return None
-  return boot_time + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # Field 22: starttime.
-
-
-def _is_stale(holder):
-  """True when `holder` (the lock's contents) names a process of this host that is gone."""
-  if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-    return False
-  started = _process_start_time(holder["pid"])
-  return started is None or started > holder.get("time", 0.0) + 1.0
 
 
 def _read(path):
@@ -67,59 +41,86 @@ def _describe(holder):
 
 
 def _in_use(model_dir, holder):
-  path = os.path.join(model_dir, LOCK_FILE)
   return config_lib.StorageError(
       f"--model_dir={model_dir} is in use by {_describe(holder)}; wait for it to end or use "
-      f"another --model_dir (if that process is gone, delete {path}).")
+      f"another --model_dir.")
+
+
+def _try_lock(descriptor, operation):
+  """flock(operation | LOCK_NB): False if another process holds the lock; True if this
+  process now holds it, or if the filesystem has no locks (then it is not locked)."""
+  try:
+    fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
+  except BlockingIOError:
+    return False
+  except OSError as error:
+    if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+      raise
+    print(f"Warning: this model_dir's filesystem does not support locks ({error.strerror}); "
+          f"it is not protected from a second run.",
+          file=sys.stderr, flush=True)
+  return True
 
 
 def refuse_if_held(model_dir):
-  """Raises StorageError naming the holder if a live run holds model_dir's lock: a quick
-  look before a run spends time on data and networks (`hold` still takes the lock)."""
+  """Raises StorageError naming the holder if a run holds model_dir's lock: a quick look
+  before a run spends time on data and networks (`hold` still takes the lock)."""
   path = os.path.join(model_dir, LOCK_FILE)
-  if os.path.exists(path):
-    holder = _read(path)
-    if not _is_stale(holder):
-      raise _in_use(model_dir, holder)
+  try:
+    descriptor = os.open(path, os.O_RDONLY)
+  except FileNotFoundError:
+    return
+  try:
+    if not _try_lock(descriptor, fcntl.LOCK_SH):
+      raise _in_use(model_dir, _read(path))
+  finally:
+    os.close(descriptor)  # Also releases the shared lock.
 
 
 def acquire(model_dir, command):
-  """Creates model_dir/lock for this process; returns its path.
+  """Locks model_dir/lock for this process and writes the holder into it; returns the
+  open descriptor, which holds the lock until `release`.
 
-  Raises StorageError naming the holder if another live run holds it.
+  Raises StorageError naming the holder if another run holds it.
   """
   path = os.path.join(model_dir, LOCK_FILE)
+  while True:
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    if not _try_lock(descriptor, fcntl.LOCK_EX):
+      os.close(descriptor)
+      raise _in_use(model_dir, _read(path))
+    # The holder before may have removed the file between our open and our lock: then
+    # the lock is on a file no one else can find, and the new file must be locked instead.
+    with contextlib.suppress(FileNotFoundError):
+      if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
+        break
+    os.close(descriptor)
+  left_by = _read(path)
+  if left_by:
+    print(f"Warning: took over the lock of {_describe(left_by)}, which is no longer "
+          f"running.", file=sys.stderr, flush=True)
   now = time.time()
   contents = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": now,
                          "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
                          "command": command})
-  for _ in range(3):  # A takeover that races another run's takeover tries again.
-    try:
-      descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-      holder = _read(path)
-      if not _is_stale(holder):
-        raise _in_use(model_dir, holder) from None
-      try:  # Renaming the stale lock aside succeeds for one of several runs taking it over.
-        os.replace(path, f"{path}.stale-{os.getpid()}")
-      except FileNotFoundError:
-        continue
-      os.remove(f"{path}.stale-{os.getpid()}")
-      print(f"Warning: took over the lock of {_describe(holder)}, which is no longer "
-            f"running.", file=sys.stderr, flush=True)
-      continue
-    with os.fdopen(descriptor, "w") as f:
-      f.write(contents)
-    return path
-  raise config_lib.StorageError(f"--model_dir={model_dir}: could not take the lock {path}.")
+  os.ftruncate(descriptor, 0)
+  os.write(descriptor, contents.encode())
+  return descriptor
+
+
+def release(model_dir, descriptor):
+  """Removes model_dir/lock and then drops the lock `acquire` took."""
+  with contextlib.suppress(FileNotFoundError):
+    os.remove(os.path.join(model_dir, LOCK_FILE))
+  os.close(descriptor)
 
 
 @contextlib.contextmanager
 def hold(model_dir, command):
-  """Holds model_dir's lock for the block (`command` says what holds it: "train", "export")."""
-  path = acquire(model_dir, command)
+  """Holds model_dir's lock for the block (`command` says what holds it: "train", "export");
+  yields the lock file's path."""
+  descriptor = acquire(model_dir, command)
   try:
-    yield path
+    yield os.path.join(model_dir, LOCK_FILE)
   finally:
-    with contextlib.suppress(FileNotFoundError):
-      os.remove(path)
+    release(model_dir, descriptor)

@@ -15,6 +15,7 @@ activations, optimizer updates, the step's own overhead).
 
 import collections
 import contextlib
+import functools
 import logging
 import time
 
@@ -137,7 +138,7 @@ def _replay(op, repeats):
       total += tf.cast(tf.reduce_sum(result[..., :1]), tf.float32)
     return total
 
-  return lambda: run(arguments)
+  return functools.partial(run, arguments)
 
 
 def time_heavy_ops(concrete_function, repeats=10):

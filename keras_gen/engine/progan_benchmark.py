@@ -21,17 +21,16 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
 
 from keras_gen import config as config_lib
+from keras_gen import machine
 from keras_gen.data import tfrecords
 from keras_gen.data.errors import DataError
 
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIME_BUDGET_SECONDS = 60.0  # Per level: stop timing after this, once 3 steps are timed.
 MIN_TIMED_STEPS = 3
 
@@ -63,18 +62,21 @@ def measure_level(config, element_shape, level, batch_size, steps):
   Returns {"level", "resolution", "batch_size", "steps_timed", "seconds_per_step",
   "images_per_sec", "first_step_seconds", "process_peak_mb", "training_peak_mb"}.
   """
-  import resource  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from keras_gen import registry  # pylint: disable=g-import-not-at-top
   from keras_gen import schedule  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import strategies  # pylint: disable=g-import-not-at-top
+  from keras_gen.engine import summaries  # pylint: disable=g-import-not-at-top
   config.model_dir = config.model_dir or "unused"
   config = loop.resolve(config)
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
   loop.set_precision(config)
-  state = loop.build_state(config, family, strategy, tuple(element_shape), schedule.PhaseState)
+  try:
+    state = loop.build_state(config, family, strategy, tuple(element_shape), schedule.PhaseState)
+  finally:  # The layers keep the policy they were built with; the process gets float32 back.
+    loop.set_precision(dataclasses.replace(config, mixed_precision="none"))
   resettable = _reset_peak()
   state.phase.level.assign(level)
   state.phase.alpha.assign(0.5)
@@ -108,7 +110,7 @@ def measure_level(config, element_shape, level, batch_size, steps):
   return {"level": level, "resolution": size, "batch_size": batch_size, "steps_timed": timed,
           "seconds_per_step": seconds, "images_per_sec": batch_size / seconds,
           "first_step_seconds": first_step,
-          "process_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+          "process_peak_mb": summaries.peak_resident_mb(),
           "training_peak_mb": None if training_peak is None else training_peak / 1024.0}
 
 
@@ -116,7 +118,7 @@ def data_shape(config, resolution=0, channels=3):
   """(R, R, C) of the recipe's progan: dataset, or (resolution, resolution, channels) when
   resolution is given (the dataset need not exist then). Raises ConfigError otherwise."""
   if resolution:
-    if resolution < 4 or resolution & (resolution - 1):
+    if resolution < 4 or not tfrecords.is_power_of_two(resolution):
       raise config_lib.ConfigError(f"--resolution={resolution} is not a power of two >= 4.")
     return (resolution, resolution, channels)
   try:
@@ -146,13 +148,13 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
   phases = family.phases(config.hparams, tuple(element_shape))
   top = element_shape[0]
   for side in resolutions:
-    if side < 4 or side > top or side & (side - 1):
+    if side < 4 or side > top or not tfrecords.is_power_of_two(side):
       raise config_lib.ConfigError(f"--progan_levels holds {side}, which is not a power of "
                                    f"two from 4 to {top}.")
   levels = [int(math.log2(side)) for side in resolutions or
             [2 ** level for level in range(2, int(math.log2(top)) + 1)]]
   batch_sizes = {phase.level: phase.batch_size for phase in phases}
-  rows = []
+  rows, load = [], machine.OtherLoad().start()
   for level in levels:
     spec = {"config": dataclasses.asdict(config), "element_shape": list(element_shape),
             "level": level, "steps": steps,
@@ -163,13 +165,12 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
     print(f"{2 ** level}x{2 ** level}: {speed}", file=sys.stderr, flush=True)
   return {"model": config.model, "dataset": config.dataset, "element_shape": list(element_shape),
           "hparams": config.hparams, "mixed_precision": config.mixed_precision,
-          "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+          "machine": machine.describe(), "other_load_cores": load.stop(),
           "levels": rows, "estimate": estimate_duration(phases, rows)}
 
 
 def _run_child(spec):
-  environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
-      filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")])))
+  environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   result = subprocess.run([sys.executable, "-m", __name__, json.dumps(spec)],
                           capture_output=True, text=True, env=environment, check=False)
   lines = result.stdout.strip().splitlines()
@@ -201,7 +202,8 @@ def format_levels_report(results):
   lines = [f"progan per level: {results['dataset']} ({height}x{width}x{channels}), fmap_base "
            f"{hparams['fmap_base']}, fmap_max {hparams['fmap_max']}, latent "
            f"{hparams['latent_dim']}, precision {results['mixed_precision']}, "
-           f"{results['machine']}; synthetic images",
+           f"synthetic images; {machine.summary(results['machine'])}, "
+           f"{machine.load_note(results.get('other_load_cores'))}",
            "  resolution  batch    img/s   s/step  first step s  training peak MB  "
            "process peak MB"]
   for row in results["levels"]:

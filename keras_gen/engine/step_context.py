@@ -36,9 +36,6 @@ class StepContext(base.StepContext):
     optimizer.apply_gradients(zip(gradients, variables))
     return gradients
 
-  def apply_gradients(self, optimizer, gradients, variables):
-    optimizer.apply_gradients(zip(gradients, variables))
-
   def assign(self, variables, values):
     # The values are the same on every replica (computed from mirrored variables): each
     # replica's copy is updated with its own value through merge_call.

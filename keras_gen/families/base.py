@@ -70,8 +70,8 @@ class StepContext:
   sliced to this replica's rows, so one step gives the same numbers on one
   device and on N replicas.
 
-  The writes a step makes across replicas (`minimize`, `apply_gradients`,
-  `assign`, `all_reduce_sum`) are implemented by the engine
+  The writes a step makes across replicas (`minimize`, `assign`,
+  `all_reduce_sum`) are implemented by the engine
   (`keras_gen.engine.step_context`), which hands the step a subclass.
   """
   step: tf.Tensor  # int64 scalar: the number of updates done before this one.
@@ -110,10 +110,6 @@ class StepContext:
   def minimize(self, tape, loss, variables, optimizer):
     """One update from `loss` (recorded by `tape`); returns the gradients. (The engine undoes
     the whole step, on every replica, if a loss or anything it wrote is not finite.)"""
-    raise NotImplementedError("The engine's StepContext applies updates.")
-
-  def apply_gradients(self, optimizer, gradients, variables):
-    """Applies `gradients` (this replica's share, summed over replicas) to `variables`."""
     raise NotImplementedError("The engine's StepContext applies updates.")
 
   def assign(self, variables, values):

@@ -19,6 +19,7 @@ pictures are logged under OUTPUT_DIR/tensorboard at the model's step.
 """
 
 import dataclasses
+import io
 import json
 import os
 import re
@@ -209,9 +210,9 @@ def grid(model, options, result):
   path = _write_picture(options, model, f"grid{rows}x{columns}",
                         layout.grid(model.generate(z), rows, columns), result)
   latents_path = path[:-len(".png")] + "_latents.npy"
-  with open(latents_path + ".partial", "wb") as f:
-    np.save(f, z)
-  os.replace(latents_path + ".partial", latents_path)
+  buffer = io.BytesIO()
+  np.save(buffer, z)
+  config_lib.write_atomically(latents_path, buffer.getvalue())
   result.paths.append(latents_path)
   result.notes.append(f"Wrote {latents_path} (z of the cells, row by row: use with --latents)")
 
