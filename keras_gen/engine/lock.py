@@ -68,8 +68,8 @@ def refuse_if_held(model_dir):
   path = os.path.join(model_dir, LOCK_FILE)
   try:
     descriptor = os.open(path, os.O_RDONLY)
-  except FileNotFoundError:
-    return
+  except (FileNotFoundError, NotADirectoryError):  # No lock; a model_dir that is a file is
+    return                                           # refused later, naming it.
   try:
     if not _try_lock(descriptor, fcntl.LOCK_SH):
       raise _in_use(model_dir, _read(path))
