@@ -13,7 +13,7 @@ import json
 import os
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
-MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
+MIXED_PRECISION = ("none", "auto", "mixed_bfloat16", "mixed_float16")
 ON_NONFINITE = ("skip", "restore")
 ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
 

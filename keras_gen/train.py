@@ -36,7 +36,9 @@ flags.DEFINE_string("tpu", "", "TPU name or grpc:// address for --strategy=tpu."
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for initialization, data order and noise.")
 flags.DEFINE_boolean("xla", _DEFAULTS.xla, "Compile the train step with XLA (one replica).")
 flags.DEFINE_string("mixed_precision", _DEFAULTS.mixed_precision,
-                    "One of " + "|".join(config_lib.MIXED_PRECISION))
+                    "One of " + "|".join(config_lib.MIXED_PRECISION) + "; auto is "
+                    "mixed_bfloat16 on a TPU or a CPU with native bfloat16 (AVX-512 BF16, AMX), "
+                    "else float32 (none).")
 flags.DEFINE_boolean("deterministic", False, "Enable TensorFlow op determinism.")
 flags.DEFINE_string("on_nonfinite", _DEFAULTS.on_nonfinite,
                     "On a NaN/inf loss: skip (the update is skipped, training goes on) or "

@@ -58,3 +58,25 @@ def test_one_option_string_serves_several_metrics(tiny_config, tiny_npz):
                                 dataset=f"npz:{tiny_npz}", split="train", num_samples=16,
                                 extra={"active_threshold": "0.5", "iwae_samples": "5"})
   assert set(results["metrics"]) == {"reconstruction", "sparsity"}
+
+
+
+def _trace_fresh_functions(python_function, count=8):
+  """Wraps python_function in a new tf.function `count` times, tracing each once. TensorFlow
+  warns at most twice per python function, so each check needs its own."""
+  import tensorflow as tf
+  for value in range(count):
+    tf.function(python_function, input_signature=[tf.TensorSpec([], tf.int32)])(
+        tf.constant(value))
+
+
+def test_snapshots_do_not_warn_that_their_fresh_functions_retrace(caplog):
+  import tensorflow as tf
+  with evaluation.fresh_functions_expected():
+    _trace_fresh_functions(lambda x: x + 1)
+    tf.get_logger().warning("another warning")
+  assert [record.getMessage() for record in caplog.records] == ["another warning"]
+
+  _trace_fresh_functions(lambda x: x + 2)  # Outside the block TensorFlow's warning is back.
+  assert any("triggered tf.function retracing" in record.getMessage()
+             for record in caplog.records)

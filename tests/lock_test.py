@@ -1,6 +1,7 @@
 """One run per model_dir: the lock, a killed holder's lock taken over, and two real runs
 at once."""
 
+import errno
 import json
 import os
 import signal
@@ -56,6 +57,24 @@ def test_the_lock_of_a_killed_run_is_taken_over_with_a_warning_naming_it(tmp_pat
       assert json.load(f)["pid"] == os.getpid()
   assert (f"Warning: took over the lock of train on host {socket.gethostname()}, PID "
           f"{holder.pid}, started " in capsys.readouterr().err)
+
+
+def test_without_filesystem_locks_a_leftover_lock_is_taken_saying_it_may_still_run(
+    tmp_path, monkeypatch, capsys):
+  def no_locks(descriptor, operation):
+    raise OSError(errno.ENOLCK, "No locks available")
+  (tmp_path / "lock").write_text(json.dumps(
+      {"host": "other", "pid": 1234, "started": "2026-12-02 10:00:00", "command": "train"}))
+  monkeypatch.setattr(lock.fcntl, "flock", no_locks)
+
+  lock.refuse_if_held(str(tmp_path))  # Nothing can be told: no refusal.
+  with lock.hold(str(tmp_path), "export"):
+    pass
+
+  err = capsys.readouterr().err
+  assert "does not support locks (No locks available)" in err
+  assert ("took over the lock of train on host other, PID 1234, started 2026-12-02 10:00:00, "
+          "which may still be running (without locks this cannot be checked).") in err
 
 
 def test_training_and_export_refuse_a_model_dir_in_use(tiny_config):

@@ -1,5 +1,6 @@
 """The training loop: replica equivalence, resume, summaries and signals."""
 
+import json
 import os
 
 import numpy as np
@@ -125,6 +126,19 @@ def test_mixed_bfloat16_trains_with_float32_weights(tiny_config):
   assert all(np.isfinite(value) for value in result["losses"].values())
   weights = network_weights(config.model_dir)
   assert all(w.dtype == np.float32 for w in weights["G"])
+
+
+@pytest.mark.parametrize("native_bfloat16,chosen", [(True, "mixed_bfloat16"), (False, "none")])
+def test_auto_precision_trains_and_records_what_it_chose(tiny_config, monkeypatch, capsys,
+                                                         native_bfloat16, chosen):
+  from keras_gen.engine import strategies
+  monkeypatch.setattr(strategies.machine, "has_native_bfloat16", lambda: native_bfloat16)
+  config = tiny_config("dcgan", train_steps=1, mixed_precision="auto")
+  loop.run(config)
+  with open(os.path.join(config.model_dir, "config.json")) as f:
+    assert json.load(f)["mixed_precision"] == chosen
+  assert "Precision auto: " + ("mixed_bfloat16" if native_bfloat16 else "float32") in (
+      capsys.readouterr().out)
 
 
 @pytest.fixture

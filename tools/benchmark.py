@@ -62,14 +62,17 @@ def _config():
   return config_lib.TrainConfig(**keep, hparams=hparams)
 
 
+# What can be timed: 'auto' is one of these, chosen by the machine.
+_TIMED_PRECISIONS = tuple(p for p in config_lib.MIXED_PRECISION if p != "auto")
+
+
 def _modes(benchmark):
   from keras_gen import machine  # pylint: disable=g-import-not-at-top
   precisions = FLAGS.precisions or (
       ["none", "mixed_bfloat16"] if machine.has_native_bfloat16() else ["none"])
   for precision in precisions:
-    if precision not in config_lib.MIXED_PRECISION:
-      cli.usage_error(f"--precisions: {precision!r} is not one of "
-                      f"{', '.join(config_lib.MIXED_PRECISION)}.")
+    if precision not in _TIMED_PRECISIONS:
+      cli.usage_error(f"--precisions: {precision!r} is not one of {', '.join(_TIMED_PRECISIONS)}.")
   xla_modes = {"both": (False, True), "on": (True,), "off": (False,)}[FLAGS.xla]
   return [benchmark.Mode(precision, xla) for precision in precisions for xla in xla_modes]
 

@@ -46,35 +46,34 @@ def _in_use(model_dir, holder):
       f"another --model_dir.")
 
 
-def _try_lock(descriptor, operation):
-  """flock(operation | LOCK_NB): False if another process holds the lock; True if this
-  process now holds it, or if the filesystem has no locks (then it is not locked)."""
+def _lock_or_refuse(model_dir, descriptor, operation):
+  """flock(operation | LOCK_NB) on the open lock file; raises StorageError naming the holder
+  (and closes `descriptor`) if another process holds it. Returns False when the filesystem
+  has no locks, so the holder, if any, cannot be told from a run that died."""
   try:
     fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
   except BlockingIOError:
-    return False
+    os.close(descriptor)
+    raise _in_use(model_dir, _read(os.path.join(model_dir, LOCK_FILE))) from None
   except OSError as error:
     if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
       raise
     print(f"Warning: this model_dir's filesystem does not support locks ({error.strerror}); "
           f"it is not protected from a second run.",
           file=sys.stderr, flush=True)
+    return False
   return True
 
 
 def refuse_if_held(model_dir):
   """Raises StorageError naming the holder if a run holds model_dir's lock: a quick look
   before a run spends time on data and networks (`hold` still takes the lock)."""
-  path = os.path.join(model_dir, LOCK_FILE)
   try:
-    descriptor = os.open(path, os.O_RDONLY)
+    descriptor = os.open(os.path.join(model_dir, LOCK_FILE), os.O_RDONLY)
   except (FileNotFoundError, NotADirectoryError):  # No lock; a model_dir that is a file is
     return                                           # refused later, naming it.
-  try:
-    if not _try_lock(descriptor, fcntl.LOCK_SH):
-      raise _in_use(model_dir, _read(path))
-  finally:
-    os.close(descriptor)  # Also releases the shared lock.
+  _lock_or_refuse(model_dir, descriptor, fcntl.LOCK_SH)
+  os.close(descriptor)  # Also releases the shared lock.
 
 
 def acquire(model_dir, command):
@@ -86,9 +85,7 @@ def acquire(model_dir, command):
   path = os.path.join(model_dir, LOCK_FILE)
   while True:
     descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    if not _try_lock(descriptor, fcntl.LOCK_EX):
-      os.close(descriptor)
-      raise _in_use(model_dir, _read(path))
+    locks = _lock_or_refuse(model_dir, descriptor, fcntl.LOCK_EX)
     # The holder before may have removed the file between our open and our lock: then
     # the lock is on a file no one else can find, and the new file must be locked instead.
     with contextlib.suppress(FileNotFoundError):
@@ -97,8 +94,10 @@ def acquire(model_dir, command):
     os.close(descriptor)
   left_by = _read(path)
   if left_by:
-    print(f"Warning: took over the lock of {_describe(left_by)}, which is no longer "
-          f"running.", file=sys.stderr, flush=True)
+    state = ("which is no longer running" if locks else
+             "which may still be running (without locks this cannot be checked)")
+    print(f"Warning: took over the lock of {_describe(left_by)}, {state}.",
+          file=sys.stderr, flush=True)
   now = time.time()
   contents = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": now,
                          "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),

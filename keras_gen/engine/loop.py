@@ -57,7 +57,8 @@ class NonFiniteError(RuntimeError):
 
 
 def resolve(config, snapshot=None):
-  """Returns `config` with the family's hyperparameters resolved and checked.
+  """Returns `config` with the family's hyperparameters and the precision ('auto') resolved
+  and checked.
 
   Raises ConfigError for anything the user got wrong, before a file is written.
   """
@@ -70,6 +71,9 @@ def resolve(config, snapshot=None):
   except ValueError as e:
     raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   config_lib.validate(config)
+  config.mixed_precision, note = strategies.choose_precision(config)
+  if note:
+    print(note, file=sys.stderr if note.startswith("Warning") else sys.stdout, flush=True)
   if config.metrics:
     if snapshot is None:
       raise config_lib.ConfigError(

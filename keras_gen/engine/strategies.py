@@ -11,6 +11,7 @@ import os
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen import machine
 
 
 def split_cpu(num_replicas):
@@ -72,6 +73,38 @@ def make_strategy(config):
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
   raise config_lib.ConfigError(f"Unknown strategy {config.strategy!r}.")
+
+
+def choose_precision(config):
+  """The precision `config.mixed_precision` asks for, 'auto' resolved, and a sentence for the
+  log (empty when there is nothing to say).
+
+  'auto' is mixed_bfloat16 where bfloat16 is native: a TPU, or a CPU-only run on a CPU with
+  AVX-512 BF16 or AMX. Elsewhere it is float32 ('none'): without those instructions
+  TensorFlow's CPU kernels emulate bfloat16, and a DCGAN step ran 7x slower than in float32
+  on a 2-core AVX2 AMD EPYC (see README's Benchmark); on a GPU mixed_float16 is the usual
+  choice, which loss scaling makes explicit, so auto leaves it to the user.
+  """
+  precision = config.mixed_precision
+  on_cpu = config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
+  cpu = machine.describe()["cpu"]
+  if precision == "auto":
+    if config.strategy == "tpu":
+      return "mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 natively)."
+    if not on_cpu:
+      return "none", "Precision auto: float32 on the GPU (pass --mixed_precision=mixed_float16 " \
+                     "to use its half-precision units)."
+    if machine.has_native_bfloat16():
+      return "mixed_bfloat16", f"Precision auto: mixed_bfloat16 ({cpu} has native bfloat16)."
+    return "none", (f"Precision auto: float32 ({cpu} has no native bfloat16, AVX-512 BF16 or "
+                    f"AMX, so bfloat16 would be emulated).")
+  if (precision == "mixed_bfloat16" and on_cpu and not config.xla
+      and not machine.has_native_bfloat16()):
+    return precision, (f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no "
+                       f"native bfloat16 (AVX-512 BF16 or AMX): TensorFlow emulates it, several "
+                       f"times slower than float32 without --xla; --mixed_precision=auto or none "
+                       f"avoids it (tools/benchmark.py times each).")
+  return precision, ""
 
 
 def is_chief(strategy):

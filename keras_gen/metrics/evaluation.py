@@ -1,7 +1,9 @@
 """Runs registered metrics on a subject and writes the results JSON."""
 
+import contextlib
 import functools
 import json
+import logging
 import os
 import time
 
@@ -51,6 +53,28 @@ def evaluate_networks(family, networks, config, step, metric_names, num_samples=
                           _default_output(config.model_dir, "", int(step)), extra)
 
 
+class _NotFreshFunctionTracing(logging.Filter):
+  """Drops TensorFlow's 'N out of the last N calls to <function> triggered tf.function
+  retracing' warning, which each snapshot after the fifth would print: a snapshot builds
+  fresh serving functions from the networks as they are then (a phased run's level
+  included), so tracing each once is by design, not a tracing bug to fix."""
+
+  def filter(self, record):
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def fresh_functions_expected():
+  """Within the block, TensorFlow does not warn that new tf.functions are being traced."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  logger, quiet = tf.get_logger(), _NotFreshFunctionTracing()
+  logger.addFilter(quiet)
+  try:
+    yield
+  finally:
+    logger.removeFilter(quiet)
+
+
 class SnapshotMetrics:
   """The loop's `Snapshot`: --metrics at checkpoints, as `evaluate --model_dir` gives them."""
 
@@ -60,9 +84,10 @@ class SnapshotMetrics:
 
   def __call__(self, config, family, networks, phase, step):
     """Returns ({"metric/key": number}, [why a metric was skipped])."""
-    results = evaluate_networks(family, networks, config, step, config.metrics,
-                                num_samples=config.metric_samples, seed=config.seed,
-                                extra=config.metric_options, phase=phase)
+    with fresh_functions_expected():
+      results = evaluate_networks(family, networks, config, step, config.metrics,
+                                  num_samples=config.metric_samples, seed=config.seed,
+                                  extra=config.metric_options, phase=phase)
     values = {f"{name}/{key}": value for name, metric in results["metrics"].items()
               for key, value in metric.items()
               if isinstance(value, (int, float)) and not isinstance(value, bool)

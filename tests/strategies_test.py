@@ -1,0 +1,68 @@
+"""keras_gen.engine.strategies: which precision a run gets, 'auto' resolved per device."""
+
+import pytest
+import tensorflow as tf
+
+from keras_gen import config as config_lib
+from keras_gen.engine import strategies
+
+
+@pytest.fixture
+def cpu(monkeypatch):
+  """Sets whether the CPU has native bfloat16 and hides any GPU."""
+
+  def make(native_bfloat16):
+    monkeypatch.setattr(strategies.machine, "has_native_bfloat16", lambda: native_bfloat16)
+    monkeypatch.setattr(strategies.machine, "describe", lambda: {"cpu": "Test CPU"})
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: [] if kind == "GPU" else ["cpu"])
+  return make
+
+
+def _config(**values):
+  return config_lib.TrainConfig(model_dir="unused", **values)
+
+
+def test_auto_is_bfloat16_on_a_cpu_with_native_bfloat16(cpu):
+  cpu(native_bfloat16=True)
+  precision, note = strategies.choose_precision(_config(mixed_precision="auto"))
+  assert precision == "mixed_bfloat16"
+  assert note == "Precision auto: mixed_bfloat16 (Test CPU has native bfloat16)."
+
+
+def test_auto_is_float32_on_a_cpu_that_would_emulate_bfloat16(cpu):
+  cpu(native_bfloat16=False)
+  precision, note = strategies.choose_precision(_config(mixed_precision="auto"))
+  assert precision == "none"
+  assert note.startswith("Precision auto: float32 (Test CPU has no native bfloat16")
+
+
+def test_auto_is_bfloat16_on_a_tpu_whatever_the_host(cpu):
+  cpu(native_bfloat16=False)
+  config = _config(mixed_precision="auto", strategy="tpu", tpu="local")
+  assert strategies.choose_precision(config)[0] == "mixed_bfloat16"
+
+
+def test_auto_is_float32_on_a_gpu(cpu, monkeypatch):
+  cpu(native_bfloat16=True)
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind=None: ["gpu"] if kind == "GPU" else ["cpu"])
+  assert strategies.choose_precision(_config(mixed_precision="auto"))[0] == "none"
+
+
+def test_emulated_bfloat16_without_xla_is_kept_with_a_warning(cpu):
+  cpu(native_bfloat16=False)
+  precision, note = strategies.choose_precision(_config(mixed_precision="mixed_bfloat16"))
+  assert precision == "mixed_bfloat16"
+  assert note.startswith("Warning: --mixed_precision=mixed_bfloat16 on Test CPU, which has no "
+                         "native bfloat16")
+
+
+@pytest.mark.parametrize("native_bfloat16,xla,precision", [
+    (True, False, "mixed_bfloat16"), (False, True, "mixed_bfloat16"), (False, False, "none"),
+    (False, False, "mixed_float16")])
+def test_an_explicit_precision_is_kept_silently_where_it_is_not_emulated(
+    cpu, native_bfloat16, xla, precision):
+  cpu(native_bfloat16=native_bfloat16)
+  config = _config(mixed_precision=precision, xla=xla)
+  assert strategies.choose_precision(config) == (precision, "")
