@@ -68,6 +68,23 @@ def _config(dataset, model_dir, **overrides):
   return config_lib.TrainConfig(**values)
 
 
+def test_an_xla_progan_step_scores_the_reals_as_the_plain_step_and_runs_through_a_transition(
+    tiny_progan_dataset, tmp_path):
+  # XLA draws the stateless latents and penalty interpolations with another generator
+  # than TensorFlow's kernels, so the runs part after the first update (Adam with
+  # beta1 0 turns any gradient difference into a learning-rate-sized step); D's drift
+  # term, D(reals) squared, is the same computation on the same batch in both.
+  plain = _config(tiny_progan_dataset, tmp_path / "plain", train_steps=1)
+  compiled = _config(tiny_progan_dataset, tmp_path / "xla", train_steps=1, xla=True)
+  assert loop.run(compiled)["losses"]["drift"] == pytest.approx(
+      loop.run(plain)["losses"]["drift"], rel=1e-5)
+  compiled.train_steps = 100
+  result = loop.run(compiled)
+  assert (result["step"], result["images_shown"], result["level"], result["alpha"]) == (
+      6, 48, 3, 0.75)
+  assert all(np.isfinite(value) for value in result["losses"].values())
+
+
 def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one_run(
     tiny_progan_dataset, tmp_path):
   whole = _config(tiny_progan_dataset, tmp_path / "whole")
