@@ -87,23 +87,23 @@ def choose_precision(config):
   """
   precision = config.mixed_precision
   on_cpu = config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
-  cpu = machine.describe()["cpu"]
+  info, native = machine.describe(), machine.has_native_bfloat16()
+  cpu = info["cpu"]
   if precision == "auto":
     if config.strategy == "tpu":
       return "mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 natively)."
     if not on_cpu:
       return "none", "Precision auto: float32 on the GPU (pass --mixed_precision=mixed_float16 " \
                      "to use its half-precision units)."
-    if machine.has_native_bfloat16():
+    if native:
       return "mixed_bfloat16", f"Precision auto: mixed_bfloat16 ({cpu} has native bfloat16)."
     note = (f"Precision auto: float32 ({cpu} has no native bfloat16, AVX-512 BF16 or AMX, so "
             f"bfloat16 would be emulated).")
-    if not config.xla and "avx512f" not in machine.describe()["cpu_flags"]:
+    if not config.xla and "avx512f" not in info["cpu_flags"]:
       note += (" Without AVX-512, --xla may be faster: it ran the DCGAN recipes' steps 1.5x "
                "faster on a 2-core AVX2 AMD EPYC (tools/benchmark.py times both here).")
     return "none", note
-  if (precision == "mixed_bfloat16" and on_cpu and not config.xla
-      and not machine.has_native_bfloat16()):
+  if precision == "mixed_bfloat16" and on_cpu and not config.xla and not native:
     return precision, (f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no "
                        f"native bfloat16 (AVX-512 BF16 or AMX): TensorFlow emulates it, several "
                        f"times slower than float32 without --xla; --mixed_precision=auto or none "
