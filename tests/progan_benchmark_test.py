@@ -1,9 +1,9 @@
 """Progressive GAN per level: the CelebA-HQ recipe's full-size networks step at every level
 up to 128x128, and `tools/benchmark.py --progan_levels` times levels and estimates a run.
 
-512x512 and 1024x1024 are left to the benchmark mode: on this project's shared 2-core
-machine building the 1024x1024 networks took 110 s and one eager step at 1024x1024
-(minibatch 2) 135 s at a peak of 14 GB resident, too much for CI.
+256x256 to 1024x1024 are left to the benchmark mode: on this project's idle 2-core AVX2
+machine one graph step of minibatch 2 took 18 s at 256x256 and 45 s at 1024x1024 (10.7 GB
+resident), too much for CI (README's Benchmark has the table for every level).
 """
 
 import json
@@ -29,8 +29,8 @@ def test_the_celeba_hq_networks_at_full_width_take_a_finite_step_at_every_level_
   hparams = dict(progan.DEFAULT_HPARAMS, **config_lib.load_recipe("progan_celeba_hq")["hparams"])
   assert (hparams["fmap_base"], hparams["fmap_max"], hparams["latent_dim"]) == (8192, 512, 512)
   # A level's blocks do not depend on the top resolution: levels 4..128 of the 1024x1024
-  # networks are these, every 512-map block among them. 256 to 1024 cost minutes per step
-  # on a 2-core CPU: `tools/benchmark.py --progan_levels=all --resolution=1024` steps them
+  # networks are these, every 512-map block among them. 256 to 1024 cost 18-45 s per
+  # step on a 2-core CPU: `tools/benchmark.py --progan_levels=all --resolution=1024` steps them
   # (README's Benchmark has its table).
   networks = progan.build(hparams, (128, 128, 3))
   optimizers = {}

@@ -26,28 +26,30 @@ def _config(**values):
 
 def test_auto_is_bfloat16_on_a_cpu_with_native_bfloat16(cpu):
   cpu(native_bfloat16=True)
-  precision, note = strategies.choose_precision(_config(mixed_precision="auto"))
+  precision, note, is_warning = strategies.choose_precision(_config(mixed_precision="auto"))
   assert precision == "mixed_bfloat16"
   assert note == "Precision auto: mixed_bfloat16 (Test CPU has native bfloat16)."
+  assert not is_warning
 
 
 def test_auto_is_float32_on_a_cpu_that_would_emulate_bfloat16(cpu):
   cpu(native_bfloat16=False)
-  precision, note = strategies.choose_precision(_config(mixed_precision="auto"))
+  precision, note, is_warning = strategies.choose_precision(_config(mixed_precision="auto"))
   assert precision == "none"
   assert note == ("Precision auto: float32 (Test CPU has no native bfloat16, AVX-512 BF16 or "
                   "AMX, so bfloat16 would be emulated).")
+  assert not is_warning
 
 
 def test_auto_suggests_xla_on_a_cpu_without_avx512(cpu, monkeypatch):
   cpu(native_bfloat16=False)
   monkeypatch.setattr(strategies.machine, "describe",
                       lambda: {"cpu": "Test CPU", "cpu_flags": ["avx2"]})
-  _, note = strategies.choose_precision(_config(mixed_precision="auto"))
+  _, note, _ = strategies.choose_precision(_config(mixed_precision="auto"))
   assert note.endswith("Without AVX-512, --xla may be faster: it ran the DCGAN recipes' steps "
                        "1.5x faster on a 2-core AVX2 AMD EPYC (tools/benchmark.py times both "
                        "here).")
-  _, note = strategies.choose_precision(_config(mixed_precision="auto", xla=True))
+  _, note, _ = strategies.choose_precision(_config(mixed_precision="auto", xla=True))
   assert "--xla" not in note
 
 
@@ -66,10 +68,12 @@ def test_auto_is_float32_on_a_gpu(cpu, monkeypatch):
 
 def test_emulated_bfloat16_without_xla_is_kept_with_a_warning(cpu):
   cpu(native_bfloat16=False)
-  precision, note = strategies.choose_precision(_config(mixed_precision="mixed_bfloat16"))
+  config = _config(mixed_precision="mixed_bfloat16")
+  precision, note, is_warning = strategies.choose_precision(config)
   assert precision == "mixed_bfloat16"
   assert note.startswith("Warning: --mixed_precision=mixed_bfloat16 on Test CPU, which has no "
                          "native bfloat16")
+  assert is_warning
 
 
 @pytest.mark.parametrize("native_bfloat16,xla,precision", [
@@ -79,4 +83,4 @@ def test_an_explicit_precision_is_kept_silently_where_it_is_not_emulated(
     cpu, native_bfloat16, xla, precision):
   cpu(native_bfloat16=native_bfloat16)
   config = _config(mixed_precision=precision, xla=xla)
-  assert strategies.choose_precision(config) == (precision, "")
+  assert strategies.choose_precision(config) == (precision, "", False)

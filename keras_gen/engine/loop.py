@@ -71,9 +71,9 @@ def resolve(config, snapshot=None):
   except ValueError as e:
     raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   config_lib.validate(config)
-  config.mixed_precision, note = strategies.choose_precision(config)
+  config.mixed_precision, note, is_warning = strategies.choose_precision(config)
   if note:
-    print(note, file=sys.stderr if note.startswith("Warning") else sys.stdout, flush=True)
+    print(note, file=sys.stderr if is_warning else sys.stdout, flush=True)
   if config.metrics:
     if snapshot is None:
       raise config_lib.ConfigError(

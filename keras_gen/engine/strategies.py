@@ -76,8 +76,8 @@ def make_strategy(config):
 
 
 def choose_precision(config):
-  """The precision `config.mixed_precision` asks for, 'auto' resolved, and a sentence for the
-  log (empty when there is nothing to say).
+  """The precision `config.mixed_precision` asks for, 'auto' resolved, a sentence for the log
+  (empty when there is nothing to say), and whether that sentence is a warning.
 
   'auto' is mixed_bfloat16 where bfloat16 is native: a TPU, or a CPU-only run on a CPU with
   AVX-512 BF16 or AMX. Elsewhere it is float32 ('none'): without those instructions
@@ -91,24 +91,25 @@ def choose_precision(config):
   cpu = info["cpu"]
   if precision == "auto":
     if config.strategy == "tpu":
-      return "mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 natively)."
+      return ("mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 "
+              "natively).", False)
     if not on_cpu:
-      return "none", "Precision auto: float32 on the GPU (pass --mixed_precision=mixed_float16 " \
-                     "to use its half-precision units)."
+      return ("none", "Precision auto: float32 on the GPU (pass --mixed_precision=mixed_float16 "
+              "to use its half-precision units).", False)
     if native:
-      return "mixed_bfloat16", f"Precision auto: mixed_bfloat16 ({cpu} has native bfloat16)."
+      return "mixed_bfloat16", f"Precision auto: mixed_bfloat16 ({cpu} has native bfloat16).", False
     note = (f"Precision auto: float32 ({cpu} has no native bfloat16, AVX-512 BF16 or AMX, so "
             f"bfloat16 would be emulated).")
     if not config.xla and "avx512f" not in info["cpu_flags"]:
       note += (" Without AVX-512, --xla may be faster: it ran the DCGAN recipes' steps 1.5x "
                "faster on a 2-core AVX2 AMD EPYC (tools/benchmark.py times both here).")
-    return "none", note
+    return "none", note, False
   if precision == "mixed_bfloat16" and on_cpu and not config.xla and not native:
     return precision, (f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no "
                        f"native bfloat16 (AVX-512 BF16 or AMX): TensorFlow emulates it, several "
                        f"times slower than float32 without --xla; --mixed_precision=auto or none "
-                       f"avoids it (tools/benchmark.py times each).")
-  return precision, ""
+                       f"avoids it (tools/benchmark.py times each)."), True
+  return precision, "", False
 
 
 def is_chief(strategy):
