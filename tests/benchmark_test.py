@@ -1,5 +1,9 @@
 """The benchmark's arithmetic; its speeds are printed by tools/benchmark.py, never asserted."""
 
+import os
+import subprocess
+import sys
+
 from keras_gen.engine import benchmark
 
 
@@ -21,3 +25,18 @@ def test_measure_reports_every_mode_the_executed_flops_the_ops_and_the_machine(t
   assert results["machine"]["cpu"] and results["input_headroom"] > 0
   report = benchmark.format_report(results)
   assert "executed" in report and "op by op" in report and results["machine"]["cpu"] in report
+
+
+def test_the_tool_times_the_recipe_at_the_resolution_flag(real_fashion_mnist_idx):
+  # The Fashion-MNIST recipes train 28x28 or zero-padded 32x32 images; --resolution
+  # chooses which the step is timed on.
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run(
+      [sys.executable, os.path.join(repo, "tools", "benchmark.py"), "--recipe=",
+       "--model=autoencoder", "--dataset=fashion_mnist", f"--data_dir={real_fashion_mnist_idx}",
+       "--resolution=32", "--batch_size=8", "--steps=2", "--xla=off", "--precisions=none",
+       "--hparams=filters=4,code_size=8"],
+      capture_output=True, text=True, check=False)
+
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "autoencoder on fashion_mnist (32x32x1), global batch 8" in result.stdout

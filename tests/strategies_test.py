@@ -84,3 +84,19 @@ def test_an_explicit_precision_is_kept_silently_where_it_is_not_emulated(
   cpu(native_bfloat16=native_bfloat16)
   config = _config(mixed_precision=precision, xla=xla)
   assert strategies.choose_precision(config) == (precision, "", False)
+
+
+def test_xla_on_an_avx512_cpu_is_named_as_the_slower_path_measured(cpu):
+  cpu(native_bfloat16=True)  # The fixture's CPU has avx512f.
+  note = strategies.xla_note(_config(xla=True))
+  assert note.startswith("--xla on Test CPU, which has AVX-512: on the AVX-512 CPUs measured XLA "
+                         "ran the DCGAN and WGAN-GP steps 2-22% slower")
+  assert strategies.xla_note(_config(xla=False)) == ""
+
+
+def test_xla_on_an_avx2_cpu_or_a_tpu_needs_no_note(cpu, monkeypatch):
+  cpu(native_bfloat16=False)
+  assert strategies.xla_note(_config(xla=True, strategy="tpu", tpu="local")) == ""
+  monkeypatch.setattr(strategies.machine, "describe",
+                      lambda: {"cpu": "Test CPU", "cpu_flags": ["avx2"]})
+  assert strategies.xla_note(_config(xla=True)) == ""

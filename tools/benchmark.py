@@ -42,8 +42,9 @@ flags.DEFINE_list("memory", [], "Instead of timing, report the peak memory of tr
 flags.DEFINE_list("progan_levels", [], "Instead, time a phased recipe's training step at "
                   "these resolutions ('all': 4 to the top), each in its own process, and "
                   "estimate the schedule's duration.")
-flags.DEFINE_integer("resolution", 0, "--progan_levels: the data's side, for timing without "
-                     "the dataset (default: the recipe's dataset's).")
+flags.DEFINE_integer("resolution", 0, "Override the recipe's image side (the MNISTs are "
+                     "zero-padded to it); with --progan_levels, the data's side, for timing "
+                     "without the dataset (default: the recipe's dataset's).")
 flags.DEFINE_integer("channels", 3, "--progan_levels with --resolution: the data's channels.")
 flags.DEFINE_string("output", "", "Also write the results to this JSON file.")
 FLAGS = flags.FLAGS
@@ -56,6 +57,8 @@ def _config():
   for name in ("model", "dataset", "data_dir", "batch_size"):
     if FLAGS[name].value:
       values[name] = FLAGS[name].value
+  if FLAGS.resolution and not FLAGS.progan_levels:  # progan_benchmark.data_shape reads it there.
+    values["resolution"] = FLAGS.resolution
   keep = {field: values[field] for field in ("model", "dataset", "data_dir", "batch_size", "seed",
                                              "resolution", "mixed_precision", "xla")
           if field in values}

@@ -74,6 +74,9 @@ def resolve(config, snapshot=None):
   config.mixed_precision, note, is_warning = strategies.choose_precision(config)
   if note:
     print(note, file=sys.stderr if is_warning else sys.stdout, flush=True)
+  xla_note = strategies.xla_note(config)
+  if xla_note:
+    print(xla_note, flush=True)
   if config.metrics:
     if snapshot is None:
       raise config_lib.ConfigError(

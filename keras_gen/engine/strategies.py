@@ -112,6 +112,24 @@ def choose_precision(config):
   return precision, "", False
 
 
+def xla_note(config):
+  """A sentence when --xla is on for a CPU run on a CPU with AVX-512, else "".
+
+  XLA is a per-machine choice: it ran the DCGAN and WGAN-GP steps 1.5-1.85x
+  faster on a 2-core AVX2 AMD EPYC, which is why some recipes set it, but 2-22%
+  slower on the AVX-512 CPUs measured (README's Benchmark), so a run there says so
+  instead of taking the slower path silently.
+  """
+  on_cpu = config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
+  info = machine.describe()
+  if not (config.xla and on_cpu and "avx512f" in info["cpu_flags"]):
+    return ""
+  return (f"--xla on {info['cpu']}, which has AVX-512: on the AVX-512 CPUs measured XLA ran "
+          f"the DCGAN and WGAN-GP steps 2-22% slower than without it (it is faster on AVX2 "
+          f"CPUs, where the recipes that set it were measured); --noxla turns it off, and "
+          f"tools/benchmark.py times both here.")
+
+
 def is_chief(strategy):
   """True on the worker that writes summaries, samples and exports."""
   resolver = getattr(strategy, "cluster_resolver", None)
