@@ -40,3 +40,13 @@ def test_the_tool_times_the_recipe_at_the_resolution_flag(real_fashion_mnist_idx
 
   assert result.returncode == 0, result.stderr[-3000:]
   assert "autoencoder on fashion_mnist (32x32x1), global batch 8" in result.stdout
+
+
+def test_an_xla_only_benchmark_reports_no_profiler_count_rather_than_zero(tiny_config):
+  results = benchmark.measure(tiny_config("autoencoder"), steps=2,
+                              modes=(benchmark.Mode("none", True),), matmul_size=128)
+
+  assert results["flops_per_step"] > 0
+  assert results["profiler_flops_per_step"] is None
+  assert ("TensorFlow's profiler does not count inside an XLA-compiled step"
+          in benchmark.format_report(results))
