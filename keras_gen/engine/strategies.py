@@ -75,6 +75,11 @@ def make_strategy(config):
   raise config_lib.ConfigError(f"Unknown strategy {config.strategy!r}.")
 
 
+def _runs_on_cpu(config):
+  """True when the run computes on the host CPU: no TPU strategy and no GPU visible."""
+  return config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
+
+
 def choose_precision(config):
   """The precision `config.mixed_precision` asks for, 'auto' resolved, a sentence for the log
   (empty when there is nothing to say), and whether that sentence is a warning.
@@ -86,7 +91,7 @@ def choose_precision(config):
   choice, which loss scaling makes explicit, so auto leaves it to the user.
   """
   precision = config.mixed_precision
-  on_cpu = config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
+  on_cpu = _runs_on_cpu(config)
   info, native = machine.describe(), machine.has_native_bfloat16()
   cpu = info["cpu"]
   if precision == "auto":
@@ -120,9 +125,10 @@ def xla_note(config):
   slower on the AVX-512 CPUs measured (README's Benchmark), so a run there says so
   instead of taking the slower path silently.
   """
-  on_cpu = config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
+  if not (config.xla and _runs_on_cpu(config)):
+    return ""
   info = machine.describe()
-  if not (config.xla and on_cpu and "avx512f" in info["cpu_flags"]):
+  if "avx512f" not in info["cpu_flags"]:
     return ""
   return (f"--xla on {info['cpu']}, which has AVX-512: on the AVX-512 CPUs measured XLA ran "
           f"the DCGAN and WGAN-GP steps 2-22% slower than without it (it is faster on AVX2 "
