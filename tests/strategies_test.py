@@ -56,14 +56,14 @@ def test_auto_suggests_xla_on_a_cpu_without_avx512(cpu, monkeypatch):
 def test_auto_is_bfloat16_on_a_tpu_whatever_the_host(cpu):
   cpu(native_bfloat16=False)
   config = _config(mixed_precision="auto", strategy="tpu", tpu="local")
-  assert strategies.choose_precision(config)[0] == "mixed_bfloat16"
+  assert strategies.choose_precision(config).precision == "mixed_bfloat16"
 
 
 def test_auto_is_float32_on_a_gpu(cpu, monkeypatch):
   cpu(native_bfloat16=True)
   monkeypatch.setattr(tf.config, "list_physical_devices",
                       lambda kind=None: ["gpu"] if kind == "GPU" else ["cpu"])
-  assert strategies.choose_precision(_config(mixed_precision="auto"))[0] == "none"
+  assert strategies.choose_precision(_config(mixed_precision="auto")).precision == "none"
 
 
 def test_emulated_bfloat16_without_xla_is_kept_with_a_warning(cpu):
@@ -83,7 +83,7 @@ def test_an_explicit_precision_is_kept_silently_where_it_is_not_emulated(
     cpu, native_bfloat16, xla, precision):
   cpu(native_bfloat16=native_bfloat16)
   config = _config(mixed_precision=precision, xla=xla)
-  assert strategies.choose_precision(config) == (precision, "", False)
+  assert strategies.choose_precision(config) == strategies.PrecisionChoice(precision, "", False)
 
 
 def test_xla_on_an_avx512_cpu_is_named_as_the_slower_path_measured(cpu):

@@ -71,9 +71,10 @@ def resolve(config, snapshot=None):
   except ValueError as e:
     raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   config_lib.validate(config)
-  config.mixed_precision, note, is_warning = strategies.choose_precision(config)
-  if note:
-    print(note, file=sys.stderr if is_warning else sys.stdout, flush=True)
+  choice = strategies.choose_precision(config)
+  config.mixed_precision = choice.precision
+  if choice.note:
+    print(choice.note, file=sys.stderr if choice.is_warning else sys.stdout, flush=True)
   xla_note = strategies.xla_note(config)
   if xla_note:
     print(xla_note, flush=True)

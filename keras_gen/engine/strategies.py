@@ -7,6 +7,7 @@ on N accelerators.
 
 import json
 import os
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -80,9 +81,15 @@ def _runs_on_cpu(config):
   return config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
 
 
+class PrecisionChoice(NamedTuple):
+  """What `choose_precision` decided, and what the log should say about it."""
+  precision: str    # A keras_gen.config.MIXED_PRECISION value other than 'auto'.
+  note: str         # A sentence for the log; empty when there is nothing to say.
+  is_warning: bool  # The note goes to stderr as a warning.
+
+
 def choose_precision(config):
-  """The precision `config.mixed_precision` asks for, 'auto' resolved, a sentence for the log
-  (empty when there is nothing to say), and whether that sentence is a warning.
+  """The PrecisionChoice for the precision `config.mixed_precision` asks for, 'auto' resolved.
 
   'auto' is mixed_bfloat16 where bfloat16 is native: a TPU, or a CPU-only run on a CPU with
   AVX-512 BF16 or AMX. Elsewhere it is float32 ('none'): without those instructions
@@ -96,25 +103,29 @@ def choose_precision(config):
   cpu = info["cpu"]
   if precision == "auto":
     if config.strategy == "tpu":
-      return ("mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 "
-              "natively).", False)
+      return PrecisionChoice(
+          "mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 natively).",
+          False)
     if not on_cpu:
-      return ("none", "Precision auto: float32 on the GPU (pass --mixed_precision=mixed_float16 "
-              "to use its half-precision units).", False)
+      return PrecisionChoice("none", "Precision auto: float32 on the GPU (pass "
+                             "--mixed_precision=mixed_float16 to use its half-precision units).",
+                             False)
     if native:
-      return "mixed_bfloat16", f"Precision auto: mixed_bfloat16 ({cpu} has native bfloat16).", False
+      return PrecisionChoice("mixed_bfloat16",
+                             f"Precision auto: mixed_bfloat16 ({cpu} has native bfloat16).", False)
     note = (f"Precision auto: float32 ({cpu} has no native bfloat16, AVX-512 BF16 or AMX, so "
             f"bfloat16 would be emulated).")
     if not config.xla and "avx512f" not in info["cpu_flags"]:
       note += (" Without AVX-512, --xla may be faster: it ran the DCGAN recipes' steps 1.5x "
                "faster on a 2-core AVX2 AMD EPYC (tools/benchmark.py times both here).")
-    return "none", note, False
+    return PrecisionChoice("none", note, False)
   if precision == "mixed_bfloat16" and on_cpu and not config.xla and not native:
-    return precision, (f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no "
-                       f"native bfloat16 (AVX-512 BF16 or AMX): TensorFlow emulates it, several "
-                       f"times slower than float32 without --xla; --mixed_precision=auto or none "
-                       f"avoids it (tools/benchmark.py times each)."), True
-  return precision, "", False
+    return PrecisionChoice(precision, (
+        f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no native bfloat16 "
+        f"(AVX-512 BF16 or AMX): TensorFlow emulates it, several times slower than float32 "
+        f"without --xla; --mixed_precision=auto or none avoids it (tools/benchmark.py times "
+        f"each)."), True)
+  return PrecisionChoice(precision, "", False)
 
 
 def xla_note(config):
