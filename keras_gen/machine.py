@@ -8,6 +8,7 @@ processes used while a run was timed, from /proc/stat and this process's own
 CPU time, so "idle" is a measurement rather than a claim.
 """
 
+import functools
 import os
 import platform
 import resource
@@ -21,21 +22,24 @@ RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "
 IDLE_CORES = 0.1
 
 
+# The CPU does not change while a process runs, and a run asks about it from several places
+# (the precision choice, the XLA note, run_info), so each file is read once.
+@functools.lru_cache(maxsize=None)
 def _cpuinfo(path="/proc/cpuinfo"):
-  """(model name, set of flags) of the first CPU in `path`; the platform's name elsewhere."""
+  """(model name, frozenset of flags) of the first CPU in `path`; the platform's name elsewhere."""
   try:
     with open(path) as f:
       text = f.read()
   except OSError:
-    return platform.processor() or platform.machine(), set()
-  model, flags = "", set()
+    return platform.processor() or platform.machine(), frozenset()
+  model, flags = "", frozenset()
   for line in text.splitlines():
     key, _, value = line.partition(":")
     key = key.strip()
     if key == "model name" and not model:
       model = value.strip()
     elif key == "flags" and not flags:
-      flags = set(value.split())
+      flags = frozenset(value.split())
   return model or platform.machine(), flags
 
 

@@ -45,3 +45,13 @@ def test_other_load_is_the_busy_time_not_spent_by_this_process(monkeypatch):
   assert other_cores == 0.5
   assert machine.load_note(other_cores) == "shared (other processes used 0.50 cores on average)"
   assert machine.load_note(0.02).startswith("idle")
+
+
+def test_describe_reads_each_cpuinfo_file_once(tmp_path):
+  path = tmp_path / "cpuinfo"
+  path.write_text(_CPUINFO)
+  first = machine.describe(str(path))
+
+  path.write_text(_CPUINFO.replace("AMD EPYC", "Other CPU"))
+
+  assert machine.describe(str(path))["cpu"] == first["cpu"] == "AMD EPYC"
