@@ -46,7 +46,8 @@ class TrainConfig:
   cpu_replicas: int = 0  # 0 leaves the CPU as one device.
   tpu: str = ""
   seed: int = 0
-  xla: bool = False
+  # True, False, or "auto": compiled with XLA where it was measured faster (strategies.choose_xla).
+  xla: bool | str = False
   mixed_precision: str = "none"
   deterministic: bool = False
   on_nonfinite: str = "skip"  # What a NaN/inf loss does: skip the update or restore.
@@ -191,7 +192,9 @@ def validate(config):
     raise ConfigError(
         f"--cpu_replicas={config.cpu_replicas} only makes sense with --strategy=mirrored "
         f"or multi_worker, not {config.strategy!r}.")
-  if config.xla and config.strategy in ("mirrored", "multi_worker"):
+  if not (isinstance(config.xla, bool) or config.xla == "auto"):
+    raise ConfigError(f"xla={config.xla!r} is not true, false or \"auto\".")
+  if config.xla is True and config.strategy in ("mirrored", "multi_worker"):
     raise ConfigError(
         "--xla compiles the whole per-replica step, which tf.distribute supports only with "
         "one replica (--strategy=default or one_device); TPUStrategy always compiles with XLA.")

@@ -34,7 +34,9 @@ flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical de
                      "(with --strategy=mirrored), to run several replicas without accelerators.")
 flags.DEFINE_string("tpu", "", "TPU name or grpc:// address for --strategy=tpu.")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for initialization, data order and noise.")
-flags.DEFINE_boolean("xla", _DEFAULTS.xla, "Compile the train step with XLA (one replica).")
+flags.DEFINE_boolean("xla", _DEFAULTS.xla, "Compile the train step with XLA (one replica); "
+                     "--xla or --noxla overrides a recipe's \"auto\", which compiles where XLA "
+                     "was measured faster: a CPU run on a CPU without AVX-512.")
 flags.DEFINE_string("mixed_precision", _DEFAULTS.mixed_precision,
                     "One of " + "|".join(config_lib.MIXED_PRECISION) + "; auto is "
                     "mixed_bfloat16 on a TPU or a CPU with native bfloat16 (AVX-512 BF16, AMX), "

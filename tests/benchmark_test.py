@@ -22,9 +22,21 @@ def test_measure_reports_every_mode_the_executed_flops_the_ops_and_the_machine(t
   for mode in results["modes"].values():
     assert mode["images_per_sec"] > 0 and mode["fraction_of_matmul"] > 0
   assert results["fastest"] in results["modes"]
+  assert results["run_mode"] == "float32"  # The config's own: no XLA, precision none.
   assert results["machine"]["cpu"] and results["input_headroom"] > 0
   report = benchmark.format_report(results)
   assert "executed" in report and "op by op" in report and results["machine"]["cpu"] in report
+  assert f"fastest: {results['fastest']}; a run of this configuration here uses float32" in report
+
+
+def test_the_run_mode_is_the_configs_auto_choices_resolved_for_this_machine(tiny_config,
+                                                                              monkeypatch):
+  monkeypatch.setattr(benchmark.machine, "describe",
+                      lambda: {"cpu": "Test CPU", "cpu_flags": ["avx2"]})
+  monkeypatch.setattr(benchmark.machine, "has_native_bfloat16", lambda: False)
+  results = benchmark.measure(tiny_config("autoencoder", xla="auto", mixed_precision="auto"),
+                              steps=1, modes=(benchmark.Mode("none", False),), matmul_size=64)
+  assert results["run_mode"] == "float32 + XLA"
 
 
 def test_the_tool_times_the_recipe_at_the_resolution_flag(real_fashion_mnist_idx):

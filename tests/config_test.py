@@ -32,17 +32,29 @@ def test_unknown_hparam_names_the_valid_ones():
     ("strategy", "gpu", "--strategy='gpu' is not one of"),
     ("train_steps", 0, "--train_steps must be a positive integer"),
     ("xla", True, "--xla compiles the whole per-replica step"),
+    ("xla", "yes", "xla='yes' is not true, false or \"auto\""),
+    ("xla", 1, "xla=1 is not true, false or \"auto\""),
     ("cpu_replicas", 2, "--cpu_replicas=2 only makes sense with --strategy=mirrored"),
     ("resolution", 48, "--resolution must be a power of two"),
     ("model_dir", "", "--model_dir is required"),
 ])
 def test_validate_rejects_bad_values_with_one_sentence(field, value, message):
   config = config_lib.TrainConfig(model_dir="/tmp/x")
-  if field == "xla":
+  if field == "xla" and value is True:
     config.strategy = "mirrored"
   setattr(config, field, value)
   with pytest.raises(config_lib.ConfigError, match=message.replace("(", r"\(")):
     config_lib.validate(config)
+
+
+def test_xla_auto_with_several_replicas_is_valid():
+  # strategies.choose_xla resolves it to no XLA there (strategies_test).
+  config_lib.validate(config_lib.TrainConfig(model_dir="/tmp/x", strategy="mirrored", xla="auto"))
+
+
+def test_a_typed_noxla_overrides_a_recipes_auto():
+  assert config_lib.make_config("dcgan_fashion_mnist").xla == "auto"
+  assert config_lib.make_config("dcgan_fashion_mnist", {"xla": False}).xla is False
 
 
 def test_every_zoo_recipe_names_a_model_and_resolves_its_hparams():

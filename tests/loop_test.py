@@ -120,6 +120,17 @@ def test_xla_step_matches_the_plain_step(tiny_config):
                       atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("cpu_flags,compiled", [(["avx2"], True), (["avx2", "avx512f"], False)])
+def test_xla_auto_is_resolved_for_the_cpu_and_recorded_in_config_json(
+    tiny_config, monkeypatch, cpu_flags, compiled):
+  monkeypatch.setattr(loop.strategies.machine, "describe",
+                      lambda: {"cpu": "Test CPU", "cpu_flags": cpu_flags})
+  config = tiny_config("autoencoder", train_steps=1, xla="auto")
+  loop.run(config)
+  with open(os.path.join(config.model_dir, "config.json")) as f:
+    assert json.load(f)["xla"] is compiled
+
+
 def test_mixed_bfloat16_trains_with_float32_weights(tiny_config):
   config = tiny_config("dcgan", train_steps=1, mixed_precision="mixed_bfloat16", log_every=1)
   result = loop.run(config)

@@ -94,3 +94,4 @@ def test_the_benchmark_flag_times_each_level_in_its_own_process_and_estimates_th
   assert any(line.split()[:2] == ["4x4", "8"] for line in lines), result.stdout
   assert any(line.split()[:2] == ["8x8", "8"] for line in lines), result.stdout
   assert "The schedule (0.048 kimg in 2 phases) at these rates" in result.stdout
+  assert "precision none, without XLA" in result.stdout  # The recipe sets neither.

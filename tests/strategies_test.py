@@ -88,15 +88,50 @@ def test_an_explicit_precision_is_kept_silently_where_it_is_not_emulated(
 
 def test_xla_on_an_avx512_cpu_is_named_as_the_slower_path_measured(cpu):
   cpu(native_bfloat16=True)  # The fixture's CPU has avx512f.
-  note = strategies.xla_note(_config(xla=True))
+  xla, note = strategies.choose_xla(_config(xla=True))
+  assert xla is True
   assert note.startswith("--xla on Test CPU, which has AVX-512: on the AVX-512 CPUs measured XLA "
                          "ran the DCGAN and WGAN-GP steps 2-22% slower")
-  assert strategies.xla_note(_config(xla=False)) == ""
+  assert strategies.choose_xla(_config(xla=False)) == strategies.XlaChoice(False, "")
 
 
-def test_xla_on_an_avx2_cpu_or_a_tpu_needs_no_note(cpu, monkeypatch):
+def test_xla_on_an_avx2_cpu_or_a_tpu_is_kept_without_a_note(cpu, monkeypatch):
   cpu(native_bfloat16=False)
-  assert strategies.xla_note(_config(xla=True, strategy="tpu", tpu="local")) == ""
+  assert strategies.choose_xla(_config(xla=True, strategy="tpu", tpu="local")) == (
+      strategies.XlaChoice(True, ""))
   monkeypatch.setattr(strategies.machine, "describe",
                       lambda: {"cpu": "Test CPU", "cpu_flags": ["avx2"]})
-  assert strategies.xla_note(_config(xla=True)) == ""
+  assert strategies.choose_xla(_config(xla=True)) == strategies.XlaChoice(True, "")
+
+
+def test_xla_auto_compiles_on_a_cpu_without_avx512(cpu, monkeypatch):
+  cpu(native_bfloat16=False)
+  monkeypatch.setattr(strategies.machine, "describe",
+                      lambda: {"cpu": "Test CPU", "cpu_flags": ["avx2"]})
+  assert strategies.choose_xla(_config(xla="auto")) == strategies.XlaChoice(
+      True, "XLA auto: on (Test CPU has no AVX-512; on an AVX2 CPU XLA ran the DCGAN, WGAN-GP "
+            "and Progressive GAN steps 1.2-1.85x faster).")
+
+
+def test_xla_auto_does_not_compile_on_a_cpu_with_avx512(cpu):
+  cpu(native_bfloat16=True)  # The fixture's CPU has avx512f.
+  assert strategies.choose_xla(_config(xla="auto")) == strategies.XlaChoice(
+      False, "XLA auto: off (Test CPU has AVX-512, where XLA ran the DCGAN and WGAN-GP steps "
+             "2-22% slower; tools/benchmark.py times both here).")
+
+
+@pytest.mark.parametrize("strategy,tpu,gpus,reason", [
+    ("tpu", "local", [], "TPUStrategy compiles every step"),
+    ("mirrored", "", [], "only with one replica"),
+    ("default", "", ["gpu"], "on the GPU (not measured there"),
+])
+def test_xla_auto_does_not_compile_for_a_tpu_several_replicas_or_a_gpu(
+    cpu, monkeypatch, strategy, tpu, gpus, reason):
+  cpu(native_bfloat16=False)
+  monkeypatch.setattr(strategies.machine, "describe",
+                      lambda: {"cpu": "Test CPU", "cpu_flags": ["avx2"]})
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind=None: gpus if kind == "GPU" else ["cpu"])
+  xla, note = strategies.choose_xla(_config(xla="auto", strategy=strategy, tpu=tpu))
+  assert xla is False
+  assert note.startswith("XLA auto: off") and reason in note

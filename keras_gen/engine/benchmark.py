@@ -114,6 +114,9 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
   load = machine.OtherLoad().start()
   config.model_dir = config.model_dir or "unused"
   config = loop.resolve(config)
+  # What a run of this config uses here, its 'auto' precision and XLA resolved; the
+  # timed modes below then set their own.
+  run_mode = mode_name(Mode(config.mixed_precision, config.xla))
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
   source, _ = segments.load_sources(config, family)
@@ -121,7 +124,7 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
   results = {
       "model": config.model, "dataset": config.dataset, "batch_size": config.batch_size,
       "element_shape": list(source.element_shape), "hparams": config.hparams,
-      "steps_timed": steps, "machine": machine.describe(),
+      "steps_timed": steps, "machine": machine.describe(), "run_mode": run_mode,
       "matmul_gflops": matmul_gflops(matmul_size),
       "matmul_bfloat16_gflops": matmul_gflops(matmul_size, dtype=tf.bfloat16),
       "modes": {},
@@ -192,7 +195,8 @@ def format_report(results):
     lines.append(f"  {name:<24} {mode['images_per_sec']:8.1f} {mode['step_seconds'] * 1e3:8.1f} "
                  f"{mode['gflops']:8.1f}  {100 * mode['fraction_of_matmul']:12.0f}%  "
                  f"{100 * mode['fraction_of_bfloat16_matmul']:13.0f}%")
-  lines.append(f"  fastest: {results['fastest']}")
+  lines.append(f"  fastest: {results['fastest']}; a run of this configuration here uses "
+               f"{results['run_mode']}")
   if "ops" in results:
     table = results["ops"]
     first = next(iter(results["modes"]))

@@ -57,8 +57,8 @@ class NonFiniteError(RuntimeError):
 
 
 def resolve(config, snapshot=None):
-  """Returns `config` with the family's hyperparameters and the precision ('auto') resolved
-  and checked.
+  """Returns `config` with the family's hyperparameters, XLA and the precision ('auto')
+  resolved and checked.
 
   Raises ConfigError for anything the user got wrong, before a file is written.
   """
@@ -71,13 +71,14 @@ def resolve(config, snapshot=None):
   except ValueError as e:
     raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   config_lib.validate(config)
+  xla_choice = strategies.choose_xla(config)
+  config.xla = xla_choice.xla
+  if xla_choice.note:
+    print(xla_choice.note, flush=True)
   choice = strategies.choose_precision(config)
   config.mixed_precision = choice.precision
   if choice.note:
     print(choice.note, file=sys.stderr if choice.is_warning else sys.stdout, flush=True)
-  xla_note = strategies.xla_note(config)
-  if xla_note:
-    print(xla_note, flush=True)
   if config.metrics:
     if snapshot is None:
       raise config_lib.ConfigError(

@@ -165,6 +165,7 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
     print(f"{2 ** level}x{2 ** level}: {speed}", file=sys.stderr, flush=True)
   return {"model": config.model, "dataset": config.dataset, "element_shape": list(element_shape),
           "hparams": config.hparams, "mixed_precision": config.mixed_precision,
+          "xla": config.xla,
           "machine": machine.describe(), "other_load_cores": load.stop(),
           "levels": rows, "estimate": estimate_duration(phases, rows)}
 
@@ -202,6 +203,7 @@ def format_levels_report(results):
   lines = [f"progan per level: {results['dataset']} ({height}x{width}x{channels}), fmap_base "
            f"{hparams['fmap_base']}, fmap_max {hparams['fmap_max']}, latent "
            f"{hparams['latent_dim']}, precision {results['mixed_precision']}, "
+           f"{'with' if results.get('xla') else 'without'} XLA, "
            f"synthetic images; {machine.summary(results['machine'])}, "
            f"{machine.load_note(results.get('other_load_cores'))}",
            "  resolution  batch    img/s   s/step  first step s  training peak MB  "

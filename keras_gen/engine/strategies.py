@@ -128,23 +128,44 @@ def choose_precision(config):
   return PrecisionChoice(precision, "", False)
 
 
-def xla_note(config):
-  """A sentence when --xla is on for a CPU run on a CPU with AVX-512, else "".
+class XlaChoice(NamedTuple):
+  """What `choose_xla` decided, and what the log should say about it."""
+  xla: bool   # Whether the per-replica step is compiled with XLA.
+  note: str   # A sentence for the log; empty when there is nothing to say.
 
-  XLA is a per-machine choice: it ran the DCGAN and WGAN-GP steps 1.5-1.85x
-  faster on a 2-core AVX2 AMD EPYC, which is why some recipes set it, but 2-22%
-  slower on the AVX-512 CPUs measured (README's Benchmark), so a run there says so
-  instead of taking the slower path silently.
+
+def choose_xla(config):
+  """The XlaChoice for `config.xla` (True, False or 'auto'), 'auto' resolved.
+
+  XLA is a per-machine choice. On a 2-core AVX2 AMD EPYC it ran the DCGAN,
+  WGAN-GP and Progressive GAN steps 1.2-1.85x faster; on the AVX-512 CPUs
+  measured it ran the DCGAN and WGAN-GP steps 2-22% slower (README's
+  Benchmark). So 'auto' compiles a single-replica CPU run on a CPU without
+  AVX-512 and nothing else: a GPU was not measured, a TPU compiles every step
+  anyway, and tf.distribute compiles a step with one replica only. An explicit
+  --xla on an AVX-512 CPU is kept, with a note saying that it was the slower path.
   """
-  if not (config.xla and _runs_on_cpu(config)):
-    return ""
   info = machine.describe()
-  if "avx512f" not in info["cpu_flags"]:
-    return ""
-  return (f"--xla on {info['cpu']}, which has AVX-512: on the AVX-512 CPUs measured XLA ran "
-          f"the DCGAN and WGAN-GP steps 2-22% slower than without it (it is faster on AVX2 "
-          f"CPUs, where the recipes that set it were measured); --noxla turns it off, and "
-          f"tools/benchmark.py times both here.")
+  cpu, has_avx512 = info["cpu"], "avx512f" in info["cpu_flags"]
+  if config.xla == "auto":
+    if config.strategy == "tpu":
+      return XlaChoice(False, "XLA auto: off (TPUStrategy compiles every step with XLA anyway).")
+    if config.strategy in ("mirrored", "multi_worker"):
+      return XlaChoice(False, "XLA auto: off (tf.distribute compiles a step with XLA only with "
+                              "one replica).")
+    if not _runs_on_cpu(config):
+      return XlaChoice(False, "XLA auto: off on the GPU (not measured there; --xla turns it on).")
+    if has_avx512:
+      return XlaChoice(False, f"XLA auto: off ({cpu} has AVX-512, where XLA ran the DCGAN and "
+                              f"WGAN-GP steps 2-22% slower; tools/benchmark.py times both here).")
+    return XlaChoice(True, f"XLA auto: on ({cpu} has no AVX-512; on an AVX2 CPU XLA ran the "
+                           f"DCGAN, WGAN-GP and Progressive GAN steps 1.2-1.85x faster).")
+  if config.xla and _runs_on_cpu(config) and has_avx512:
+    return XlaChoice(True, (
+        f"--xla on {cpu}, which has AVX-512: on the AVX-512 CPUs measured XLA ran the DCGAN "
+        f"and WGAN-GP steps 2-22% slower than without it (it is faster on AVX2 CPUs); --noxla "
+        f"or a recipe's \"xla\": \"auto\" turns it off, and tools/benchmark.py times both here."))
+  return XlaChoice(bool(config.xla), "")
 
 
 def is_chief(strategy):
