@@ -164,7 +164,7 @@ def choose_xla(config):
     return XlaChoice(True, (
         f"--xla on {cpu}, which has AVX-512: on the AVX-512 CPUs measured XLA ran the DCGAN "
         f"and WGAN-GP steps 2-22% slower than without it (it is faster on AVX2 CPUs); --noxla "
-        f"or a recipe's \"xla\": \"auto\" turns it off, and tools/benchmark.py times both here."))
+        f"turns it off, and tools/benchmark.py times both here."))
   return XlaChoice(bool(config.xla), "")
 
 
