@@ -1,4 +1,5 @@
-"""Test session set-up: one TensorFlow import, the CPU split into logical devices.
+"""Test session set-up: one TensorFlow import on one intra-op thread, the CPU split
+into logical devices.
 
 MirroredStrategy tests need several devices, and TensorFlow only accepts a
 logical-device split before it initializes, so it happens here, once, before any

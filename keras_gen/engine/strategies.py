@@ -128,6 +128,11 @@ def choose_precision(config):
   return PrecisionChoice(precision, "", False)
 
 
+# What README's Benchmark measured XLA to do to a CPU step, quoted by every XLA note.
+_XLA_ON_AVX512 = "XLA ran the DCGAN and WGAN-GP steps 2-22% slower"
+_XLA_ON_AVX2 = "XLA ran the DCGAN, WGAN-GP and Progressive GAN steps 1.2-1.85x faster"
+
+
 class XlaChoice(NamedTuple):
   """What `choose_xla` decided, and what the log should say about it."""
   xla: bool   # Whether the per-replica step is compiled with XLA.
@@ -156,15 +161,14 @@ def choose_xla(config):
     if not _runs_on_cpu(config):
       return XlaChoice(False, "XLA auto: off on the GPU (not measured there; --xla turns it on).")
     if has_avx512:
-      return XlaChoice(False, f"XLA auto: off ({cpu} has AVX-512, where XLA ran the DCGAN and "
-                              f"WGAN-GP steps 2-22% slower; tools/benchmark.py times both here).")
-    return XlaChoice(True, f"XLA auto: on ({cpu} has no AVX-512; on an AVX2 CPU XLA ran the "
-                           f"DCGAN, WGAN-GP and Progressive GAN steps 1.2-1.85x faster).")
+      return XlaChoice(False, f"XLA auto: off ({cpu} has AVX-512, where {_XLA_ON_AVX512}; "
+                              f"tools/benchmark.py times both here).")
+    return XlaChoice(True, f"XLA auto: on ({cpu} has no AVX-512; on an AVX2 CPU {_XLA_ON_AVX2}).")
   if config.xla and _runs_on_cpu(config) and has_avx512:
     return XlaChoice(True, (
-        f"--xla on {cpu}, which has AVX-512: on the AVX-512 CPUs measured XLA ran the DCGAN "
-        f"and WGAN-GP steps 2-22% slower than without it (it is faster on AVX2 CPUs); --noxla "
-        f"turns it off, and tools/benchmark.py times both here."))
+        f"--xla on {cpu}, which has AVX-512: on the AVX-512 CPUs measured {_XLA_ON_AVX512} "
+        f"than without it (it is faster on AVX2 CPUs); --noxla turns it off, and "
+        f"tools/benchmark.py times both here."))
   return XlaChoice(bool(config.xla), "")
 
 
