@@ -79,24 +79,28 @@ def run_training(config):
   return result
 
 
-def load(source):
+def load(source, step=None):
   """A trained model, by what you have: a run folder, an export, or a pretrained name.
 
-  source: a training run's model_dir (its newest checkpoint), an export folder
-  (EXPORT_DIR or EXPORT_DIR/<version>), the name of a model in zoo/pretrained/
-  or such a model's folder. Returns a `Model`.
-  Raises ConfigError naming the source if it is none of these.
+  source: a training run's model_dir (its newest checkpoint, or with `step` the one
+  written at that training step), an export folder (EXPORT_DIR or EXPORT_DIR/<version>),
+  the name of a model in zoo/pretrained/ or such a model's folder. Returns a `Model`.
+  Raises ConfigError naming the source if it is none of these, or if `step` is given
+  for a source other than a run folder or names no checkpoint the folder holds.
   """
   tf_startup.import_tensorflow()
   from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
   from keras_gen.generation import models  # pylint: disable=g-import-not-at-top
   source = os.fspath(source)
+  is_pretrained_folder = os.path.isfile(os.path.join(source, pretrained.MANIFEST))
+  if os.path.isfile(os.path.join(source, "config.json")) and not is_pretrained_folder:
+    return Model(models.from_checkpoint(source, step=step))
+  if step is not None:
+    raise config_lib.ConfigError(f"step={step} picks a checkpoint of a run folder; {source!r} is "
+                                 "not one (no config.json).")
   if os.path.isdir(source):
-    if os.path.isfile(os.path.join(source, pretrained.MANIFEST)):
-      return Model(models.from_pretrained(source))
-    if os.path.isfile(os.path.join(source, "config.json")):
-      return Model(models.from_checkpoint(source))
-    return Model(models.from_export(source))
+    return Model(models.from_pretrained(source) if is_pretrained_folder
+                 else models.from_export(source))
   if source in pretrained.names():
     return Model(models.from_pretrained(source))
   raise config_lib.ConfigError(

@@ -12,6 +12,8 @@ from keras_gen import config as config_lib
 from keras_gen import metrics
 
 flags.DEFINE_string("model_dir", "", "A training run folder; its newest checkpoint is used.")
+flags.DEFINE_integer("step", None, "With --model_dir: the checkpoint written at this training "
+                     "step instead of the newest.")
 flags.DEFINE_string("saved_model", "", "An export folder (EXPORT_DIR or EXPORT_DIR/<version>).")
 flags.DEFINE_string("pretrained", "", "A model of the pretrained zoo (zoo/pretrained/NAME), by "
                     "name or folder.")
@@ -39,7 +41,7 @@ def main(argv):
           metric_names=FLAGS.metrics, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
           split=FLAGS.split, num_samples=FLAGS.num_samples, seed=FLAGS.seed,
           output=FLAGS.output, extra=config_lib.parse_hparams(FLAGS.metric_options),
-          pretrained=FLAGS.pretrained))
+          pretrained=FLAGS.pretrained, step=FLAGS.step))
   print(evaluation.format_table(results))
   print(f"Wrote {results['output']}")
 

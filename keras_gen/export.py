@@ -14,14 +14,17 @@ from keras_gen import cli
 flags.DEFINE_string("model_dir", None, "The training run to export.")
 flags.DEFINE_string("export_dir", "", "Where to write <step>/ (default MODEL_DIR/export).")
 flags.DEFINE_string("checkpoint", "", "A specific checkpoint path (default: the newest).")
+flags.DEFINE_integer("step", None, "The checkpoint written at this training step (default: the "
+                     "newest).")
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx"],
                   "saved_model, or onnx: the SavedModel plus EXPORT_DIR/onnx/<step>/*.onnx of "
                   "the generator or decoder (needs the [onnx] extra).")
 FLAGS = flags.FLAGS
 
 
-def export(model_dir, export_dir="", checkpoint="", export_format="saved_model"):
-  """Exports the newest (or given) checkpoint; returns the paths written.
+def export(model_dir, export_dir="", checkpoint="", export_format="saved_model", step=None):
+  """Exports the newest checkpoint (or the given one, or the one at training step `step`);
+  returns the paths written.
 
   Holds model_dir's lock meanwhile, as training does, so it is refused while a
   training run writes (and may rotate away) the checkpoints it would read.
@@ -30,7 +33,7 @@ def export(model_dir, export_dir="", checkpoint="", export_format="saved_model")
   from keras_gen.engine import lock
   from keras_gen.engine import restore
   with lock.hold(model_dir, "export") if os.path.isdir(model_dir) else contextlib.nullcontext():
-    run = restore.load_run(model_dir, checkpoint or None)
+    run = restore.load_run(model_dir, checkpoint or None, step)
     export_dir = export_dir or os.path.join(model_dir, "export")
     path = serving.export(run.family, run.networks, run.config, run.step, export_dir, run.phase)
     if export_format != "onnx":
@@ -45,7 +48,7 @@ def main(argv):
     cli.usage_error("--model_dir is required: the training run to export.")
   cli.quiet_tensorflow()
   paths = cli.exit_on_user_error(export, FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint,
-                                 FLAGS.format)
+                                 FLAGS.format, FLAGS.step)
   for path in paths:
     print(f"Exported {path}")
 

@@ -23,6 +23,8 @@ from keras_gen.generation import options as options_lib
 
 flags.DEFINE_enum("mode", "grid", options_lib.MODES, "What to draw.")
 flags.DEFINE_string("model_dir", "", "A training run folder; its newest checkpoint is used.")
+flags.DEFINE_integer("step", None, "With --model_dir: the checkpoint written at this training "
+                     "step instead of the newest.")
 flags.DEFINE_string("saved_model", "", "An export folder (EXPORT_DIR or EXPORT_DIR/<version>).")
 flags.DEFINE_string("pretrained", "", "A model of the pretrained zoo (zoo/pretrained/NAME), by "
                     "name or folder.")

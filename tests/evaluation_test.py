@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from keras_gen import config as config_lib
+from keras_gen import export
 from keras_gen.engine import loop
 from keras_gen.metrics import evaluation
 
@@ -25,6 +26,41 @@ def test_checkpoint_and_export_give_the_same_reconstruction_error(tiny_config, t
       from_export["metrics"]["reconstruction"]["mse"], rel=1e-6)
   with open(from_checkpoint["output"]) as f:
     assert json.load(f)["metrics"]["reconstruction"]["num_images"] == 32
+
+
+def test_step_evaluates_that_checkpoint_as_its_export_does(tiny_config, tiny_npz):
+  config = tiny_config("autoencoder", train_steps=3, checkpoint_every=1, keep_checkpoints=5)
+  loop.run(config)
+  kwargs = dict(metric_names=["reconstruction"], dataset=f"npz:{tiny_npz}", split="train",
+                num_samples=32)
+  at_step_1 = evaluation.evaluate(model_dir=config.model_dir, step=1, **kwargs)
+  newest = evaluation.evaluate(model_dir=config.model_dir, **kwargs)
+  [export_path] = export.export(config.model_dir, export_dir=os.path.join(config.model_dir, "e1"),
+                                step=1)
+  from_export = evaluation.evaluate(saved_model=export_path, **kwargs)
+  assert (at_step_1["step"], newest["step"], from_export["step"]) == (1, 3, 1)
+  assert at_step_1["output"] == os.path.join(config.model_dir, "eval", "step0000001.json")
+  mse = at_step_1["metrics"]["reconstruction"]["mse"]
+  assert mse == pytest.approx(from_export["metrics"]["reconstruction"]["mse"], rel=1e-6)
+  assert mse != pytest.approx(newest["metrics"]["reconstruction"]["mse"], rel=1e-6)
+
+
+def test_a_step_without_a_checkpoint_is_refused_naming_the_steps_held(tiny_config):
+  config = tiny_config("autoencoder", train_steps=2, checkpoint_every=1, keep_checkpoints=5)
+  loop.run(config)
+  with pytest.raises(config_lib.ConfigError,
+                     match="holds no checkpoint at step 7; the steps it holds: 1, 2."):
+    evaluation.evaluate(model_dir=config.model_dir, metric_names=["reconstruction"], step=7)
+  with pytest.raises(config_lib.ConfigError, match="Give --checkpoint or --step, not both."):
+    export.export(config.model_dir, checkpoint="anything", step=1)
+
+
+def test_evaluate_cli_with_step_and_an_export_exits_2(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "keras_gen.evaluate",
+                           f"--saved_model={tmp_path}", "--step=5", "--metrics=reconstruction"],
+                          capture_output=True, text=True, cwd=REPO)
+  assert result.returncode == 2
+  assert "--step picks a checkpoint of --model_dir" in result.stderr
 
 
 def test_a_metric_for_another_kind_of_model_is_refused(tiny_config):

@@ -82,6 +82,35 @@ def test_grid_from_a_checkpoint_and_from_its_export_shows_the_same_samples(dcgan
   assert np.load(_only(from_checkpoint.paths, "_latents.npy")).shape == (6, 8)
 
 
+def test_step_draws_that_checkpoints_samples_as_the_python_api_does(dcgan, tmp_path):
+  import keras_gen
+  model_dir = dcgan[0]
+  grid = _draw("grid", tmp_path, model_dir=model_dir, step=1, rows=2, columns=3)
+  path = _only(grid.paths, ".png")
+  assert os.path.basename(path) == "dcgan_step0000001_grid2x3_seed0.png"
+  picture = _png(path)
+  cells = np.stack([_cell(picture, row, column) for row in range(2) for column in range(3)])
+  at_step_1 = keras_gen.load(model_dir, step=1)
+  assert np.abs(cells - at_step_1.sample(6, seed=0).astype(np.int32)).max() <= 1
+  # The tiny G moves its outputs by less than one grey level in a step: compare floats.
+  step_1_floats = at_step_1.sample(6, seed=0, dtype="float32")
+  newest_floats = keras_gen.load(model_dir).sample(6, seed=0, dtype="float32")
+  assert np.abs(step_1_floats - newest_floats).max() > 1e-4
+  with pytest.raises(config_lib.ConfigError, match="holds no checkpoint at step 3; the steps it "
+                     "holds: 1, 2."):
+    keras_gen.load(model_dir, step=3)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(saved_model="export", step=1), "--step picks a checkpoint of --model_dir"),
+    (dict(model_dir="run", step=1, mode="timeline"), "--mode=timeline draws every checkpoint"),
+])
+def test_step_is_refused_where_it_picks_nothing(fields, message):
+  options = options_lib.Options(**dict(dict(mode="grid"), **fields))
+  with pytest.raises(config_lib.ConfigError, match=message):
+    options_lib.check(options)
+
+
 @pytest.mark.parametrize("source", ["model_dir", "saved_model"])
 def test_interpolation_endpoints_equal_the_samples_at_the_endpoint_latents(
     dcgan, tmp_path, source):

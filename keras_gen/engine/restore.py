@@ -21,8 +21,9 @@ class RestoredRun:
   phase: object = None  # The schedule.PhaseState of a phased run, else None.
 
 
-def load_run(model_dir, checkpoint_path=None):
-  """Returns the networks of the newest (or the given) checkpoint in model_dir.
+def load_run(model_dir, checkpoint_path=None, step=None):
+  """Returns the networks of the newest checkpoint in model_dir, or of the one at
+  `checkpoint_path`, or of the one written at training step `step`.
 
   The networks are built at the run's full element_shape, as it trained them;
   for a phased run (Progressive GAN) the returned config's element_shape is
@@ -31,23 +32,43 @@ def load_run(model_dir, checkpoint_path=None):
   training loop's own export does.
 
   A damaged newest checkpoint is skipped with a warning (`checkpoints.restore`).
-  Raises ConfigError naming the folder if it holds no run or no checkpoint, and
-  StorageError if its config.json or every checkpoint (or the one given) is damaged.
+  Raises ConfigError naming the folder if it holds no run, no checkpoint, or none at
+  `step` (naming the steps it holds), and StorageError if its config.json or every
+  checkpoint (or the one given) is damaged.
   """
   run_config = checkpoints.read_run_config(model_dir) if os.path.isdir(model_dir) else None
   if run_config is None:
     raise config_lib.ConfigError(
         f"--model_dir={model_dir} holds no keras_gen run (no config.json).")
+  if step is not None:
+    if checkpoint_path:
+      raise config_lib.ConfigError("Give --checkpoint or --step, not both.")
+    checkpoint_path = checkpoint_at_step(model_dir, step)
   config, family, networks, phase = build_networks(run_config)
-  step = tf.Variable(0, dtype=tf.int64, trainable=False)
-  checkpoint = checkpoints.make_checkpoint(step, networks, phase=phase)
+  restored_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+  checkpoint = checkpoints.make_checkpoint(restored_step, networks, phase=phase)
   checkpoint_path = checkpoints.restore(
       checkpoint, [checkpoint_path] if checkpoint_path else
       checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints")), partial=True)
   if checkpoint_path is None:
     raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
   config = schedule.config_at_level(config, phase)
-  return RestoredRun(config, family, networks, int(step.numpy()), checkpoint_path, phase)
+  return RestoredRun(config, family, networks, int(restored_step.numpy()), checkpoint_path, phase)
+
+
+def checkpoint_at_step(model_dir, step):
+  """The path of model_dir's complete checkpoint written at training step `step`.
+
+  Raises ConfigError naming the steps the folder holds (the checkpoint manager keeps
+  only the newest few) when none was written at `step`.
+  """
+  paths = checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints"))
+  by_step = {int(path.rsplit("-", 1)[-1]): path for path in paths}
+  if step not in by_step:
+    held = ", ".join(str(held_step) for held_step in sorted(by_step)) or "none"
+    raise config_lib.ConfigError(
+        f"--model_dir={model_dir} holds no checkpoint at step {step}; the steps it holds: {held}.")
+  return by_step[step]
 
 
 def build_networks(run_config):

@@ -50,7 +50,7 @@ def run(options):
   options_lib.check(options)
   if options.mp4:
     gif.check_mp4_writer()
-  model = models.load(options.model_dir, options.saved_model, options.pretrained)
+  model = models.load(options.model_dir, options.saved_model, options.pretrained, options.step)
   result = Result()
   if options.tensorboard:
     result.writer = tf.summary.create_file_writer(

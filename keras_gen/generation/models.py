@@ -77,10 +77,10 @@ def _numpy(tensor):
   return tf.cast(tensor, tf.float32).numpy()
 
 
-def from_checkpoint(model_dir, checkpoint_path=None):
-  """The newest (or the given) checkpoint of a run folder."""
+def from_checkpoint(model_dir, checkpoint_path=None, step=None):
+  """The newest checkpoint of a run folder, or the given one, or the one at training step `step`."""
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
-  return from_run(restore.load_run(model_dir, checkpoint_path), model_dir)
+  return from_run(restore.load_run(model_dir, checkpoint_path, step), model_dir)
 
 
 def from_pretrained(name_or_folder):
@@ -148,12 +148,12 @@ def from_export(path):
                       from_output=_images_from_uint8))
 
 
-def load(model_dir="", saved_model="", pretrained=""):
-  """Exactly one of a run folder (--model_dir), an export (--saved_model) and a pretrained
-  model (--pretrained)."""
+def load(model_dir="", saved_model="", pretrained="", step=None):
+  """Exactly one of a run folder (--model_dir; its newest checkpoint, or the one at training
+  step `step`), an export (--saved_model) and a pretrained model (--pretrained)."""
   check_one_source(model_dir, saved_model, pretrained)
   if model_dir:
-    return from_checkpoint(model_dir)
+    return from_checkpoint(model_dir, step=step)
   return from_export(saved_model) if saved_model else from_pretrained(pretrained)
 
 

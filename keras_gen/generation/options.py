@@ -29,6 +29,7 @@ class Options:
   model_dir: str = ""          # A run folder (checkpoints) ...
   saved_model: str = ""        # ... or an export ...
   pretrained: str = ""         # ... or a model of zoo/pretrained/ (a name or its folder).
+  step: int | None = None      # With model_dir: the checkpoint of this training step, not the newest.
   output_dir: str = ""         # Default: MODEL_DIR/generated, `generated` beside the export,
                                # or ./generated for a pretrained model.
   seed: int = 0
@@ -60,6 +61,12 @@ def check(options):
   """Raises ConfigError naming the first flag out of range or too large."""
   if options.mode not in MODES:
     raise config_lib.ConfigError(f"--mode={options.mode!r} is not one of {', '.join(MODES)}.")
+  if options.step is not None and not options.model_dir:
+    raise config_lib.ConfigError("--step picks a checkpoint of --model_dir; an export or a "
+                                 "pretrained model holds one step only.")
+  if options.step is not None and options.mode == "timeline":
+    raise config_lib.ConfigError("--step picks one checkpoint; --mode=timeline draws every "
+                                 "checkpoint of the run (choose how many with --checkpoints).")
   rows, columns = shape(options)
   if min(options.rows, options.columns, options.steps, options.frames, options.fps,
          options.checkpoints, options.num_points) < 0 or options.truncation < 0:

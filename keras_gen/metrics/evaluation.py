@@ -17,11 +17,16 @@ from keras_gen.metrics import subject as subject_lib
 
 
 def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir="",
-             split="test", num_samples=10000, seed=0, output="", extra=None, pretrained=""):
-  """Evaluates a checkpoint (model_dir), an export (saved_model) or a pretrained model
-  (a name or folder of zoo/pretrained/); returns the results dict."""
+             split="test", num_samples=10000, seed=0, output="", extra=None, pretrained="",
+             step=None):
+  """Evaluates a checkpoint (model_dir: its newest, or the one at training step `step`), an
+  export (saved_model) or a pretrained model (a name or folder of zoo/pretrained/); returns
+  the results dict."""
   if sum(map(bool, (model_dir, saved_model, pretrained))) != 1:
     raise config_lib.ConfigError("Give exactly one of --model_dir, --saved_model and --pretrained.")
+  if step is not None and not model_dir:
+    raise config_lib.ConfigError("--step picks a checkpoint of --model_dir; an export or a "
+                                 "pretrained model holds one step only.")
   functions = _metric_functions(metric_names)
   if pretrained:
     from keras_gen.engine import pretrained as pretrained_lib  # pylint: disable=g-import-not-at-top
@@ -30,7 +35,7 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
     output = output or os.path.join(
         "eval", f"{os.path.basename(os.path.normpath(source))}_step{subject.metadata['step']}.json")
   else:
-    subject = (subject_lib.from_model_dir(model_dir) if model_dir
+    subject = (subject_lib.from_model_dir(model_dir, step) if model_dir
                else subject_lib.from_saved_model(saved_model))
     source = model_dir or saved_model
   output = output or _default_output(model_dir, saved_model, subject.metadata["step"])

@@ -75,9 +75,10 @@ def _from_output(result):
   return result["samples"].numpy()
 
 
-def from_model_dir(model_dir):
+def from_model_dir(model_dir, step=None):
+  """The subject of a run folder's newest checkpoint, or of the one at training step `step`."""
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
-  return from_run(restore.load_run(model_dir))
+  return from_run(restore.load_run(model_dir, step=step))
 
 
 def from_run(run):
