@@ -127,6 +127,16 @@ def make_config(recipe=None, values=None):
   return TrainConfig(**merged)
 
 
+def check_model_source(model_dir, saved_model, pretrained, step=None):
+  """Raises ConfigError unless exactly one trained-model source is given (evaluate's and
+  generate's --model_dir, --saved_model, --pretrained), and `step` only with model_dir."""
+  if sum(map(bool, (model_dir, saved_model, pretrained))) != 1:
+    raise ConfigError("Give exactly one of --model_dir, --saved_model and --pretrained.")
+  if step is not None and not model_dir:
+    raise ConfigError("--step picks a checkpoint of --model_dir; an export or a pretrained "
+                      "model holds one step only.")
+
+
 def parse_hparams(text):
   """Parses `--hparams='latent_dim=64,loss=minimax'` into a dict of strings."""
   if not text:

@@ -65,6 +65,11 @@ def complete_checkpoints(checkpoint_dir):
   return [os.path.join(checkpoint_dir, f"{PREFIX}{step}") for step in sorted(steps, reverse=True)]
 
 
+def step_of(path):
+  """The training step in a checkpoint path's name (PREFIX + step)."""
+  return int(path.rsplit("-", 1)[-1])
+
+
 def _names(folder):
   return os.listdir(folder) if os.path.isdir(folder) else []
 
@@ -100,7 +105,7 @@ def restore(checkpoint, paths, partial=False):
       continue
     if damaged:
       print(f"Warning: damaged checkpoint {'; '.join(damaged)}; using {path} (step "
-            f"{path.rsplit('-', 1)[-1]}), the newest intact one.", file=sys.stderr, flush=True)
+            f"{step_of(path)}), the newest intact one.", file=sys.stderr, flush=True)
     try:
       status = checkpoint.restore(path)
       (status.expect_partial() if partial else status).assert_existing_objects_matched()
@@ -191,7 +196,7 @@ def check_model_dir(config):
 
 def read_latest_step(model_dir):
   paths = complete_checkpoints(os.path.join(model_dir, "checkpoints"))
-  return int(paths[0].rsplit("-", 1)[-1]) if paths else None
+  return step_of(paths[0]) if paths else None
 
 
 def write_run_config(config):

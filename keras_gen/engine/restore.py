@@ -63,7 +63,7 @@ def checkpoint_at_step(model_dir, step):
   only the newest few) when none was written at `step`.
   """
   paths = checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints"))
-  by_step = {int(path.rsplit("-", 1)[-1]): path for path in paths}
+  by_step = {checkpoints.step_of(path): path for path in paths}
   if step not in by_step:
     held = ", ".join(str(held_step) for held_step in sorted(by_step)) or "none"
     raise config_lib.ConfigError(

@@ -151,15 +151,10 @@ def from_export(path):
 def load(model_dir="", saved_model="", pretrained="", step=None):
   """Exactly one of a run folder (--model_dir; its newest checkpoint, or the one at training
   step `step`), an export (--saved_model) and a pretrained model (--pretrained)."""
-  check_one_source(model_dir, saved_model, pretrained)
+  config_lib.check_model_source(model_dir, saved_model, pretrained, step)
   if model_dir:
     return from_checkpoint(model_dir, step=step)
   return from_export(saved_model) if saved_model else from_pretrained(pretrained)
-
-
-def check_one_source(model_dir, saved_model, pretrained):
-  if sum(map(bool, (model_dir, saved_model, pretrained))) != 1:
-    raise config_lib.ConfigError("Give exactly one of --model_dir, --saved_model and --pretrained.")
 
 
 def checkpoint_paths(model_dir):

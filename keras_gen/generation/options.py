@@ -61,9 +61,8 @@ def check(options):
   """Raises ConfigError naming the first flag out of range or too large."""
   if options.mode not in MODES:
     raise config_lib.ConfigError(f"--mode={options.mode!r} is not one of {', '.join(MODES)}.")
-  if options.step is not None and not options.model_dir:
-    raise config_lib.ConfigError("--step picks a checkpoint of --model_dir; an export or a "
-                                 "pretrained model holds one step only.")
+  config_lib.check_model_source(options.model_dir, options.saved_model, options.pretrained,
+                                options.step)
   if options.step is not None and options.mode == "timeline":
     raise config_lib.ConfigError("--step picks one checkpoint; --mode=timeline draws every "
                                  "checkpoint of the run (choose how many with --checkpoints).")

@@ -22,11 +22,7 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
   """Evaluates a checkpoint (model_dir: its newest, or the one at training step `step`), an
   export (saved_model) or a pretrained model (a name or folder of zoo/pretrained/); returns
   the results dict."""
-  if sum(map(bool, (model_dir, saved_model, pretrained))) != 1:
-    raise config_lib.ConfigError("Give exactly one of --model_dir, --saved_model and --pretrained.")
-  if step is not None and not model_dir:
-    raise config_lib.ConfigError("--step picks a checkpoint of --model_dir; an export or a "
-                                 "pretrained model holds one step only.")
+  config_lib.check_model_source(model_dir, saved_model, pretrained, step)
   functions = _metric_functions(metric_names)
   if pretrained:
     from keras_gen.engine import pretrained as pretrained_lib  # pylint: disable=g-import-not-at-top
