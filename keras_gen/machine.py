@@ -26,21 +26,27 @@ IDLE_CORES = 0.1
 # (the precision choice, the XLA note, run_info), so each file is read once.
 @functools.lru_cache(maxsize=None)
 def _cpuinfo(path="/proc/cpuinfo"):
-  """(model name, frozenset of flags) of the first CPU in `path`; the platform's name elsewhere."""
+  """(model name, frozenset of flags, signature) of the first CPU in `path`; the platform's
+  name elsewhere. The signature, 'AuthenticAMD family 26 model 2 stepping 1', names the
+  microarchitecture, which a virtual machine's model name ("AMD EPYC") does not."""
   try:
     with open(path) as f:
       text = f.read()
   except OSError:
-    return platform.processor() or platform.machine(), frozenset()
-  model, flags = "", frozenset()
+    return platform.processor() or platform.machine(), frozenset(), ""
+  fields, flags = {}, frozenset()
   for line in text.splitlines():
     key, _, value = line.partition(":")
     key = key.strip()
-    if key == "model name" and not model:
-      model = value.strip()
-    elif key == "flags" and not flags:
+    if key == "flags" and not flags:
       flags = frozenset(value.split())
-  return model or platform.machine(), flags
+    elif key in ("model name", "vendor_id", "cpu family", "model", "stepping"):
+      fields.setdefault(key, value.strip())
+  signature = ""
+  if "vendor_id" in fields and "cpu family" in fields:
+    signature = (f"{fields['vendor_id']} family {fields['cpu family']} model "
+                 f"{fields.get('model', '?')} stepping {fields.get('stepping', '?')}")
+  return fields.get("model name") or platform.machine(), flags, signature
 
 
 def has_native_bfloat16(flags=None):
@@ -50,10 +56,12 @@ def has_native_bfloat16(flags=None):
 
 
 def describe(cpuinfo_path="/proc/cpuinfo"):
-  """A dict naming the CPU (model, cores, relevant flags), Python and TensorFlow versions."""
-  model, flags = _cpuinfo(cpuinfo_path)
+  """A dict naming the CPU (model, signature, cores, relevant flags), Python and TensorFlow
+  versions."""
+  model, flags, signature = _cpuinfo(cpuinfo_path)
   info = {
       "cpu": model,
+      "cpu_signature": signature,
       "cores": os.cpu_count(),
       "cpu_flags": [flag for flag in RELEVANT_FLAGS if flag in flags],
       "no_amx": not any(flag.startswith("amx") for flag in flags),
@@ -62,7 +70,17 @@ def describe(cpuinfo_path="/proc/cpuinfo"):
   tensorflow = sys.modules.get("tensorflow")
   if tensorflow is not None:
     info["tensorflow"] = tensorflow.__version__
+    info["intra_op_threads"] = intra_op_threads(tensorflow)
   return info
+
+
+def intra_op_threads(tensorflow):
+  """TensorFlow's intra-op thread count as set for this process, or "default" (one per core).
+
+  Kernels split their work by it, so float32 results can depend on it bit for bit."""
+  threads = (tensorflow.config.threading.get_intra_op_parallelism_threads()
+             or int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0))
+  return threads or "default"
 
 
 def summary(info=None):

@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import requires_debian_fashion_mnist
 from keras_gen import config as config_lib
+from keras_gen import data
 from keras_gen import machine
 from keras_gen.metrics import classifier
 from keras_gen.metrics import extractors
+from keras_gen.metrics import frechet
+from keras_gen.metrics import image_sets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -131,28 +135,92 @@ def test_a_trained_classifier_records_its_hash_command_and_machine(trained):
   assert metadata["machine"]["cpu"] and "other_load_cores" in metadata["machine"]
 
 
-def _same_machine_as(recorded):
+SHIPPED = os.path.join(REPO, "zoo", "classifiers", "fcd_classifier_fashion_mnist.weights.h5")
+# How far a classifier retrained with other kernels may measure from the shipped one. With
+# one intra-op thread instead of two (other bits) on an AMD EPYC, 2026-12-06, the retrained
+# one scored test accuracy 0.8964 (shipped 0.8953), real-vs-real FCD 0.1025 (0.1040) and
+# FCD of noisy test images 8.39 (8.23).
+ACCURACY_TOLERANCE = 0.01
+FCD_RELATIVE_TOLERANCE = 0.10
+
+
+def _bit_for_bit_here(recorded_machines):
+  """True when this machine is one the manifest records reproducing the weights bit for bit,
+  with the thread setting the training command runs with (TensorFlow's default)."""
   here = machine.describe()
-  here["tensorflow"] = tf.__version__
-  return all(here[key] == recorded[key] for key in ("cpu", "cores", "cpu_flags", "tensorflow"))
+  here["intra_op_threads"] = "default"
+  keys = ("cpu_signature", "cores", "cpu_flags", "tensorflow", "intra_op_threads")
+  return any(all(here[key] == recorded[key] for key in keys) for recorded in recorded_machines)
 
 
-def test_train_classifier_reproduces_the_shipped_weights_bit_for_bit(tmp_path):
+def _measurements(weights_path):
+  """(test accuracy, real-vs-real FCD, FCD of noisy test images) through one classifier."""
+  extractor = classifier.load_extractor("fashion_mnist", weights_path)
+  train = data.load("fashion_mnist", "train", None).examples[:10000]
+  test = data.load("fashion_mnist", "test", None)
+  test_images = image_sets.to_float(test.examples)
+  noisy = np.clip(test_images + np.random.default_rng(0).normal(0, 0.2, test_images.shape),
+                  -1, 1).astype(np.float32)
+  train_features, _ = extractor.features(image_sets.to_float(train))
+  test_features, logits = extractor.features(test_images)
+  noisy_features, _ = extractor.features(noisy)
+  return (float(np.mean(np.argmax(logits, -1) == test.labels)),
+          frechet.frechet_distance_of_features(train_features, test_features),
+          frechet.frechet_distance_of_features(test_features, noisy_features))
+
+
+def _differences_from_shipped(weights_path):
+  """Sentences naming each measurement of `weights_path` outside the tolerance of the shipped
+  classifier's."""
+  (accuracy, real_fcd, noisy_fcd), shipped = _measurements(weights_path), _measurements(SHIPPED)
+  differences = []
+  if abs(accuracy - shipped[0]) > ACCURACY_TOLERANCE:
+    differences.append(f"test accuracy {accuracy:.4f} against {shipped[0]:.4f}")
+  for name, value, reference in (("real-vs-real FCD", real_fcd, shipped[1]),
+                                 ("noisy-image FCD", noisy_fcd, shipped[2])):
+    if abs(value - reference) > FCD_RELATIVE_TOLERANCE * reference:
+      differences.append(f"{name} {value:.4f} against {reference:.4f}")
+  return differences
+
+
+@requires_debian_fashion_mnist
+def test_train_classifier_reproduces_the_shipped_classifier_bit_for_bit_or_within_tolerance(
+    tmp_path):
   with open(os.path.join(REPO, "zoo", "classifiers", "fcd_classifier_fashion_mnist.json")) as f:
     recorded = json.load(f)
-  if not _same_machine_as(recorded["measured"]["machine"]):
-    pytest.skip("The shipped weights are reproducible bit for bit on the CPU, core count and "
-                "TensorFlow version that trained them; this is another machine.")
-  if not os.path.exists("/usr/share/datasets/fashion-mnist"):
-    pytest.skip("Needs Debian's dataset-fashion-mnist.")
   output = tmp_path / "fashion_mnist.weights.h5"
+  # The command as the manifest ran it: TensorFlow's default thread pools, not the suite's one
+  # intra-op thread (conftest), which splits the kernels' sums otherwise and so changes bits.
+  env = {key: value for key, value in os.environ.items() if key != "TF_NUM_INTRAOP_THREADS"}
 
   result = subprocess.run([sys.executable, *recorded["command"].split()[1:],
                            f"--output={output}"], cwd=REPO, capture_output=True, text=True,
-                          timeout=1800)
+                          timeout=1800, env=env)
 
   assert result.returncode == 0, result.stderr[-2000:]
-  assert classifier.sha256_of(str(output)) == recorded["sha256"]
+  if _bit_for_bit_here(recorded["bit_for_bit_on"]):
+    assert classifier.sha256_of(str(output)) == recorded["sha256"]
+  else:
+    assert _differences_from_shipped(str(output)) == []
+
+
+@requires_debian_fashion_mnist
+def test_a_classifier_with_perturbed_weights_no_longer_measures_like_the_shipped_one(tmp_path):
+  assert _differences_from_shipped(SHIPPED) == []
+  model = classifier.build((28, 28, 1), 10)
+  model.load_weights(SHIPPED)
+  rng = np.random.default_rng(0)
+  model.set_weights([w + rng.normal(0, 0.5 * (np.std(w) + 1e-3), w.shape).astype(w.dtype)
+                     for w in model.get_weights()])
+  perturbed = str(tmp_path / "perturbed.weights.h5")
+  model.save_weights(perturbed)
+  with open(classifier.metadata_path(perturbed), "w") as f:
+    json.dump(dict(input_shape=[28, 28, 1], num_classes=10, dataset="fashion_mnist",
+                   sha256=classifier.sha256_of(perturbed)), f)
+
+  differences = _differences_from_shipped(perturbed)
+
+  assert differences and differences[0].startswith("test accuracy")
 
 
 def test_a_dataset_without_labels_cannot_train_a_classifier(tmp_path):

@@ -4,7 +4,10 @@ from keras_gen import machine
 
 _CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
 model name\t: AMD EPYC
+stepping\t: 1
 flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni sha_ni
 
 processor\t: 1
@@ -20,6 +23,8 @@ def test_describe_reads_the_model_name_and_only_the_relevant_flags(tmp_path):
   info = machine.describe(str(path))
 
   assert info["cpu"] == "AMD EPYC"
+  # The family/model numbers tell Zen 4 from Zen 5, which both call themselves "AMD EPYC".
+  assert info["cpu_signature"] == "AuthenticAMD family 26 model 2 stepping 1"
   assert info["cpu_flags"] == ["avx2", "avx512f", "avx512_bf16", "avx512_vnni"]
   assert info["no_amx"] is True
   assert machine.summary(info).startswith(

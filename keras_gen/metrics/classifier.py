@@ -23,9 +23,10 @@ network. For other datasets, train one with
 
 which writes `$KERAS_GEN_HOME/classifiers/<dataset>.weights.h5` (KERAS_GEN_HOME
 defaults to ~/.keras_gen), the next place evaluation looks; any other file is
-used with --metric_options=classifier_path=PATH. On the machine that trained the
-shipped Fashion-MNIST classifier (its JSON names it) the command above
-reproduces its weights bit for bit (tests/classifier_test.py checks the hash).
+used with --metric_options=classifier_path=PATH. On the machines the shipped
+Fashion-MNIST classifier's JSON lists under `bit_for_bit_on` the command above
+reproduces its weights bit for bit (tests/classifier_test.py checks the hash
+there, and elsewhere that the retrained one measures like the shipped one).
 """
 
 import hashlib
