@@ -5,6 +5,7 @@ from tensorflow.core.protobuf import config_pb2
 from tensorflow.python.grappler import tf_optimizer
 from tensorflow.python.training import saver
 
+from keras_gen import losses
 from keras_gen.engine import op_profile
 
 # One 3x3 convolution of a [2, 8, 8, 3] batch to 4 maps, SAME padding: 2 flops
@@ -42,6 +43,35 @@ def test_executed_flops_leave_out_the_input_gradient_nothing_uses():
   assert types == ["Conv2D", "Conv2DBackpropFilter"]
   assert op_profile.executed_flops(concrete_function) == 2 * CONV_FLOPS
   assert op_profile.all_flops(concrete_function) > 3 * CONV_FLOPS
+
+
+def test_a_gradient_penalty_step_executes_nine_convolutions_counted_by_hand():
+  # A one-convolution critic f(x) = sum(conv(x, W)^2), trained as WGAN-GP trains D:
+  # f(fake) - f(real) + 10 * penalty at the interpolates, differentiated w.r.t. W.
+  kernel = tf.Variable(tf.ones([3, 3, 3, 4]))
+
+  def critic(images):
+    return tf.reduce_sum(tf.nn.conv2d(images, kernel, 1, "SAME") ** 2, axis=[1, 2, 3])
+
+  @tf.function
+  def step(real, fake, epsilon):
+    with tf.GradientTape() as tape:
+      total = tf.reduce_mean(critic(fake) - critic(real)) + 10.0 * tf.reduce_mean(
+          losses.gradient_penalty(critic, real, fake, epsilon))
+    kernel.assign_sub(0.01 * tape.gradient(total, kernel))
+    return total
+
+  images = tf.TensorSpec([2, 8, 8, 3])
+  concrete_function = step.get_concrete_function(images, images, tf.TensorSpec([2, 1, 1, 1]))
+
+  # Forward on reals, fakes and interpolates (3); the interpolates' input gradient (1);
+  # the kernel's gradient through reals and fakes (2); the double backprop through that
+  # input gradient: its kernel gradient, the gradient of its output gradient (a forward
+  # convolution) and from there the interpolates' kernel gradient (3). The input
+  # gradients of reals and fakes feed nothing.
+  assert sorted(item.type for item in op_profile.heavy_work(concrete_function)) == (
+      ["Conv2D"] * 4 + ["Conv2DBackpropFilter"] * 4 + ["Conv2DBackpropInput"])
+  assert op_profile.executed_flops(concrete_function) == 9 * CONV_FLOPS
 
 
 def test_each_heavy_op_is_replayed_alone_with_its_shapes():
