@@ -273,11 +273,24 @@ def parse_example(serialized, resolution=None, channels=None):
       "shape": tf.io.FixedLenFeature([3], tf.int64),
       "data": tf.io.FixedLenFeature([], tf.string),
       "label": tf.io.FixedLenFeature([1], tf.int64, default_value=[-1])})
-  image = tf.reshape(tf.io.decode_raw(features["data"], tf.uint8), features["shape"])
-  image = tf.transpose(image, [1, 2, 0])
+  image = _chw_to_hwc(tf.io.decode_raw(features["data"], tf.uint8), features["shape"])
   if resolution is not None:
     image = tf.ensure_shape(image, [resolution, resolution, channels])
   return image, features["label"][0]
+
+
+def _chw_to_hwc(data, shape):
+  """Flat uint8 CHW bytes and int64 (C, H, W) -> uint8 [H, W, C].
+
+  A gather, not a transpose: TensorFlow 2.21 logs an error line ("oneDNN supports
+  DT_UINT8 only on platforms with AVX-512") for a Transpose of any dtype but
+  float32, and grappler moves a float32 transpose back before the cast to uint8.
+  """
+  shape = tf.cast(shape, tf.int32)
+  channels, pixels = shape[0], shape[1] * shape[2]
+  # Element (p, c) of the HWC image is byte c * pixels + p of the CHW data.
+  indices = tf.range(pixels)[:, None] + pixels * tf.range(channels)[None, :]
+  return tf.reshape(tf.gather(data, tf.reshape(indices, [-1])), [shape[1], shape[2], channels])
 
 
 def _paths_of_level(path, level):
