@@ -1,8 +1,11 @@
 """The benchmark's arithmetic; its speeds are printed by tools/benchmark.py, never asserted."""
 
+import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from keras_gen.engine import benchmark
 
@@ -18,6 +21,7 @@ def test_measure_reports_every_mode_the_executed_flops_the_ops_and_the_machine(t
 
   assert list(results["modes"]) == ["float32", "mixed_bfloat16 + XLA"]
   assert 0 < results["flops_per_step"] <= results["profiler_flops_per_step"]
+  assert results["flops_per_image"] == results["flops_per_step"] / 8
   assert results["flops_per_step"] == sum(row["flops"] for row in results["ops"]["rows"])
   for mode in results["modes"].values():
     assert mode["images_per_sec"] > 0 and mode["fraction_of_matmul"] > 0
@@ -26,6 +30,9 @@ def test_measure_reports_every_mode_the_executed_flops_the_ops_and_the_machine(t
   assert results["machine"]["cpu"] and results["input_headroom"] > 0
   report = benchmark.format_report(results)
   assert "executed" in report and "op by op" in report and results["machine"]["cpu"] in report
+  assert (f"{results['flops_per_image'] / 1e9:.4f} GFLOP per image of the 8 the step trains "
+          f"on; non-finite guard --on_nonfinite=skip") in report
+  assert "matmul 128x128: float32" in report
   assert f"fastest: {results['fastest']}; a run of this configuration here uses float32" in report
 
 
@@ -39,19 +46,38 @@ def test_the_run_mode_is_the_configs_auto_choices_resolved_for_this_machine(tiny
   assert results["run_mode"] == "float32 + XLA"
 
 
-def test_the_tool_times_the_recipe_at_the_resolution_flag(real_fashion_mnist_idx):
+def test_a_wgan_gp_steps_work_per_image_is_over_every_critic_minibatch(tiny_config):
+  config = tiny_config("wgan_gp", hparams={"latent_dim": 8, "g_filters": 4, "d_filters": 4,
+                                           "n_critic": 2})
+  results = benchmark.measure(config, steps=1, modes=(benchmark.Mode("none", False),),
+                              matmul_size=64)
+
+  assert results["examples_per_step"] == 16  # Two critic minibatches of 8.
+  assert results["flops_per_image"] == results["flops_per_step"] / 16
+  mode = results["modes"]["float32"]
+  assert mode["images_per_sec"] == pytest.approx(16 / mode["step_seconds"])
+  assert mode["gflops"] == pytest.approx(results["flops_per_image"] * mode["images_per_sec"] / 1e9)
+
+
+def test_the_tool_times_the_recipe_at_the_resolution_flag_with_the_recipes_guard(
+    real_fashion_mnist_idx, tmp_path):
   # The Fashion-MNIST recipes train 28x28 or zero-padded 32x32 images; --resolution
-  # chooses which the step is timed on.
+  # chooses which the step is timed on. The recipe's --on_nonfinite is part of its step.
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  recipe = tmp_path / "restore.json"
+  recipe.write_text(json.dumps({"config": {"model": "autoencoder", "dataset": "fashion_mnist",
+                                            "on_nonfinite": "restore"}}))
   result = subprocess.run(
-      [sys.executable, os.path.join(repo, "tools", "benchmark.py"), "--recipe=",
-       "--model=autoencoder", "--dataset=fashion_mnist", f"--data_dir={real_fashion_mnist_idx}",
+      [sys.executable, os.path.join(repo, "tools", "benchmark.py"), f"--recipe={recipe}",
+       f"--data_dir={real_fashion_mnist_idx}", "--matmul_size=128",
        "--resolution=32", "--batch_size=8", "--steps=2", "--xla=off", "--precisions=none",
        "--hparams=filters=4,code_size=8"],
       capture_output=True, text=True, check=False)
 
   assert result.returncode == 0, result.stderr[-3000:]
   assert "autoencoder on fashion_mnist (32x32x1), global batch 8" in result.stdout
+  assert "GFLOP per image of the 8 the step trains on; non-finite guard --on_nonfinite=restore" in (
+      result.stdout)
 
 
 def test_an_xla_only_benchmark_reports_no_profiler_count_rather_than_zero(tiny_config):

@@ -69,29 +69,129 @@ def test_the_estimate_sums_each_phases_images_over_its_levels_measured_rate():
 def test_one_level_is_timed_in_this_process_with_its_batch_and_peak_memory():
   config = config_lib.TrainConfig(model="progan", dataset="progan:unused",
                                   hparams=dict(TINY_HPARAMS["progan"]))
-  row = progan_benchmark.measure_level(config, (8, 8, 1), level=3, batch_size=4, steps=2)
+  row = progan_benchmark.measure_level(config, (8, 8, 1), level=3, batch_size=4, steps=2,
+                                       matmul_size=64)
   assert (row["level"], row["resolution"], row["batch_size"]) == (3, 8, 4)
   assert row["steps_timed"] == 2  # Fewer than asked only past the time budget.
   assert row["images_per_sec"] * row["seconds_per_step"] == pytest.approx(4.0)
   assert 0 < row["training_peak_mb"] and 0 < row["process_peak_mb"]
 
 
+def _conv(side, kernel, maps_in, maps_out):
+  return 2 * side * side * kernel * kernel * maps_in * maps_out
+
+
+# Forward FLOP per image of each layer of the tiny networks (8 maps, 1 channel) at 4x4 and
+# at 8x8, where the old path's 4x4 toRGB and fromRGB run beside the new block.
+G_4 = {"dense": 2 * 8 * 128, "conv": _conv(4, 3, 8, 8), "to_rgb": _conv(4, 1, 8, 1)}
+D_4 = {"from_rgb": _conv(4, 1, 1, 8), "conv": _conv(4, 3, 8, 8), "dense": 2 * 128 * 8,
+       "score": 2 * 8}
+G_8 = dict(G_4, b8_conv0=_conv(8, 3, 8, 8), b8_conv1=_conv(8, 3, 8, 8),
+           b8_to_rgb=_conv(8, 1, 8, 1))
+D_8 = dict(D_4, b8_from_rgb=_conv(8, 1, 1, 8), b8_conv0=_conv(8, 3, 8, 8),
+           b8_conv1=_conv(8, 3, 8, 8))
+
+
+def _hand_count(g_layers, d_layers):
+  """FLOP per image of one step. G's layers run forward for D's fakes and for G's update,
+  then backward: weight gradients, and input gradients but toward z: 3x the dense layer,
+  4x the others. A D layer followed by a LeakyReLU runs forward on reals, fakes,
+  interpolates and G's fakes (4); the interpolates' input gradient (1); weight and input
+  gradients through reals and fakes (4); in the penalty's double backprop, the weight and
+  output gradients of that input gradient (2) and a backward pass, through the
+  interpolates' forward pass, of the zeros TensorFlow gives as LeakyReLU's second
+  derivative (2); the input gradient toward G in G's update (1): 14x. fromRGB: no input
+  gradient toward reals, fakes or interpolates: 11x. The score, with no LeakyReLU after
+  it: no zeros pass, and its output on the interpolates and the gradient of its own output
+  gradient feed nothing: 10x."""
+  multiplier = {"dense": 3}
+  g = sum(multiplier.get(name, 4) * flops for name, flops in g_layers.items())
+  d = sum((11 if "from_rgb" in name else 10 if name == "score" else 14) * flops
+          for name, flops in d_layers.items())
+  return g + d
+
+
+@pytest.mark.parametrize("level, g_layers, d_layers, per_image",
+                         [(2, G_4, D_4, 370592), (3, G_8, D_8, 3040160)])
+def test_a_levels_step_executes_the_flops_counted_by_hand_layer_by_layer(level, g_layers,
+                                                                         d_layers, per_image):
+  assert _hand_count(g_layers, d_layers) == per_image
+  # Without minibatch stddev D is convolutions, dense layers and LeakyReLUs only.
+  config = config_lib.TrainConfig(model="progan", dataset="progan:unused",
+                                  hparams=dict(TINY_HPARAMS["progan"], mbstd_group_size=0))
+
+  row = progan_benchmark.measure_level(config, (8, 8, 1), level=level, batch_size=4, steps=1,
+                                       matmul_size=64)
+
+  assert row["flops_per_step"] == 4 * per_image
+  assert row["gflop_per_image"] == pytest.approx(per_image / 1e9)
+  assert row["gflops"] == pytest.approx(4 * per_image / row["seconds_per_step"] / 1e9)
+  assert row["fraction_of_matmul"] == pytest.approx(row["gflops"] / row["matmul_gflops"])
+
+
+def test_the_channels_come_from_dataset_json_else_the_folders_name_else_three(tmp_path):
+  def shape(path, channels=0):
+    config = config_lib.TrainConfig(model="progan", dataset=f"progan:{path}")
+    return progan_benchmark.data_shape(config, resolution=32, channels=channels)
+
+  grey = tmp_path / "faces"
+  grey.mkdir()
+  (grey / "dataset.json").write_text(json.dumps({"resolution": 32, "channels": 1}))
+  assert shape(grey) == ((32, 32, 1), str(grey / "dataset.json"))
+  assert shape(grey, channels=3) == ((32, 32, 3), "--channels")
+  assert shape(tmp_path / "fashion_mnist32") == (
+      (32, 32, 1), "the folder's name: fashion_mnist is grayscale")
+  assert shape(tmp_path / "cifar10_padded") == ((32, 32, 3), "the folder's name: cifar10 is RGB")
+  assert shape(tmp_path / "faces64") == ((32, 32, 3), "assumed RGB: pass --channels if not")
+
+
+def test_a_dataset_json_that_is_not_json_or_gives_no_channels_is_named(tmp_path):
+  (tmp_path / "dataset.json").write_text("{channels: 1")
+  with pytest.raises(config_lib.ConfigError) as not_json:
+    progan_benchmark.dataset_channels(str(tmp_path))
+  assert str(not_json.value) == (
+      f"{tmp_path / 'dataset.json'} cannot be read as JSON (Expecting property name enclosed "
+      f"in double quotes: line 1 column 2 (char 1)); fix or remove it, or pass --channels.")
+  (tmp_path / "dataset.json").write_text(json.dumps({"resolution": 32, "channels": 4}))
+  with pytest.raises(config_lib.ConfigError) as no_channels:
+    progan_benchmark.dataset_channels(str(tmp_path))
+  assert str(no_channels.value) == (
+      f'{tmp_path / "dataset.json"} gives no channel count ("channels": 1 or 3); fix it, or '
+      f"pass --channels.")
+
+
 def test_the_benchmark_flag_times_each_level_in_its_own_process_and_estimates_the_run(
     tmp_path):
+  # A 1-channel dataset known only by its dataset.json, whose TFRecords are not there.
+  dataset = tmp_path / "grey"
+  dataset.mkdir()
+  (dataset / "dataset.json").write_text(json.dumps({"resolution": 8, "channels": 1}))
   recipe = tmp_path / "tiny.json"
-  recipe.write_text(json.dumps({"config": {"model": "progan", "dataset": "progan:missing",
-                                            "hparams": TINY_HPARAMS["progan"]}}))
+  hparams = dict(TINY_HPARAMS["progan"], minibatch_overrides={"4": 16})
+  recipe.write_text(json.dumps({"config": {"model": "progan", "dataset": f"progan:{dataset}",
+                                            "hparams": hparams}}))
   command = [sys.executable, os.path.join(REPO, "tools", "benchmark.py"), f"--recipe={recipe}",
-             "--progan_levels=all", "--steps=3"]
+             "--progan_levels=all", "--steps=3", "--matmul_size=128"]
   missing = subprocess.run(command, capture_output=True, text=True, check=False)
   assert missing.returncode == 2
   assert "pass --resolution (and --channels)" in missing.stderr
-  result = subprocess.run(command + ["--resolution=8", "--channels=1",
-                                     f"--output={tmp_path / 'levels.json'}"],
+  result = subprocess.run(command + ["--resolution=8", f"--output={tmp_path / 'levels.json'}"],
                           capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  assert any(line.split()[:2] == ["4x4", "8"] for line in lines), result.stdout
-  assert any(line.split()[:2] == ["8x8", "8"] for line in lines), result.stdout
+  assert f"(8x8x1; channels from {dataset / 'dataset.json'})" in result.stdout
+  header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["resolution"])
+  assert lines[header].split() == [
+      "resolution", "batch", "ms/step", "img/s", "GFLOP/img", "GFLOP/s", "matmul", "of",
+      "matmul", "first", "step", "s", "training", "peak", "MB", "process", "peak", "MB"]
+  results = json.loads((tmp_path / "levels.json").read_text())
+  assert [row["level"] for row in results["levels"]] == [2, 3]
+  # The schedule's minibatch at each level: the override at 4x4, the default at 8x8.
+  for row, (side, batch) in zip(results["levels"], [("4x4", 16), ("8x8", 8)]):
+    assert row["batch_size"] == batch
+    assert lines[header + row["level"] - 1].split()[:8] == [
+        side, str(batch), f"{row['seconds_per_step'] * 1e3:.1f}", f"{row['images_per_sec']:.2f}",
+        f"{row['gflop_per_image']:.4f}", f"{row['gflops']:.1f}", f"{row['matmul_gflops']:.1f}",
+        f"{100 * row['fraction_of_matmul']:.0f}%"]
   assert "The schedule (0.048 kimg in 2 phases) at these rates" in result.stdout
   assert "precision none, without XLA" in result.stdout  # The recipe sets neither.

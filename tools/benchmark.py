@@ -5,8 +5,11 @@ mixed_bfloat16 with and without XLA, the step's executed GFLOP as a fraction of
 float32 and bfloat16 matmuls timed in the same run, with `--ops` where the
 step's time goes op by op, and the input pipeline's own rate; `--output`
 writes them as JSON for the zoo's results. `--progan_levels=all` instead times
-a Progressive GAN recipe at every level of detail and estimates its run's
-duration (`keras_gen.engine.progan_benchmark`):
+a Progressive GAN recipe at every level of detail, at the minibatch its schedule
+uses there, with the executed GFLOP per image and the fraction of the matmul
+rate, and estimates its run's duration (`keras_gen.engine.progan_benchmark`);
+`--hparams='minibatch_overrides=4:128;8:128;16:128;32:64'` times the official
+code's minibatches instead:
 
   python tools/benchmark.py --recipe=progan_celeba_hq --progan_levels=all --resolution=1024
 """
@@ -45,7 +48,10 @@ flags.DEFINE_list("progan_levels", [], "Instead, time a phased recipe's training
 flags.DEFINE_integer("resolution", 0, "Override the recipe's image side (the MNISTs are "
                      "zero-padded to it); with --progan_levels, the data's side, for timing "
                      "without the dataset (default: the recipe's dataset's).")
-flags.DEFINE_integer("channels", 3, "--progan_levels with --resolution: the data's channels.")
+flags.DEFINE_integer("channels", 0, "--progan_levels with --resolution: the data's channels "
+                     "(default: the dataset's dataset.json, else what its name says, else 3).")
+flags.DEFINE_integer("matmul_size", 2048, "Side of the square matmuls timed in the same run, "
+                     "whose rate the step's GFLOP/s is a fraction of.")
 flags.DEFINE_string("output", "", "Also write the results to this JSON file.")
 FLAGS = flags.FLAGS
 
@@ -59,8 +65,9 @@ def _config():
       values[name] = FLAGS[name].value
   if FLAGS.resolution and not FLAGS.progan_levels:  # progan_benchmark.data_shape reads it there.
     values["resolution"] = FLAGS.resolution
+  # on_nonfinite too: the recipe's guard is part of the step it runs (restore copies nothing).
   keep = {field: values[field] for field in ("model", "dataset", "data_dir", "batch_size", "seed",
-                                             "resolution", "mixed_precision", "xla")
+                                             "resolution", "mixed_precision", "xla", "on_nonfinite")
           if field in values}
   return config_lib.TrainConfig(**keep, hparams=hparams)
 
@@ -97,7 +104,8 @@ def main(argv):
     return
   modes = _modes(benchmark)
   results = cli.exit_on_user_error(
-      lambda: benchmark.measure(_config(), FLAGS.steps, modes, ops=FLAGS.ops))
+      lambda: benchmark.measure(_config(), FLAGS.steps, modes, ops=FLAGS.ops,
+                                matmul_size=FLAGS.matmul_size))
   print(benchmark.format_report(results))
   _write(results)
 
@@ -117,8 +125,10 @@ def _progan_levels():
     config.mixed_precision = FLAGS.precisions[0]
   if FLAGS.xla != "both":
     config.xla = FLAGS.xla == "on"
-  shape = progan_benchmark.data_shape(config, FLAGS.resolution, FLAGS.channels)
-  results = progan_benchmark.measure_levels(config, shape, sides, FLAGS.batch_size, FLAGS.steps)
+  shape, channels_source = progan_benchmark.data_shape(config, FLAGS.resolution, FLAGS.channels)
+  results = progan_benchmark.measure_levels(config, shape, sides, FLAGS.batch_size, FLAGS.steps,
+                                            channels_source=channels_source,
+                                            matmul_size=FLAGS.matmul_size)
   print(progan_benchmark.format_levels_report(results))
   return results
 

@@ -9,8 +9,9 @@ Reports, in one run on one machine:
     rounds so that a drift of the machine's speed hits every mode alike;
   * the step's executed floating-point work (`op_profile`: the live
     convolutions and matmuls, leaving out what Grappler prunes) beside the
-    profiler's count of every traced op, and the executed GFLOP/s as a
-    fraction of float32 and bfloat16 2048x2048 matmuls timed in the same run;
+    profiler's count of every traced op, per step and per training image the
+    step consumes, and the executed GFLOP/s as a fraction of float32 and
+    bfloat16 2048x2048 matmuls timed in the same run;
   * optionally (`ops=True`) every convolution and matmul of the step replayed
     alone and timed, so the report shows op by op where the step's time goes
     and what is left for everything else;
@@ -123,9 +124,10 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
   examples_per_step = config.batch_size * family.minibatches_per_step(config.hparams)
   results = {
       "model": config.model, "dataset": config.dataset, "batch_size": config.batch_size,
+      "examples_per_step": examples_per_step, "on_nonfinite": config.on_nonfinite,
       "element_shape": list(source.element_shape), "hparams": config.hparams,
       "steps_timed": steps, "machine": machine.describe(), "run_mode": run_mode,
-      "matmul_gflops": matmul_gflops(matmul_size),
+      "matmul_size": matmul_size, "matmul_gflops": matmul_gflops(matmul_size),
       "matmul_bfloat16_gflops": matmul_gflops(matmul_size, dtype=tf.bfloat16),
       "modes": {},
   }
@@ -134,6 +136,7 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
   train_function, iterator = built[modes[0]]
   concrete_function = train_function.get_concrete_function(iterator)
   results["flops_per_step"] = op_profile.executed_flops(concrete_function)
+  results["flops_per_image"] = results["flops_per_step"] / examples_per_step
   # The profiler does not look inside an XLA-compiled function: its 0 there is no count.
   results["profiler_flops_per_step"] = op_profile.all_flops(concrete_function) or None
   seconds = {mode: [] for mode in modes}
@@ -186,13 +189,18 @@ def format_report(results):
            f"{results['batch_size']}",
            f"machine: {machine.summary(results['machine'])}; "
            f"{machine.load_note(results.get('other_load_cores'))}",
-           f"  matmul 2048x2048: float32 {rate:.1f} GFLOP/s, bfloat16 {bf16_rate:.1f} GFLOP/s",
+           f"  matmul {results['matmul_size']}x{results['matmul_size']}: float32 {rate:.1f} "
+           f"GFLOP/s, bfloat16 {bf16_rate:.1f} GFLOP/s",
            f"  work per train step: {results['flops_per_step'] / 1e9:.3f} GFLOP executed "
-           f"({_profiler_note(results['profiler_flops_per_step'])})",
-           f"  {'mode':<24} {'img/s':>8} {'ms/step':>8} {'GFLOP/s':>8}  of f32 matmul  "
-           f"of bf16 matmul"]
+           f"({_profiler_note(results['profiler_flops_per_step'])}), "
+           f"{results['flops_per_image'] / 1e9:.4f} GFLOP per image of the "
+           f"{results['examples_per_step']} the step trains on; non-finite guard "
+           f"--on_nonfinite={results['on_nonfinite']}",
+           f"  {'mode':<24} {'img/s':>8} {'ms/step':>8} {'GFLOP/img':>9} {'GFLOP/s':>8}  "
+           f"of f32 matmul  of bf16 matmul"]
   for name, mode in results["modes"].items():
     lines.append(f"  {name:<24} {mode['images_per_sec']:8.1f} {mode['step_seconds'] * 1e3:8.1f} "
+                 f"{results['flops_per_image'] / 1e9:9.4f} "
                  f"{mode['gflops']:8.1f}  {100 * mode['fraction_of_matmul']:12.0f}%  "
                  f"{100 * mode['fraction_of_bfloat16_matmul']:13.0f}%")
   lines.append(f"  fastest: {results['fastest']}; a run of this configuration here uses "

@@ -4,13 +4,21 @@
 recipe's full-size networks (every level's weights, G, D, G_ema and Adam's slots, as a
 run holds them) and times training steps at each level from 4x4 to the top, on
 synthetic images (the official code's syn1024rgb idea: the input pipeline is left
-out), at the recipe's minibatch for that level (or --batch_size). Per level it
-reports images/s, seconds per step, the first step (tracing included) and peak
+out), at the minibatch the recipe's schedule uses at that level (minibatch_default,
+minibatch_overrides; or --batch_size). Per level it reports ms per step, images/s,
+the executed GFLOP per image and GFLOP/s as a fraction of a float32 2048x2048 matmul
+timed in the same process right after, the first step (tracing included) and peak
 resident memory, measured honestly: each level runs in its own process, whose peak
 after building is read from /proc/self/status (VmHWM) and then reset (writing 5 to
 /proc/self/clear_refs), so `training_peak_mb` is the peak while stepping at that level
 alone and `process_peak_mb` the process's whole peak, building included (where the
 reset is not allowed, only the latter is reported).
+
+GFLOP per image is `op_profile`'s count of the step's live convolutions and matmuls
+(what Grappler keeps) over the minibatch: G forward for D's fakes and again for G's
+update, D on reals, fakes and interpolates, every backward pass and the gradient
+penalty's double backprop, with both fade-in paths above 4x4 (the networks run both
+whatever alpha is, in stable phases too); with XLA it is counted on the traced graph.
 
 The schedule's duration is then estimated as the sum over its phases of
 1000 kimg / (images/s at the phase's level); a transition costs what the stable phase
@@ -55,17 +63,22 @@ def _reset_peak():
     return False
 
 
-def measure_level(config, element_shape, level, batch_size, steps):
-  """Times training steps of `config`'s Progressive GAN at `level` in this process.
+def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2048):
+  """Times training steps of `config`'s Progressive GAN at `level` in this process, then
+  a float32 [matmul_size, matmul_size] matmul, so that a drift of the machine's speed
+  between levels hits both.
 
   config: a TrainConfig (model_dir unused); element_shape: the data's (R, R, C).
   Returns {"level", "resolution", "batch_size", "steps_timed", "seconds_per_step",
-  "images_per_sec", "first_step_seconds", "process_peak_mb", "training_peak_mb"}.
+  "images_per_sec", "flops_per_step", "gflop_per_image", "gflops", "matmul_gflops",
+  "fraction_of_matmul", "first_step_seconds", "process_peak_mb", "training_peak_mb"}.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from keras_gen import registry  # pylint: disable=g-import-not-at-top
   from keras_gen import schedule  # pylint: disable=g-import-not-at-top
+  from keras_gen.engine import benchmark  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
+  from keras_gen.engine import op_profile  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import strategies  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import summaries  # pylint: disable=g-import-not-at-top
   config.model_dir = config.model_dir or "unused"
@@ -107,29 +120,72 @@ def measure_level(config, element_shape, level, batch_size, steps):
     timed += 1
   seconds = (time.perf_counter() - started) / timed
   training_peak = _status_kb("VmHWM") if resettable else None
+  # After the peak is read: neither the matmul nor the count (a walk over the traced
+  # graph) is part of the step.
+  matmul_rate = benchmark.matmul_gflops(matmul_size)
+  flops = op_profile.executed_flops(train_function.get_concrete_function(iterator))
   return {"level": level, "resolution": size, "batch_size": batch_size, "steps_timed": timed,
           "seconds_per_step": seconds, "images_per_sec": batch_size / seconds,
+          "flops_per_step": flops, "gflop_per_image": flops / batch_size / 1e9,
+          "gflops": flops / seconds / 1e9, "matmul_gflops": matmul_rate,
+          "fraction_of_matmul": flops / seconds / 1e9 / matmul_rate,
           "first_step_seconds": first_step,
           "process_peak_mb": summaries.peak_resident_mb(),
           "training_peak_mb": None if training_peak is None else training_peak / 1024.0}
 
 
-def data_shape(config, resolution=0, channels=3):
-  """(R, R, C) of the recipe's progan: dataset, or (resolution, resolution, channels) when
-  resolution is given (the dataset need not exist then). Raises ConfigError otherwise."""
+# Channels of the datasets keras_gen knows by name, for a progan: folder named after one
+# (datasets/fashion_mnist32) that is not there; longest names first.
+KNOWN_CHANNELS = (("fashion_mnist", 1), ("mnist", 1), ("cifar10", 3))
+
+
+def data_shape(config, resolution=0, channels=0):
+  """((R, R, C), where C came from) of the recipe's progan: dataset.
+
+  With `resolution` the dataset need not exist: C is `channels`, else
+  `dataset_channels`. Without, both come from the dataset's images. Raises ConfigError.
+  """
+  path = config.dataset.removeprefix("progan:")
   if resolution:
     if resolution < 4 or not tfrecords.is_power_of_two(resolution):
       raise config_lib.ConfigError(f"--resolution={resolution} is not a power of two >= 4.")
-    return (resolution, resolution, channels)
+    if channels:
+      return (resolution, resolution, channels), "--channels"
+    channels, source = dataset_channels(path)
+    return (resolution, resolution, channels), source
   try:
-    description = tfrecords.info(config.dataset.removeprefix("progan:"))
+    description = tfrecords.info(path)
   except DataError as e:
     raise config_lib.ConfigError(f"{e} Or pass --resolution (and --channels) to time the "
                                  f"networks on synthetic images without it.") from e
-  return (description["resolution"], description["resolution"], description["channels"])
+  return ((description["resolution"], description["resolution"], description["channels"]),
+          f"the images in {path}")
 
 
-def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30):
+def dataset_channels(path):
+  """(C, where it came from) of a progan: folder that need not exist: its dataset.json's
+  "channels", else the channels of the known dataset its name begins with, else 3."""
+  metadata_path = os.path.join(path, tfrecords.METADATA_FILE)
+  if os.path.exists(metadata_path):
+    try:
+      with open(metadata_path) as f:
+        metadata = json.load(f)
+    except (OSError, ValueError) as e:
+      raise config_lib.ConfigError(f"{metadata_path} cannot be read as JSON ({e}); fix or "
+                                   f"remove it, or pass --channels.") from e
+    if not isinstance(metadata, dict) or metadata.get("channels") not in (1, 3):
+      raise config_lib.ConfigError(f"{metadata_path} gives no channel count (\"channels\": 1 "
+                                   f"or 3); fix it, or pass --channels.")
+    return metadata["channels"], metadata_path
+  name = os.path.basename(os.path.normpath(path))
+  for dataset, count in KNOWN_CHANNELS:
+    if name.startswith(dataset):
+      return count, f"the folder's name: {dataset} is {'grayscale' if count == 1 else 'RGB'}"
+  return 3, "assumed RGB: pass --channels if not"
+
+
+def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30,
+                   channels_source="", matmul_size=2048):
   """measure_level for each resolution (default: every level, 4 to the top), each in a
   fresh process; a level whose process fails is reported with its error.
 
@@ -157,15 +213,17 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
   rows, load = [], machine.OtherLoad().start()
   for level in levels:
     spec = {"config": dataclasses.asdict(config), "element_shape": list(element_shape),
-            "level": level, "steps": steps,
+            "level": level, "steps": steps, "matmul_size": matmul_size,
             "batch_size": batch_size or batch_sizes.get(level, config.hparams["minibatch_default"])}
     rows.append(_run_child(spec))
     speed = (f"{rows[-1]['images_per_sec']:.2f} img/s" if "images_per_sec" in rows[-1]
              else rows[-1]["error"])
     print(f"{2 ** level}x{2 ** level}: {speed}", file=sys.stderr, flush=True)
   return {"model": config.model, "dataset": config.dataset, "element_shape": list(element_shape),
-          "hparams": config.hparams, "mixed_precision": config.mixed_precision,
-          "xla": config.xla,
+          "channels_source": channels_source, "hparams": config.hparams,
+          "batch_source": "--batch_size" if batch_size else "the schedule's",
+          "mixed_precision": config.mixed_precision, "xla": config.xla,
+          "on_nonfinite": config.on_nonfinite, "matmul_size": matmul_size,
           "machine": machine.describe(), "other_load_cores": load.stop(),
           "levels": rows, "estimate": estimate_duration(phases, rows)}
 
@@ -200,22 +258,33 @@ def estimate_duration(phases, rows):
 def format_levels_report(results):
   height, width, channels = results["element_shape"]
   hparams = results["hparams"]
-  lines = [f"progan per level: {results['dataset']} ({height}x{width}x{channels}), fmap_base "
+  channels_source = results.get("channels_source")
+  lines = [f"progan per level: {results['dataset']} ({height}x{width}x{channels}"
+           f"{f'; channels from {channels_source}' if channels_source else ''}), fmap_base "
            f"{hparams['fmap_base']}, fmap_max {hparams['fmap_max']}, latent "
            f"{hparams['latent_dim']}, precision {results['mixed_precision']}, "
            f"{'with' if results.get('xla') else 'without'} XLA, "
-           f"synthetic images; {machine.summary(results['machine'])}, "
+           f"--on_nonfinite={results['on_nonfinite']}, synthetic images, "
+           f"{results['batch_source']} minibatch; {machine.summary(results['machine'])}, "
            f"{machine.load_note(results.get('other_load_cores'))}",
-           "  resolution  batch    img/s   s/step  first step s  training peak MB  "
-           "process peak MB"]
+           f"  GFLOP/img: the step's executed convolutions and matmuls (G, D on reals, fakes "
+           f"and interpolates, backward passes, the gradient penalty's double backprop, both "
+           f"fade-in paths) per image; matmul: a float32 {results['matmul_size']}x"
+           f"{results['matmul_size']} matmul's GFLOP/s, timed in each level's process after "
+           f"its steps",
+           "  resolution  batch  ms/step     img/s  GFLOP/img  GFLOP/s  matmul  of matmul  "
+           "first step s  training peak MB  process peak MB"]
   for row in results["levels"]:
     side = f"{row['resolution']}x{row['resolution']}"
     if "error" in row:
       lines.append(f"  {side:>10}  {row['batch_size']:5d}  failed: {row['error']}")
       continue
     training = row["training_peak_mb"]
-    lines.append(f"  {side:>10}  {row['batch_size']:5d}  {row['images_per_sec']:7.2f}  "
-                 f"{row['seconds_per_step']:7.3f}  {row['first_step_seconds']:12.1f}  "
+    lines.append(f"  {side:>10}  {row['batch_size']:5d}  {row['seconds_per_step'] * 1e3:7.1f}  "
+                 f"{row['images_per_sec']:8.2f}  {row['gflop_per_image']:9.4f}  "
+                 f"{row['gflops']:7.1f}  {row['matmul_gflops']:6.1f}  "
+                 f"{100 * row['fraction_of_matmul']:8.0f}%  "
+                 f"{row['first_step_seconds']:12.1f}  "
                  f"{'n/a' if training is None else f'{training:.0f}':>16}  "
                  f"{row['process_peak_mb']:15.0f}")
   estimate = results["estimate"]
@@ -234,7 +303,7 @@ def _child(argv):
   spec = json.loads(argv[1])
   config = config_lib.TrainConfig(**spec["config"])
   row = measure_level(config, spec["element_shape"], spec["level"], spec["batch_size"],
-                      spec["steps"])
+                      spec["steps"], spec["matmul_size"])
   print(json.dumps(row), flush=True)
 
 
