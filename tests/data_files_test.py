@@ -2,7 +2,10 @@
 
 import gzip
 import os
+import pathlib
+import shutil
 import struct
+import tempfile
 
 import numpy as np
 import pytest
@@ -342,3 +345,68 @@ def test_undecodable_image_raises_data_error_naming_the_file(tmp_path):
 def test_missing_folder_raises_data_error_naming_it(tmp_path):
   with pytest.raises(data.DataError, match=r"absent does not exist"):
     data.load(f"folder:{tmp_path / 'absent'}")
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_one(tmp_path):
+  (tmp_path / "idx").write_bytes(b"not a folder")
+  with pytest.raises(data.DataError) as error:
+    data.load("fashion_mnist", data_dir=str(tmp_path / "idx"))
+  assert str(error.value) == f"--data_dir={tmp_path / 'idx'} is a file, not a folder."
+
+
+def test_a_data_dir_that_cannot_be_listed_is_named_with_the_reason(tmp_path, monkeypatch):
+  # Root reads a chmod 000 folder anyway, so the refusal is simulated here for any user.
+  _write_idx_split(tmp_path, "train", _tiny_images(2), [1, 2])
+
+  def denied(path):
+    raise PermissionError(13, "Permission denied", path)
+
+  monkeypatch.setattr(os, "listdir", denied)
+  for name in ("fashion_mnist", "mnist"):
+    with pytest.raises(data.DataError) as error:
+      data.load(name, data_dir=str(tmp_path))
+    assert str(error.value) == f"--data_dir={tmp_path} cannot be read (Permission denied)."
+  with pytest.raises(data.DataError) as error:
+    files.read_idx_dataset(str(tmp_path), "train")
+  assert str(error.value) == f"Directory {tmp_path} cannot be read (Permission denied)."
+
+
+def test_a_data_dir_without_search_permission_is_named_though_it_can_be_listed(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(os, "access", lambda path, mode: not mode & os.X_OK)
+  with pytest.raises(data.DataError) as error:
+    data.load("mnist", data_dir=str(tmp_path))
+  assert str(error.value) == f"--data_dir={tmp_path} cannot be read (Permission denied)."
+
+
+def test_a_chmod_000_data_dir_is_refused_to_a_user_who_cannot_read_it():
+  # In a folder any user can pass through (tmp_path's parent is root's alone).
+  parent = tempfile.mkdtemp()
+  os.chmod(parent, 0o711)
+  idx_dir = pathlib.Path(parent) / "idx"
+  idx_dir.mkdir()
+  _write_idx_split(idx_dir, "train", _tiny_images(2), [1, 2])
+  os.chmod(idx_dir, 0)
+  read, write = os.pipe()
+  try:
+    child = os.fork()
+    if child == 0:  # Root reads any folder, so the child drops to nobody (uid 65534) first.
+      message = b""
+      try:
+        if os.getuid() == 0:
+          os.setgid(65534)
+          os.setuid(65534)
+        data.load("fashion_mnist", data_dir=str(idx_dir))
+      except data.DataError as error:
+        message = str(error).encode()
+      finally:
+        os.write(write, message)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read, "rb") as pipe:
+      message = pipe.read().decode()
+  finally:
+    os.chmod(idx_dir, 0o755)
+    shutil.rmtree(parent)
+  assert message == f"--data_dir={idx_dir} cannot be read (Permission denied)."

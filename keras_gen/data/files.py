@@ -7,6 +7,7 @@ format has them, int64 labels [N]; each failure is a `DataError` naming the file
 import gzip
 import os
 import pathlib
+import stat
 import struct
 import zipfile
 import zlib
@@ -43,6 +44,24 @@ def _find_idx_file(directory: str, file_name: str) -> str | None:
   return None
 
 
+def check_folder(directory: str, name: str) -> None:
+  """Refuses a folder that does not exist, is a file or cannot be read, in one sentence
+  calling it `name` (e.g. "--data_dir=D")."""
+  try:
+    is_folder = stat.S_ISDIR(os.stat(directory).st_mode)
+    if is_folder:
+      os.listdir(directory)
+  except FileNotFoundError as error:
+    raise DataError(f"{name} does not exist.") from error
+  except OSError as error:  # Permission denied on it or on a folder above it, for one.
+    raise DataError(f"{name} cannot be read ({error.strerror}).") from error
+  if not is_folder:
+    raise DataError(f"{name} is a file, not a folder.")
+  # Listing needs read permission, opening the files in it search (x) permission.
+  if not os.access(directory, os.R_OK | os.X_OK):
+    raise DataError(f"{name} cannot be read (Permission denied).")
+
+
 def has_idx_dataset(directory: str, split: str) -> bool:
   """Whether directory holds both IDX files (plain or gzip'd) of a split."""
   return all(_find_idx_file(directory, file_name) for file_name in _idx_file_names(split))
@@ -57,6 +76,7 @@ def read_idx_dataset(directory: str, split: str) -> tuple[np.ndarray, np.ndarray
   Returns:
     (uint8 images [N, rows, cols, 1], int64 labels [N]).
   """
+  check_folder(directory, f"Directory {directory}")
   images_name, labels_name = _idx_file_names(split)
   images_path = _find_idx_file(directory, images_name)
   labels_path = _find_idx_file(directory, labels_name)

@@ -109,7 +109,15 @@ class _Dataset:
   enlarge: str = "resize"
 
 
+def _check_data_dir(data_dir):
+  """Names --data_dir itself when it is no readable folder (else it would be reported as one
+  holding no dataset files)."""
+  if data_dir is not None:
+    files.check_folder(data_dir, f"--data_dir={data_dir}")
+
+
 def _load_fashion_mnist(split, data_dir, **_):
+  _check_data_dir(data_dir)
   if data_dir is not None:
     return files.read_idx_dataset(data_dir, split)
   if files.has_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split):
@@ -123,6 +131,7 @@ def _load_fashion_mnist(split, data_dir, **_):
 
 
 def _load_mnist(split, data_dir, **_):
+  _check_data_dir(data_dir)
   if data_dir is not None:
     return files.read_idx_dataset(data_dir, split)
   return _load_tfds(
@@ -135,10 +144,12 @@ def _load_mnist(split, data_dir, **_):
 def _load_tfds_by_name(argument, split, data_dir, **_):
   if not argument:
     raise DataError("Dataset name 'tfds:' needs a tfds name, e.g. 'tfds:cifar10'.")
+  _check_data_dir(data_dir)
   return _load_tfds(argument, split, data_dir)
 
 
 def _load_cifar10(split, data_dir, **_):
+  _check_data_dir(data_dir)
   return _load_tfds("cifar10", split, data_dir)
 
 
