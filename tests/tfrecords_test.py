@@ -1,5 +1,6 @@
 """Multi-resolution TFRecords: writing every level, reading the original ProGAN format, streaming."""
 
+import json
 import os
 
 import numpy as np
@@ -121,3 +122,195 @@ def test_existing_output_and_bad_images_are_refused_without_leftovers(tmp_path):
 def test_a_folder_without_records_is_named_in_the_error(tmp_path):
   with pytest.raises(data.DataError, match=f"{tmp_path} holds no NAME-rNN.tfrecords"):
     data.load(f"progan:{tmp_path}")
+
+
+# Whole files: the images and bytes dataset.json records for each, checked before any use.
+
+
+def _grey_dataset(tmp_path, name="ds", count=10, size=8, **kwargs):
+  path = str(tmp_path / name)
+  tfrecords.create_from_arrays(path, name, _images(count=count, size=size), **kwargs)
+  return path
+
+
+def _record_bytes(size):
+  """Bytes of one record this tool writes for an unlabelled size x size image: the Example and
+  16 bytes of framing (whatever the pixels, as its fields have fixed sizes)."""
+  image = np.zeros([size, size, 1], np.uint8)
+  return len(tfrecords._example(image, None)) + 16  # pylint: disable=protected-access
+
+
+def _metadata(path):
+  with open(os.path.join(path, "dataset.json")) as f:
+    return json.load(f)
+
+
+def test_dataset_json_records_the_images_and_bytes_of_every_file(tmp_path):
+  path = _grey_dataset(tmp_path, count=10, shard_size=4)
+  recorded = _metadata(path)["files"]
+  names = sorted(os.listdir(path))
+  assert sorted(recorded) == [name for name in names if name.endswith(".tfrecords")]
+  assert len(recorded) == 6  # 2 levels of 3 shards.
+  for name, entry in recorded.items():
+    assert entry["bytes"] == os.path.getsize(os.path.join(path, name)), name
+  assert [recorded[f"ds-r03-0000{shard}-of-00003.tfrecords"]["images"]
+          for shard in range(3)] == [4, 4, 2]
+  assert recorded["ds-r03-00000-of-00003.tfrecords"]["bytes"] == 4 * _record_bytes(8)
+
+
+def test_a_level_cut_at_a_record_boundary_is_refused_by_every_reader_naming_both_counts(
+    tmp_path):
+  path = _grey_dataset(tmp_path, count=10)
+  level_file = os.path.join(path, "ds-r03.tfrecords")
+  whole = os.path.getsize(level_file)
+  os.truncate(level_file, whole // 2)
+  message = (f"Dataset {path} level r03 (ds-r03.tfrecords) is truncated or corrupt: the file "
+             f"holds 5 images ({whole // 2} bytes), but its dataset.json records 10 images "
+             f"({whole} bytes); recreate the dataset with tools/dataset_tool.py.")
+  for read in (lambda: tfrecords.info(path), lambda: tfrecords.read_level(path, 2),
+               lambda: data.load(f"progan:{path}"), lambda: data.stored_resolutions(
+                   f"progan:{path}"), lambda: tfrecords.input_fn(path, 3, 2, seed=0)):
+    with pytest.raises(data.DataError) as error:
+      read()
+    assert str(error.value) == message
+
+
+def test_a_level_cut_inside_a_record_is_refused_naming_the_whole_and_cut_off_parts(tmp_path):
+  path = _grey_dataset(tmp_path, count=10)
+  level_file = os.path.join(path, "ds-r02.tfrecords")
+  whole, one = os.path.getsize(level_file), _record_bytes(4)
+  os.truncate(level_file, 7 * one + 9)
+  with pytest.raises(data.DataError) as error:
+    tfrecords.info(path)
+  assert str(error.value) == (
+      f"Dataset {path} level r02 (ds-r02.tfrecords) is truncated or corrupt: the file holds 7 "
+      f"whole images and 9 bytes of a cut-off one ({7 * one + 9} bytes), but its dataset.json "
+      f"records 10 images ({whole} bytes); recreate the dataset with tools/dataset_tool.py.")
+
+
+def test_a_missing_or_unrecorded_level_file_is_refused_in_one_sentence(tmp_path):
+  path = _grey_dataset(tmp_path, count=3)
+  other = _grey_dataset(tmp_path, name="other", count=3)
+  os.rename(os.path.join(other, "other-r03.tfrecords"), os.path.join(path, "other-r03.tfrecords"))
+  with pytest.raises(data.DataError) as error:
+    tfrecords.info(path)
+  assert str(error.value) == (
+      f"Dataset {path} holds other-r03.tfrecords, a file its dataset.json does not record (it "
+      f"records 2, such as ds-r02.tfrecords); move it out of the folder or recreate the dataset "
+      f"with tools/dataset_tool.py.")
+  os.remove(os.path.join(path, "ds-r02.tfrecords"))
+  with pytest.raises(data.DataError) as error:
+    tfrecords.level_files(path)
+  assert str(error.value) == (
+      f"Dataset {path} has no file ds-r02.tfrecords, which its dataset.json records with 3 "
+      f"images ({3 * _record_bytes(4)} bytes); recreate the dataset with "
+      f"tools/dataset_tool.py.")
+
+
+def _forget_file_records(path):
+  """Makes `path` look like a dataset written before dataset.json recorded its files."""
+  metadata = _metadata(path)
+  del metadata["files"]
+  with open(os.path.join(path, "dataset.json"), "w") as f:
+    json.dump(metadata, f)
+
+
+def test_a_dataset_without_file_records_loads_and_a_cut_level_is_found_by_counting(tmp_path):
+  path = _grey_dataset(tmp_path, count=10)
+  _forget_file_records(path)
+  assert tfrecords.info(path)["levels"] == {2: 10, 3: 10}
+  assert data.load(f"progan:{path}").examples.shape == (10, 8, 8, 1)
+  level_file = os.path.join(path, "ds-r03.tfrecords")
+  os.truncate(level_file, 4 * _record_bytes(8))
+  with pytest.raises(data.DataError) as error:
+    tfrecords.info(path)
+  assert str(error.value) == (
+      f"Dataset {path} level r03 (ds-r03.tfrecords) is truncated or corrupt: the level holds 4 "
+      f"images, but dataset.json records 10; recreate the dataset with "
+      f"tools/dataset_tool.py.")
+  os.truncate(level_file, 4 * _record_bytes(8) - 5)
+  with pytest.raises(data.DataError, match=r"\(ds-r03.tfrecords\) is truncated or corrupt: the "
+                     r"file holds 3 whole images and \d+ bytes of a cut-off one \(\d+ bytes\); "
+                     r"recreate the dataset with tools/dataset_tool.py.$"):
+    tfrecords.info(path)
+
+
+def test_an_original_tool_dataset_whose_levels_hold_different_counts_is_refused(tmp_path):
+  path = _grey_dataset(tmp_path, count=6)
+  os.remove(os.path.join(path, "dataset.json"))
+  assert tfrecords.info(path)["levels"] == {2: 6, 3: 6}
+  os.truncate(os.path.join(path, "ds-r02.tfrecords"), 2 * _record_bytes(4))
+  with pytest.raises(data.DataError) as error:
+    tfrecords.info(path)
+  assert str(error.value) == (
+      f"Dataset {path} level r02 (ds-r02.tfrecords) is truncated or corrupt: the level holds 2 "
+      f"images, but level r03 holds 6 and every level holds the same images; recreate the "
+      f"dataset with tools/dataset_tool.py.")
+
+
+def test_a_read_error_names_the_cut_file_and_carries_no_tensorflow_function_text(tmp_path):
+  path = _grey_dataset(tmp_path, count=6)
+  _forget_file_records(path)
+  os.truncate(os.path.join(path, "ds-r03.tfrecords"), 5 * _record_bytes(8) + 3)
+  raw = ("{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
+         "replica:0/task:0/device:CPU:0}} truncated record at 1040' failed with Read less bytes "
+         "than requested [Op:IteratorGetNext] name: ")
+  error = tfrecords.level_error(path, 3, tf.errors.DataLossError(None, None, raw),
+                                advice="checkpoints before this step are intact")
+  assert str(error) == (
+      f"Dataset {path} level r03 (ds-r03.tfrecords) is truncated or corrupt: the file holds 5 "
+      f"whole images and 3 bytes of a cut-off one ({5 * _record_bytes(8) + 3} bytes); "
+      f"checkpoints before this step are intact.")
+
+
+def test_a_record_whose_bytes_changed_is_named_by_its_checksum_without_function_text(tmp_path):
+  path = _grey_dataset(tmp_path, count=4)
+  level_file = os.path.join(path, "ds-r03.tfrecords")
+  content = bytearray(open(level_file, "rb").read())
+  content[_record_bytes(8) + 30] ^= 0xFF  # Inside the second record's data.
+  open(level_file, "wb").write(bytes(content))
+  with pytest.raises(data.DataError) as error:
+    tfrecords.read_level(path, 3)
+  assert str(error.value) == (
+      f"Dataset {path} level r03 (ds-r03.tfrecords) is truncated or corrupt: a record does not "
+      # TensorFlow gives the offset of the record's data, after its 12-byte header.
+      f"match its checksum (corrupted record at {_record_bytes(8) + 12}); recreate the dataset "
+      f"with tools/dataset_tool.py.")
+
+
+@pytest.mark.parametrize("content,reason", [
+    ("{not json", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    ("[1, 2]", "a JSON list, not an object"),
+])
+def test_a_damaged_dataset_json_is_named_in_one_sentence(tmp_path, content, reason):
+  path = _grey_dataset(tmp_path, count=2)
+  with open(os.path.join(path, "dataset.json"), "w") as f:
+    f.write(content)
+  with pytest.raises(data.DataError) as error:
+    tfrecords.info(path)
+  assert str(error.value) == (f"Dataset {path} has a damaged dataset.json ({reason}); recreate "
+                              f"the dataset with tools/dataset_tool.py.")
+
+
+def test_a_dataset_folder_that_is_a_file_or_cannot_be_listed_is_named(tmp_path, monkeypatch):
+  (tmp_path / "file").write_text("x")
+  with pytest.raises(data.DataError) as error:
+    tfrecords.level_files(str(tmp_path / "file"))
+  assert str(error.value) == f"Dataset folder {tmp_path / 'file'} is a file, not a folder."
+
+  def denied(path):
+    raise PermissionError(13, "Permission denied", path)
+
+  monkeypatch.setattr(os, "listdir", denied)
+  with pytest.raises(data.DataError) as error:
+    data.load(f"progan:{tmp_path}")
+  assert str(error.value) == f"Dataset folder {tmp_path} cannot be read (Permission denied)."
+
+
+def test_records_are_read_back_in_chw_order_for_grey_and_rgb_images(tmp_path):
+  for channels in (1, 3):
+    images = _images(count=3, size=4, channels=channels, seed=channels)
+    path = str(tmp_path / f"c{channels}")
+    tfrecords.create_from_arrays(path, "c", images)
+    read, _ = tfrecords.read_level(path, 2)
+    np.testing.assert_array_equal(read, images[np.random.default_rng(0).permutation(3)])

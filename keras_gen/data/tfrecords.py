@@ -20,14 +20,14 @@ Every level holds the same images in the same order, a fixed permutation of
 the source drawn from `seed`. Level L - 1 is the 2x2 box-filter average of
 level L, computed in float from the full-resolution image and rounded once (as
 the original tool does), so it equals the 2x2 average of the stored level L up
-to rounding. `dataset.json` records the counts; folders without one (written by
-the original tool) are counted by reading them.
+to rounding. `dataset.json` records the counts, and each file's images and
+bytes, which are checked before any use (`keras_gen.data.record_files`); folders
+without these records are counted from their record framing.
 
 Every file is written into a temporary folder that is renamed into place at
 the end, so a failed write leaves nothing behind.
 """
 
-import glob
 import json
 import math
 import os
@@ -37,6 +37,7 @@ import tempfile
 
 import numpy as np
 
+from keras_gen.data import record_files
 from keras_gen.data.errors import DataError
 from keras_gen.lazy import tensorflow as tf
 
@@ -125,7 +126,7 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
     order = np.random.default_rng(seed).permutation(num_images)
     num_shards = 1 if shard_size <= 0 else max(1, math.ceil(num_images / shard_size))
     per_shard = math.ceil(num_images / num_shards)
-    writers, shape = {}, None
+    writers, shape, images_per_file = {}, None, {}
     for start in range(0, num_images, chunk_size):
       indices = order[start:start + chunk_size]
       images = np.asarray(read_images(indices))
@@ -137,7 +138,10 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
         for offset, image in enumerate(level_images):
           position = start + offset
           label = None if labels is None else labels[indices[offset]]
-          writers[level][position // per_shard].write(_example(image, label))
+          shard = position // per_shard
+          writers[level][shard].write(_example(image, label))
+          file_name = level_file_name(name, level, shard, num_shards)
+          images_per_file[file_name] = images_per_file.get(file_name, 0) + 1
     for level_writers in writers.values():
       for writer in level_writers:
         writer.close()
@@ -145,7 +149,8 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
         "name": name, "resolution": int(shape[0]), "channels": int(shape[2]),
         "num_images": int(num_images), "levels": list(range(MIN_LEVEL, int(math.log2(shape[0])) + 1)),
         "num_shards": num_shards, "has_labels": labels is not None, "seed": seed,
-        "source": source, "format": "ProGAN TFRecords: shape int64 [C, H, W], data CHW uint8"}
+        "source": source, "format": "ProGAN TFRecords: shape int64 [C, H, W], data CHW uint8",
+        "files": record_files.describe_files(partial, images_per_file)}
     if domain:
       metadata["domain"] = domain
     with open(os.path.join(partial, METADATA_FILE), "w") as f:
@@ -250,15 +255,32 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
 
 
 def level_files(path):
-  """{level: sorted file paths} of a dataset folder; DataError if it holds none."""
+  """{level: sorted file paths} of a dataset folder.
+
+  Raises:
+    DataError: the folder cannot be read, holds no level files, or a file is missing or
+      differs in size from what its dataset.json records.
+  """
+  levels = _list_level_files(path)
+  record_files.check(path, levels, read_metadata(path))
+  return levels
+
+
+def _list_level_files(path):
+  if os.path.isfile(path):
+    raise DataError(f"Dataset folder {path} is a file, not a folder.")
   if not os.path.isdir(path):
     raise DataError(f"Dataset folder {path} does not exist; create one with "
                     f"`python -m tools.dataset_tool`.")
+  try:
+    names = sorted(os.listdir(path))
+  except OSError as e:
+    raise DataError(f"Dataset folder {path} cannot be read ({e.strerror}).") from e
   levels = {}
-  for file_path in sorted(glob.glob(os.path.join(path, "*.tfrecords"))):
-    match = _FILE_PATTERN.match(os.path.basename(file_path))
+  for name in names:
+    match = _FILE_PATTERN.match(name)
     if match:
-      levels.setdefault(int(match["level"]), []).append(file_path)
+      levels.setdefault(int(match["level"]), []).append(os.path.join(path, name))
   if not levels:
     raise DataError(f"Dataset folder {path} holds no NAME-rNN.tfrecords files.")
   return levels
@@ -312,12 +334,27 @@ def read_level(path, level, limit=None):
       images.append(image)
       labels.append(label)
   except tf.errors.OpError as error:
-    raise DataError(f"Dataset file in {path} level r{level:02d} could not be read: "
-                    f"{error.message.splitlines()[0]}") from error
+    raise level_error(path, level, error) from error
   if not images:
     raise DataError(f"Dataset folder {path} level r{level:02d} holds no records.")
   labels = np.asarray(labels, np.int64)
   return np.stack(images), (None if np.all(labels < 0) else labels)
+
+
+def level_error(path, level, error, advice=record_files.RECREATE):
+  """The DataError for `error`, a tf.errors.OpError met reading level `level` of the dataset
+  at `path`: one sentence naming the file cut short (or the level's files) and what it holds,
+  ending in `advice`."""
+  # Listed without the size check, which would raise its own sentence without `advice`.
+  paths = _list_level_files(path).get(level, [])
+  found = record_files.damage(paths, read_metadata(path))
+  if found:
+    names, reason = found
+  else:
+    names = ", ".join(os.path.basename(p) for p in paths)
+    reason = record_files.tensorflow_reason(error)
+  return DataError(f"Dataset {path} level r{level:02d} ({names}) is truncated or corrupt: "
+                   f"{reason}; {advice}.")
 
 
 def read_metadata(path):
@@ -325,19 +362,39 @@ def read_metadata(path):
   metadata_path = os.path.join(path, METADATA_FILE)
   if not os.path.exists(metadata_path):
     return {}
-  with open(metadata_path) as f:
-    return json.load(f)
+  try:
+    with open(metadata_path) as f:
+      metadata = json.load(f)
+  except OSError as e:
+    raise DataError(f"Dataset {path}'s dataset.json cannot be read ({e.strerror}).") from e
+  except ValueError as e:
+    raise DataError(f"Dataset {path} has a damaged dataset.json ({e}); "
+                    f"{record_files.RECREATE}.") from e
+  if not isinstance(metadata, dict):
+    raise DataError(f"Dataset {path} has a damaged dataset.json (a JSON "
+                    f"{type(metadata).__name__}, not an object); {record_files.RECREATE}.")
+  return metadata
 
 
 def info(path):
-  """{"resolution", "channels", "levels": {level: count}, ...} of a dataset folder."""
+  """{"resolution", "channels", "levels": {level: count}, "files": {level: file names}, ...}
+  of a dataset folder (the rest from its dataset.json)."""
   files = level_files(path)
   metadata = read_metadata(path)
-  counts = {level: metadata["num_images"] if "num_images" in metadata
-            else sum(1 for _ in tf.data.TFRecordDataset(level_paths))
-            for level, level_paths in files.items()}
+  recorded = record_files.recorded_files(path, metadata)
+  if recorded is not None:  # Sizes checked by level_files.
+    counts = {level: sum(recorded[os.path.basename(p)]["images"] for p in paths)
+              for level, paths in files.items()}
+  else:
+    counts = {level: record_files.count_level(path, level, paths) for level, paths in files.items()}
+    record_files.check_counts(path, files, counts, metadata.get("num_images"))
   top = max(files)
-  image, label = next(iter(tf.data.TFRecordDataset(files[top][:1]).map(parse_example)))
+  try:
+    image, label = next(iter(tf.data.TFRecordDataset(files[top][:1]).map(parse_example)))
+  except tf.errors.OpError as error:
+    raise level_error(path, top, error) from error
+  except StopIteration as error:
+    raise DataError(f"Dataset folder {path} level r{top:02d} holds no records.") from error
   return dict(metadata, resolution=int(image.shape[0]), channels=int(image.shape[2]),
               levels=counts, top_level=top, has_labels=bool(label >= 0),
               files={level: [os.path.basename(p) for p in paths] for level, paths in files.items()})

@@ -12,7 +12,6 @@ and never learns what it stands for.
 
 import dataclasses
 import math
-import os
 from typing import Callable
 
 import tensorflow as tf
@@ -223,12 +222,10 @@ class PhasedSchedule:
   def data_error(self, error):
     if not isinstance(error, tf.errors.DataLossError) and "record" not in error.message.lower():
       return None
-    level = int(self.phase.level.numpy())
-    files = ", ".join(os.path.basename(name) for name in tfrecords.level_files(self.path)[level])
-    return data.DataError(
-        f"Dataset {self.path} level r{level:02d} ({files}) is truncated or corrupt: "
-        f"{error.message.splitlines()[0]}; checkpoints before this step are intact, "
-        f"recreate the dataset with tools/dataset_tool.py.")
+    return tfrecords.level_error(
+        self.path, int(self.phase.level.numpy()), error,
+        advice="checkpoints before this step are intact, recreate the dataset with "
+        "tools/dataset_tool.py")
 
 
 def make_schedule(config, family, replicas):
