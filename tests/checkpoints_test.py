@@ -202,3 +202,45 @@ def test_export_refuses_weights_that_are_not_finite(tiny_config):
     serving.export(run.family, run.networks, run.config, run.step,
                    os.path.join(config.model_dir, "again"))
   assert not os.path.exists(os.path.join(config.model_dir, "again"))
+
+
+def test_untracked_checkpoints_and_state_file_temporaries_left_by_kills_are_trimmed_at_start(
+    tiny_config, capsys):
+  config = tiny_config("autoencoder", train_steps=6, checkpoint_every=1, keep_checkpoints=5)
+  loop.run(config)
+  folder = os.path.join(config.model_dir, "checkpoints")
+  # Kills just after the renames of the saves at steps 4 and 6, before the state file listed
+  # them (each run resumed from the newest complete checkpoint, so step 5 was saved after 4),
+  # and one in the middle of the state file's own atomic write.
+  tf.compat.v1.train.update_checkpoint_state(
+      folder, "ckpt-5", ["ckpt-2", "ckpt-3", "ckpt-5"],
+      all_model_checkpoint_timestamps=[os.path.getmtime(os.path.join(folder, f"ckpt-{step}.index"))
+                                       for step in (2, 3, 5)])
+  with open(os.path.join(folder, "checkpoint.tmp0123456789abcdef"), "w") as f:
+    f.write('model_checkpoint_path: "ckpt-')
+  assert sorted(os.listdir(folder)) == ["checkpoint", "checkpoint.tmp0123456789abcdef"] + [
+      f"ckpt-{step}.{kind}" for step in range(2, 7) for kind in ("data-00000-of-00001", "index")]
+  config.train_steps, config.keep_checkpoints = 7, 2
+  capsys.readouterr()
+  assert loop.run(config)["start_step"] == 6
+  assert capsys.readouterr().err == ""  # Only the kills' leftovers: nothing to warn about.
+  assert sorted(os.listdir(folder)) == [
+      "checkpoint", "ckpt-6.data-00000-of-00001", "ckpt-6.index", "ckpt-7.data-00000-of-00001",
+      "ckpt-7.index"]
+  assert tf.train.get_checkpoint_state(folder).all_model_checkpoint_paths == [
+      os.path.join(folder, "ckpt-6"), os.path.join(folder, "ckpt-7")]
+
+
+def test_a_full_disk_names_the_newest_checkpoint_that_reads_back_not_the_newest_file(
+    tiny_config, monkeypatch):
+  config = tiny_config("autoencoder", train_steps=4, checkpoint_every=2)
+  loop.run(config)
+  _cut_in_half(_data_file(config.model_dir, 4))
+  # The run resumes from step 2 (4 is damaged) and the disk is full at its save of step 3.
+  monkeypatch.setattr(tf.train.CheckpointManager, "save", _disk_full)
+  config.train_steps, config.checkpoint_every = 6, 1
+  with pytest.raises(config_lib.StorageError) as error:
+    loop.run(config)
+  assert str(error.value) == (
+      f"No space left on device for {config.model_dir} (or its export folder); the checkpoint "
+      f"of step 2 is intact: free space and rerun the same command to resume.")

@@ -186,3 +186,46 @@ def test_export_of_a_checkpoint_with_non_finite_weights_exits_2_and_writes_nothi
   assert _one_sentence_error(result).startswith(
       "Error: The checkpoint of step 5 holds NaN or infinite weights (in encoder/")
   assert sorted(os.listdir(os.path.join(config.model_dir, "export"))) == ["4"]
+
+
+def _evaluate(*flags):
+  return subprocess.run([sys.executable, "-m", "keras_gen.evaluate", *flags], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+def _generate(*flags):
+  return subprocess.run([sys.executable, "-m", "keras_gen.generate", *flags], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("contents,problem", [
+    (b"\xff\xfe" + bytes(range(256)), "not text: 'utf-8' codec can't decode byte 0xff in "
+                                      "position 0: invalid start byte"),
+    (b"", "it names no checkpoint"),
+], ids=["random_bytes", "empty"])
+def test_a_damaged_checkpoint_state_file_is_rebuilt_from_the_checkpoint_files(tiny_config,
+                                                                               contents, problem):
+  config, command = _run_folder(tiny_config)
+  folder = os.path.join(config.model_dir, "checkpoints")
+  with open(os.path.join(folder, "checkpoint"), "wb") as f:
+    f.write(contents)
+  # Export, evaluate and generate read the checkpoint files, never the state file.
+  exported = _export(f"--model_dir={config.model_dir}")
+  assert (exported.returncode, exported.stdout) == (0, f"Exported {config.model_dir}/export/4\n")
+  evaluated = _evaluate(f"--model_dir={config.model_dir}", "--metrics=reconstruction",
+                        "--num_samples=16")
+  assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+  assert f"Wrote {config.model_dir}/eval/step0000004.json" in evaluated.stdout
+  drawn = _generate(f"--model_dir={config.model_dir}", "--mode=timeline")
+  assert drawn.returncode == 0, drawn.stderr[-2000:]
+  assert "Rows top to bottom: row 0: the real images; then steps 2, 4." in drawn.stdout
+  # Training, whose checkpoint manager reads it, rebuilds it with a warning and resumes.
+  trained = _train(*[flag.replace("--train_steps=4", "--train_steps=6") for flag in command])
+  assert trained.returncode == 0, trained.stderr[-2000:]
+  assert "Traceback" not in trained.stderr
+  assert (f"Warning: {folder}/checkpoint is damaged ({problem}); rebuilt it from the complete "
+          f"checkpoints in the folder: ckpt-2, ckpt-4.\n") in trained.stderr
+  assert f"Resumed from {folder}/ckpt-4 at step 4." in trained.stdout
+  state = tf.train.get_checkpoint_state(folder)
+  assert [os.path.basename(path) for path in state.all_model_checkpoint_paths] == [
+      "ckpt-2", "ckpt-4", "ckpt-6"]

@@ -11,10 +11,12 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import sys
+import uuid
 
 import tensorflow as tf
 
@@ -23,6 +25,7 @@ from keras_gen import config as config_lib
 # Fields that make a model_dir belong to one run; a resumed run must match them.
 IDENTITY_FIELDS = ("model", "dataset", "resolution")
 PREFIX = "ckpt-"  # tf.train.CheckpointManager's checkpoint_name, and the number's dash.
+STATE_FILE = "checkpoint"  # The manager's index of the checkpoints it keeps.
 
 
 def network_variables(networks):
@@ -45,11 +48,93 @@ def make_checkpoint(step, networks, optimizers=None, phase=None):
 
 
 def make_manager(model_dir, networks, optimizers, step, max_to_keep, phase=None):
+  """The checkpoint and a manager over model_dir/checkpoints, after `keep_newest` made the
+  folder hold the newest max_to_keep complete checkpoints and an index listing them."""
   checkpoint = make_checkpoint(step, networks, optimizers, phase)
-  manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(model_dir, "checkpoints"), max_to_keep=max_to_keep,
-      step_counter=step)
+  directory = os.path.join(model_dir, "checkpoints")
+  keep_newest(directory, max_to_keep)
+  manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
+                                       step_counter=step)
   return checkpoint, manager
+
+
+def keep_newest(checkpoint_dir, max_to_keep):
+  """Removes all but the newest `max_to_keep` complete checkpoints (none while those are all
+  damaged) and rewrites the `checkpoint` state file to list the rest if it lists others or
+  is damaged (with a warning then).
+
+  The manager rotates only the checkpoints its state file lists, and a kill between a
+  save's rename and the state's update leaves a complete checkpoint it does not list,
+  which would stay forever; a damaged state file stops the manager altogether.
+  """
+  paths = complete_checkpoints(checkpoint_dir)
+  kept = paths[:max_to_keep] if max_to_keep else paths
+  if len(kept) < len(paths) and all(damage(path) is not None for path in kept):
+    kept = paths  # An older one may be the run's only intact state: `restore` finds it.
+  for path in paths[len(kept):]:
+    name = os.path.basename(path)
+    # The index first: a checkpoint without one is not complete, and its data is a leftover.
+    for leftover in [f"{name}.index"] + sorted(other for other in _names(checkpoint_dir)
+                                                if other.startswith(f"{name}.data-")):
+      _remove(os.path.join(checkpoint_dir, leftover))
+  listed, problem = _read_state(checkpoint_dir)
+  oldest_first = kept[::-1]
+  if problem is None and listed == oldest_first:
+    return
+  if problem is not None:
+    names = ", ".join(os.path.basename(path) for path in oldest_first) or "none"
+    print(f"Warning: {os.path.join(checkpoint_dir, STATE_FILE)} is damaged ({problem}); "
+          f"rebuilt it from the complete checkpoints in the folder: {names}.",
+          file=sys.stderr, flush=True)
+  _write_state(checkpoint_dir, oldest_first)
+
+
+@contextlib.contextmanager
+def _tensorflow_warnings_hidden():
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+
+
+def _read_state(checkpoint_dir):
+  """(paths the state file lists, oldest first; None, or what is wrong with the file)."""
+  if not os.path.lexists(os.path.join(checkpoint_dir, STATE_FILE)):
+    return [], None
+  try:
+    with _tensorflow_warnings_hidden():  # It logs an unparsable file, and ignores it.
+      state = tf.train.get_checkpoint_state(checkpoint_dir)
+  except UnicodeDecodeError as error:
+    return [], f"not text: {error}"
+  except ValueError:  # TensorFlow's "Invalid checkpoint state": no newest checkpoint named.
+    return [], "it names no checkpoint"
+  if state is None:
+    return [], "not a checkpoint state"
+  listed = list(state.all_model_checkpoint_paths)
+  return (listed if listed[-1:] == [state.model_checkpoint_path] else []), None
+
+
+def _write_state(checkpoint_dir, oldest_first):
+  """Writes the state file the manager writes, listing `oldest_first` (by name, so the folder
+  can move); removes it when there is nothing to list."""
+  path = os.path.join(checkpoint_dir, STATE_FILE)
+  if not oldest_first:
+    _remove(path)
+    return
+  times = [os.path.getmtime(f"{checkpoint}.index") for checkpoint in oldest_first]
+  names = [os.path.basename(checkpoint) for checkpoint in oldest_first]
+  lines = ([f'model_checkpoint_path: "{names[-1]}"']
+           + [f'all_model_checkpoint_paths: "{name}"' for name in names]
+           + [f"all_model_checkpoint_timestamps: {time!r}" for time in times]
+           # The manager rotates only the checkpoints written after this time.
+           + [f"last_preserved_timestamp: {min(times) - 1.0!r}"])
+  partial = f"{path}.tmp{uuid.uuid4().hex}"  # TensorFlow's own temporary name for it.
+  with open(partial, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  os.replace(partial, path)
 
 
 def complete_checkpoints(checkpoint_dir):
@@ -85,6 +170,12 @@ def damage(path):
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
     return re.sub(r"^TensorBundle at \S+ shard \d+ \(\d+ bytes\): ", "", first_line)
   return None
+
+
+def newest_intact(checkpoint_dir):
+  """The path of the newest complete checkpoint whose bytes all read back (`damage`), or None."""
+  return next((path for path in complete_checkpoints(checkpoint_dir) if damage(path) is None),
+              None)
 
 
 def restore(checkpoint, paths, partial=False):
@@ -134,11 +225,13 @@ def save(manager, step):
 
 
 def remove_partial_writes(checkpoint_dir):
-  """Removes what interrupted saves left: temporary folders, and data files without an index."""
+  """Removes what interrupted saves left: temporary folders, data files without an index, and
+  temporary copies of the state file (`checkpoint.tmp<hex>`, renamed into place when whole)."""
   names = _names(checkpoint_dir)
   for name in names:
     stem = name.split(".data-")[0]
-    if name.endswith("_temp") or (".data-" in name and f"{stem}.index" not in names):
+    if (name.endswith("_temp") or (".data-" in name and f"{stem}.index" not in names)
+        or name.startswith(f"{STATE_FILE}.tmp")):
       _remove(os.path.join(checkpoint_dir, name))
 
 

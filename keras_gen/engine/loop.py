@@ -234,11 +234,22 @@ def run(config, snapshot=None):
   except (OSError, tf.errors.OpError) as error:
     if not config_lib.is_disk_full(error):
       raise
-    step = checkpoints.read_latest_step(config.model_dir)
     raise config_lib.StorageError(
         f"No space left on device for {config.model_dir} (or its export folder); "
-        + ("nothing was saved" if step is None else f"the checkpoint of step {step} is intact")
-        + ": free space and rerun the same command to resume.") from error
+        f"{_what_is_intact(os.path.join(config.model_dir, 'checkpoints'))}.") from error
+
+
+def _what_is_intact(checkpoint_dir):
+  """What a run stopped by a full disk still has, checked (its newest checkpoint whose bytes
+  all read back), and what to do."""
+  if not checkpoints.complete_checkpoints(checkpoint_dir):
+    return "nothing was saved: free space and rerun the same command to resume"
+  intact = checkpoints.newest_intact(checkpoint_dir)
+  if intact is None:
+    return (f"no checkpoint in {checkpoint_dir} reads back intact: free space, then restore "
+            f"them from a copy or move them away to start over")
+  return (f"the checkpoint of step {checkpoints.step_of(intact)} is intact: free space and "
+          f"rerun the same command to resume")
 
 
 @contextlib.contextmanager

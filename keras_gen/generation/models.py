@@ -158,8 +158,11 @@ def load(model_dir="", saved_model="", pretrained="", step=None):
 
 
 def checkpoint_paths(model_dir):
-  """The checkpoints a run folder still holds, oldest first (the manager keeps the newest few)."""
-  state = tf.train.get_checkpoint_state(os.path.join(model_dir, "checkpoints"))
-  if state is None or not state.all_model_checkpoint_paths:
+  """The complete checkpoints a run folder still holds, oldest first (the manager keeps the
+  newest few); read from the files, as `restore` does, not from the `checkpoint` state file,
+  which may be damaged."""
+  from keras_gen.engine import checkpoints  # pylint: disable=g-import-not-at-top
+  paths = checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints"))
+  if not paths:
     raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
-  return list(state.all_model_checkpoint_paths)
+  return paths[::-1]
