@@ -32,7 +32,9 @@ def export(model_dir, export_dir="", checkpoint="", export_format="saved_model",
   from keras_gen import serving  # Imports TensorFlow; kept out of --help.
   from keras_gen.engine import lock
   from keras_gen.engine import restore
-  with lock.hold(model_dir, "export") if os.path.isdir(model_dir) else contextlib.nullcontext():
+  # A folder without a run's config.json gets load_run's sentence saying so, not the lock's.
+  holds_run = os.path.isfile(os.path.join(model_dir, "config.json"))
+  with lock.hold(model_dir, "export") if holds_run else contextlib.nullcontext():
     run = restore.load_run(model_dir, checkpoint or None, step)
     export_dir = export_dir or os.path.join(model_dir, "export")
     path = serving.export(run.family, run.networks, run.config, run.step, export_dir, run.phase)

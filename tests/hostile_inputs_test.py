@@ -1,5 +1,8 @@
 """Broken files and wrong folders reach the user as one sentence, exit code 2, and no damage."""
 
+import builtins
+import dataclasses
+import errno
 import gzip
 import hashlib
 import os
@@ -12,9 +15,14 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY_HPARAMS
+from keras_gen import cli
+from keras_gen import export
 from keras_gen.engine import checkpoints
 from keras_gen.engine import loop
 from keras_gen.engine import restore
+from keras_gen.generation import commands
+from keras_gen.generation import options as options_lib
+from keras_gen.metrics import evaluation
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_AUTOENCODER = TINY_HPARAMS["autoencoder"]
@@ -229,3 +237,99 @@ def test_a_damaged_checkpoint_state_file_is_rebuilt_from_the_checkpoint_files(ti
   state = tf.train.get_checkpoint_state(folder)
   assert [os.path.basename(path) for path in state.all_model_checkpoint_paths] == [
       "ckpt-2", "ckpt-4", "ckpt-6"]
+
+
+@pytest.mark.parametrize("run,error", [
+    (lambda tiny_npz: _train("--model=autoencoder", f"--dataset=npz:{tiny_npz}",
+                             "--model_dir=/proc/self", "--train_steps=1", "--batch_size=8"),
+     "--model_dir=/proc/self is not writable (cannot create /proc/self/lock: No such file or "
+     "directory); make it writable, or work on a writable copy of it."),
+    (lambda tiny_npz: _export("--model_dir=/proc/self"),
+     "--model_dir=/proc/self holds no keras_gen run (no config.json)."),
+    (lambda tiny_npz: _evaluate("--model_dir=/proc/self", "--metrics=reconstruction"),
+     "--model_dir=/proc/self holds no keras_gen run (no config.json)."),
+    (lambda tiny_npz: _generate("--model_dir=/proc/self", "--mode=reconstruct"),
+     "--model_dir=/proc/self holds no keras_gen run (no config.json)."),
+], ids=["train", "export", "evaluate", "generate"])
+def test_a_model_dir_that_cannot_hold_files_gets_one_sentence(tiny_npz, run, error):
+  assert _one_sentence_error(run(tiny_npz)) == f"Error: {error}"
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+  """Makes a folder and everything in it read-only: by its mode bits, or for root, whom mode
+  bits do not stop, by refusing (EACCES) every Python call of this process that would create
+  or open for writing a file or folder in it (nothing reaches TensorFlow's own writes first)."""
+  changed = []
+
+  def make(folder):
+    folder = os.path.abspath(folder)
+    if os.geteuid() != 0:
+      for root, _, files in os.walk(folder):
+        for path in [root] + [os.path.join(root, name) for name in files]:
+          changed.append((path, os.stat(path).st_mode))
+          os.chmod(path, os.stat(path).st_mode & ~0o222)
+      return
+
+    def refuse_inside(path):
+      if os.path.abspath(os.fsdecode(path)).startswith(folder + os.sep):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+
+    real_open, real_os_open, real_mkdir = builtins.open, os.open, os.mkdir
+
+    def os_open(path, flags, mode=0o777, *, dir_fd=None):
+      if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+        refuse_inside(path)
+      return real_os_open(path, flags, mode, dir_fd=dir_fd)
+
+    def mkdir(path, mode=0o777, *, dir_fd=None):
+      refuse_inside(path)
+      return real_mkdir(path, mode, dir_fd=dir_fd)
+
+    def open_(file, mode="r", *args, **kwargs):
+      if not isinstance(file, int) and set(mode) & set("wax+"):
+        refuse_inside(file)
+      return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(builtins, "open", open_)
+
+  yield make
+  for path, mode in reversed(changed):
+    os.chmod(path, mode)
+
+
+def _folders_and_digest(path):
+  return sorted(root for root, _, _ in os.walk(path)), _folder_digest(path)
+
+
+@pytest.mark.parametrize("command", ["train", "export", "evaluate", "generate"])
+def test_a_read_only_run_folder_gets_one_sentence_naming_it_and_is_left_as_it_was(
+    tiny_config, read_only, capsys, command):
+  config, _ = _run_folder(tiny_config)
+  model_dir = config.model_dir
+  before = _folders_and_digest(model_dir)
+  read_only(model_dir)
+  run = {"train": lambda: loop.run(dataclasses.replace(config, train_steps=6)),
+         "export": lambda: export.export(model_dir),
+         "evaluate": lambda: evaluation.evaluate(model_dir=model_dir,
+                                                 metric_names=["reconstruction"], num_samples=16),
+         "generate": lambda: commands.run(options_lib.Options(mode="reconstruct",
+                                                              model_dir=model_dir))}[command]
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as exit_:
+    cli.exit_on_user_error(run)
+  error = capsys.readouterr().err
+  assert exit_.value.code == 2 and "Traceback" not in error
+  assert error.strip().splitlines()[-1] == "Error: " + {
+      "train": f"--model_dir={model_dir} is not writable (cannot create {model_dir}/lock: "
+               f"Permission denied); make it writable, or work on a writable copy of it.",
+      "export": f"--model_dir={model_dir} is not writable (cannot create {model_dir}/lock: "
+                f"Permission denied); make it writable, or work on a writable copy of it.",
+      "evaluate": f"{model_dir}/eval cannot be created: {model_dir} is not writable (Permission "
+                  f"denied); pass --output=PATH to write the results elsewhere.",
+      "generate": f"{model_dir}/generated cannot be created: {model_dir} is not writable "
+                  f"(Permission denied); choose another folder for the pictures with "
+                  f"--output_dir=FOLDER."}[command]
+  assert _folders_and_digest(model_dir) == before

@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_gen"
 LAYERS = [
     ("bottom", ["keras_gen.config", "keras_gen.data", "keras_gen.layers",
                 "keras_gen.losses", "keras_gen.schedule", "keras_gen.plots", "keras_gen.lazy",
-                "keras_gen.machine", "keras_gen.tf_startup"]),
+                "keras_gen.machine", "keras_gen.tf_startup", "keras_gen.folders"]),
     ("families", ["keras_gen.families", "keras_gen.registry", "keras_gen.serving",
                   "keras_gen.onnx_export"]),
     ("engine", ["keras_gen.engine"]),

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from keras_gen import cli
 from keras_gen import config as config_lib
 from keras_gen import export
 from keras_gen.engine import lock
@@ -123,3 +124,32 @@ def test_two_train_commands_into_one_model_dir_one_runs_the_other_exits_2_naming
     first.wait(timeout=120)
   assert first.returncode == 128 + signal.SIGTERM
   assert not os.path.exists(model_dir / "lock")
+
+
+@pytest.mark.parametrize("command", ["train", "export"])
+def test_a_full_disk_at_the_lock_file_exits_2_with_one_sentence_and_leaves_no_lock(
+    tiny_config, monkeypatch, capsys, command):
+  config = tiny_config("autoencoder", train_steps=1)
+  loop.run(config)
+  model_dir = config.model_dir
+  before = sorted(os.listdir(model_dir)), sorted(os.listdir(os.path.join(model_dir, "export")))
+  real_write = os.write
+
+  def full_disk_for_the_lock(descriptor, data):
+    if os.readlink(f"/proc/self/fd/{descriptor}") == os.path.join(model_dir, "lock"):
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return real_write(descriptor, data)
+
+  monkeypatch.setattr(os, "write", full_disk_for_the_lock)
+  config.train_steps = 2
+  run = {"train": lambda: loop.run(config), "export": lambda: export.export(model_dir)}[command]
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as exit_:
+    cli.exit_on_user_error(run)
+  error = capsys.readouterr().err
+  assert exit_.value.code == 2 and "Traceback" not in error
+  assert error.strip().splitlines()[-1] == (
+      f"Error: No space left on device for --model_dir={model_dir} (writing {model_dir}/lock); "
+      f"nothing was written: free space and rerun the same command.")
+  assert (sorted(os.listdir(model_dir)),
+          sorted(os.listdir(os.path.join(model_dir, "export")))) == before  # No lock, no new export.

@@ -70,8 +70,8 @@ def refuse_if_held(model_dir):
   before a run spends time on data and networks (`hold` still takes the lock)."""
   try:
     descriptor = os.open(os.path.join(model_dir, LOCK_FILE), os.O_RDONLY)
-  except (FileNotFoundError, NotADirectoryError):  # No lock; a model_dir that is a file is
-    return                                           # refused later, naming it.
+  except (FileNotFoundError, NotADirectoryError, PermissionError):
+    return  # No lock to look at; a folder that cannot hold one is refused by `acquire`.
   _lock_or_refuse(model_dir, descriptor, fcntl.LOCK_SH)
   os.close(descriptor)  # Also releases the shared lock.
 
@@ -84,7 +84,10 @@ def acquire(model_dir, command):
   """
   path = os.path.join(model_dir, LOCK_FILE)
   while True:
-    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+      descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as error:
+      raise _cannot_write(model_dir, error) from error
     locks = _lock_or_refuse(model_dir, descriptor, fcntl.LOCK_EX)
     # The holder before may have removed the file between our open and our lock: then
     # the lock is on a file no one else can find, and the new file must be locked instead.
@@ -102,9 +105,26 @@ def acquire(model_dir, command):
   contents = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": now,
                          "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
                          "command": command})
-  os.ftruncate(descriptor, 0)
-  os.write(descriptor, contents.encode())
+  try:
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, contents.encode())
+  except OSError as error:
+    release(model_dir, descriptor)  # An empty lock file would be reported as damaged.
+    raise _cannot_write(model_dir, error) from error
   return descriptor
+
+
+def _cannot_write(model_dir, error):
+  """The StorageError for a lock file that cannot be created or written: a full disk, or a
+  folder that is read-only or cannot hold files (/proc/self)."""
+  path = os.path.join(model_dir, LOCK_FILE)
+  if config_lib.is_disk_full(error):
+    return config_lib.StorageError(
+        f"No space left on device for --model_dir={model_dir} (writing {path}); nothing was "
+        f"written: free space and rerun the same command.")
+  return config_lib.StorageError(
+      f"--model_dir={model_dir} is not writable (cannot create {path}: {error.strerror}); "
+      f"make it writable, or work on a writable copy of it.")
 
 
 def release(model_dir, descriptor):

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen import folders
 from keras_gen import plots
 from keras_gen.engine import summaries
 from keras_gen.generation import gif
@@ -51,6 +52,8 @@ def run(options):
   if options.mp4:
     gif.check_mp4_writer()
   model = models.load(options.model_dir, options.saved_model, options.pretrained, options.step)
+  folders.check_writable(_output_dir(options),
+                         "choose another folder for the pictures with --output_dir=FOLDER")
   result = Result()
   if options.tensorboard:
     result.writer = tf.summary.create_file_writer(

@@ -9,6 +9,7 @@ import time
 
 from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen import folders
 from keras_gen import machine
 from keras_gen import metrics as metrics_lib
 from keras_gen import registry
@@ -35,6 +36,9 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
                else subject_lib.from_saved_model(saved_model))
     source = model_dir or saved_model
   output = output or _default_output(model_dir, saved_model, subject.metadata["step"])
+  # Before the metrics run, which may take an hour, not after.
+  folders.check_writable(os.path.dirname(output) or ".",
+                         "pass --output=PATH to write the results elsewhere")
   return evaluate_subject(subject, functions, source, dataset, data_dir,
                           split, num_samples, seed, output, extra)
 
@@ -177,7 +181,12 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
     results["metrics"][name] = values
   results["machine"] = machine.describe()
   results["machine"]["other_load_cores"] = other_load.stop()
-  config_lib.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
+  try:
+    config_lib.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
+  except OSError as error:
+    raise config_lib.StorageError(
+        f"Cannot write the results {output} ({error.strerror}); pass --output=PATH to write "
+        f"them elsewhere.") from error
   results["output"] = output
   if failures:
     raise config_lib.ConfigError(
