@@ -20,6 +20,7 @@ The export loads with TensorFlow alone: `tf.saved_model.load(path)`.
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 
@@ -250,7 +251,7 @@ def published_folder(final_path):
   """
   parent, name = os.path.split(final_path)
   os.makedirs(parent, exist_ok=True)
-  partial_path = tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent)
+  partial_path = _make_partial_folder(parent, name)
   try:
     yield partial_path
     if os.path.exists(final_path):
@@ -259,3 +260,15 @@ def published_folder(final_path):
   finally:
     shutil.rmtree(partial_path, ignore_errors=True)
 
+
+def _make_partial_folder(parent, name):
+  """Makes parent/.NAME.partial-<random> with the umask's permissions (0755 under umask 022),
+  not mkdtemp's 0700: a serving process running as another user must read the published
+  folder."""
+  while True:
+    path = os.path.join(parent, f".{name}.partial-{secrets.token_hex(4)}")
+    try:
+      os.mkdir(path)
+      return path
+    except FileExistsError:
+      continue

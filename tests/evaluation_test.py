@@ -7,10 +7,12 @@ import sys
 
 import pytest
 
+from keras_gen import cli
 from keras_gen import config as config_lib
 from keras_gen import export
 from keras_gen.engine import loop
 from keras_gen.metrics import evaluation
+from keras_gen.metrics import inception
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -116,3 +118,26 @@ def test_snapshots_do_not_warn_that_their_fresh_functions_retrace(caplog):
   _trace_fresh_functions(lambda x: x + 2)  # Outside the block TensorFlow's warning is back.
   assert any("triggered tf.function retracing" in record.getMessage()
              for record in caplog.records)
+
+
+def test_missing_inception_weights_are_reported_once_for_fid_kid_and_is(tiny_config,
+                                                                       monkeypatch, capsys):
+  config = tiny_config("autoencoder", train_steps=1)
+  loop.run(config)
+  cache = os.path.join(config.model_dir, "no_keras_cache", inception.WEIGHTS_FILE)
+  monkeypatch.setattr(inception, "keras_cache_candidates", lambda: [cache])
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as exit_:
+    cli.exit_on_user_error(lambda: evaluation.evaluate(
+        model_dir=config.model_dir, metric_names=["fid", "kid", "is", "reconstruction"],
+        num_samples=16))
+  error = capsys.readouterr().err
+  output = os.path.join(config.model_dir, "eval", "step0000001.json")
+  assert exit_.value.code == 2 and "Traceback" not in error
+  assert error == (
+      f"Error: fid, kid, is: Inception-v3 weights are not in the Keras cache ({cache}); download "
+      f"{inception.WEIGHTS_URL} there (or run `python -c \"import keras; "
+      f"keras.applications.InceptionV3()\"` once with network access), or pass "
+      f"--metric_options=inception_weights=PATH. The other metrics' results are in {output}.\n")
+  with open(output) as f:
+    assert sorted(json.load(f)["metrics"]) == ["fid", "is", "kid", "reconstruction"]

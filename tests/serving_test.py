@@ -15,6 +15,7 @@ from keras_gen import config as config_lib
 from keras_gen import registry
 from keras_gen import serving
 from keras_gen.engine import loop
+from keras_gen.engine import restore
 
 # Runs in a fresh interpreter that imports only TensorFlow, as TF Serving would see it.
 _PROBE = textwrap.dedent("""
@@ -155,3 +156,24 @@ def test_a_request_whose_images_would_be_non_finite_is_refused_not_answered_with
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match="The model produced NaN or infinite values for this request"):
     module.sample(tf.constant(2), tf.constant(0, tf.int64))
+
+
+@pytest.mark.parametrize("umask,folder_mode,file_mode", [(0o022, 0o755, 0o644),
+                                                         (0o027, 0o750, 0o640)],
+                         ids=["umask_022", "umask_027"])
+def test_an_export_is_readable_as_the_umask_allows_not_only_by_its_writer(
+    tiny_config, umask, folder_mode, file_mode):
+  config = tiny_config("autoencoder", train_steps=1)
+  loop.run(config)
+  run = restore.load_run(config.model_dir)
+  previous = os.umask(umask)
+  try:
+    path = serving.export(run.family, run.networks, run.config, 7, config.model_dir + "/e")
+  finally:
+    os.umask(previous)
+  modes = {os.path.relpath(os.path.join(root, name), path): os.stat(os.path.join(root, name))
+           .st_mode & 0o777 for root, folders, files in os.walk(path) for name in folders + files}
+  assert os.stat(path).st_mode & 0o777 == folder_mode
+  assert modes == {name: folder_mode if os.path.isdir(os.path.join(path, name)) else file_mode
+                   for name in modes}
+  assert "saved_model.pb" in modes and "variables" in modes

@@ -189,9 +189,23 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
         f"them elsewhere.") from error
   results["output"] = output
   if failures:
-    raise config_lib.ConfigError(
-        " ".join(failures.values()) + f" The other metrics' results are in {output}.")
+    raise config_lib.ConfigError(_failures_sentence(failures, len(functions), output))
   return results
+
+
+def _failures_sentence(failures, metric_count, output):
+  """Each failure's message once, naming its metrics when several metrics failed (FID, KID
+  and IS share the one about missing Inception-v3 weights), then where the results are."""
+  by_message = {}
+  for name, message in failures.items():
+    by_message.setdefault(message, []).append(name)
+  if len(failures) == 1:
+    text = next(iter(by_message))
+  else:
+    text = " ".join(f"{', '.join(names)}: {message}" for message, names in by_message.items())
+  others = ("The other metrics' results are in" if len(failures) < metric_count
+            else "The errors are recorded in")
+  return f"{text} {others} {output}."
 
 
 def _reals_at_level(subject, stored_resolutions, load_split, split):
