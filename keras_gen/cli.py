@@ -1,6 +1,7 @@
 """What the thin command-line entry points share: `cli.run(main)`, a main that starts with
 `cli.start(argv)` and imports TensorFlow only after it (never for --help) through
-`cli.quiet_tensorflow()`, exit code 2 on a flag error, and --verbose."""
+`cli.quiet_tensorflow()`, exit code 2 on a flag error, 0 after --help, one line and exit
+code 130 on Ctrl-C, and --verbose."""
 
 import sys
 
@@ -14,9 +15,20 @@ flags.DEFINE_bool("verbose", False, "Show TensorFlow's C++ start-up and INFO lin
                   "INFO logging (hidden by default; setting TF_CPP_MIN_LOG_LEVEL also shows them).")
 
 
-def run(main):
-  """absl's app.run of `main`, with a bad flag reported in one line (`parse_flags_or_exit`)."""
-  app.run(main, flags_parser=parse_flags_or_exit)
+INTERRUPTED_EXIT_CODE = 128 + 2  # SIGINT's, as a shell reports a process it ended.
+
+
+def run(main, interrupted="Interrupted."):
+  """absl's app.run of `main`, with a bad flag reported in one line (`parse_flags_or_exit`).
+
+  Ctrl-C (SIGINT) where no handler of the command catches it, such as while TensorFlow
+  imports, prints `interrupted` (what the command leaves behind) instead of a traceback.
+  """
+  try:
+    app.run(main, flags_parser=parse_flags_or_exit)
+  except KeyboardInterrupt:
+    print(interrupted, file=sys.stderr, flush=True)
+    sys.exit(INTERRUPTED_EXIT_CODE)
 
 
 def start(argv):
@@ -39,13 +51,18 @@ def _verbose():
 
 
 def parse_flags_or_exit(argv):
-  """absl's parser, but a bad flag is one line on stderr and exit code 2."""
+  """absl's parser, but a bad flag is one line on stderr and exit code 2, and --help (or
+  --helpfull, --helpshort, --helpxml) exits 0 after its text."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
     print(f"Error: {e}", file=sys.stderr)
     print(f"Run `{argv[0]} --help` for the list of flags.", file=sys.stderr)
     sys.exit(2)
+  except SystemExit as e:
+    # absl's help flags are the parser's only exits, all with status 1: help asked for and
+    # given is no failure.
+    sys.exit(0 if e.code == 1 else e.code)
 
 
 def reject_positional_arguments(argv):

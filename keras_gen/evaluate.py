@@ -47,4 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  cli.run(main, interrupted="Interrupted; no results were written.")

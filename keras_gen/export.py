@@ -56,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  cli.run(main, interrupted="Interrupted; no half-written export was left.")

@@ -89,4 +89,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  cli.run(main, interrupted="Interrupted before training started; no checkpoint was written.")

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -87,6 +88,45 @@ def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path, tiny_
   assert resumed.returncode == 0, resumed.stderr
   assert f"Resumed from {model_dir}/checkpoints/ckpt-{stopped_at} at step {stopped_at}." \
       in resumed.stdout
+
+
+# Runs `python -m keras_gen.train FLAGS...` with a SIGTERM sent to itself as the final export
+# starts writing its SavedModel.
+_SIGTERM_DURING_THE_EXPORT = textwrap.dedent("""
+    import os, runpy, signal, sys
+    import tensorflow as tf
+
+    real_save = tf.saved_model.save
+
+    def save_after_a_sigterm(*args, **kwargs):
+      os.kill(os.getpid(), signal.SIGTERM)
+      return real_save(*args, **kwargs)
+
+    tf.saved_model.save = save_after_a_sigterm
+    sys.argv = ["keras_gen.train"] + sys.argv[1:]
+    runpy.run_module("keras_gen.train", run_name="__main__", alter_sys=True)
+""")
+
+
+def test_sigterm_during_the_final_export_says_how_to_export_the_saved_checkpoint(tmp_path,
+                                                                                  tiny_npz):
+  model_dir = tmp_path / "run"
+  result = subprocess.run(
+      [sys.executable, "-c", _SIGTERM_DURING_THE_EXPORT, "--model=autoencoder",
+       f"--dataset=npz:{tiny_npz}", f"--model_dir={model_dir}", "--batch_size=8",
+       "--train_steps=2", "--hparams=filters=4,code_size=8"],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 128 + signal.SIGTERM, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  assert (f"Stopped by signal 15 before the export was written; the checkpoint of step 2 is "
+          f"saved: export it with `python -m keras_gen.export --model_dir={model_dir}`."
+          ) in result.stdout.splitlines()
+  assert "Exported" not in result.stdout
+  assert os.listdir(model_dir / "export") == []  # Its partial folder was removed.
+  assert not os.path.exists(model_dir / "lock")
+  exported = subprocess.run([sys.executable, "-m", "keras_gen.export", f"--model_dir={model_dir}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert (exported.returncode, exported.stdout) == (0, f"Exported {model_dir}/export/2\n")
 
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST), reason="dataset-fashion-mnist not installed")

@@ -156,12 +156,23 @@ def make_summary_function(config, family, state, summary_batch):
       functools.partial(family.summaries, state.networks, batch, context, config.hparams))
 
 
+class _Stopped(BaseException):
+  """A signal during `_StopRequest.at_once`. Not an Exception, so that no `except Exception`
+  on the way (TensorFlow's export has some) holds it up."""
+
+  def __init__(self, signum):
+    super().__init__(signum)
+    self.signal = signum
+
+
 class _StopRequest:
-  """Turns SIGINT/SIGTERM into a request the loop honours after the current step."""
+  """Turns SIGINT/SIGTERM into a request the loop honours after the current step, or, within
+  `at_once`, into `_Stopped` there and then."""
 
   def __init__(self):
     self.signal = None
     self._previous = {}
+    self._at_once = False
 
   def __enter__(self):
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -171,6 +182,20 @@ class _StopRequest:
   def _handle(self, signum, frame):
     del frame
     self.signal = signum
+    if self._at_once:
+      raise _Stopped(signum)
+
+  @contextlib.contextmanager
+  def at_once(self):
+    """Within the block a signal (or one already received) raises `_Stopped`: for work that
+    can be abandoned and redone, such as the final export, whose partial folder is removed."""
+    if self.signal is not None:
+      raise _Stopped(self.signal)
+    self._at_once = True
+    try:
+      yield
+    finally:
+      self._at_once = False
 
   def __exit__(self, *exc):
     for signum, handler in self._previous.items():
@@ -371,12 +396,14 @@ def _train(config, family, strategy, plan, chief, state, snapshot):
         if stop.signal is not None:
           return stopped_by_signal(summaries, stop.signal, current, result)
       segment = plan.segment(current, state.optimizers)
-  if saved_at != current:
-    checkpoints.save(manager, current)
-  summaries.close()
-  plan.finish(result)
-  return finish(config, family, strategy, state, chief, current, result, scratch_dir,
-                plan.config_now(config))
+    # A signal from here on is honoured too: during the last save once it is written,
+    # during the export at once (`finish`).
+    if saved_at != current:
+      checkpoints.save(manager, current)
+    summaries.close()
+    plan.finish(result)
+    return finish(config, family, strategy, state, chief, current, result, scratch_dir,
+                  plan.config_now(config), stop)
 
 
 def stopped_by_signal(summaries, signum, step, result):
@@ -388,9 +415,25 @@ def stopped_by_signal(summaries, signum, step, result):
   return result
 
 
-def finish(config, family, strategy, state, chief, step, result, scratch_dir, export_config):
+def stopped_before_export(config, signum, step, result):
+  """Says what a signal during the run's ending left (the last checkpoint, no export);
+  returns the interrupted result."""
+  export_dir = f" --export_dir={config.export_dir}" if config.export_dir else ""
+  print(f"Stopped by signal {signum} before the export was written; the checkpoint of step "
+        f"{step} is saved: export it with `python -m keras_gen.export "
+        f"--model_dir={config.model_dir}{export_dir}`.", flush=True)
+  result.update(interrupted=True, signal=signum, step=step)
+  return result
+
+
+def finish(config, family, strategy, state, chief, step, result, scratch_dir, export_config,
+           stop):
   """Ends a finished run: the weights digest, peak memory, the chief's export (described by
-  `export_config`: a phased run's at the resolution it reached), a barrier."""
+  `export_config`: a phased run's at the resolution it reached), a barrier.
+
+  A signal (`stop`, a _StopRequest) before or during the export abandons it, as it can be
+  redone from the checkpoint, and returns the interrupted result.
+  """
   if scratch_dir:
     shutil.rmtree(scratch_dir, ignore_errors=True)
   result["step"] = step
@@ -407,8 +450,13 @@ def finish(config, family, strategy, state, chief, step, result, scratch_dir, ex
   print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)
   result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
   if chief:
-    result["export_path"] = serving.export(family, state.networks, export_config, step,
-                                           _export_dir(config), state.phase)
+    try:
+      with stop.at_once():
+        result["export_path"] = serving.export(family, state.networks, export_config, step,
+                                               _export_dir(config), state.phase)
+    except _Stopped as stopped:
+      if "export_path" not in result:  # Else the signal came just after the export ended.
+        return stopped_before_export(config, stopped.signal, step, result)
     print(f"Exported SavedModel to {result['export_path']}", flush=True)
     result["peak_memory_mb"]["export"] = summaries_lib.peak_resident_mb()
   print("Peak resident memory: " + ", ".join(
