@@ -27,6 +27,7 @@ from keras_gen import registry
 from keras_gen import serving
 from keras_gen.engine import checkpoints
 from keras_gen.engine import lock
+from keras_gen.engine import memory
 from keras_gen.engine import segments
 from keras_gen.engine import step_context
 from keras_gen.engine import strategies
@@ -253,6 +254,7 @@ def run(config, snapshot=None):
     lock.refuse_if_held(config.model_dir)
   plan = segments.make_schedule(config, family, strategy.num_replicas_in_sync)
   config.element_shape = list(plan.element_shape)
+  memory.check(config, family, plan.element_shape, strategy)  # Before a byte is allocated.
   try:
     with precision_and_state(config, family, strategy, plan) as (chief, state):
       return _train(config, family, strategy, plan, chief, state, snapshot)
