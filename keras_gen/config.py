@@ -10,12 +10,17 @@ records exactly what it ran.
 import dataclasses
 import errno
 import json
+import math
 import os
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISION = ("none", "auto", "mixed_bfloat16", "mixed_float16")
 ON_NONFINITE = ("skip", "restore")
 ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+# TensorFlow's shapes and sizes are int32: a larger batch, width or resolution fails deep
+# inside it ("Invalid value in tensor used for shape").
+INT32_MAX = 2 ** 31 - 1
+SEED_MAX = 2 ** 32 - 1  # numpy's (keras.utils.set_random_seed seeds numpy with it).
 
 
 class ConfigError(ValueError):
@@ -62,6 +67,9 @@ class TrainConfig:
   # Settings of the metrics above, as evaluate's --metric_options (e.g. a cheap iwae_samples).
   metric_options: dict = dataclasses.field(default_factory=dict)
   hparams: dict = dataclasses.field(default_factory=dict)
+  # Resume even if seed, batch_size, hparams, precision or XLA differ from the run's
+  # (checkpoints.check_model_dir); else such a resume is refused.
+  allow_changes: bool = False
   # Set by the engine from the dataset, not by a flag; export and evaluate need it.
   element_shape: list = dataclasses.field(default_factory=list)
 
@@ -92,12 +100,60 @@ def load_recipe(recipe):
   path = recipe_path(recipe)
   try:
     with open(path) as f:
-      recipe_json = json.load(f)
+      recipe_json = json.load(f, object_pairs_hook=_refuse_duplicate_keys)
   except json.JSONDecodeError as e:
     raise ConfigError(f"Recipe {path} is not valid JSON: {e}.") from e
+  except _DuplicateKey as e:
+    raise ConfigError(f"Recipe {path} sets {e.args[0]!r} twice; give each name once.") from None
+  if not isinstance(recipe_json, dict):
+    raise ConfigError(f"Recipe {path} holds a JSON {_json_type(recipe_json)}, not an object "
+                      f"with a 'config' object.")
   if not isinstance(recipe_json.get("config"), dict):
     raise ConfigError(f"Recipe {path} has no 'config' object.")
   return recipe_json["config"]
+
+
+class _DuplicateKey(Exception):
+  pass
+
+
+def _refuse_duplicate_keys(pairs):
+  # json.load keeps the last of two equal keys silently; a recipe that says
+  # latent_dim twice has a typo in one of them.
+  names = [name for name, _ in pairs]
+  for name in names:
+    if names.count(name) > 1:
+      raise _DuplicateKey(name)
+  return dict(pairs)
+
+
+def _json_type(value):
+  return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null",
+          int: "number", float: "number"}.get(type(value), type(value).__name__)
+
+
+# What each TrainConfig field holds, for a recipe's, config.json's or the API's values.
+_EXPECTED = {bool: "true or false", int: "an integer", str: "a string",
+             list: "a list", dict: "an object"}
+_LIST_ITEMS = {"metrics": (str, "a list of strings"), "element_shape": (int, "a list of integers")}
+
+
+def field_problem(name, value):
+  """None if `value` has the type of TrainConfig field `name`, else a phrase saying what is
+  wrong ("batch_size is '64', not an integer")."""
+  default = getattr(TrainConfig(), name)
+  if name == "xla":
+    fits, expected = isinstance(value, (bool, str)), 'true, false or "auto"'
+  elif isinstance(default, bool):
+    fits, expected = isinstance(value, bool), _EXPECTED[bool]
+  elif isinstance(default, int):
+    fits, expected = isinstance(value, int) and not isinstance(value, bool), _EXPECTED[int]
+  else:
+    fits, expected = isinstance(value, type(default)), _EXPECTED[type(default)]
+    if fits and name in _LIST_ITEMS:
+      item_type, expected = _LIST_ITEMS[name]
+      fits = all(isinstance(item, item_type) and not isinstance(item, bool) for item in value)
+  return None if fits else f"{name} is {value!r}, not {expected}"
 
 
 # Fields set as name=value lists (--hparams, --metric_options), merged over the recipe's.
@@ -122,7 +178,16 @@ def make_config(recipe=None, values=None):
       raise ConfigError(f"{source} sets unknown fields: {unknown}; valid: {sorted(fields)}.")
     for name in DICT_FIELDS:
       given = layer.pop(name, None) or {}
-      merged[name].update(parse_hparams(given) if isinstance(given, str) else given)
+      if isinstance(given, str):
+        given = parse_hparams(given, flag=f"--{name}")
+      elif not isinstance(given, dict):
+        raise ConfigError(f"{source}: {name} is {given!r}, not an object (or a "
+                          f"'name=value,...' string).")
+      merged[name].update(given)
+    for name, value in layer.items():
+      problem = field_problem(name, value)
+      if problem:
+        raise ConfigError(f"{source}: {problem}.")
     merged.update(layer)
   return TrainConfig(**merged)
 
@@ -137,22 +202,31 @@ def check_model_source(model_dir, saved_model, pretrained, step=None):
                       "model holds one step only.")
 
 
-def parse_hparams(text):
-  """Parses `--hparams='latent_dim=64,loss=minimax'` into a dict of strings."""
+def parse_hparams(text, flag="--hparams"):
+  """Parses `--hparams='latent_dim=64,loss=minimax'` into a dict of strings; `flag` is the
+  flag the text came from, for the error messages (also --metric_options)."""
   if not text:
     return {}
   pairs = {}
   for item in text.split(","):
     key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-      raise ConfigError(f"--hparams item {item!r} is not of the form name=value.")
-    pairs[key.strip()] = value.strip()
+    key = key.strip()
+    if not sep or not key:
+      raise ConfigError(f"{flag} item {item!r} is not of the form name=value.")
+    if key in pairs:
+      raise ConfigError(f"{flag} sets {key} twice ({key}={pairs[key]} and "
+                        f"{key}={value.strip()}); give each name once.")
+    pairs[key] = value.strip()
   return pairs
 
 
 def _coerce(name, value, default):
-  """Converts a flag string to the type of the hyperparameter's default."""
+  """Converts a flag string to the type of the hyperparameter's default; refuses a value of
+  another type (a recipe's 6.5 for an integer)."""
   if not isinstance(value, str) or isinstance(default, str):
+    if not _fits(value, default):
+      raise ConfigError(
+          f"Hyperparameter {name}={value!r} is not a valid {type(default).__name__}.")
     return value
   try:
     if isinstance(default, bool):
@@ -171,8 +245,44 @@ def _coerce(name, value, default):
   return value
 
 
+def _fits(value, default):
+  """Whether a value not given as text has the type of the hyperparameter's default (an
+  integer fits a float)."""
+  if isinstance(default, bool) or isinstance(value, bool):
+    return isinstance(value, bool) and isinstance(default, bool)
+  if isinstance(default, float):
+    return isinstance(value, (int, float))
+  if isinstance(default, (list, tuple)):
+    return isinstance(value, (list, tuple))
+  return isinstance(value, type(default))
+
+
+def _numbers(value):
+  """The numbers in a hyperparameter's value: the value, or the items of a list or dict."""
+  items = (value.values() if isinstance(value, dict)
+           else value if isinstance(value, (list, tuple)) else [value])
+  return [item for item in items if isinstance(item, (int, float)) and not isinstance(item, bool)]
+
+
+def check_hparam_values(hparams):
+  """Refuses what no family can use: a NaN or infinite number, an integer beyond int32, and a
+  learning rate (any name ending in learning_rate) not above 0. Families check their own
+  ranges in `validate_hparams`."""
+  for name, value in hparams.items():
+    for number in _numbers(value):
+      if not math.isfinite(number):
+        raise ConfigError(f"Hyperparameter {name}={value!r} is not a finite number.")
+      if isinstance(number, int) and abs(number) > INT32_MAX:
+        raise ConfigError(f"Hyperparameter {name}={value!r} is beyond int32 (at most "
+                          f"{INT32_MAX}).")
+    if name.endswith("learning_rate") and not (_numbers(value) == [value] and value > 0):
+      raise ConfigError(f"Hyperparameter {name}={value!r} is a learning rate: it must be "
+                        f"above 0.")
+
+
 def resolve_hparams(family_name, defaults, overrides):
-  """Merges overrides into a family's defaults, rejecting names it does not know."""
+  """Merges overrides into a family's defaults, rejecting names it does not know and values
+  no family can use (`check_hparam_values`)."""
   unknown = sorted(set(overrides) - set(defaults))
   if unknown:
     raise ConfigError(
@@ -181,6 +291,7 @@ def resolve_hparams(family_name, defaults, overrides):
   resolved = dict(defaults)
   for name, value in overrides.items():
     resolved[name] = _coerce(name, value, defaults[name])
+  check_hparam_values(resolved)
   return resolved
 
 
@@ -196,6 +307,12 @@ def validate(config):
                "keep_checkpoints", "metric_samples"):
     if getattr(config, name) <= 0:
       raise ConfigError(f"--{name} must be a positive integer, got {getattr(config, name)}.")
+  for name in ("batch_size", "cpu_replicas", "resolution", "metric_samples"):
+    if getattr(config, name) > INT32_MAX:
+      raise ConfigError(f"--{name}={getattr(config, name)} is beyond int32 (at most "
+                        f"{INT32_MAX}).")
+  if not 0 <= config.seed <= SEED_MAX:
+    raise ConfigError(f"--seed must be between 0 and {SEED_MAX}, got {config.seed}.")
   if config.cpu_replicas < 0:
     raise ConfigError(f"--cpu_replicas must be 0 or more, got {config.cpu_replicas}.")
   if config.cpu_replicas > 1 and config.strategy not in ("mirrored", "multi_worker"):

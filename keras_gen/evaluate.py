@@ -40,7 +40,8 @@ def main(argv):
           model_dir=FLAGS.model_dir, saved_model=FLAGS.saved_model,
           metric_names=FLAGS.metrics, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
           split=FLAGS.split, num_samples=FLAGS.num_samples, seed=FLAGS.seed,
-          output=FLAGS.output, extra=config_lib.parse_hparams(FLAGS.metric_options),
+          output=FLAGS.output,
+          extra=config_lib.parse_hparams(FLAGS.metric_options, "--metric_options"),
           pretrained=FLAGS.pretrained, step=FLAGS.step))
   print(evaluation.format_table(results))
   print(f"Wrote {results['output']}")

@@ -66,3 +66,20 @@ def get_family(name):
   from keras_gen.families import base  # pylint: disable=g-import-not-at-top  (TensorFlow)
   module_name, presets, _ = MODELS[name]
   return base.Family.from_module(importlib.import_module(module_name)), dict(presets)
+
+
+def run_config_problem(run_config):
+  """None if a run's config.json dict has fields of TrainConfig's types, a known model and
+  only hyperparameters that model has; else a phrase naming the field that is wrong."""
+  for name, value in run_config.items():
+    problem = config_lib.field_problem(name, value)
+    if problem:
+      return problem
+  model = run_config.get("model")
+  if model not in MODELS:
+    return f"model is {model!r}, not a known model"
+  family, _ = get_family(model)
+  unknown = sorted(set(run_config.get("hparams", {})) - set(family.DEFAULT_HPARAMS))
+  if unknown:
+    return f"hparams {', '.join(unknown)} are not hyperparameters of model {model!r}"
+  return None

@@ -61,6 +61,9 @@ flags.DEFINE_integer("metric_samples", _DEFAULTS.metric_samples,
 flags.DEFINE_string("metric_options", "", "Settings of --metrics, as evaluate's, e.g. "
                     "'iwae_samples=100'.")
 flags.DEFINE_string("hparams", "", "Model hyperparameters, e.g. 'latent_dim=64,loss=minimax'.")
+flags.DEFINE_boolean("allow_changes", False, "Resume --model_dir even though this command's "
+                     "seed, batch_size, hparams, precision or XLA differ from the run's "
+                     "(refused otherwise); the new values are used from here on.")
 
 FLAGS = flags.FLAGS
 

@@ -115,3 +115,81 @@ def test_every_recipes_snapshot_metrics_exist_and_apply_to_its_model():
     kind = serving.output_kind(family, [2] if config.dataset in ("ring8", "grid25") else [1, 1, 1])
     for metric in config.metrics:
       assert kind in metrics_lib.get_metric(metric)[1], (name, metric)
+
+
+def test_a_name_given_twice_is_refused_naming_the_flag_it_came_from():
+  with pytest.raises(config_lib.ConfigError) as raised:
+    config_lib.parse_hparams("latent_dim=5, latent_dim=6")
+  assert str(raised.value) == ("--hparams sets latent_dim twice (latent_dim=5 and latent_dim=6); "
+                               "give each name once.")
+  with pytest.raises(config_lib.ConfigError) as raised:
+    config_lib.make_config(None, {"metric_options": "garbage"})
+  assert str(raised.value) == "--metric_options item 'garbage' is not of the form name=value."
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"rate": "nan"}, "Hyperparameter rate=nan is not a finite number."),
+    ({"rate": float("-inf")}, "Hyperparameter rate=-inf is not a finite number."),
+    ({"sizes": "1:nan"}, "Hyperparameter sizes=[1.0, nan] is not a finite number."),
+    ({"width": "2147483648"}, "Hyperparameter width=2147483648 is beyond int32 (at most "
+                              "2147483647)."),
+    ({"width": 6.5}, "Hyperparameter width=6.5 is not a valid int."),
+    ({"width": True}, "Hyperparameter width=True is not a valid int."),
+    ({"ema": 1}, "Hyperparameter ema=1 is not a valid bool."),
+    ({"g_learning_rate": "-1"},
+     "Hyperparameter g_learning_rate=-1.0 is a learning rate: it must be above 0."),
+    ({"g_learning_rate": 0}, "Hyperparameter g_learning_rate=0 is a learning rate: it must be "
+                             "above 0."),
+])
+def test_hparam_values_no_family_can_use_are_refused(overrides, message):
+  defaults = {"rate": 0.5, "sizes": [1.0], "width": 4, "ema": False, "g_learning_rate": 1e-3}
+  with pytest.raises(config_lib.ConfigError) as raised:
+    config_lib.resolve_hparams("m", defaults, overrides)
+  assert str(raised.value) == message
+
+
+def test_an_integer_fits_a_float_hparam():
+  assert config_lib.resolve_hparams("m", {"kimg": 600.0}, {"kimg": 30}) == {"kimg": 30}
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[1, 2]", "holds a JSON list, not an object with a 'config' object."),
+    ('"config"', "holds a JSON string, not an object with a 'config' object."),
+    ('{"config": {"model": "vae", "model": "gan"}}', "sets 'model' twice; give each name once."),
+])
+def test_a_recipe_that_is_not_a_config_object_is_named(tmp_path, text, message):
+  path = tmp_path / "r.json"
+  path.write_text(text)
+  with pytest.raises(config_lib.ConfigError) as raised:
+    config_lib.load_recipe(str(path))
+  assert str(raised.value) == f"Recipe {path} {message}"
+
+
+@pytest.mark.parametrize("field,value,problem", [
+    ("batch_size", "64", "batch_size is '64', not an integer"),
+    ("batch_size", 6.0, "batch_size is 6.0, not an integer"),
+    ("deterministic", "yes", "deterministic is 'yes', not true or false"),
+    ("metrics", "fcd", "metrics is 'fcd', not a list"),
+    ("model", 3, "model is 3, not a string"),
+    ("xla", 1, 'xla is 1, not true, false or "auto"'),
+    ("hparams", 5, "hparams is 5, not an object (or a 'name=value,...' string)"),
+])
+def test_a_recipe_field_of_the_wrong_type_is_named(tmp_path, field, value, problem):
+  path = tmp_path / "r.json"
+  path.write_text(json.dumps({"config": {field: value}}))
+  with pytest.raises(config_lib.ConfigError) as raised:
+    config_lib.make_config(str(path))
+  assert str(raised.value) == f"Recipe {path}: {problem}."
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("batch_size", 2 ** 31, "--batch_size=2147483648 is beyond int32 (at most 2147483647)."),
+    ("resolution", 2 ** 32, "--resolution=4294967296 is beyond int32 (at most 2147483647)."),
+    ("seed", -1, "--seed must be between 0 and 4294967295, got -1."),
+    ("seed", 2 ** 32, "--seed must be between 0 and 4294967295, got 4294967296."),
+])
+def test_validate_refuses_integers_tensorflow_and_numpy_cannot_take(field, value, message):
+  config = config_lib.TrainConfig(model_dir="/tmp/x", **{field: value})
+  with pytest.raises(config_lib.ConfigError) as raised:
+    config_lib.validate(config)
+  assert str(raised.value) == message

@@ -60,3 +60,10 @@ def test_keypoint_loop_passes_through_every_keypoint_and_returns_to_the_first():
   tour = latents.keypoint_loop(keypoints, frames=20)
   np.testing.assert_allclose(tour[::5], keypoints)
   assert np.linalg.norm(tour[-1] - keypoints[0]) < np.linalg.norm(keypoints[3] - keypoints[0])
+
+
+def test_nonfinite_rows_names_every_row_holding_a_nan_or_an_infinity():
+  z = np.zeros([5, 3], np.float32)
+  z[1, 2], z[3, 0], z[4, 1] = np.nan, np.inf, -np.inf
+  assert latents.nonfinite_rows(z) == [1, 3, 4]
+  assert latents.nonfinite_rows(np.ones([2, 3])) == []

@@ -21,6 +21,7 @@ import uuid
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen import registry
 
 # Fields that make a model_dir belong to one run; a resumed run must match them.
 IDENTITY_FIELDS = ("model", "dataset", "resolution")
@@ -257,7 +258,8 @@ def read_run_config(model_dir):
   if problem is None:
     unknown = set(run_config) - {field.name for field in
                                  dataclasses.fields(config_lib.TrainConfig)}
-    problem = f"unknown fields {sorted(unknown)}" if unknown else None
+    problem = (f"unknown fields {sorted(unknown)}" if unknown
+               else registry.run_config_problem(run_config))
   if problem is not None:
     raise config_lib.StorageError(
         f"{path} is damaged ({problem}), not the configuration object a run writes; delete "
@@ -265,9 +267,16 @@ def read_run_config(model_dir):
   return run_config
 
 
+# Fields a resumed run keeps unless --allow_changes, as do its hparams: each changes what the
+# checkpoint's numbers mean or which data and noise the next steps draw. The others (train_steps,
+# the intervals, metrics, strategy, paths) may change on resume without harm.
+RESUME_FIELDS = ("seed", "batch_size", "mixed_precision", "xla")
+
+
 def check_model_dir(config):
   """Refuses a model_dir that is a file, or written by a run of another model, dataset or
-  resolution, or whose checkpoints have other hyperparameters."""
+  resolution, or whose checkpoints were trained with other RESUME_FIELDS or hyperparameters
+  (unless config.allow_changes: then the changes are printed)."""
   if os.path.exists(config.model_dir) and not os.path.isdir(config.model_dir):
     raise config_lib.ConfigError(f"--model_dir={config.model_dir} is a file, not a folder.")
   previous = read_run_config(config.model_dir)
@@ -278,13 +287,32 @@ def check_model_dir(config):
       raise config_lib.ConfigError(
           f"--model_dir={config.model_dir} holds a run with {field}={previous.get(field)!r}, "
           f"not {getattr(config, field)!r}; use a new --model_dir.")
-  previous_hparams = previous.get("hparams", {})
-  changed = sorted(name for name, value in config.hparams.items()
-                   if name in previous_hparams and previous_hparams[name] != value)
-  if changed and read_latest_step(config.model_dir) is not None:
-    raise config_lib.ConfigError(
-        f"--model_dir={config.model_dir} holds checkpoints of a run with different "
-        f"hyperparameters ({', '.join(changed)}); use a new --model_dir.")
+  if read_latest_step(config.model_dir) is None:
+    return  # Nothing to resume: the run starts afresh with this command's values.
+  before, now = _resume_changes(previous, config)
+  if not before:
+    return
+  if config.allow_changes:
+    print(f"Resuming --model_dir={config.model_dir} with changes (--allow_changes): "
+          + ", ".join(f"{old} -> {new.split('=', 1)[1]}" for old, new in zip(before, now))
+          + ".", flush=True)
+    return
+  raise config_lib.ConfigError(
+      f"--model_dir={config.model_dir} was trained with {', '.join(before)}; this command "
+      f"asks {', '.join(now)}. Rerun with the same values, use a new --model_dir, or pass "
+      f"--allow_changes to resume with the new ones.")
+
+
+def _resume_changes(previous, config):
+  """(["name=old", ...], ["name=new", ...]) for the RESUME_FIELDS and hparams that differ from
+  the run's config.json; an hparam it lacks (added to the family since) is no change."""
+  pairs = [(field, previous[field], getattr(config, field))
+           for field in RESUME_FIELDS if field in previous]
+  pairs += [(name, previous["hparams"][name], value) for name, value in config.hparams.items()
+            if name in previous.get("hparams", {})]
+  changed = [(name, old, new) for name, old, new in pairs if old != new]
+  return ([f"{name}={old!r}" for name, old, _ in changed],
+          [f"{name}={new!r}" for name, _, new in changed])
 
 
 def read_latest_step(model_dir):

@@ -36,8 +36,9 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "architecture", ARCHITECTURES)
   base.check_choice(hparams, "reconstruction_loss", RECONSTRUCTION_LOSSES)
-  if hparams["code_size"] < 1:
-    raise ValueError(f"code_size must be positive, got {hparams['code_size']}.")
+  for name in ("code_size", "hidden_units", "filters"):
+    if hparams[name] < 1:
+      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
 
 
 class MLPEncoder(keras.Model):

@@ -35,6 +35,9 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "code_activation", CODE_ACTIVATIONS)
   base.check_choice(hparams, "reconstruction_loss", autoencoder.RECONSTRUCTION_LOSSES)
+  for name in ("code_size", "hidden_units"):
+    if hparams[name] < 1:
+      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
   if hparams["contraction_weight"] < 0:
     raise ValueError(f"contraction_weight must be >= 0, got {hparams['contraction_weight']}.")
 

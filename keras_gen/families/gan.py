@@ -102,6 +102,9 @@ def validate_hparams(hparams):
                      f"and {hparams['learning_rate_decay_steps']}.")
   if not 0.0 <= hparams["ema_decay"] < 1.0:
     raise ValueError(f"ema_decay must be in [0, 1) (0 disables G_ema), got {hparams['ema_decay']}.")
+  for name in ("beta_1", "beta_2"):  # Adam's decay rates; beta_2 = 1 would divide by 0.
+    if not 0.0 <= hparams[name] < 1.0:
+      raise ValueError(f"{name} must be in [0, 1), got {hparams[name]}.")
   for penalty in ("gradient_penalty_weight", "r1_gamma"):
     if hparams[penalty] > 0 and hparams["architecture"] == "dcgan" and hparams["d_norm"] == "batch":
       raise ValueError(f"{penalty} > 0 needs a critic that treats examples independently: "

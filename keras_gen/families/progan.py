@@ -101,11 +101,12 @@ def validate_hparams(hparams):
     if not hparams[name] > 0:
       raise ValueError(f"{name} must be positive, got {hparams[name]}.")
   for name in ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "training_kimg",
-               "transition_kimg", "beta_1", "fmap_decay", "learning_rate_rampup_kimg"):
+               "transition_kimg", "fmap_decay", "learning_rate_rampup_kimg"):
     if hparams[name] < 0:
       raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
-  if not 0.0 <= hparams["ema_decay"] < 1.0:
-    raise ValueError(f"ema_decay must be in [0, 1), got {hparams['ema_decay']}.")
+  for name in ("ema_decay", "beta_1", "beta_2"):
+    if not 0.0 <= hparams[name] < 1.0:
+      raise ValueError(f"{name} must be in [0, 1), got {hparams[name]}.")
   start = hparams["start_resolution"]
   if start < 4 or start & (start - 1):
     raise ValueError(f"start_resolution={start} is not a power of two >= 4.")
@@ -117,8 +118,9 @@ def validate_hparams(hparams):
       raise ValueError(f"Minibatch size {size} must be positive and divisible by "
                        f"mbstd_group_size={group}.")
   for value in _per_resolution(hparams, "learning_rate_overrides").values():
-    if not float(value) > 0:
-      raise ValueError(f"learning_rate_overrides holds {value}; learning rates must be positive.")
+    if not 0 < float(value) < math.inf:
+      raise ValueError(f"learning_rate_overrides holds {value}; learning rates must be positive "
+                       f"and finite.")
 
 
 def phases(hparams, element_shape):

@@ -38,6 +38,9 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "sparsity_penalty", PENALTIES)
   base.check_choice(hparams, "reconstruction_loss", autoencoder.RECONSTRUCTION_LOSSES)
+  for name in ("code_size", "hidden_units"):
+    if hparams[name] < 1:
+      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
   if not 0.0 < hparams["target_activation"] < 1.0:
     raise ValueError(
         f"target_activation must be in (0, 1), got {hparams['target_activation']}.")

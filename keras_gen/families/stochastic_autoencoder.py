@@ -43,6 +43,9 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "architecture", autoencoder.ARCHITECTURES)
   base.check_choice(hparams, "decoder_distribution", DECODER_DISTRIBUTIONS)
+  for name in ("code_size", "hidden_units", "filters"):
+    if hparams[name] < 1:
+      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
   if hparams["code_noise_stddev"] < 0:
     raise ValueError(f"code_noise_stddev must be >= 0, got {hparams['code_noise_stddev']}.")
   if hparams["decoder_stddev"] <= 0:

@@ -53,8 +53,9 @@ def validate_hparams(hparams):
              "binarization": likelihoods.BINARIZATIONS}
   for name, valid in choices.items():
     base.check_choice(hparams, name, valid)
-  if hparams["latent_dim"] < 1:
-    raise ValueError(f"latent_dim must be positive, got {hparams['latent_dim']}.")
+  for name in ("latent_dim", "hidden_units", "filters"):
+    if hparams[name] < 1:
+      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
   if hparams["beta"] < 0:
     raise ValueError(f"beta must be >= 0, got {hparams['beta']}.")
   if hparams["kl_warmup_steps"] < 0:

@@ -168,6 +168,14 @@ def _given_latents(model, options):
   if values.ndim != 2 or values.shape[1] != model.latent_dim:
     raise config_lib.ConfigError(f"--latents={options.latents} holds an array of shape "
                                  f"{values.shape}; expected [K, {model.latent_dim}].")
+  if not np.issubdtype(values.dtype, np.number):
+    raise config_lib.ConfigError(f"--latents={options.latents} holds {values.dtype} values; "
+                                 f"expected numbers.")
+  rows = latents.nonfinite_rows(values)
+  if rows:
+    raise config_lib.ConfigError(
+        f"--latents={options.latents} holds NaN or infinity in {len(rows)} of its "
+        f"{len(values)} rows (the first is row {rows[0]}); latents must be finite numbers.")
   return values.astype(np.float32)
 
 

@@ -30,6 +30,12 @@ def gaussian(count, latent_dim, seed, truncation=0.0):
   return z.astype(np.float32)
 
 
+def nonfinite_rows(z):
+  """Indices of the rows of z [K, d] that hold a NaN or an infinity (a generator maps them to
+  NaN pixels, which a PNG shows as black)."""
+  return np.flatnonzero(~np.isfinite(np.asarray(z)).all(axis=-1)).tolist()
+
+
 def lerp(a, b, t):
   """(1 - t) a + t b for a, b [..., d] and t broadcastable to [..., 1]."""
   return ((1.0 - t) * a + t * b).astype(np.float32)
