@@ -371,6 +371,32 @@ def test_drift_penalty_is_squared_real_score():
       [4.0, 0.0, 9.0])
 
 
+def test_progan_critic_loss_of_these_terms_is_the_official_loss_py_value():
+  # D_wgangp_acgan in the paper's loss.py, per example and then averaged (train.py):
+  # fake - real + (||grad at lerp(real, fake, mix)|| - 1)^2 * 10 + 0.001 * real^2. The critic
+  # 0.05 ||x||^2 + 0.2 w.x + 30 has gradient 0.1 x + 0.2 w, so the norms differ per example,
+  # and its offset of 30 gives the drift term a weight like the others' (-0.19, 2.12, 0.95).
+  rng = np.random.default_rng(7)
+  w = rng.normal(size=[1, 2, 2, 3]).astype(np.float32)
+  real, fake = (rng.normal(size=[6, 2, 2, 3]).astype(np.float32) for _ in range(2))
+  mix = rng.uniform(size=[6, 1, 1, 1]).astype(np.float32)
+
+  def critic(x):
+    return (0.05 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])
+            + 0.2 * tf.reduce_sum(x * w, axis=[1, 2, 3]) + 30.0)
+
+  real_scores, fake_scores = critic(real).numpy(), critic(fake).numpy()
+  norms = np.sqrt(np.sum(np.square(0.1 * (real + (fake - real) * mix) + 0.2 * w), axis=(1, 2, 3)))
+  official = np.mean(fake_scores - real_scores + np.square(norms - 1.0) * 10.0
+                     + 0.001 * np.square(real_scores))
+  # keras_gen's epsilon weighs the reals: epsilon = 1 - mix gives the same interpolates.
+  ours = (tf.reduce_mean(losses.wasserstein_discriminator_loss(real_scores, fake_scores))
+          + 10.0 * tf.reduce_mean(losses.gradient_penalty(critic, real, fake, 1.0 - mix))
+          + 0.001 * tf.reduce_mean(losses.drift_penalty(real_scores)))
+  np.testing.assert_allclose(float(ours), official, rtol=1e-5)
+  np.testing.assert_allclose(official, -0.1926 + 2.1248 + 0.9494, rtol=1e-3)
+
+
 def test_r1_penalty_of_linear_discriminator_is_squared_kernel_norm():
   kernel = np.array([1.0, 2.0, 2.0, 0.5], np.float32)
   discriminator = linear_critic(kernel, sample_shape=[2, 2, 1])

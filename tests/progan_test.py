@@ -2,6 +2,7 @@
 
 import warnings
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -53,6 +54,22 @@ def test_every_stage_runs_forward_and_one_train_step_with_finite_losses():
                  for w, v in zip(weights, networks["G"].variables_at(level))]
       # At alpha = 1 the old toRGB has a zero gradient, so Adam leaves it.
       assert all(changed) if alpha < 1 or level == 2 else sum(changed) == len(changed) - 2
+
+
+def test_every_layer_scales_its_weights_by_the_paper_codes_gain_over_sqrt_fan_in():
+  # networks.py: get_weight's wscale = gain / sqrt(fan_in), gain sqrt(2) but for G's 4x4
+  # dense (sqrt(2) / 4), toRGB and D's last dense layer (1). TINY: 8 maps, latent 8, 1 channel.
+  networks, _ = _tiny_state(16)
+  G, D = networks["G"], networks["D"]
+  he = np.sqrt(2.0)
+  expected = {
+      G.b4_dense: he / 4 / np.sqrt(8), G.b4_conv: he / np.sqrt(9 * 8),
+      G.blocks["b16"][0]: he / np.sqrt(9 * 8), G.to_rgb["b16"]: 1 / np.sqrt(8),
+      D.from_rgb["b16"]: he / np.sqrt(1), D.blocks["b16"][1]: he / np.sqrt(9 * 8),
+      D.b4_conv: he / np.sqrt(9 * (8 + 1)),  # The minibatch stddev map is one more input.
+      D.b4_dense: he / np.sqrt(16 * 8), D.b4_score: 1 / np.sqrt(8)}
+  for layer, scale in expected.items():
+    assert layer.scale == pytest.approx(scale, rel=1e-12), layer.name
 
 
 def test_building_creates_every_levels_weights_without_a_keras_build_warning():
@@ -202,6 +219,56 @@ def test_the_step_asks_the_penalty_for_gradient_norms_of_wgan_target(monkeypatch
   progan.train_step(networks, optimizers, {"images": tf.zeros([4, 8, 8, 1])}, _context(4),
                     dict(TINY, wgan_target=750.0))
   assert targets == [750.0]
+
+
+def test_below_the_top_the_penalty_asks_for_wgan_target_times_the_upscaling_to_the_top(
+    monkeypatch):
+  targets = []
+  penalty = progan.losses.gradient_penalty
+
+  def recording_penalty(*args, target=1.0):
+    targets.append(target)
+    return penalty(*args, target=target)
+
+  monkeypatch.setattr(progan.losses, "gradient_penalty", recording_penalty)
+  networks, optimizers = _tiny_state(16)
+  for level in (2, 3, 4):
+    images = tf.zeros([4, 2 ** level, 2 ** level, 1])
+    progan.train_step(networks, optimizers, {"images": images}, _context(4),
+                      dict(TINY, wgan_target=750.0))
+  assert targets == [3000.0, 1500.0, 750.0]
+
+
+def test_the_penalty_at_8x8_of_16x16_networks_is_the_paper_codes_on_the_images_upscaled_to_16x16():
+  # The paper's code feeds D images upscaled (nearest) to the top resolution, D box-filters
+  # them down, and loss.py penalizes (||grad|| - 1)^2 of that full-resolution gradient.
+  keras.utils.set_random_seed(0)
+  networks, optimizers = _tiny_state(16)
+  G, D = networks["G"], networks["D"]
+  phase = schedule.PhaseState()
+  phase.alpha.assign(0.5)
+  context = _context(4, step=3, phase=phase)
+  images = tf.random.stateless_uniform([4, 8, 8, 1], [3, 4], -1.0, 1.0)
+  # The step's own draws: the fakes D sees and the interpolation weights.
+  fake = G(context.normal([4, 8], salt=salts.PROGAN_D_Z), level=3, alpha=0.5, training=True)
+  epsilon = context.uniform([4, 1, 1, 1], salt=salts.PROGAN_PENALTY)
+  mixed = epsilon * progan.crossfade_reals(images, 0.5) + (1.0 - epsilon) * fake
+
+  def norms_at(resolution_images):
+    with tf.GradientTape() as tape:
+      tape.watch(resolution_images)
+      scores = D(progan_layers.downsample(resolution_images) if resolution_images.shape[1] == 16
+                 else resolution_images, level=3, alpha=0.5)
+    return np.sqrt(np.sum(np.square(tape.gradient(scores, resolution_images).numpy()),
+                          axis=(1, 2, 3)))
+
+  full_norms, own_norms = norms_at(progan_layers.upsample(mixed)), norms_at(mixed)
+  np.testing.assert_allclose(full_norms, own_norms / 2, rtol=1e-5)
+  losses = progan.train_step(networks, optimizers, {"images": images}, context, TINY)
+  np.testing.assert_allclose(float(losses["gradient_penalty"]),
+                             np.mean(np.square(full_norms - 1.0)), rtol=1e-5)
+  # The level's own norms pulled to 1, the penalty before the fix, is another number.
+  assert abs(np.mean(np.square(own_norms - 1.0)) - float(losses["gradient_penalty"])) > 0.05
 
 
 def test_learning_rate_rampup_is_exp_of_minus_5_times_the_squared_remaining_fraction():

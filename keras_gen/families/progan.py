@@ -9,7 +9,11 @@ Loss (sec. A.1 and the paper's code): WGAN-GP (Gulrajani et al. 2017) with
 lambda = gradient_penalty_weight = 10, gradient norms pulled to wgan_target
 (1; gamma = 750 for CIFAR-10, penalty ((||grad|| - gamma) / gamma)^2) and the
 drift term drift_weight * D(x)^2 = 0.001 D(x)^2; one D update then one G
-update per minibatch, each with its own z. Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
+update per minibatch, each with its own z. The paper's code runs D on images
+upscaled to the full resolution at every level and takes the gradient there;
+nearest upscaling by f = 2^(top level - level) divides the norm by f, so here,
+on images of the level's own size, the norms are pulled to wgan_target * f
+(docs/progan_drift.md). Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
 optimizers' state is zeroed at each new phase if reset_optimizers (the code's
 reset_opt_for_new_lod). learning_rate_rampup_kimg > 0 ramps both learning
 rates up over the run's first kimg as the original Theano code did (40 kimg
@@ -53,7 +57,7 @@ DEFAULT_HPARAMS = {
     "fmap_max": 512,
     "mbstd_group_size": 4,            # Minibatch stddev group; 0 removes the layer.
     "gradient_penalty_weight": 10.0,  # WGAN-GP lambda.
-    "wgan_target": 1.0,               # WGAN-GP gamma, the gradient norm aimed at (750: CIFAR-10).
+    "wgan_target": 1.0,               # WGAN-GP gamma at the full resolution (750: CIFAR-10).
     "drift_weight": 0.001,            # eps_drift.
     "learning_rate": 1e-3,            # Adam alpha for G and D.
     "learning_rate_overrides": {},    # {resolution: learning rate}, e.g. {"1024": 0.0015}.
@@ -215,6 +219,18 @@ def mirror(images, coins):
   return tf.where(coins < 0.5, images, tf.reverse(images, axis=[2]))
 
 
+def penalty_target(hparams, level, top_level):
+  """wgan_target * 2^(top_level - level): the gradient norm, w.r.t. images of the level's
+  size, that the paper's code asks of D when it penalizes wgan_target at the top resolution.
+
+  The paper's code feeds D every level's images upscaled (nearest) by f = 2^(top_level -
+  level), which D box-filters back down, so its gradient norm is the level-size norm / f.
+  Pulling the level-size norm to wgan_target instead doubled D's scale at every level and
+  halved its gradient norm at every fade-in's start (docs/progan_drift.md).
+  """
+  return hparams["wgan_target"] * 2.0 ** (top_level - level)
+
+
 def train_step(networks, optimizers, batch, context, hparams):
   """One D update, then one G update, at the batch's level and the current alpha.
 
@@ -239,8 +255,8 @@ def train_step(networks, optimizers, batch, context, hparams):
     real_scores, fake_scores = critic(real), critic(fake)
     d_loss = context.average(losses.wasserstein_discriminator_loss(real_scores, fake_scores))
     epsilon = context.uniform([per_replica_batch, 1, 1, 1], salt=salts.PROGAN_PENALTY)
-    penalty = context.average(losses.gradient_penalty(critic, real, fake, epsilon,
-                                                      target=hparams["wgan_target"]))
+    penalty = context.average(losses.gradient_penalty(
+        critic, real, fake, epsilon, target=penalty_target(hparams, level, D.max_level)))
     drift = context.average(losses.drift_penalty(real_scores))
     total = (d_loss + hparams["gradient_penalty_weight"] * penalty +
              hparams["drift_weight"] * drift)
