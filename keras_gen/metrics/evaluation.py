@@ -18,7 +18,7 @@ from keras_gen.metrics import subject as subject_lib
 
 
 def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir="",
-             split="test", num_samples=10000, seed=0, output="", extra=None, pretrained="",
+             split="test", num_samples=5000, seed=0, output="", extra=None, pretrained="",
              step=None):
   """Evaluates a checkpoint (model_dir: its newest, or the one at training step `step`), an
   export (saved_model) or a pretrained model (a name or folder of zoo/pretrained/); returns
