@@ -21,6 +21,7 @@ import numpy as np
 
 from keras_gen import config as config_lib
 from keras_gen import machine
+from keras_gen import storage
 from keras_gen import tf_startup
 from keras_gen.generation import latents  # numpy only, like layout: no TensorFlow.
 from keras_gen.generation import layout
@@ -75,7 +76,7 @@ def run_training(config):
     if os.path.exists(path):
       with open(path) as f:
         runs = json.load(f)["runs"]
-    config_lib.write_atomically(path, json.dumps({"runs": runs + [entry]}, indent=2) + "\n")
+    storage.write_atomically(path, json.dumps({"runs": runs + [entry]}, indent=2) + "\n")
   return result
 
 
@@ -89,7 +90,7 @@ def load(source, step=None):
   for a source other than a run folder or names no checkpoint the folder holds.
   """
   tf_startup.import_tensorflow()
-  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   from keras_gen.generation import models  # pylint: disable=g-import-not-at-top
   source = os.fspath(source)
   is_pretrained_folder = os.path.isfile(os.path.join(source, pretrained.MANIFEST))

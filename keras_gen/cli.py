@@ -9,6 +9,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from keras_gen import storage
 from keras_gen import tf_startup
 
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's C++ start-up and INFO lines and absl's "
@@ -83,5 +84,5 @@ def exit_on_user_error(function, *args):
   from keras_gen import data  # pylint: disable=g-import-not-at-top
   try:
     return function(*args)
-  except (config_lib.ConfigError, config_lib.StorageError, data.DataError) as e:
+  except (config_lib.ConfigError, storage.StorageError, data.DataError) as e:
     usage_error(str(e))

@@ -8,7 +8,6 @@ records exactly what it ran.
 """
 
 import dataclasses
-import errno
 import json
 import math
 import os
@@ -25,17 +24,6 @@ SEED_MAX = 2 ** 32 - 1  # numpy's (keras.utils.set_random_seed seeds numpy with 
 
 class ConfigError(ValueError):
   """A flag, recipe or hyperparameter the user got wrong; the message says which."""
-
-
-class StorageError(RuntimeError):
-  """A run's files cannot be used or written: damaged bytes, no space left, a folder in use
-  by another run or not creatable. The message names the file and what is still intact."""
-
-
-def is_disk_full(error):
-  """True for an OSError or TensorFlow error that says the disk or quota is full."""
-  return (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
-          or "No space left on device" in str(error) or "Disk quota exceeded" in str(error))
 
 
 @dataclasses.dataclass
@@ -331,13 +319,3 @@ def validate(config):
     raise ConfigError(f"--data_dir={config.data_dir!r} does not exist.")
   if config.resolution < 0 or (config.resolution & (config.resolution - 1)):
     raise ConfigError(f"--resolution must be a power of two, got {config.resolution}.")
-
-
-def write_atomically(path, contents):
-  """Writes str or bytes `contents` to `path` (creating its folder) through a temporary
-  name, so that a reader never sees half a file."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  partial = path + ".partial"
-  with open(partial, "wb" if isinstance(contents, bytes) else "w") as f:
-    f.write(contents)
-  os.replace(partial, path)

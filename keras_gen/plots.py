@@ -13,7 +13,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_gen import config as config_lib
+from keras_gen import storage
 
 # Colours, RGB in [0, 1]: generated samples blue, reference (real) points red.
 SAMPLE_COLOUR = (0.12, 0.27, 0.75)
@@ -93,5 +93,5 @@ def training_row(model_dir, tag="points", panels=6, gap=4):
     row += [image, separator]
   canvas = np.concatenate(row[:-1], axis=1)
   path = os.path.join(model_dir, "samples", f"{tag}_over_training.png")
-  config_lib.write_atomically(path, tf.io.encode_png(canvas).numpy())
+  storage.write_atomically(path, tf.io.encode_png(canvas).numpy())
   return path, chosen

@@ -27,8 +27,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from keras_gen import config as config_lib
 from keras_gen import data
+from keras_gen import storage
 from keras_gen.families import base
 
 MAX_BATCH = 1024
@@ -188,12 +188,6 @@ def metadata(config, step, element_shape, signatures):
   }
 
 
-def name_some(names, count=3):
-  """The first `count` names, and "and N more" for the rest."""
-  more = f" and {len(names) - count} more" if len(names) > count else ""
-  return ", ".join(names[:count]) + more
-
-
 def nonfinite_variables(variables):
   """Names (paths) of the float variables among `variables` holding a NaN or an infinity."""
   return [getattr(v, "path", v.name) for v in variables
@@ -210,8 +204,8 @@ def export(family, networks, config, step, export_dir, phase=None):
   """
   nonfinite = nonfinite_variables([v for network in networks.values() for v in network.variables])
   if nonfinite:
-    raise config_lib.StorageError(f"The checkpoint of step {step} holds NaN or infinite weights "
-                                  f"(in {name_some(nonfinite)}); refusing to export it.")
+    raise storage.StorageError(f"The checkpoint of step {step} holds NaN or infinite weights "
+                                  f"(in {storage.name_some(nonfinite)}); refusing to export it.")
   element_shape = tuple(config.element_shape)
   module = make_module(family, networks, config.hparams, element_shape, phase)
   signatures = module.signatures()
@@ -225,10 +219,10 @@ def export(family, networks, config, step, export_dir, phase=None):
       module.metadata = tf.saved_model.Asset(metadata_path)
       tf.saved_model.save(module, partial_path, signatures=signatures)
   except (OSError, tf.errors.OpError) as error:  # A folder that cannot be made, a full disk.
-    if not isinstance(error, OSError) and not config_lib.is_disk_full(error):
+    if not isinstance(error, OSError) and not storage.is_disk_full(error):
       raise
-    reason = "No space left on device" if config_lib.is_disk_full(error) else error.strerror
-    raise config_lib.StorageError(
+    reason = "No space left on device" if storage.is_disk_full(error) else error.strerror
+    raise storage.StorageError(
         f"Cannot write the export {final_path} ({reason}); nothing was left there: fix that "
         f"and export again (`python -m keras_gen.export`).") from error
   return final_path

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from keras_gen.engine import benchmark
+from keras_gen.bench import benchmark
 
 
 def test_matmul_rate_is_a_positive_number_of_gflops():

@@ -12,6 +12,7 @@ from conftest import assert_same_weights
 from conftest import network_weights
 from keras_gen import config as config_lib
 from keras_gen import serving
+from keras_gen import storage
 from keras_gen.engine import checkpoints
 from keras_gen.engine import loop
 from keras_gen.engine import restore
@@ -60,7 +61,7 @@ def test_when_every_checkpoint_is_damaged_the_run_stops_naming_each_file(three_c
   config, _ = three_checkpoints
   for step in (2, 4, 6):
     _overwrite_4_kib_in_the_middle(_data_file(config.model_dir, step))
-  with pytest.raises(config_lib.StorageError) as error:
+  with pytest.raises(storage.StorageError) as error:
     loop.run(config)
   message = str(error.value)
   assert message.startswith("No intact checkpoint to restore: ")
@@ -98,7 +99,7 @@ def test_a_damaged_config_json_is_named_in_one_sentence(tiny_config, contents, p
   with open(path, "wb") as f:
     f.write(contents)
   for attempt in (lambda: loop.run(config), lambda: restore.load_run(config.model_dir)):
-    with pytest.raises(config_lib.StorageError) as error:
+    with pytest.raises(storage.StorageError) as error:
       attempt()
     assert str(error.value).startswith(f"{path} is damaged (")
     assert problem in str(error.value)
@@ -158,7 +159,7 @@ def test_a_checkpoint_save_that_fills_the_disk_stops_the_run_and_leaves_the_prev
     _disk_full()
 
   monkeypatch.setattr(tf.train.CheckpointManager, "save", save_until_the_disk_fills)
-  with pytest.raises(config_lib.StorageError) as error:
+  with pytest.raises(storage.StorageError) as error:
     loop.run(config)
   assert str(error.value) == (
       f"No space left on device for {config.model_dir} (or its export folder); the checkpoint "
@@ -182,7 +183,7 @@ def test_an_export_that_fills_the_disk_leaves_no_version_behind(tiny_config, mon
     raise OSError(28, "No space left on device")
 
   monkeypatch.setattr(tf.saved_model, "save", save_half_then_fill_the_disk)
-  with pytest.raises(config_lib.StorageError, match=(
+  with pytest.raises(storage.StorageError, match=(
       r"^Cannot write the export .*/export/2 \(No space left on device\); nothing was left "
       r"there: fix that and export again")):
     loop.run(config)
@@ -196,7 +197,7 @@ def test_export_refuses_weights_that_are_not_finite(tiny_config):
   run = restore.load_run(config.model_dir)
   run.networks["decoder"].variables[0].assign(
       np.full(run.networks["decoder"].variables[0].shape, np.inf, np.float32))
-  with pytest.raises(config_lib.StorageError, match=(
+  with pytest.raises(storage.StorageError, match=(
       r"^The checkpoint of step 1 holds NaN or infinite weights \(in decoder/[^,]*\); "
       r"refusing to export it\.$")):
     serving.export(run.family, run.networks, run.config, run.step,
@@ -239,7 +240,7 @@ def test_a_full_disk_names_the_newest_checkpoint_that_reads_back_not_the_newest_
   # The run resumes from step 2 (4 is damaged) and the disk is full at its save of step 3.
   monkeypatch.setattr(tf.train.CheckpointManager, "save", _disk_full)
   config.train_steps, config.checkpoint_every = 6, 1
-  with pytest.raises(config_lib.StorageError) as error:
+  with pytest.raises(storage.StorageError) as error:
     loop.run(config)
   assert str(error.value) == (
       f"No space left on device for {config.model_dir} (or its export folder); the checkpoint "

@@ -15,11 +15,13 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_gen"
 LAYERS = [
     ("bottom", ["keras_gen.config", "keras_gen.data", "keras_gen.layers",
                 "keras_gen.losses", "keras_gen.schedule", "keras_gen.plots", "keras_gen.lazy",
-                "keras_gen.machine", "keras_gen.tf_startup", "keras_gen.folders"]),
+                "keras_gen.machine", "keras_gen.tf_startup", "keras_gen.storage"]),
     ("families", ["keras_gen.families", "keras_gen.registry", "keras_gen.serving",
                   "keras_gen.onnx_export"]),
     ("engine", ["keras_gen.engine"]),
-    ("metrics and generation", ["keras_gen.metrics", "keras_gen.generation"]),
+    ("bench", ["keras_gen.bench"]),
+    ("metrics and generation", ["keras_gen.metrics", "keras_gen.generation",
+                                "keras_gen.pretrained"]),
     ("entry points", ["keras_gen", "keras_gen.api", "keras_gen.cli", "keras_gen.train",
                       "keras_gen.export", "keras_gen.evaluate", "keras_gen.generate",
                       "keras_gen.metrics.train_classifier"]),
@@ -27,7 +29,13 @@ LAYERS = [
 # What the metrics and generation layer may use of the engine: rebuilding a run (from a
 # checkpoint or the pretrained zoo) and writing image grids; never the loop.
 ENGINE_FOR_TOOLS = {"keras_gen.engine.restore", "keras_gen.engine.checkpoints",
-                    "keras_gen.engine.summaries", "keras_gen.engine.pretrained"}
+                    "keras_gen.engine.summaries"}
+
+
+def test_the_engine_holds_training_modules_only():
+  assert sorted(path.stem for path in (PACKAGE / "engine").glob("*.py")) == [
+      "__init__", "checkpoints", "lock", "loop", "memory", "restore", "segments",
+      "step_context", "strategies", "summaries"]
 
 
 def _module_name(path):

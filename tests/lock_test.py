@@ -13,8 +13,8 @@ import time
 import pytest
 
 from keras_gen import cli
-from keras_gen import config as config_lib
 from keras_gen import export
+from keras_gen import storage
 from keras_gen.engine import lock
 from keras_gen.engine import loop
 
@@ -27,9 +27,9 @@ def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path):
       holder = json.load(f)
     assert (holder["host"], holder["pid"], holder["command"]) == (
         socket.gethostname(), os.getpid(), "train")
-    with pytest.raises(config_lib.StorageError) as error:
+    with pytest.raises(storage.StorageError) as error:
       lock.acquire(str(tmp_path), "export")
-    with pytest.raises(config_lib.StorageError):
+    with pytest.raises(storage.StorageError):
       lock.refuse_if_held(str(tmp_path))
   assert str(error.value) == (
       f"--model_dir={tmp_path} is in use by train on host {socket.gethostname()}, PID "
@@ -47,7 +47,7 @@ def test_the_lock_of_a_killed_run_is_taken_over_with_a_warning_naming_it(tmp_pat
        "lock.acquire(sys.argv[1], 'train'); print('held', flush=True); time.sleep(600)",
        str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
   assert holder.stdout.readline().strip() == "held"
-  with pytest.raises(config_lib.StorageError, match=f"in use by train on host .*, PID "
+  with pytest.raises(storage.StorageError, match=f"in use by train on host .*, PID "
                                                     f"{holder.pid}, started "):
     lock.acquire(str(tmp_path), "train")
   holder.send_signal(signal.SIGKILL)
@@ -82,13 +82,13 @@ def test_training_and_export_refuse_a_model_dir_in_use(tiny_config):
   config = tiny_config("autoencoder", train_steps=1)
   loop.run(config)
   with lock.hold(config.model_dir, "train"):
-    with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
+    with pytest.raises(storage.StorageError, match="is in use by train on host"):
       loop.run(config)
     # Refused before the data is read (which here would fail), so within seconds.
     config.dataset = "npz:/no/such/data.npz"
-    with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
+    with pytest.raises(storage.StorageError, match="is in use by train on host"):
       loop.run(config)
-    with pytest.raises(config_lib.StorageError, match="is in use by train on host"):
+    with pytest.raises(storage.StorageError, match="is in use by train on host"):
       export.export(config.model_dir)
   export.export(config.model_dir)  # Free again.
 

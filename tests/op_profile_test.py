@@ -1,4 +1,4 @@
-"""keras_gen.engine.op_profile: the work a step executes, op by op."""
+"""keras_gen.bench.op_profile: the work a step executes, op by op."""
 
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
@@ -6,7 +6,7 @@ from tensorflow.python.grappler import tf_optimizer
 from tensorflow.python.training import saver
 
 from keras_gen import losses
-from keras_gen.engine import op_profile
+from keras_gen.bench import op_profile
 
 # One 3x3 convolution of a [2, 8, 8, 3] batch to 4 maps, SAME padding: 2 flops
 # per multiply-add, for every output value.

@@ -1,4 +1,4 @@
-"""The pretrained zoo (keras_gen.engine.pretrained) and the tool that adds to it, end to end."""
+"""The pretrained zoo (keras_gen.pretrained) and the tool that adds to it, end to end."""
 
 import json
 import os
@@ -15,7 +15,7 @@ from keras_gen import config as config_lib
 from keras_gen.data import tfrecords
 from keras_gen.engine import checkpoints
 from keras_gen.engine import loop
-from keras_gen.engine import pretrained
+from keras_gen import pretrained
 from keras_gen.engine import restore
 from keras_gen.generation import latents
 from keras_gen.metrics import evaluation

@@ -18,7 +18,7 @@ import tensorflow as tf
 from conftest import TINY_HPARAMS
 from keras_gen import config as config_lib
 from keras_gen import schedule
-from keras_gen.engine import progan_benchmark
+from keras_gen.bench import progan_benchmark
 from keras_gen.engine import step_context
 from keras_gen.families import progan
 

@@ -7,7 +7,7 @@ step's time goes op by op, and the input pipeline's own rate; `--output`
 writes them as JSON for the zoo's results. `--progan_levels=all` instead times
 a Progressive GAN recipe at every level of detail, at the minibatch its schedule
 uses there, with the executed GFLOP per image and the fraction of the matmul
-rate, and estimates its run's duration (`keras_gen.engine.progan_benchmark`);
+rate, and estimates its run's duration (`keras_gen.bench.progan_benchmark`);
 `--hparams='minibatch_overrides=4:128;8:128;16:128;32:64'` times the official
 code's minibatches instead:
 
@@ -90,7 +90,7 @@ def _modes(benchmark):
 def main(argv):
   cli.start(argv)
   cli.quiet_tensorflow()
-  from keras_gen.engine import benchmark
+  from keras_gen.bench import benchmark
   if FLAGS.progan_levels:
     _write(cli.exit_on_user_error(_progan_levels))
     return
@@ -111,7 +111,7 @@ def main(argv):
 
 
 def _progan_levels():
-  from keras_gen.engine import progan_benchmark  # pylint: disable=g-import-not-at-top
+  from keras_gen.bench import progan_benchmark  # pylint: disable=g-import-not-at-top
   try:
     sides = [] if FLAGS.progan_levels == ["all"] else [int(v) for v in FLAGS.progan_levels]
   except ValueError:

@@ -4,7 +4,7 @@
   python tools/pretrained.py list
   python tools/pretrained.py verify
 
-`add` writes zoo/pretrained/NAME/ (`keras_gen.engine.pretrained` describes the
+`add` writes zoo/pretrained/NAME/ (`keras_gen.pretrained` describes the
 two files) from the run's newest checkpoint (or --checkpoint): the weights in
 --storage_dtype, and a manifest with the recipe, the step, the metric values
 `keras_gen.evaluate --model_dir` (or the training's --metrics) wrote for that
@@ -91,7 +91,7 @@ def _storage_difference(run, run_config, storage_dtype):
   """(outputs' difference, weights digest) between the trained networks and the same
   networks after storage (weights cast to storage_dtype and back to float32)."""
   from keras_gen.engine import checkpoints  # pylint: disable=g-import-not-at-top
-  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   from keras_gen.generation import latents  # pylint: disable=g-import-not-at-top
   from keras_gen.generation import models  # pylint: disable=g-import-not-at-top
@@ -118,7 +118,7 @@ def _storage_difference(run, run_config, storage_dtype):
 def add():
   """Writes zoo/pretrained/NAME/ from FLAGS.model_dir; returns the manifest."""
   from keras_gen.engine import checkpoints  # pylint: disable=g-import-not-at-top
-  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   if not FLAGS.model_dir or not FLAGS.name:
     raise config_lib.ConfigError("add needs --model_dir (a finished run) and --name.")
@@ -145,7 +145,7 @@ def add():
 
 
 def _list(root):
-  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   for name in pretrained.names(root):
     with open(os.path.join(root, name, pretrained.MANIFEST)) as f:
       manifest = json.load(f)
@@ -156,7 +156,7 @@ def _list(root):
 
 
 def _verify(root):
-  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   for name in pretrained.names(root):
     pretrained.read_manifest(os.path.join(root, name))
     print(f"{name}: every file matches its SHA-256")
@@ -169,7 +169,7 @@ def main(argv):
   if len(argv) != 2 or argv[1] not in COMMANDS:
     cli.usage_error(f"Give one command: {', '.join(COMMANDS)} (got {argv[1:]}).")
   cli.quiet_tensorflow()
-  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   root = FLAGS.root or pretrained.PRETRAINED_DIR
   if argv[1] == "add":
     folder, manifest = cli.exit_on_user_error(add)

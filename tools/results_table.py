@@ -42,6 +42,7 @@ from absl import flags  # noqa: E402
 from keras_gen import cli  # noqa: E402
 from keras_gen import config as config_lib  # noqa: E402
 from keras_gen import machine  # noqa: E402
+from keras_gen import storage
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_MARKER = "<!-- results-table:start -->"
@@ -410,7 +411,7 @@ def main(argv):
   stale = [path for path, (current, updated) in updates.items() if updated != current]
   if not FLAGS.check:
     for path in stale:
-      config_lib.write_atomically(path, updates[path][1])
+      storage.write_atomically(path, updates[path][1])
   if FLAGS.check:
     if stale:
       print(f"The results tables in {', '.join(stale)} differ from the recipes' measured "

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import registry
+from keras_gen import storage
 
 # Fields that make a model_dir belong to one run; a resumed run must match them.
 IDENTITY_FIELDS = ("model", "dataset", "resolution")
@@ -207,7 +208,7 @@ def restore(checkpoint, paths, partial=False):
           f"written by a different configuration ({str(e).splitlines()[0]}).") from e
     return path
   if damaged:
-    raise config_lib.StorageError(
+    raise storage.StorageError(
         f"No intact checkpoint to restore: {'; '.join(damaged)} is damaged or missing; restore "
         f"the files from a copy, or move them away to start over.")
   return None
@@ -261,7 +262,7 @@ def read_run_config(model_dir):
     problem = (f"unknown fields {sorted(unknown)}" if unknown
                else registry.run_config_problem(run_config))
   if problem is not None:
-    raise config_lib.StorageError(
+    raise storage.StorageError(
         f"{path} is damaged ({problem}), not the configuration object a run writes; delete "
         f"it and rerun the training command that made this folder, or use a new --model_dir.")
   return run_config
@@ -321,7 +322,7 @@ def read_latest_step(model_dir):
 
 
 def write_run_config(config):
-  config_lib.write_atomically(os.path.join(config.model_dir, "config.json"), config.to_json())
+  storage.write_atomically(os.path.join(config.model_dir, "config.json"), config.to_json())
 
 
 def weights_digest(networks, phase=None):

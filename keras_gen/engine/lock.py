@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 
-from keras_gen import config as config_lib
+from keras_gen import storage
 
 LOCK_FILE = "lock"
 
@@ -41,7 +41,7 @@ def _describe(holder):
 
 
 def _in_use(model_dir, holder):
-  return config_lib.StorageError(
+  return storage.StorageError(
       f"--model_dir={model_dir} is in use by {_describe(holder)}; wait for it to end or use "
       f"another --model_dir.")
 
@@ -118,11 +118,11 @@ def _cannot_write(model_dir, error):
   """The StorageError for a lock file that cannot be created or written: a full disk, or a
   folder that is read-only or cannot hold files (/proc/self)."""
   path = os.path.join(model_dir, LOCK_FILE)
-  if config_lib.is_disk_full(error):
-    return config_lib.StorageError(
+  if storage.is_disk_full(error):
+    return storage.StorageError(
         f"No space left on device for --model_dir={model_dir} (writing {path}); nothing was "
         f"written: free space and rerun the same command.")
-  return config_lib.StorageError(
+  return storage.StorageError(
       f"--model_dir={model_dir} is not writable (cannot create {path}: {error.strerror}); "
       f"make it writable, or work on a writable copy of it.")
 

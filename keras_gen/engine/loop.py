@@ -25,6 +25,7 @@ from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import registry
 from keras_gen import serving
+from keras_gen import storage
 from keras_gen.engine import checkpoints
 from keras_gen.engine import lock
 from keras_gen.engine import memory
@@ -259,9 +260,9 @@ def run(config, snapshot=None):
     with precision_and_state(config, family, strategy, plan) as (chief, state):
       return _train(config, family, strategy, plan, chief, state, snapshot)
   except (OSError, tf.errors.OpError) as error:
-    if not config_lib.is_disk_full(error):
+    if not storage.is_disk_full(error):
       raise
-    raise config_lib.StorageError(
+    raise storage.StorageError(
         f"No space left on device for {config.model_dir} (or its export folder); "
         f"{_what_is_intact(os.path.join(config.model_dir, 'checkpoints'))}.") from error
 
@@ -446,7 +447,7 @@ def finish(config, family, strategy, state, chief, step, result, scratch_dir, ex
           f"lower the learning rates.", file=sys.stderr, flush=True)
   nonfinite = serving.nonfinite_variables(step_writes(state))
   if nonfinite:
-    raise NonFiniteError(f"Step {step}: NaN or infinity in {serving.name_some(nonfinite)}; "
+    raise NonFiniteError(f"Step {step}: NaN or infinity in {storage.name_some(nonfinite)}; "
                          f"the run is not exported.")
   result["weights_digest"] = checkpoints.weights_digest(state.networks, state.phase)
   print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)

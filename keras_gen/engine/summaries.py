@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from keras_gen import config as config_lib
+from keras_gen import storage
 
 
 def image_grid(images, columns=None):
@@ -29,7 +29,7 @@ def image_grid(images, columns=None):
 
 def write_png(path, grid):
   """Writes a [1, H, W, C] uint8 grid as a PNG, via a temporary name."""
-  config_lib.write_atomically(path, tf.io.encode_png(grid[0]).numpy())
+  storage.write_atomically(path, tf.io.encode_png(grid[0]).numpy())
 
 
 # The TrainConfig fields shown on the HParams dashboard beside the model's hyperparameters.

@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
-from keras_gen import folders
 from keras_gen import plots
+from keras_gen import storage
 from keras_gen.engine import summaries
 from keras_gen.generation import gif
 from keras_gen.generation import latents
@@ -52,7 +52,7 @@ def run(options):
   if options.mp4:
     gif.check_mp4_writer()
   model = models.load(options.model_dir, options.saved_model, options.pretrained, options.step)
-  folders.check_writable(_output_dir(options),
+  storage.check_writable(_output_dir(options),
                          "choose another folder for the pictures with --output_dir=FOLDER")
   result = Result()
   if options.tensorboard:
@@ -223,7 +223,7 @@ def grid(model, options, result):
   latents_path = path[:-len(".png")] + "_latents.npy"
   buffer = io.BytesIO()
   np.save(buffer, z)
-  config_lib.write_atomically(latents_path, buffer.getvalue())
+  storage.write_atomically(latents_path, buffer.getvalue())
   result.paths.append(latents_path)
   result.notes.append(f"Wrote {latents_path} (z of the cells, row by row: use with --latents)")
 
@@ -368,7 +368,7 @@ def reconstruct(model, options, result):
   bands = [layout.table(cells[:, band]) for band in range(rows)]
   path = _write_picture(options, model, f"reconstruct{count}", layout.stacked(bands), result)
   json_path = path[:-len(".png")] + ".json"
-  config_lib.write_atomically(json_path, json.dumps({
+  storage.write_atomically(json_path, json.dumps({
       "model": model.name, "step": model.step, "split": options.split,
       "layout": f"bands of three rows (inputs, reconstructions, |error| maps brightened "
                 f"x{layout.ERROR_GAIN:g}), images left to right then band by band",

@@ -16,6 +16,7 @@ import struct
 import numpy as np
 
 from keras_gen import config as config_lib
+from keras_gen import storage
 
 _MAX_CODE = 4096  # GIF's LZW codes have at most 12 bits.
 
@@ -137,7 +138,7 @@ def encode_gif(frames, fps=24, loop=0):
 
 def write_gif(path, frames, fps=24):
   """Writes frames (uint8 [T, H, W, C]) as a looping GIF at `path`, via a temporary name."""
-  config_lib.write_atomically(path, encode_gif(frames, fps))
+  storage.write_atomically(path, encode_gif(frames, fps))
 
 
 def mp4_writer_available():

@@ -84,8 +84,8 @@ def from_checkpoint(model_dir, checkpoint_path=None, step=None):
 
 
 def from_pretrained(name_or_folder):
-  """A model of the pretrained zoo (`keras_gen.engine.pretrained`), by name or folder."""
-  from keras_gen.engine import pretrained  # pylint: disable=g-import-not-at-top
+  """A model of the pretrained zoo (`keras_gen.pretrained`), by name or folder."""
+  from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   return from_run(pretrained.load_run(name_or_folder))
 
 

@@ -9,10 +9,10 @@ import time
 
 from keras_gen import config as config_lib
 from keras_gen import data
-from keras_gen import folders
 from keras_gen import machine
 from keras_gen import metrics as metrics_lib
 from keras_gen import registry
+from keras_gen import storage
 from keras_gen.metrics import image_sets
 from keras_gen.metrics import subject as subject_lib
 
@@ -26,7 +26,7 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
   config_lib.check_model_source(model_dir, saved_model, pretrained, step)
   functions = _metric_functions(metric_names)
   if pretrained:
-    from keras_gen.engine import pretrained as pretrained_lib  # pylint: disable=g-import-not-at-top
+    from keras_gen import pretrained as pretrained_lib  # pylint: disable=g-import-not-at-top
     subject = subject_lib.from_run(pretrained_lib.load_run(pretrained))
     source = subject.run.checkpoint_path
     output = output or os.path.join(
@@ -37,7 +37,7 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
     source = model_dir or saved_model
   output = output or _default_output(model_dir, saved_model, subject.metadata["step"])
   # Before the metrics run, which may take an hour, not after.
-  folders.check_writable(os.path.dirname(output) or ".",
+  storage.check_writable(os.path.dirname(output) or ".",
                          "pass --output=PATH to write the results elsewhere")
   return evaluate_subject(subject, functions, source, dataset, data_dir,
                           split, num_samples, seed, output, extra)
@@ -182,9 +182,9 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   results["machine"] = machine.describe()
   results["machine"]["other_load_cores"] = other_load.stop()
   try:
-    config_lib.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
+    storage.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
   except OSError as error:
-    raise config_lib.StorageError(
+    raise storage.StorageError(
         f"Cannot write the results {output} ({error.strerror}); pass --output=PATH to write "
         f"them elsewhere.") from error
   results["output"] = output

@@ -33,7 +33,7 @@ from keras_gen import data
 from keras_gen import machine
 from keras_gen import registry
 from keras_gen.engine import loop
-from keras_gen.engine import op_profile
+from keras_gen.bench import op_profile
 from keras_gen.engine import segments
 from keras_gen.engine import strategies
 

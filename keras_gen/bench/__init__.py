@@ -1,0 +1,1 @@
+"""Benchmarks and the op profiler, used by tools/benchmark.py and never by training."""

@@ -1,0 +1,55 @@
+"""Files and folders: atomic writes, disk-full and unwritable-folder errors, said in one sentence."""
+
+import errno
+import os
+import tempfile
+
+
+def check_writable(folder, elsewhere):
+  """Raises StorageError naming `folder` if a file cannot be created in it or, while it does
+  not exist, in the nearest existing folder above it (where it would be made).
+
+  `elsewhere` says how to write somewhere else (e.g. "pass --output=PATH"). The
+  probe file is removed at once; nothing is left, not even `folder`.
+  """
+  existing = os.path.abspath(folder)
+  while not os.path.isdir(existing):
+    if os.path.lexists(existing):
+      raise StorageError(
+          f"{folder} cannot be created: {existing} is a file, not a folder; {elsewhere}.")
+    existing = os.path.dirname(existing)
+  try:
+    descriptor, probe = tempfile.mkstemp(prefix=".write-check-", dir=existing)
+  except OSError as error:
+    where = (f"{folder} is not writable" if existing == os.path.abspath(folder)
+             else f"{folder} cannot be created: {existing} is not writable")
+    raise StorageError(f"{where} ({error.strerror}); {elsewhere}.") from error
+  os.close(descriptor)
+  os.remove(probe)
+
+
+class StorageError(RuntimeError):
+  """A run's files cannot be used or written: damaged bytes, no space left, a folder in use
+  by another run or not creatable. The message names the file and what is still intact."""
+
+
+def is_disk_full(error):
+  """True for an OSError or TensorFlow error that says the disk or quota is full."""
+  return (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+          or "No space left on device" in str(error) or "Disk quota exceeded" in str(error))
+
+
+def write_atomically(path, contents):
+  """Writes str or bytes `contents` to `path` (creating its folder) through a temporary
+  name, so that a reader never sees half a file."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  partial = path + ".partial"
+  with open(partial, "wb" if isinstance(contents, bytes) else "w") as f:
+    f.write(contents)
+  os.replace(partial, path)
+
+
+def name_some(names, count=3):
+  """The first `count` names, and "and N more" for the rest."""
+  more = f" and {len(names) - count} more" if len(names) > count else ""
+  return ", ".join(names[:count]) + more
