@@ -3,6 +3,7 @@ file and what it holds in one sentence, and a healthy run prints no TensorFlow C
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -103,11 +104,14 @@ def test_a_level_cut_inside_a_record_after_the_start_check_is_named_with_both_co
       f"the dataset with tools/dataset_tool.py.")
 
 
-def test_a_progan_run_prints_no_tensorflow_cpp_line_about_onednn_dtypes(tmp_path):
+def test_a_progan_run_prints_no_tensorflow_cpp_line(tmp_path):
   path = _dataset(tmp_path)
   with open(os.path.join(path, "dataset.json")) as f:
     assert sorted(json.load(f)["files"]) == ["ds-r02.tfrecords", "ds-r03.tfrecords"]
   result = _train(path, tmp_path / "run")
   assert result.returncode == 0, result.stderr[-3000:]
+  # TensorFlow's C++ log lines look like 'E0000 00:00:1796536890.335660 10681 util.cc:131] ...':
+  # the oneDNN uint8 notice (a uint8 transpose) and grappler's "remapper failed" (LeakyRelu's
+  # gradient) were two; both causes are gone, nothing is filtered.
   assert [line for line in result.stderr.splitlines()
-          if "util.cc" in line or "oneDNN supports" in line] == []
+          if re.match(r"[IWEF]\d{4} ", line)] == []

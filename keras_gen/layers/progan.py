@@ -126,7 +126,10 @@ class MinibatchStddev(layers.Layer):
 
 
 def leaky_relu(x):
-  return keras.ops.leaky_relu(x, negative_slope=LEAKY_RELU_SLOPE)
+  # max(x, 0.2 x), as the paper's code writes it. TensorFlow 2.21's graph optimizer fails on
+  # the LeakyRelu op here (its gradient reads the conv's bias add, which the remapper fuses
+  # away) and logs "remapper failed" on every run; the values are the same.
+  return tf.maximum(x, LEAKY_RELU_SLOPE * x)
 
 
 def upsample(x, factor=2):
