@@ -37,7 +37,7 @@ def export(model_dir, export_dir="", checkpoint="", export_format="saved_model",
   with lock.hold(model_dir, "export") if holds_run else contextlib.nullcontext():
     run = restore.load_run(model_dir, checkpoint or None, step)
     export_dir = export_dir or os.path.join(model_dir, "export")
-    path = serving.export(run.family, run.networks, run.config, run.step, export_dir, run.phase)
+    path = serving.export(run.family, run.networks, run.config, run.step, export_dir, run.family_state)
     if export_format != "onnx":
       return [path]
     from keras_gen import onnx_export

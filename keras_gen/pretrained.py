@@ -4,9 +4,9 @@ Each model is a folder `zoo/pretrained/NAME/` with two files:
 
   weights.npz    every variable of every network of the run (D and moving
                  averages included, so evaluation and the linear probe work as
-                 from a checkpoint) and, for Progressive GAN, the phase state;
+                 from a checkpoint) and the family's state (Progressive GAN's);
                  key "<network>/<index>" in the network's creation order (the
-                 order its checkpoints use), "phase/<name>" for the phase state.
+                 order its checkpoints use), "<state name>/<variable name>".
   manifest.json  the run's config, recipe, step, metric values, the storage
                  dtype and the SHA-256 and size of weights.npz.
 
@@ -30,7 +30,6 @@ import os
 import numpy as np
 
 from keras_gen import config as config_lib
-from keras_gen import schedule
 from keras_gen import serving
 from keras_gen.engine import checkpoints
 from keras_gen.engine import restore
@@ -41,7 +40,6 @@ WEIGHTS = "weights.npz"
 BUDGET_BYTES = 20 * 1000 * 1000  # Every shipped model together (the issue's 20 MB).
 STORAGE_DTYPES = ("float16", "float32")
 FLOAT16_MAX = float(np.finfo(np.float16).max)
-PHASE_VARIABLES = ("images_shown", "phase", "level", "alpha")
 # Fields of a run's config that name folders of the machine it ran on.
 LOCAL_FIELDS = ("model_dir", "export_dir", "data_dir")
 
@@ -94,17 +92,17 @@ def load_run(name_or_folder):
   """The networks of a pretrained model, as a restore.RestoredRun (float32 variables)."""
   folder = folder_of(name_or_folder)
   manifest = read_manifest(folder)
-  config, family, networks, phase = restore.build_networks(manifest["config"])
+  config, family, networks, family_state = restore.build_networks(manifest["config"])
   with np.load(os.path.join(folder, WEIGHTS), allow_pickle=False) as stored:
-    assign_arrays(networks, phase, stored, f"{folder}/{WEIGHTS}")
-  config = schedule.config_at_level(config, phase)
-  return restore.RestoredRun(config, family, networks, int(manifest["step"]), folder, phase)
+    assign_arrays(networks, family_state, stored, f"{folder}/{WEIGHTS}")
+  return restore.RestoredRun(family.config_at(config, family_state), family, networks,
+                             int(manifest["step"]), folder, family_state)
 
 
-def assign_arrays(networks, phase, arrays, source):
+def assign_arrays(networks, family_state, arrays, source):
   """Reads {key: array} (as `stored_arrays` makes them) into the variables, cast to each
   variable's dtype; ConfigError naming `source` if a key is missing or a shape differs."""
-  for key, variable in _variables(networks, phase).items():
+  for key, variable in _variables(networks, family_state).items():
     if key not in arrays:
       raise config_lib.ConfigError(f"{source} has no {key!r}: it does not hold the networks "
                                    f"its manifest's config builds.")
@@ -116,20 +114,21 @@ def assign_arrays(networks, phase, arrays, source):
     variable.assign(value.astype(getattr(variable.dtype, "as_numpy_dtype", variable.dtype)))
 
 
-def _variables(networks, phase):
-  """{"<network>/<index>" or "phase/<name>": variable}, in checkpoint order."""
+def _variables(networks, family_state):
+  """{"<network>/<index>" or "<state name>/<name>": variable}, in checkpoint order."""
   variables = {f"{name}/{index:04d}": variable
                for name, network in networks.items()
                for index, variable in enumerate(network.variables)}
-  if phase is not None:
-    variables.update({f"phase/{name}": getattr(phase, name) for name in PHASE_VARIABLES})
+  if family_state is not None:
+    variables.update({f"{family_state.name}/{name}": variable
+                      for name, variable in family_state.named_variables().items()})
   return variables
 
 
-def stored_arrays(networks, phase, storage_dtype):
+def stored_arrays(networks, family_state, storage_dtype):
   """({key: numpy array as stored}, [keys of float32 variables kept float32])."""
   arrays, kept = {}, []
-  for key, variable in _variables(networks, phase).items():
+  for key, variable in _variables(networks, family_state).items():
     value = np.asarray(variable.numpy())
     if storage_dtype == "float16" and value.dtype == np.float32:
       if np.all(np.isfinite(value)) and np.abs(value).max(initial=0.0) <= FLOAT16_MAX:
@@ -144,7 +143,7 @@ def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
           budget_bytes=BUDGET_BYTES):
   """Writes `run`'s networks and the manifest to `folder`, replacing it only when complete.
 
-  run_config: the run's config.json dict (a phased run's `run.config` is at its
+  run_config: the run's config.json dict (a growing model's `run.config` is at its
   level, the networks are built at the full size). manifest_fields: what the
   caller knows (name, recipe, metrics, ...); the config, step, storage and file
   hashes are added here. Raises ConfigError, leaving the folder as it was, if
@@ -153,7 +152,7 @@ def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
   if storage_dtype not in STORAGE_DTYPES:
     raise config_lib.ConfigError(
         f"--storage_dtype={storage_dtype!r} is not one of {', '.join(STORAGE_DTYPES)}.")
-  arrays, kept = stored_arrays(run.networks, run.phase, storage_dtype)
+  arrays, kept = stored_arrays(run.networks, run.family_state, storage_dtype)
   with serving.published_folder(folder) as partial:
     weights_path = os.path.join(partial, WEIGHTS)
     with open(weights_path, "wb") as f:
@@ -163,7 +162,7 @@ def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
         "model": run.config.model, "dataset": run.config.dataset, "step": run.step,
         "element_shape": list(run.config.element_shape),
         "storage_dtype": storage_dtype, "loaded_as": "float32", "kept_float32": kept,
-        "weights_digest_before_storage": checkpoints.weights_digest(run.networks, run.phase),
+        "weights_digest_before_storage": checkpoints.weights_digest(run.networks, run.family_state),
         "config": {**run_config, **{field: "" for field in LOCAL_FIELDS}},
         "files": {WEIGHTS: {"sha256": sha256_of(weights_path),
                             "bytes": os.path.getsize(weights_path)}},

@@ -9,8 +9,31 @@ variable (`context.phase.alpha`), so alpha changes never retrace.
 """
 
 import dataclasses
+from typing import Callable
 
 import tensorflow as tf
+
+SUMMARY_EXAMPLES = 64
+
+
+@dataclasses.dataclass
+class Segment:
+  """Steps from the current one to end_step, with one input pipeline and batch size."""
+  end_step: int
+  global_batch_size: int    # Examples per minibatch, summed over replicas.
+  examples_per_step: int    # global_batch_size times the minibatches one step takes.
+  input_fn: Callable        # For strategy.distribute_datasets_from_function.
+  summary_batch: object     # uint8 images or float32 points, held out, to log.
+  before_step: Callable | None = None  # Runs in the step's graph before strategy.run.
+  after_step: Callable | None = None   # Runs in the step's graph after it.
+
+
+def reset_optimizer(optimizer):
+  """Zeros an optimizer's slots and step count; the learning rate and loss scale stay."""
+  inner = getattr(optimizer, "inner_optimizer", optimizer)
+  for variable in inner.variables:
+    if variable is not inner._learning_rate:  # pylint: disable=protected-access
+      variable.assign(tf.zeros_like(variable))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +70,14 @@ class PhaseState(tf.Module):
     self.level = tf.Variable(0, dtype=tf.int64, trainable=False, name="level")
     self.alpha = tf.Variable(1.0, dtype=tf.float32, trainable=False, name="alpha")
 
+  def named_variables(self):
+    """{name: variable} in the order the weights digest and the pretrained format use."""
+    return {"images_shown": self.images_shown, "phase": self.phase, "level": self.level,
+            "alpha": self.alpha}
+
   def values(self):
     """[images_shown, phase, level, alpha] as Python numbers."""
-    return [v.numpy().item() for v in (self.images_shown, self.phase, self.level, self.alpha)]
+    return [v.numpy().item() for v in self.named_variables().values()]
 
 
 def phase_starts(phases):
@@ -86,10 +114,10 @@ def rampup_factor(images_shown, rampup_kimg):
   return tf.exp(-5.0 * tf.square(1.0 - tf.minimum(progress, 1.0)))
 
 
-def config_at_level(config, state):
+def config_at_level(config, family_state):
   """`config` with element_shape [2^level, 2^level, C], the level `state` is at (as it is
   without a state or before the first phase): the size G makes, for exports and metrics."""
-  level = 0 if state is None else int(state.level.numpy())
+  level = 0 if family_state is None else int(family_state.level.numpy())
   if level == 0:
     return config
   size = 2 ** level

@@ -161,15 +161,16 @@ def output_kind(family, element_shape):
   return family.KIND
 
 
-def make_module(family, networks, hparams, element_shape, phase=None):
-  """The SavedModel module of a family's serving functions (a phased family's at `phase`)."""
-  functions = family.serving(networks, hparams, phase)
+def make_module(family, networks, hparams, element_shape, family_state=None):
+  """The SavedModel module of a family's serving functions (at the family's state)."""
+  functions = family.serving(networks, hparams, family_state)
   if isinstance(functions, base.AutoencoderServing):
     module = AutoencoderModule(networks, functions, element_shape)
   else:
     module = GeneratorModule(networks, functions, output_kind(family, element_shape))
-  if phase is not None:
-    module.phase = phase  # Tracked, so that the alpha variable G_ema reads is saved.
+  if family_state is not None:
+    # Tracked, so that the variables the serving functions read (ProGAN's alpha) are saved.
+    setattr(module, family_state.name, family_state)
   return module
 
 
@@ -194,7 +195,7 @@ def nonfinite_variables(variables):
           if tf.as_dtype(v.dtype).is_floating and not np.isfinite(v.numpy()).all()]
 
 
-def export(family, networks, config, step, export_dir, phase=None):
+def export(family, networks, config, step, export_dir, family_state=None):
   """Writes EXPORT_DIR/<step>/ atomically and returns its path.
 
   The SavedModel is written under a temporary name and renamed into place, so a
@@ -207,7 +208,7 @@ def export(family, networks, config, step, export_dir, phase=None):
     raise storage.StorageError(f"The checkpoint of step {step} holds NaN or infinite weights "
                                   f"(in {storage.name_some(nonfinite)}); refusing to export it.")
   element_shape = tuple(config.element_shape)
-  module = make_module(family, networks, config.hparams, element_shape, phase)
+  module = make_module(family, networks, config.hparams, element_shape, family_state)
   signatures = module.signatures()
   final_path = os.path.join(export_dir, str(int(step)))
   try:

@@ -16,12 +16,21 @@ HOOK_PARAMETERS = {
     "optimizers": ["hparams", "networks"],
     "train_step": ["networks", "optimizers", "batch", "context", "hparams"],
     "summaries": ["networks", "batch", "context", "hparams"],
-    "serving": ["networks", "hparams", "phase"],
+    "serving": ["networks", "hparams", "family_state"],
     "validate_hparams": ["hparams"],
     "minibatches_per_step": ["hparams"],
-    "phases": ["hparams", "element_shape"],
-    "features": ["networks", "hparams", "phase"],
+    "make_state": [],
+    "make_schedule": ["config", "replicas"],
+    "resolutions": ["hparams", "element_shape"],
+    "config_at": ["config", "family_state"],
+    "features": ["networks", "hparams", "family_state"],
 }
+# Hooks whose last parameter, the family's state, is passed by position under any name.
+STATE_HOOKS = ("serving", "features")
+
+
+def _named(hook, parameters):
+  return parameters[:-1] if hook in STATE_HOOKS else parameters
 
 
 def _parameters(function):
@@ -36,9 +45,11 @@ def test_every_registered_family_satisfies_the_interface(model):
   assert family.DATA_KINDS and set(family.DATA_KINDS) <= {"images", "points"}
   for hook, parameters in HOOK_PARAMETERS.items():
     function = getattr(family, hook)
-    if hook == "phases" and function is None:
+    if function is None:
       continue
-    assert _parameters(function)[:len(parameters)] == parameters, (model, hook)
+    names = _parameters(function)[:len(parameters)]
+    assert len(names) == len(parameters), (model, hook)
+    assert _named(hook, names) == _named(hook, parameters), (model, hook)
   hparams = config_lib.resolve_hparams(model, family.DEFAULT_HPARAMS, presets)
   family.validate_hparams(hparams)
   assert family.minibatches_per_step(hparams) >= 1
@@ -48,14 +59,16 @@ def test_every_registered_family_satisfies_the_interface(model):
 def test_a_module_declares_its_hooks_with_the_interfaces_parameters(model):
   family, _ = registry.get_family(model)
   module = importlib.import_module(family.name)
-  phased = getattr(module, "phases", None) is not None
+  stateful = getattr(module, "make_state", None) is not None
   for hook in base.REQUIRED + base.OPTIONAL:
     function = getattr(module, hook, None)
     if not callable(function):
       continue
     expected = HOOK_PARAMETERS[hook]
-    if hook in ("serving", "features") and not phased:
-      expected = expected[:-1]  # Only a phased family's read the phase state.
+    if hook in STATE_HOOKS and not stateful:
+      expected = expected[:-1]  # Only a family with a state reads it.
+    elif hook in STATE_HOOKS:
+      expected = expected[:-1] + [list(inspect.signature(function).parameters)[2]]
     # Extra parameters must have defaults (autoencoder.serving's `code`).
     signature = inspect.signature(function)
     assert list(signature.parameters)[:len(expected)] == expected, (model, hook)
@@ -75,10 +88,10 @@ def test_a_module_without_a_required_hook_is_refused_naming_it():
     base.Family.from_module(module)
 
 
-def test_optional_hooks_default_to_one_minibatch_no_phases_and_an_autoencoders_code():
+def test_optional_hooks_default_to_one_minibatch_no_schedule_no_state_and_an_autoencoders_code():
   family, _ = registry.get_family("autoencoder")
-  assert family.phases is None
+  assert family.make_schedule is None and family.make_state() is None
   assert family.minibatches_per_step({}) == 1
   assert family.validate_hparams is not None
   gan, _ = registry.get_family("progan")
-  assert gan.phases is not None
+  assert gan.make_schedule is not None

@@ -150,7 +150,7 @@ def test_progan_features_of_a_batch_not_divisible_by_the_stddev_group_keep_its_g
     progan_run):
   run = subject_lib.from_model_dir(progan_run.model_dir).run
   features = linear_probe.feature_extractor(run.family, run.networks, progan_run.hparams,
-                                            "progan", run.phase)[0]
+                                            "progan", run.family_state)[0]
   images = image_sets.box_filtered(_separable_source(7, 3, "test"), 8).examples
   seven, six = linear_probe.extract(features, images), linear_probe.extract(features, images[:6])
   assert seven.shape == (7, 4 * 4 * 8)

@@ -69,7 +69,7 @@ def test_a_phased_runs_largest_minibatch_is_named_by_its_phase(monkeypatch):
   assert (estimate.side, estimate.batch_size) == (8, 1000000)
   monkeypatch.setattr(memory, "available_bytes", lambda: 2 * GB)
   with pytest.raises(config_lib.ConfigError, match=(
-      r"^The 8x8 phase's minibatch of 1000000 needs about [\d.]+ GB for one progan step "
+      r"^The minibatch of 1000000 at 8x8 needs about [\d.]+ GB for one progan step "
       r"\(weights [\d.]+ MB, activations [\d.]+ GB\), more than the 2.0 GB this machine has "
       r"available; lower minibatch_default or minibatch_overrides in --hparams\.$")):
     memory.check(config, family, (8, 8, 1), tf.distribute.get_strategy())

@@ -1,4 +1,4 @@
-"""Phased training (engine.segments.PhasedSchedule) with Progressive GAN on tiny 8x8 and 16x16 data."""
+"""Phased training (families/progan_schedule.py) with Progressive GAN on tiny 8x8 and 16x16 data."""
 
 import glob
 import json
@@ -101,8 +101,8 @@ def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one
   assert second["start_step"] == 4 and second["step"] == 6 and second["alpha"] == 0.75
   whole_weights, halves_weights = network_weights(whole.model_dir), network_weights(halves.model_dir)
   # The phase state [images_shown, phase, level, alpha] is checkpointed with the networks.
-  assert restore.load_run(halves.model_dir).phase.values() == [48, 1, 3, 0.75]
-  assert restore.load_run(whole.model_dir).phase.values() == [48, 1, 3, 0.75]
+  assert restore.load_run(halves.model_dir).family_state.values() == [48, 1, 3, 0.75]
+  assert restore.load_run(whole.model_dir).family_state.values() == [48, 1, 3, 0.75]
   assert_same_weights(whole_weights, halves_weights)
 
   samples = os.listdir(os.path.join(whole.model_dir, "samples"))
@@ -293,7 +293,7 @@ def test_restore_mode_reloads_a_progan_checkpoint_and_stops_when_the_nan_recurs(
     loop.run(config)
   assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("-2")
   # The checkpoint it restored holds the phase state of the end of the 4x4 phase.
-  assert restore.load_run(config.model_dir).phase.values() == [16, 0, 2, 1.0]
+  assert restore.load_run(config.model_dir).family_state.values() == [16, 0, 2, 1.0]
 
 
 @requires_debian_fashion_mnist

@@ -153,7 +153,7 @@ def test_values_beyond_float16_are_kept_as_float32(added):
   variable = run.networks["G"].variables[0]
   variable.assign(np.full(variable.shape, 1e6, np.float32))
 
-  arrays, kept = pretrained.stored_arrays(run.networks, run.phase, "float16")
+  arrays, kept = pretrained.stored_arrays(run.networks, run.family_state, "float16")
 
   assert kept == ["G/0000"] and arrays["G/0000"].dtype == np.float32
   assert arrays["G/0001"].dtype == np.float16
@@ -175,10 +175,10 @@ def test_a_progressive_gan_keeps_its_phase_and_level(tmp_path):
                    storage_dtype="float32")
   loaded = pretrained.load_run(folder)
 
-  assert loaded.phase.values() == run.phase.values()
+  assert loaded.family_state.values() == run.family_state.values()
   assert loaded.config.element_shape == [4, 4, 1]
-  assert checkpoints.weights_digest(loaded.networks, loaded.phase) == (
-      checkpoints.weights_digest(run.networks, run.phase))
+  assert checkpoints.weights_digest(loaded.networks, loaded.family_state) == (
+      checkpoints.weights_digest(run.networks, run.family_state))
   assert keras_gen.load(folder).sample(3).shape == (3, 4, 4, 1)
 
 

@@ -44,7 +44,7 @@ def test_the_celeba_hq_networks_at_full_width_take_a_finite_step_at_every_level_
   phase.alpha.assign(0.5)
   for level in range(2, 8):
     context = step_context.StepContext(step=tf.constant(level, tf.int64), seed=0,
-                                       global_batch_size=2, phase=phase)
+                                       global_batch_size=2, family_state=phase)
     images = tf.random.stateless_uniform([2, 2 ** level, 2 ** level, 3], [0, level], -1.0, 1.0)
     before = [v.numpy() for v in networks["D"].variables_at(level)]
     losses = progan.train_step(networks, optimizers, {"images": images}, context, hparams)

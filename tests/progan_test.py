@@ -31,7 +31,7 @@ def _context(batch_size, step=0, phase=None):
   """A step's context; the phase state's alpha is 1 unless `phase` says otherwise."""
   return step_context.StepContext(step=tf.constant(step, tf.int64), seed=0,
                                   global_batch_size=batch_size,
-                                  phase=phase or schedule.PhaseState())
+                                  family_state=phase or schedule.PhaseState())
 
 
 def test_every_stage_runs_forward_and_one_train_step_with_finite_losses():

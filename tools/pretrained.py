@@ -95,12 +95,11 @@ def _storage_difference(run, run_config, storage_dtype):
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   from keras_gen.generation import latents  # pylint: disable=g-import-not-at-top
   from keras_gen.generation import models  # pylint: disable=g-import-not-at-top
-  from keras_gen import schedule  # pylint: disable=g-import-not-at-top
-  arrays, _ = pretrained.stored_arrays(run.networks, run.phase, storage_dtype)
-  config, family, networks, phase = restore.build_networks(run_config)
-  pretrained.assign_arrays(networks, phase, arrays, "the stored weights")
-  stored = restore.RestoredRun(schedule.config_at_level(config, phase), family, networks,
-                               run.step, "", phase)
+  arrays, _ = pretrained.stored_arrays(run.networks, run.family_state, storage_dtype)
+  config, family, networks, family_state = restore.build_networks(run_config)
+  pretrained.assign_arrays(networks, family_state, arrays, "the stored weights")
+  stored = restore.RestoredRun(family.config_at(config, family_state), family, networks,
+                               run.step, "", family_state)
   before, after = models.from_run(run), models.from_run(stored)
   difference = {"compared": f"{COMPARED_EXAMPLES} outputs of the trained float32 weights and "
                             f"of the {storage_dtype} ones loaded as float32"}
@@ -138,7 +137,7 @@ def add():
   fields[f"{FLAGS.storage_dtype}_output_difference"] = difference
   manifest = pretrained.write(run, run_config, folder, fields, FLAGS.storage_dtype)
   loaded = pretrained.load_run(folder)
-  if checkpoints.weights_digest(loaded.networks, loaded.phase) != digest:
+  if checkpoints.weights_digest(loaded.networks, loaded.family_state) != digest:
     raise RuntimeError(f"{folder} does not load to the weights measured; it was left in "
                        f"place for inspection.")
   return folder, manifest

@@ -19,6 +19,9 @@ GFLOP per image is `op_profile`'s count of the step's live convolutions and matm
 update, D on reals, fakes and interpolates, every backward pass and the gradient
 penalty's double backprop, with both fade-in paths above 4x4 (the networks run both
 whatever alpha is, in stable phases too); with XLA it is counted on the traced graph.
+With loss=ns_r1 the step takes R1's double backprop only every r1_interval steps (a
+tf.cond), so the count is the average over r1_interval steps of the steps with and
+without it (`lazy_flops`), and a whole number of r1_interval steps is timed.
 
 The schedule's duration is then estimated as the sum over its phases of
 1000 kimg / (images/s at the phase's level); a transition costs what the stable phase
@@ -38,6 +41,9 @@ from keras_gen import config as config_lib
 from keras_gen import machine
 from keras_gen.data import tfrecords
 from keras_gen.data.errors import DataError
+
+_CALLS = ("PartitionedCall", "StatefulPartitionedCall")
+_CONDS = ("If", "StatelessIf")
 
 TIME_BUDGET_SECONDS = 60.0  # Per level: stop timing after this, once 3 steps are timed.
 MIN_TIMED_STEPS = 3
@@ -63,6 +69,47 @@ def _reset_peak():
     return False
 
 
+def _function_graphs(graph):
+  """{function name: its graph} of every function `graph` calls, nested ones included."""
+  graphs, pending = {}, [graph]
+  while pending:
+    for name, function in getattr(pending.pop(), "_functions", {}).items():
+      if name not in graphs and hasattr(function, "graph"):
+        graphs[name] = function.graph
+        pending.append(function.graph)
+  return graphs
+
+
+def _flops_of(graph, functions, take_r1):
+  """Executed FLOP of `graph`'s live heavy ops, into the functions it calls; of a lazy R1
+  cond only the branch `take_r1` picks, of any other cond the costlier branch."""
+  from keras_gen.bench import op_profile  # pylint: disable=g-import-not-at-top
+  from keras_gen.families import progan  # pylint: disable=g-import-not-at-top
+  total = 0
+  for op in op_profile.live_ops(graph):
+    if op.type in op_profile.HEAVY_OPS:
+      total += op_profile._flops(graph, op)  # pylint: disable=protected-access
+    elif op.type in _CALLS:
+      total += _flops_of(functions[op.get_attr("f").name], functions, take_r1)
+    elif op.type in _CONDS:
+      then, other = (op.get_attr(branch).name for branch in ("then_branch", "else_branch"))
+      if then.startswith(progan.LAZY_R1 + "_true"):
+        total += _flops_of(functions[then if take_r1 else other], functions, take_r1)
+      else:
+        total += max(_flops_of(functions[name], functions, take_r1) for name in (then, other))
+  return total
+
+
+def lazy_flops(concrete_function):
+  """(executed FLOP of a step that takes the lazy R1 penalty, of one that skips it); equal
+  for a step without one. op_profile's count walks every function a graph holds, both
+  branches of a cond among them (each twice: tf.cond keeps the branch and its rewritten
+  copy), so this one follows the calls and picks the branch a step runs."""
+  functions = _function_graphs(concrete_function.graph)
+  return tuple(_flops_of(concrete_function.graph, functions, take_r1)
+               for take_r1 in (True, False))
+
+
 def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2048):
   """Times training steps of `config`'s Progressive GAN at `level` in this process, then
   a float32 [matmul_size, matmul_size] matmul, so that a drift of the machine's speed
@@ -71,14 +118,14 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
   config: a TrainConfig (model_dir unused); element_shape: the data's (R, R, C).
   Returns {"level", "resolution", "batch_size", "steps_timed", "seconds_per_step",
   "images_per_sec", "flops_per_step", "gflop_per_image", "gflops", "matmul_gflops",
-  "fraction_of_matmul", "first_step_seconds", "process_peak_mb", "training_peak_mb"}.
+  "fraction_of_matmul", "first_step_seconds", "process_peak_mb", "training_peak_mb",
+  "r1_interval", "flops_per_step_with_r1", "flops_per_step_without_r1"}; the last three only
+  with loss=ns_r1, whose flops_per_step is the average over r1_interval steps.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from keras_gen import registry  # pylint: disable=g-import-not-at-top
-  from keras_gen import schedule  # pylint: disable=g-import-not-at-top
   from keras_gen.bench import benchmark  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
-  from keras_gen.bench import op_profile  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import strategies  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import summaries  # pylint: disable=g-import-not-at-top
   config.model_dir = config.model_dir or "unused"
@@ -87,12 +134,12 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
   strategy = strategies.make_strategy(config)
   loop.set_precision(config)
   try:
-    state = loop.build_state(config, family, strategy, tuple(element_shape), schedule.PhaseState)
+    state = loop.build_state(config, family, strategy, tuple(element_shape))
   finally:  # The layers keep the policy they were built with; the process gets float32 back.
     loop.set_precision(dataclasses.replace(config, mixed_precision="none"))
   resettable = _reset_peak()
-  state.phase.level.assign(level)
-  state.phase.alpha.assign(0.5)
+  state.family_state.level.assign(level)
+  state.family_state.alpha.assign(0.5)
   size, channels = 2 ** level, element_shape[2]
 
   def dataset_fn(input_context):
@@ -109,6 +156,8 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
     for value in losses.values():
       value.numpy()
 
+  # With lazy R1, whole intervals, so that the timed steps hold the penalty's share.
+  interval = config.hparams["r1_interval"] if config.hparams["loss"] == "ns_r1" else 1
   started = time.perf_counter()
   run_step()
   first_step = time.perf_counter() - started
@@ -116,14 +165,18 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
   timed, started = 0, time.perf_counter()
   while timed < steps and (timed < MIN_TIMED_STEPS
                            or time.perf_counter() - started < TIME_BUDGET_SECONDS):
-    run_step()
-    timed += 1
+    for _ in range(interval):
+      run_step()
+    timed += interval
   seconds = (time.perf_counter() - started) / timed
   training_peak = _status_kb("VmHWM") if resettable else None
   # After the peak is read: neither the matmul nor the count (a walk over the traced
   # graph) is part of the step.
   matmul_rate = benchmark.matmul_gflops(matmul_size)
-  flops = op_profile.executed_flops(train_function.get_concrete_function(iterator))
+  with_r1, without_r1 = lazy_flops(train_function.get_concrete_function(iterator))
+  flops = (with_r1 + (interval - 1) * without_r1) / interval
+  lazy = ({"r1_interval": interval, "flops_per_step_with_r1": with_r1,
+           "flops_per_step_without_r1": without_r1} if config.hparams["loss"] == "ns_r1" else {})
   return {"level": level, "resolution": size, "batch_size": batch_size, "steps_timed": timed,
           "seconds_per_step": seconds, "images_per_sec": batch_size / seconds,
           "flops_per_step": flops, "gflop_per_image": flops / batch_size / 1e9,
@@ -131,7 +184,8 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
           "fraction_of_matmul": flops / seconds / 1e9 / matmul_rate,
           "first_step_seconds": first_step,
           "process_peak_mb": summaries.peak_resident_mb(),
-          "training_peak_mb": None if training_peak is None else training_peak / 1024.0}
+          "training_peak_mb": None if training_peak is None else training_peak / 1024.0,
+          **lazy}
 
 
 # Channels of the datasets keras_gen knows by name, for a progan: folder named after one
@@ -198,10 +252,11 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
   config.model_dir = config.model_dir or "unused"
   config = loop.resolve(config)
   family, _ = registry.get_family(config.model)
-  if family.phases is None:
+  if family.resolutions is None:
     raise config_lib.ConfigError(
         f"--progan_levels times the levels of a phased model; {config.model!r} has none.")
-  phases = family.phases(config.hparams, tuple(element_shape))
+  from keras_gen.families import progan  # pylint: disable=g-import-not-at-top
+  phases = progan.phases(config.hparams, tuple(element_shape))
   top = element_shape[0]
   for side in resolutions:
     if side < 4 or side > top or not tfrecords.is_power_of_two(side):
@@ -255,6 +310,14 @@ def estimate_duration(phases, rows):
           "average_images_per_sec": None if seconds is None else images / seconds}
 
 
+def _work(hparams):
+  if hparams.get("loss", "wgan_gp") == "ns_r1":
+    return (f"G, D on reals and fakes, backward passes, and R1's double backprop on the reals "
+            f"every {hparams['r1_interval']} steps, averaged over them")
+  return ("G, D on reals, fakes and interpolates, backward passes, the gradient penalty's "
+          "double backprop")
+
+
 def format_levels_report(results):
   height, width, channels = results["element_shape"]
   hparams = results["hparams"]
@@ -267,9 +330,8 @@ def format_levels_report(results):
            f"--on_nonfinite={results['on_nonfinite']}, synthetic images, "
            f"{results['batch_source']} minibatch; {machine.summary(results['machine'])}, "
            f"{machine.load_note(results.get('other_load_cores'))}",
-           f"  GFLOP/img: the step's executed convolutions and matmuls (G, D on reals, fakes "
-           f"and interpolates, backward passes, the gradient penalty's double backprop, both "
-           f"fade-in paths) per image; matmul: a float32 {results['matmul_size']}x"
+           f"  GFLOP/img: the step's executed convolutions and matmuls ({_work(hparams)}, "
+           f"both fade-in paths) per image; matmul: a float32 {results['matmul_size']}x"
            f"{results['matmul_size']} matmul's GFLOP/s, timed in each level's process after "
            f"its steps",
            "  resolution  batch  ms/step     img/s  GFLOP/img  GFLOP/s  matmul  of matmul  "

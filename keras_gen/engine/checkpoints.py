@@ -1,10 +1,9 @@
 """One checkpoint for everything a resumed run needs, and the run folder's identity.
 
 A checkpoint holds every network (moving averages included, they are networks
-too), every optimizer, the global step and, in a phased run, the phase state
-(`keras_gen.schedule.PhaseState`, under "phase"). Randomness and the input
-position are functions of (seed, step) (and the phase state), so that is all
-the state they need.
+too), every optimizer, the global step and the family's own state, if it makes
+one (under its module name). Randomness and the input position are functions of
+(seed, step) (and the family's state), so that is all the state they need.
 """
 
 import contextlib
@@ -41,18 +40,19 @@ def network_variables(networks):
   return {f"network_{name}": list(network.variables) for name, network in networks.items()}
 
 
-def make_checkpoint(step, networks, optimizers=None, phase=None):
-  """A tf.train.Checkpoint of the step, the networks, the optimizers and the phase state."""
+def make_checkpoint(step, networks, optimizers=None, family_state=None):
+  """A tf.train.Checkpoint of the step, the networks, the optimizers and the family's state
+  (under its module name)."""
   return tf.train.Checkpoint(
       step=step, **network_variables(networks),
       **{f"optimizer_{name}": optimizer for name, optimizer in (optimizers or {}).items()},
-      **({"phase": phase} if phase is not None else {}))
+      **({family_state.name: family_state} if family_state is not None else {}))
 
 
-def make_manager(model_dir, networks, optimizers, step, max_to_keep, phase=None):
+def make_manager(model_dir, networks, optimizers, step, max_to_keep, family_state=None):
   """The checkpoint and a manager over model_dir/checkpoints, after `keep_newest` made the
   folder hold the newest max_to_keep complete checkpoints and an index listing them."""
-  checkpoint = make_checkpoint(step, networks, optimizers, phase)
+  checkpoint = make_checkpoint(step, networks, optimizers, family_state)
   directory = os.path.join(model_dir, "checkpoints")
   keep_newest(directory, max_to_keep)
   manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
@@ -325,12 +325,12 @@ def write_run_config(config):
   storage.write_atomically(os.path.join(config.model_dir, "config.json"), config.to_json())
 
 
-def weights_digest(networks, phase=None):
-  """A short SHA-256 of every network weight and the phase state, to check that workers or
-  runs agree bitwise. The phase state counts as a network named "phase"."""
+def weights_digest(networks, family_state=None):
+  """A short SHA-256 of every network weight and the family's state, to check that workers
+  or runs agree bitwise. The family's state counts as a network of its module's name."""
   variables = {name: network.variables for name, network in networks.items()}
-  if phase is not None:
-    variables["phase"] = [phase.images_shown, phase.phase, phase.level, phase.alpha]
+  if family_state is not None:
+    variables[family_state.name] = list(family_state.named_variables().values())
   digest = hashlib.sha256()
   for name in sorted(variables):
     for variable in variables[name]:

@@ -1,6 +1,5 @@
 """The training loop: one tf.function around strategy.run(family.train_step), over a
-schedule of segments (`keras_gen.engine.segments`: one for a plain run, one per phase
-for Progressive GAN).
+schedule of segments (`keras_gen.engine.segments`).
 
 `run(config)` owns everything a family does not, the same for every model: the
 strategy, precision, XLA, checkpoints, summaries, --on_nonfinite, --metrics (through
@@ -37,11 +36,11 @@ from keras_gen.engine import summaries as summaries_lib
 
 @dataclasses.dataclass
 class TrainingState:
-  """Everything a checkpoint holds: networks, optimizers, the step and the phase state."""
+  """Everything a checkpoint holds: networks, optimizers, the step and the family's state."""
   networks: dict
   optimizers: dict
   step: tf.Variable
-  phase: object = None  # The schedule.PhaseState of a phased run, else None.
+  family_state: object = None  # The family's `make_state()`, else None.
 
 
 class Snapshot(Protocol):
@@ -50,7 +49,7 @@ class Snapshot(Protocol):
   def check(self, config):
     """Raises ConfigError naming a metric in config.metrics that does not exist."""
 
-  def __call__(self, config, family, networks, phase, step):
+  def __call__(self, config, family, networks, family_state, step):
     """Returns ({"metric/key": value} to log, [sentences to print])."""
 
 
@@ -95,8 +94,8 @@ def set_precision(config):
       "float32" if config.mixed_precision == "none" else config.mixed_precision)
 
 
-def build_state(config, family, strategy, element_shape, make_phase=lambda: None):
-  """Creates networks, built optimizers, the step and the phase state inside the scope."""
+def build_state(config, family, strategy, element_shape):
+  """Creates networks, built optimizers, the step and the family's state inside the scope."""
   with strategy.scope():
     keras.utils.set_random_seed(config.seed)
     networks = family.build(config.hparams, element_shape)
@@ -107,14 +106,16 @@ def build_state(config, family, strategy, element_shape, make_phase=lambda: None
       optimizer.build(variables)
       optimizers[name] = optimizer
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    return TrainingState(networks, optimizers, step, make_phase())
+    return TrainingState(networks, optimizers, step, family.make_state())
 
 
 def step_writes(state):
   """Every variable a step may write: what the checkpoint holds, but the step counter."""
   variables = [v for network in state.networks.values() for v in network.variables]
   variables += [v for optimizer in state.optimizers.values() for v in optimizer.variables]
-  return variables + (list(state.phase.variables) if state.phase is not None else [])
+  if state.family_state is not None:
+    variables += list(state.family_state.variables)
+  return variables
 
 
 def make_train_function(config, family, strategy, state, global_batch_size, before_step=None,
@@ -125,7 +126,8 @@ def make_train_function(config, family, strategy, state, global_batch_size, befo
 
   def replica_step(batch):
     context = step_context.StepContext(step=state.step.read_value(), seed=config.seed,
-                                       global_batch_size=global_batch_size, phase=state.phase)
+                                       global_batch_size=global_batch_size,
+                                       family_state=state.family_state)
     return family.train_step(state.networks, state.optimizers, batch, context, config.hparams)
 
   if config.xla:
@@ -153,7 +155,8 @@ def make_summary_function(config, family, state, summary_batch):
   batch = ({"images": data.from_uint8(summary_batch)} if summary_batch.ndim == 4
            else {"points": tf.constant(summary_batch)})
   context = step_context.StepContext(step=tf.constant(0, tf.int64), seed=config.seed,
-                                     global_batch_size=len(summary_batch), phase=state.phase)
+                                     global_batch_size=len(summary_batch),
+                                     family_state=state.family_state)
   return tf.function(
       functools.partial(family.summaries, state.networks, batch, context, config.hparams))
 
@@ -221,7 +224,7 @@ def _log_progress(current, losses, progress, plan, optimizers, summaries):
 
 def _evaluate_snapshot(snapshot, config, family, state, step, summaries):
   """Logs and prints the snapshot's metrics; a metric that does not apply says why."""
-  values, notes = snapshot(config, family, state.networks, state.phase, step)
+  values, notes = snapshot(config, family, state.networks, state.family_state, step)
   summaries.metrics(values, step)
   if values:
     print(f"Step {step}: " + "  ".join(f"{key} {value:.5g}" for key, value in values.items()),
@@ -294,7 +297,8 @@ def precision_and_state(config, family, strategy, plan):
   set_precision(config)
   try:
     try:
-      state = build_state(config, family, strategy, plan.element_shape, plan.make_state)
+      state = build_state(config, family, strategy, plan.element_shape)
+      plan.bind(state.family_state)
     except ValueError as e:
       raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
     chief = strategies.is_chief(strategy)
@@ -327,7 +331,7 @@ def _train(config, family, strategy, plan, chief, state, snapshot):
   checkpoint_dir, scratch_dir = _checkpoint_dir_for(strategy, config.model_dir)
   checkpoint, manager = checkpoints.make_manager(
       checkpoint_dir, state.networks, state.optimizers, state.step, config.keep_checkpoints,
-      state.phase)
+      state.family_state)
   if chief:
     checkpoints.remove_partial_writes(manager.directory)
     serving.remove_partial_exports(_export_dir(config))
@@ -432,7 +436,7 @@ def stopped_before_export(config, signum, step, result):
 def finish(config, family, strategy, state, chief, step, result, scratch_dir, export_config,
            stop):
   """Ends a finished run: the weights digest, peak memory, the chief's export (described by
-  `export_config`: a phased run's at the resolution it reached), a barrier.
+  `export_config`: a growing model's at the resolution it reached), a barrier.
 
   A signal (`stop`, a _StopRequest) before or during the export abandons it, as it can be
   redone from the checkpoint, and returns the interrupted result.
@@ -449,14 +453,14 @@ def finish(config, family, strategy, state, chief, step, result, scratch_dir, ex
   if nonfinite:
     raise NonFiniteError(f"Step {step}: NaN or infinity in {storage.name_some(nonfinite)}; "
                          f"the run is not exported.")
-  result["weights_digest"] = checkpoints.weights_digest(state.networks, state.phase)
+  result["weights_digest"] = checkpoints.weights_digest(state.networks, state.family_state)
   print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)
   result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
   if chief:
     try:
       with stop.at_once():
         result["export_path"] = serving.export(family, state.networks, export_config, step,
-                                               _export_dir(config), state.phase)
+                                               _export_dir(config), state.family_state)
     except _Stopped as stopped:
       if "export_path" not in result:  # Else the signal came just after the export ended.
         return stopped_before_export(config, stopped.signal, step, result)

@@ -45,7 +45,7 @@ class Estimate:
   weights: int
   activations: int
   batch_size: int            # Of the segment with the most activations.
-  side: int | None           # Its image side in a phased run, else None.
+  side: int | None           # Its image side for a growing model, else None.
   largest_network: str       # The network with the most parameters,
   largest_parameters: int    # and how many.
 
@@ -81,7 +81,7 @@ def refusal(config, estimate, available):
             f"{estimate.largest_parameters:,} parameters) need {figures}; make them smaller "
             f"in --hparams.")
   if estimate.side is not None:
-    return (f"The {estimate.side}x{estimate.side} phase's minibatch of {estimate.batch_size} "
+    return (f"The minibatch of {estimate.batch_size} at {estimate.side}x{estimate.side} "
             f"needs {figures}; lower minibatch_default or minibatch_overrides in --hparams.")
   return f"--batch_size={config.batch_size} needs {figures}; lower --batch_size."
 
@@ -122,11 +122,11 @@ def estimate_step(config, family, element_shape, devices=1, batch_fraction=1.0):
 
 def _segments(config, family, element_shape):
   """(image side or None, minibatch, examples read) of each segment the run may have."""
-  if family.phases is None:
+  if family.resolutions is None:
     return [(None, config.batch_size,
              config.batch_size * family.minibatches_per_step(config.hparams))]
-  return [(2 ** phase.level, phase.batch_size, phase.batch_size)
-          for phase in family.phases(config.hparams, tuple(element_shape))]
+  return [(side, batch_size, batch_size)
+          for side, batch_size in family.resolutions(config.hparams, tuple(element_shape))]
 
 
 def _symbolic_networks(config, family, element_shape):

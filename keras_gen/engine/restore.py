@@ -7,18 +7,17 @@ import tensorflow as tf
 
 from keras_gen import config as config_lib
 from keras_gen import registry
-from keras_gen import schedule
 from keras_gen.engine import checkpoints
 
 
 @dataclasses.dataclass
 class RestoredRun:
-  config: config_lib.TrainConfig  # A phased run's element_shape is its checkpoint's level.
+  config: config_lib.TrainConfig  # As `family.config_at` the checkpoint's state.
   family: object
   networks: dict
   step: int
   checkpoint_path: str
-  phase: object = None  # The schedule.PhaseState of a phased run, else None.
+  family_state: object = None  # The family's `make_state()`, else None.
 
 
 def load_run(model_dir, checkpoint_path=None, step=None):
@@ -26,10 +25,9 @@ def load_run(model_dir, checkpoint_path=None, step=None):
   `checkpoint_path`, or of the one written at training step `step`.
 
   The networks are built at the run's full element_shape, as it trained them;
-  for a phased run (Progressive GAN) the returned config's element_shape is
-  that of the level the checkpoint is at, the size G makes there, so an export
-  or evaluation of a run stopped at 8x8 of 32x32 describes 8x8 images, as the
-  training loop's own export does.
+  the returned config is the family's `config_at` the checkpoint's state (a
+  growing model's element_shape is the size it makes there), as the training
+  loop's own export describes it.
 
   A damaged newest checkpoint is skipped with a warning (`checkpoints.restore`).
   Raises ConfigError naming the folder if it holds no run, no checkpoint, or none at
@@ -44,16 +42,16 @@ def load_run(model_dir, checkpoint_path=None, step=None):
     if checkpoint_path:
       raise config_lib.ConfigError("Give --checkpoint or --step, not both.")
     checkpoint_path = checkpoint_at_step(model_dir, step)
-  config, family, networks, phase = build_networks(run_config)
+  config, family, networks, family_state = build_networks(run_config)
   restored_step = tf.Variable(0, dtype=tf.int64, trainable=False)
-  checkpoint = checkpoints.make_checkpoint(restored_step, networks, phase=phase)
+  checkpoint = checkpoints.make_checkpoint(restored_step, networks, family_state=family_state)
   checkpoint_path = checkpoints.restore(
       checkpoint, [checkpoint_path] if checkpoint_path else
       checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints")), partial=True)
   if checkpoint_path is None:
     raise config_lib.ConfigError(f"--model_dir={model_dir} holds no checkpoint yet.")
-  config = schedule.config_at_level(config, phase)
-  return RestoredRun(config, family, networks, int(restored_step.numpy()), checkpoint_path, phase)
+  return RestoredRun(family.config_at(config, family_state), family, networks,
+                     int(restored_step.numpy()), checkpoint_path, family_state)
 
 
 def checkpoint_at_step(model_dir, step):
@@ -72,10 +70,9 @@ def checkpoint_at_step(model_dir, step):
 
 
 def build_networks(run_config):
-  """(TrainConfig, family, networks, phase state or None) of a run's config.json dict, the
+  """(TrainConfig, family, networks, family state or None) of a run's config.json dict, the
   networks freshly initialized at the run's full element_shape, for weights to be read into."""
   config = config_lib.TrainConfig(**run_config)
   family, _ = registry.get_family(config.model)
   networks = family.build(config.hparams, tuple(config.element_shape))
-  phase = schedule.PhaseState() if family.phases is not None else None
-  return config, family, networks, phase
+  return config, family, networks, family.make_state()

@@ -64,7 +64,7 @@ class StepTransaction:
   A GAN step updates D and then takes G's loss through the updated D, so its writes
   cannot wait for one verdict at the end; instead `begin` reads every variable the step
   may write (weights, optimizer slots and iteration counts, batch-norm statistics,
-  G_ema, the phase state) before it runs, and `end` assigns those values back when a
+  G_ema, the family's state) before it runs, and `end` assigns those values back when a
   loss or a written value is a NaN or an infinity. It runs in the cross-replica context
   of the step's tf.function, on every replica's copy of each variable, so one decision
   holds for all replicas and costs no extra call from Python. A read value is a snapshot

@@ -139,7 +139,7 @@ class Progress:
     return steps * self.global_batch_size / elapsed, elapsed / steps
 
   def line(self, step, losses, images_per_sec, step_time, position=""):
-    """`step S/T  [position]  losses  [speed  ETA]`; position is e.g. a phased run's kimg."""
+    """`step S/T  [position]  losses  [speed  ETA]`; position is e.g. a growing model's kimg."""
     parts = [f"step {step}/{self.total_steps}", position,
              "  ".join(f"{name} {float(value):.4f}" for name, value in sorted(losses.items()))]
     if step_time is not None:

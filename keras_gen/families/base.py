@@ -35,15 +35,19 @@ and, optionally (the defaults in brackets):
   validate_hparams(hparams): raises ValueError naming a bad value. [accepts all]
   minibatches_per_step(hparams) -> int: how many global minibatches of
       --batch_size one step consumes (k discriminator steps take k). [1]
-  phases(hparams, element_shape) -> list[keras_gen.schedule.Phase]: makes the
-      run phased (Progressive GAN): each phase trains on one level of a
-      `progan:PATH` dataset (images 2^level square) for kimg thousand images,
-      with its own batch size and learning rates, alpha ramping 0 -> 1 in a
-      transition phase. The step reads alpha from `context.phase.alpha` (a
-      variable, so alpha changes never retrace) and the level from the batch's
-      shape; `serving` and `features` take the `schedule.PhaseState` as a third
-      argument. --batch_size is unused; the run ends with the schedule or at
-      --train_steps. [None: one segment of --train_steps steps]
+  make_state() -> tf.Module | None: state beyond networks and optimizers that
+      training writes and checkpoints hold (made in the strategy's scope). The
+      engine iterates over its `named_variables()` (its `name` is its checkpoint
+      key) without knowing what they are; the step reads it as
+      `context.family_state`, and `serving` and `features` take it as a third
+      argument. [None]
+  make_schedule(config, replicas) -> a schedule of segments, as
+      `keras_gen.engine.segments.PlainSchedule`, reading the family state it is
+      given with `bind`. [None: one segment of --train_steps steps]
+  resolutions(hparams, element_shape) -> [(image side, global batch size)]: the
+      sizes a growing model trains at, for the memory estimate. [None: one size]
+  config_at(config, family_state) -> the config that describes the networks as
+      the state leaves them (for exports and metrics). [config]
   features(networks, hparams) -> (function of images [N, H, W, C] in [-1, 1]
       -> float [N, F], description), or None: the features a linear probe
       reads. [an autoencoder's code; None for the others]
@@ -77,7 +81,7 @@ class StepContext:
   step: tf.Tensor  # int64 scalar: the number of updates done before this one.
   seed: int
   global_batch_size: int
-  phase: object = None  # The schedule.PhaseState of a phased run, else None.
+  family_state: object = None  # The family's `make_state()`, else None.
 
   def _seed(self, salt):
     base = tf.random.experimental.stateless_fold_in(
@@ -156,17 +160,17 @@ def _code_features(serving):
   return features
 
 
-def _ignoring_phase(function):
-  """`function(networks, hparams)` called as a phased family's hook is, with the phase state."""
-  return lambda networks, hparams, phase=None: function(networks, hparams)
+def _ignoring_state(function):
+  """`function(networks, hparams)` called as a stateful family's hook is, with its state."""
+  return lambda networks, hparams, family_state=None: function(networks, hparams)
 
 
 @dataclasses.dataclass(frozen=True)
 class Family:
   """A family module's interface with every optional hook filled in (see the module docstring).
 
-  `serving` and `features` take (networks, hparams, phase=None) whatever the
-  module's own arity: only a phased family's read the phase state.
+  `serving` and `features` take (networks, hparams, family_state=None) whatever the
+  module's own arity: only a family with a `make_state` reads it.
   """
   name: str
   KIND: str
@@ -179,8 +183,11 @@ class Family:
   DATA_KINDS: tuple = ("images",)
   validate_hparams: Callable = lambda hparams: None
   minibatches_per_step: Callable = lambda hparams: 1
-  phases: Callable | None = None
-  features: Callable = lambda networks, hparams, phase=None: None
+  make_state: Callable = lambda: None
+  make_schedule: Callable | None = None
+  resolutions: Callable | None = None
+  config_at: Callable = lambda config, family_state: config
+  features: Callable = lambda networks, hparams, family_state=None: None
 
   @classmethod
   def from_module(cls, module: types.ModuleType) -> "Family":
@@ -193,12 +200,12 @@ class Family:
     if values["KIND"] not in KINDS:
       raise TypeError(f"Family module {module.__name__} has KIND {values['KIND']!r}, not one "
                       f"of {', '.join(KINDS)}.")
-    phased = "phases" in values
+    stateful = "make_state" in values
     if "features" not in values and values["KIND"] == "autoencoder":
       values["features"] = _code_features(values["serving"])
     for name in ("serving", "features"):
-      if name in values and not phased:
-        values[name] = _ignoring_phase(values[name])
+      if name in values and not stateful:
+        values[name] = _ignoring_state(values[name])
     return cls(name=module.__name__, **values)
 
 

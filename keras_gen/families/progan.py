@@ -13,7 +13,18 @@ update per minibatch, each with its own z. The paper's code runs D on images
 upscaled to the full resolution at every level and takes the gradient there;
 nearest upscaling by f = 2^(top level - level) divides the norm by f, so here,
 on images of the level's own size, the norms are pulled to wgan_target * f
-(docs/progan_drift.md). Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
+(docs/progan_drift.md).
+
+loss=ns_r1 trains instead with the non-saturating logistic loss and R1 on the
+real images, gamma/2 E||grad D(x)||^2 (Mescheder et al. 2018), as StyleGAN grew
+its networks (Karras et al. 2019) and later reimplementations of ProGAN do. R1
+is lazy (Karras et al. 2020, sec. 4.1): taken at every r1_interval-th D step
+and multiplied by r1_interval, so its average strength is unchanged; the other
+steps skip its double backprop. StyleGAN's code, like the paper's, takes the
+gradient on full-resolution images, so at the level's size gamma is divided by
+f^2. The drift term belongs to the Wasserstein critic, whose output nothing
+else anchors; the logistic loss anchors D's output, so ns_r1 has no drift term.
+Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
 optimizers' state is zeroed at each new phase if reset_optimizers (the code's
 reset_opt_for_new_lod). learning_rate_rampup_kimg > 0 ramps both learning
 rates up over the run's first kimg as the original Theano code did (40 kimg
@@ -45,6 +56,7 @@ from keras_gen import schedule
 from keras_gen.families import base
 from keras_gen.families import gan_stabilizers
 from keras_gen.families import progan_networks
+from keras_gen.families import progan_schedule
 from keras_gen.families import salts
 from keras_gen.layers import progan as progan_layers
 
@@ -59,6 +71,9 @@ DEFAULT_HPARAMS = {
     "gradient_penalty_weight": 10.0,  # WGAN-GP lambda.
     "wgan_target": 1.0,               # WGAN-GP gamma at the full resolution (750: CIFAR-10).
     "drift_weight": 0.001,            # eps_drift.
+    "loss": "wgan_gp",                # wgan_gp (the paper's) or ns_r1 (non-saturating + lazy R1).
+    "r1_gamma": 10.0,                 # ns_r1: R1 gamma at the full resolution (StyleGAN: 10).
+    "r1_interval": 16,                # ns_r1: R1 every this many D steps (StyleGAN2: 16).
     "learning_rate": 1e-3,            # Adam alpha for G and D.
     "learning_rate_overrides": {},    # {resolution: learning rate}, e.g. {"1024": 0.0015}.
     "learning_rate_rampup_kimg": 0.0,  # Ramp-up from the run's start (Theano code: 40).
@@ -75,6 +90,11 @@ DEFAULT_HPARAMS = {
     "minibatch_overrides": {},        # ...except these, {resolution: size}, e.g. {"1024": 3}.
     "mirror_augment": False,          # Random left-right flips of the real images.
 }
+
+LOSSES = ("wgan_gp", "ns_r1")
+# The name of the lazy R1 penalty's tf.cond: its branches' functions begin with it, which
+# is how the benchmark counts the steps with and without the penalty apart.
+LAZY_R1 = "lazy_r1"
 
 _POSITIVE = ("latent_dim", "fmap_base", "fmap_max", "learning_rate", "total_kimg",
              "minibatch_default", "adam_epsilon", "wgan_target")
@@ -101,10 +121,14 @@ def _per_resolution(hparams, name):
 
 
 def validate_hparams(hparams):
+  base.check_choice(hparams, "loss", LOSSES)
+  if hparams["r1_interval"] < 1:
+    raise ValueError(f"r1_interval must be 1 or more, got {hparams['r1_interval']}.")
   for name in _POSITIVE:
     if not hparams[name] > 0:
       raise ValueError(f"{name} must be positive, got {hparams[name]}.")
-  for name in ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "training_kimg",
+  for name in ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "r1_gamma",
+               "training_kimg",
                "transition_kimg", "fmap_decay", "learning_rate_rampup_kimg"):
     if hparams[name] < 0:
       raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
@@ -231,14 +255,65 @@ def penalty_target(hparams, level, top_level):
   return hparams["wgan_target"] * 2.0 ** (top_level - level)
 
 
+def r1_applies(hparams, step):
+  """A bool tensor, True at the D steps that take the lazy R1 penalty: step 0 and every
+  r1_interval-th step after it (int64 scalar `step`, one D step per step here)."""
+  return tf.equal(tf.math.floormod(step, tf.cast(hparams["r1_interval"], step.dtype)), 0)
+
+
+def r1_weight(hparams, level, top_level):
+  """What E||grad D(x)||^2 at the level's size is multiplied by on a step that takes it:
+  r1_gamma / 2, times r1_interval (lazy regularization keeps the average strength), over
+  f^2 = 4^(top_level - level) (the gradient StyleGAN's code takes on images upscaled to
+  the full resolution has a norm f times smaller; see `penalty_target`)."""
+  return 0.5 * hparams["r1_gamma"] * hparams["r1_interval"] / 4.0 ** (top_level - level)
+
+
+def _lazy(apply, penalty):
+  """penalty() where `apply` holds, else 0, without tracing or running penalty() when
+  `apply` is known while tracing (a step traced at a constant step holds one branch)."""
+  known = tf.get_static_value(apply)
+  if known is not None:
+    return penalty() if known else tf.zeros([])
+  return tf.cond(apply, penalty, lambda: tf.zeros([]), name=LAZY_R1)
+
+
+def wgan_gp_critic_loss(critic, real, fake, context, hparams, level, top_level):
+  """(d_loss, its regularized total, {penalty terms before weighting}) of WGAN-GP."""
+  real_scores, fake_scores = critic(real), critic(fake)
+  d_loss = context.average(losses.wasserstein_discriminator_loss(real_scores, fake_scores))
+  epsilon = context.uniform([real.shape[0], 1, 1, 1], salt=salts.PROGAN_PENALTY)
+  penalty = context.average(losses.gradient_penalty(
+      critic, real, fake, epsilon, target=penalty_target(hparams, level, top_level)))
+  drift = context.average(losses.drift_penalty(real_scores))
+  total = (d_loss + hparams["gradient_penalty_weight"] * penalty +
+           hparams["drift_weight"] * drift)
+  return d_loss, total, {"gradient_penalty": penalty, "drift": drift}
+
+
+def ns_r1_critic_loss(critic, real, fake, context, hparams, level, top_level):
+  """(d_loss, its regularized total, {"r1_penalty"}) of the logistic loss with lazy R1."""
+  d_loss = context.average(losses.non_saturating_discriminator_loss(critic(real), critic(fake)))
+  penalty = _lazy(r1_applies(hparams, context.step),
+                  lambda: context.average(losses.r1_penalty(critic, real)))
+  return d_loss, d_loss + r1_weight(hparams, level, top_level) * penalty, {"r1_penalty": penalty}
+
+
+_CRITIC_LOSSES = {"wgan_gp": wgan_gp_critic_loss, "ns_r1": ns_r1_critic_loss}
+_GENERATOR_LOSSES = {"wgan_gp": losses.wasserstein_generator_loss,
+                     "ns_r1": losses.non_saturating_generator_loss}
+
+
 def train_step(networks, optimizers, batch, context, hparams):
   """One D update, then one G update, at the batch's level and the current alpha.
 
-  Returns d_loss (the Wasserstein critic loss, fake - real; its negation
-  estimates W1), gradient_penalty and drift (before weighting) and g_loss.
+  Returns d_loss and g_loss, and the penalties before weighting: with wgan_gp, d_loss is
+  the Wasserstein critic loss (fake - real; its negation estimates W1), with
+  gradient_penalty and drift; with ns_r1, d_loss is the logistic loss, with r1_penalty,
+  E||grad D(x)||^2 at the level's size on the steps that take it and 0 on the others.
   """
   G, D, G_ema = networks["G"], networks["D"], networks["G_ema"]
-  alpha = tf.convert_to_tensor(context.phase.alpha)
+  alpha = tf.convert_to_tensor(context.family_state.alpha)
   real = batch["images"]
   level = level_of(real)
   per_replica_batch = real.shape[0]
@@ -252,31 +327,25 @@ def train_step(networks, optimizers, batch, context, hparams):
   z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=salts.PROGAN_D_Z)
   fake = tf.stop_gradient(G(z, level=level, alpha=alpha, training=True))
   with tf.GradientTape() as d_tape:
-    real_scores, fake_scores = critic(real), critic(fake)
-    d_loss = context.average(losses.wasserstein_discriminator_loss(real_scores, fake_scores))
-    epsilon = context.uniform([per_replica_batch, 1, 1, 1], salt=salts.PROGAN_PENALTY)
-    penalty = context.average(losses.gradient_penalty(
-        critic, real, fake, epsilon, target=penalty_target(hparams, level, D.max_level)))
-    drift = context.average(losses.drift_penalty(real_scores))
-    total = (d_loss + hparams["gradient_penalty_weight"] * penalty +
-             hparams["drift_weight"] * drift)
+    d_loss, total, penalties = _CRITIC_LOSSES[hparams["loss"]](
+        critic, real, fake, context, hparams, level, D.max_level)
   # Only the weights this level uses: the others have no gradient yet.
   context.minimize(d_tape, total, D.variables_at(level), optimizers["D"])
 
   z = context.normal([per_replica_batch, hparams["latent_dim"]], salt=salts.PROGAN_G_Z)
   with tf.GradientTape() as g_tape:
-    g_loss = context.average(losses.wasserstein_generator_loss(
+    g_loss = context.average(_GENERATOR_LOSSES[hparams["loss"]](
         critic(G(z, level=level, alpha=alpha, training=True))))
   context.minimize(g_tape, g_loss, G.variables_at(level), optimizers["G"])
   gan_stabilizers.update_ema(G_ema, G, hparams["ema_decay"], context)
-  return {"d_loss": d_loss, "g_loss": g_loss, "gradient_penalty": penalty, "drift": drift}
+  return {"d_loss": d_loss, "g_loss": g_loss, **penalties}
 
 
 def summaries(networks, batch, context, hparams):
   """G_ema's samples ("samples"), G's ("samples_G") and the crossfaded reals ("reals") at
   the batch's level, upsampled (nearest) to the full resolution so every grid has one size."""
   G, G_ema = networks["G"], networks["G_ema"]
-  alpha = tf.convert_to_tensor(context.phase.alpha)
+  alpha = tf.convert_to_tensor(context.family_state.alpha)
   level = level_of(batch["images"])
   factor = 2 ** (G.max_level - level)
   z = context.normal([batch["images"].shape[0], hparams["latent_dim"]], salt=salts.SUMMARY_Z)
@@ -284,6 +353,21 @@ def summaries(networks, batch, context, hparams):
             "samples_G": G(z, level=level, alpha=alpha),
             "reals": crossfade_reals(batch["images"], alpha)}
   return {name: progan_layers.upsample(value, factor) for name, value in images.items()}
+
+
+def make_state():
+  return schedule.PhaseState()
+
+
+def make_schedule(config, replicas):
+  return progan_schedule.PhasedSchedule(config, phases, replicas)
+
+
+def resolutions(hparams, element_shape):
+  return [(2 ** phase.level, phase.batch_size) for phase in phases(hparams, element_shape)]
+
+
+config_at = schedule.config_at_level
 
 
 def serving(networks, hparams, phase):

@@ -3,7 +3,7 @@
 `LoadedModel` exposes what the pictures need, with float32 numpy arrays at the
 boundary: images in [-1, 1] as [N, H, W, C], points as [N, 2], latents and
 codes as [N, d]. A checkpoint (or a pretrained model) is used through the family's raw serving
-functions (`family.serving(networks, hparams, phase)`); an export through its
+functions (`family.serving(networks, hparams, family_state)`); an export through its
 signatures (`serving_default` {"z"}, `encode`, `decode`, `reconstruct`), whose
 uint8 images are converted back to [-1, 1].
 """
@@ -92,7 +92,7 @@ def from_pretrained(name_or_folder):
 def from_run(run, model_dir=None):
   """The networks of a `restore.RestoredRun`, through the family's serving functions."""
   element_shape = tuple(run.config.element_shape)
-  functions = run.family.serving(run.networks, run.config.hparams, run.phase)
+  functions = run.family.serving(run.networks, run.config.hparams, run.family_state)
   fields = dict(name=run.config.model, step=run.step,
                 kind=serving.output_kind(run.family, element_shape),
                 dataset=run.config.dataset, data_dir=run.config.data_dir or None,

@@ -44,15 +44,15 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
 
 
 def evaluate_networks(family, networks, config, step, metric_names, num_samples=5000, seed=0,
-                      extra=None, phase=None):
-  """Evaluates networks in memory (a phased run's at `phase`), as at a training snapshot.
+                      extra=None, family_state=None):
+  """Evaluates networks in memory (at the family's state), as at a training snapshot.
 
   Writes MODEL_DIR/eval/stepNNNNNNN.json, the file `--model_dir` evaluation
   of the same step writes, and returns the results dict.
   """
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   subject = subject_lib.from_run(restore.RestoredRun(config, family, networks, int(step), "",
-                                                     phase))
+                                                     family_state))
   return evaluate_subject(subject, _metric_functions(metric_names), config.model_dir, "", "",
                           "test", num_samples, seed,
                           _default_output(config.model_dir, "", int(step)), extra)
@@ -61,7 +61,7 @@ def evaluate_networks(family, networks, config, step, metric_names, num_samples=
 class _NotFreshFunctionTracing(logging.Filter):
   """Drops TensorFlow's 'N out of the last N calls to <function> triggered tf.function
   retracing' warning, which each snapshot after the fifth would print: a snapshot builds
-  fresh serving functions from the networks as they are then (a phased run's level
+  fresh serving functions from the networks as they are then (a growing model's level
   included), so tracing each once is by design, not a tracing bug to fix."""
 
   def filter(self, record):
@@ -87,12 +87,12 @@ class SnapshotMetrics:
     _metric_functions(config.metrics)
     _check_options(config.metric_options)
 
-  def __call__(self, config, family, networks, phase, step):
+  def __call__(self, config, family, networks, family_state, step):
     """Returns ({"metric/key": number}, [why a metric was skipped])."""
     with fresh_functions_expected():
       results = evaluate_networks(family, networks, config, step, config.metrics,
                                   num_samples=config.metric_samples, seed=config.seed,
-                                  extra=config.metric_options, phase=phase)
+                                  extra=config.metric_options, family_state=family_state)
     values = {f"{name}/{key}": value for name, metric in results["metrics"].items()
               for key, value in metric.items()
               if isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -129,7 +129,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   as {"error": message}; the others still run and are written, and then the
   ConfigError is raised naming them all. A metric that does not apply (it
   raises MetricSkipped) is recorded as {"skipped": sentence} and is no failure.
-  A phased model below its top level is compared with real images box-filtered
+  A growing model below its top level is compared with real images box-filtered
   down to its level (`_reals_at_level`).
   """
   _check_options(extra or {})
@@ -222,7 +222,7 @@ def _reals_at_level(subject, stored_resolutions, load_split, split):
   """
   family, _ = registry.get_family(subject.metadata["model"])
   resolution = subject.metadata.get("resolution")
-  if family.phases is None or not resolution:
+  if family.resolutions is None or not resolution:
     return load_split(split), load_split, None
   if stored_resolutions and resolution in stored_resolutions[:-1]:
     top = stored_resolutions[-1]

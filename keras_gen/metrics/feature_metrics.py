@@ -16,7 +16,7 @@ split), so a model's figure can be read against the floor the sample size sets.
 Real features are cached (`feature_cache.py`). Options (--metric_options):
 inception_weights, inception_resolution, classifier_path, feature_cache,
 kid_features, kid_subsets, kid_subset_size, score_splits, baseline (0 skips
-the baselines). Below a phased model's top level (real images box-filtered
+the baselines). Below a growing model's top level (real images box-filtered
 down to it) the domain classifier's metrics are skipped; Inception resizes
 every image to its own input size, so fid, kid and is still compare like with
 like there.

@@ -13,7 +13,7 @@ on the train split's labels and scored on the held-out split, from:
                for the VAE;
   random_init  the same architecture rebuilt by `family.build` with another
                seed (never the run's own), untrained: what the architecture
-               alone gives (a phased run's at its level and alpha);
+               alone gives (a growing model's at its level and alpha);
   pixels       the raw pixels in [-1, 1].
 
 The figure that says what training added is trained minus random_init.
@@ -42,13 +42,13 @@ FEATURE_BATCH = 500  # Images per feature-extraction call.
 RANDOM_INIT_SEED_OFFSET = 1_000_003
 
 
-def feature_extractor(family, networks, hparams, model_name, phase=None):
+def feature_extractor(family, networks, hparams, model_name, family_state=None):
   """(function of images [N, H, W, C] in [-1, 1] -> features [N, F], a description).
 
-  The family's own `features` hook (a phased family's at `phase`). Raises
+  The family's own `features` hook (at the family's state). Raises
   ConfigError for a model that has none.
   """
-  extractor = family.features(networks, hparams, phase)
+  extractor = family.features(networks, hparams, family_state)
   if extractor is None:
     raise config_lib.ConfigError(
         f"linear_probe has no feature layer for model {model_name!r}; it probes GAN "
@@ -196,11 +196,11 @@ def linear_probe(subject, options):
 
   hparams, element_shape = run.config.hparams, run.config.element_shape
   trained, description = feature_extractor(run.family, run.networks, hparams, run.config.model,
-                                           run.phase)
+                                           run.family_state)
   random_networks = random_init_networks(run.family, hparams, element_shape, run.config.seed)
-  # A phased run's level and alpha say which architecture it is at; they are not learned.
+  # A growing model's level and alpha say which architecture it is at; they are not learned.
   untrained, _ = feature_extractor(run.family, random_networks, hparams, run.config.model,
-                                   run.phase)
+                                   run.family_state)
 
   results = {"features": description, "chance": 1.0 / num_classes,
              "train_examples": int(train_count), "test_examples": int(test_count),

@@ -27,7 +27,7 @@ class Options:
   # resolution: a second real set, for real-vs-real baselines.
   load_split: Callable[[str], data.Source] | None = None
   # The data's own (H, W, C) when the real images were box-filtered down to the
-  # level a phased model is at (`image_sets.box_filtered`); None otherwise.
+  # level a growing model is at (`image_sets.box_filtered`); None otherwise.
   box_filtered_from: tuple | None = None
 
 
@@ -84,7 +84,7 @@ def from_model_dir(model_dir, step=None):
 def from_run(run):
   """The subject of a restored run's (or a training run's) networks in memory."""
   module = serving.make_module(run.family, run.networks, run.config.hparams,
-                               tuple(run.config.element_shape), run.phase)
+                               tuple(run.config.element_shape), run.family_state)
   signatures = module.signatures()
   metadata = serving.metadata(run.config, run.step, run.config.element_shape, signatures)
   kind = serving.output_kind(run.family, run.config.element_shape)
