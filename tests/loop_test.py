@@ -3,6 +3,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,7 +16,9 @@ from conftest import network_weights
 from conftest import TINY_HPARAMS
 import nan_families
 from keras_gen import config as config_lib
+from keras_gen import registry
 from keras_gen.engine import loop
+from keras_gen.engine import restore
 from keras_gen.engine import step_context
 
 
@@ -51,11 +54,22 @@ def test_training_in_two_halves_gives_the_weights_of_one_run(tiny_config, model)
   assert_same_weights(network_weights(whole.model_dir), network_weights(halves.model_dir))
 
 
-def test_a_step_changes_the_weights_and_reports_finite_losses(tiny_config):
+def test_a_step_moves_every_trained_weight_by_at_most_the_learning_rate_and_one_by_it(
+    tiny_config):
+  # Adam's first update is lr * g / (|g| + epsilon): lr in size wherever |g| >> epsilon.
   config = tiny_config("dcgan", train_steps=1, log_every=1)
   result = loop.run(config)
   assert set(result["losses"]) == {"d_loss", "g_loss"}
   assert all(np.isfinite(value) for value in result["losses"].values())
+  family, _ = registry.get_family("dcgan")
+  keras.utils.set_random_seed(config.seed)
+  initial = family.build(config.hparams, tuple(config.element_shape))
+  trained = restore.load_run(config.model_dir).networks
+  for name, rate in (("G", "g_learning_rate"), ("D", "d_learning_rate")):
+    moved = [np.abs(after.numpy() - before.numpy()) for after, before in
+             zip(trained[name].trainable_variables, initial[name].trainable_variables)]
+    assert max(m.max() for m in moved) == pytest.approx(config.hparams[rate], rel=1e-3)
+    assert all(m.max() <= config.hparams[rate] * (1 + 1e-3) for m in moved)  # float32 rounding.
 
 
 def test_rerunning_a_finished_run_trains_no_further_and_reexports(tiny_config):
