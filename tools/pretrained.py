@@ -111,7 +111,7 @@ def _storage_difference(run, run_config, storage_dtype):
     images = real.astype("float32") / 127.5 - 1.0
     difference["reconstruct"] = _difference(before.reconstruct(images),
                                             after.reconstruct(images), before)
-  return difference, checkpoints.weights_digest(networks, phase)
+  return difference, checkpoints.weights_digest(networks, family_state)
 
 
 def add():
