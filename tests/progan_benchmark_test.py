@@ -92,27 +92,30 @@ D_8 = dict(D_4, b8_from_rgb=_conv(8, 1, 1, 8), b8_conv0=_conv(8, 3, 8, 8),
            b8_conv1=_conv(8, 3, 8, 8))
 
 
-def _hand_count(g_layers, d_layers):
+def _hand_count(g_layers, d_layers, penalty=True):
   """FLOP per image of one step. G's layers run forward for D's fakes and for G's update,
   then backward: weight gradients, and input gradients but toward z: 3x the dense layer,
-  4x the others. A D layer followed by a LeakyReLU runs forward on reals, fakes,
-  interpolates and G's fakes (4); the interpolates' input gradient (1); weight and input
-  gradients through reals and fakes (4); in the penalty's double backprop, the weight and
-  output gradients of that input gradient (2) and a backward pass, through the
-  interpolates' forward pass, of the zeros TensorFlow gives as LeakyReLU's second
-  derivative (2); the input gradient toward G in G's update (1): 14x. fromRGB: no input
-  gradient toward reals, fakes or interpolates: 11x. The score, with no LeakyReLU after
-  it: no zeros pass, and its output on the interpolates and the gradient of its own output
-  gradient feed nothing: 10x."""
+  4x the others. A D layer followed by a LeakyReLU runs forward on reals, fakes and G's
+  fakes (3); weight and input gradients through reals and fakes (4); the input gradient
+  toward G in G's update (1): 8x. With a gradient penalty (WGAN-GP's at the interpolates,
+  R1's at the reals) it also runs forward on those images (1), takes their input gradient
+  (1) and, in the double backprop, the weight and output gradients of that input gradient
+  (2): 12x. LeakyReLU is max(x, 0.2x), whose second derivative is no pass at all. fromRGB:
+  no input gradient toward reals or fakes: 6x; 10x with the penalty (for lazy R1 one of
+  the 4 is the reals' input gradient that its cond's gradient returns and nothing uses;
+  progan_r1_test counts it). The score, with no LeakyReLU after it: 8x; with the penalty
+  its output on the penalty's images and the gradient of its own output gradient feed
+  nothing: 10x."""
   multiplier = {"dense": 3}
   g = sum(multiplier.get(name, 4) * flops for name, flops in g_layers.items())
-  d = sum((11 if "from_rgb" in name else 10 if name == "score" else 14) * flops
+  conv, from_rgb, score = (12, 10, 10) if penalty else (8, 6, 8)
+  d = sum((from_rgb if "from_rgb" in name else score if name == "score" else conv) * flops
           for name, flops in d_layers.items())
   return g + d
 
 
 @pytest.mark.parametrize("level, g_layers, d_layers, per_image",
-                         [(2, G_4, D_4, 370592), (3, G_8, D_8, 3040160)])
+                         [(2, G_4, D_4, 329376), (3, G_8, D_8, 2703008)])
 def test_a_levels_step_executes_the_flops_counted_by_hand_layer_by_layer(level, g_layers,
                                                                          d_layers, per_image):
   assert _hand_count(g_layers, d_layers) == per_image
@@ -127,6 +130,25 @@ def test_a_levels_step_executes_the_flops_counted_by_hand_layer_by_layer(level, 
   assert row["gflop_per_image"] == pytest.approx(per_image / 1e9)
   assert row["gflops"] == pytest.approx(4 * per_image / row["seconds_per_step"] / 1e9)
   assert row["fraction_of_matmul"] == pytest.approx(row["gflops"] / row["matmul_gflops"])
+  assert "r1_interval" not in row
+
+
+@pytest.mark.parametrize("level, g_layers, d_layers, with_r1, without_r1",
+                         [(2, G_4, D_4, 329376, 246400), (3, G_8, D_8, 2703008, 2026112)])
+def test_with_lazy_r1_a_level_costs_the_average_over_r1_interval_steps_counted_by_hand(
+    level, g_layers, d_layers, with_r1, without_r1):
+  assert (_hand_count(g_layers, d_layers), _hand_count(g_layers, d_layers, penalty=False)) == (
+      with_r1, without_r1)
+  config = config_lib.TrainConfig(model="progan", dataset="progan:unused", hparams=dict(
+      TINY_HPARAMS["progan"], mbstd_group_size=0, loss="ns_r1", r1_interval=4))
+
+  row = progan_benchmark.measure_level(config, (8, 8, 1), level=level, batch_size=4, steps=1,
+                                       matmul_size=64)
+
+  assert (row["flops_per_step_with_r1"], row["flops_per_step_without_r1"]) == (
+      4 * with_r1, 4 * without_r1)
+  assert row["flops_per_step"] == 4 * (with_r1 + 3 * without_r1) / 4
+  assert (row["r1_interval"], row["steps_timed"]) == (4, 4)  # One whole interval.
 
 
 def test_the_channels_come_from_dataset_json_else_the_folders_name_else_three(tmp_path):

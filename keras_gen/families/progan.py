@@ -256,8 +256,12 @@ def penalty_target(hparams, level, top_level):
 
 
 def r1_applies(hparams, step):
-  """A bool tensor, True at the D steps that take the lazy R1 penalty: step 0 and every
-  r1_interval-th step after it (int64 scalar `step`, one D step per step here)."""
+  """True at the D steps that take the lazy R1 penalty: step 0 and every r1_interval-th
+  step after it (one D step per step here). A Python bool when the int64 scalar `step`
+  is known while tracing, else a bool tensor."""
+  known = tf.get_static_value(step)
+  if known is not None:
+    return bool(known % hparams["r1_interval"] == 0)
   return tf.equal(tf.math.floormod(step, tf.cast(hparams["r1_interval"], step.dtype)), 0)
 
 
@@ -270,11 +274,10 @@ def r1_weight(hparams, level, top_level):
 
 
 def _lazy(apply, penalty):
-  """penalty() where `apply` holds, else 0, without tracing or running penalty() when
-  `apply` is known while tracing (a step traced at a constant step holds one branch)."""
-  known = tf.get_static_value(apply)
-  if known is not None:
-    return penalty() if known else tf.zeros([])
+  """penalty() where `apply` holds, else 0. A known `apply` (a step traced at a constant
+  step: tests, op counts) traces one branch and no cond."""
+  if isinstance(apply, bool):
+    return penalty() if apply else tf.zeros([])
   return tf.cond(apply, penalty, lambda: tf.zeros([]), name=LAZY_R1)
 
 
