@@ -114,3 +114,32 @@ def test_a_level_start_is_placed_at_the_last_summary_of_its_step_in_minutes(tmp_
                                       summary=summary).SerializeToString())
 
   assert plot_curves.level_starts(str(tmp_path)) == [(2, 3.0, 8)]
+
+
+def test_a_recipe_curve_draws_the_floor_and_the_title_its_measured_block_records():
+  curve = plot_curves.recipe_curve("dcgan_fashion_mnist_long")
+
+  image, texts = plot_curves.draw_labelled({curve["metric"]: curve["points"]}, "step",
+                                           curve["title"], curve["floor"], curve["floor_label"],
+                                           markers=curve["phases"])
+
+  assert curve["points"][:2] == [(4000, 3.632), (8000, 1.165)] and len(curve["points"]) == 14
+  assert texts["floor"] == "real-vs-real (5,000 samples) 0.383"
+  assert texts["title"] == (
+      "dcgan_fashion_mnist_long: FCD by step\nIntel(R) Xeon(R) Processor, 2 cores (avx2 avx512f "
+      "avx512_bf16 avx512_vnni amx_tile amx_bf16 amx_int8), 2026-12-02")
+  floor_pixels = np.all(np.asarray(image) == plot_curves.FLOOR_COLOUR, axis=-1)
+  assert floor_pixels.sum(axis=1).max() > 300  # A dashed line across the plot.
+
+
+def test_a_phased_recipe_curve_labels_each_phase_end_with_its_swd_floor():
+  curve = plot_curves.recipe_curve("progan_emoji")
+
+  _, texts = plot_curves.draw_labelled({curve["metric"]: curve["points"]}, "step",
+                                       curve["title"], curve["floor"], curve["floor_label"],
+                                       markers=curve["phases"])
+
+  assert curve["points"][-1] == (12500, 22.7)
+  assert texts["floor"] == "real-vs-real (1,024 samples) 10.3"
+  assert texts["markers"][:3] == ["8x8 fade-in end", "8x8 stable end", "16x16 fade-in end"]
+  assert texts["title"].endswith("AMD EPYC, 2 cores (avx2), 2026-12-03")

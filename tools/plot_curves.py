@@ -6,6 +6,7 @@
       --tag=metrics/swd/swd_x1e3_avg --x=step --output=swd.png
   python tools/plot_curves.py --runs=runs/progan --levels --output=swd_levels.png \\
       --tag=metrics/swd/swd_x1e3_avg,metrics/swd/swd_x1e3_16
+  python tools/plot_curves.py --recipe=progan_emoji --output=docs/curves/progan_emoji_swd.png
 
 Reads the scalars a training run logs to TensorBoard (`MODEL_DIR/train`, the
 `metrics/*` tags that `--metrics` writes at every checkpoint). Wall time is
@@ -14,13 +15,18 @@ minutes of training"; a run resumed later shows the gap it was stopped for.
 A phased (Progressive GAN) run evaluates --metrics at every phase end, at the
 level it has reached; `--levels` draws a dotted line where the first run grows
 (its `progress/level` rises), labelled with the new resolution.
+`--recipe=NAME` draws instead the per-snapshot figures that zoo/NAME.json's `measured`
+block records, by step, titled with the block's machine and date, with its real-vs-real
+floor where it records one.
 Drawn with Pillow (installed with TensorBoard), so no plotting library is
 needed.
 """
 
 import glob
+import json
 import math
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -30,6 +36,7 @@ from absl import flags  # noqa: E402
 
 from keras_gen import cli  # noqa: E402
 
+flags.DEFINE_string("recipe", "", "Draw zoo/RECIPE.json's measured per-snapshot figures instead.")
 flags.DEFINE_list("runs", [], "Run folders (model_dir), each optionally 'label=PATH'.")
 flags.DEFINE_list("tag", ["metrics/fcd/fcd"], "The scalars to plot (one curve per run and tag).")
 flags.DEFINE_enum("x", "minutes", ["minutes", "step"], "Horizontal axis.")
@@ -43,7 +50,9 @@ FLAGS = flags.FLAGS
 
 WIDTH, HEIGHT = 900, 520
 LEFT, RIGHT, TOP, BOTTOM = 80, 30, 50, 60
+LINE_HEIGHT = 18
 MARKER_COLOUR = (120, 120, 120)
+FLOOR_COLOUR = (90, 90, 90)
 COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
            (140, 86, 75))
 
@@ -98,6 +107,71 @@ def level_starts(model_dir):
           for (step, _, before), (_, _, after) in zip(levels, levels[1:]) if after > before]
 
 
+ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+_STEP_IN_KEY = re.compile(r"\((?:step )?([\d,]+)\)")
+_SAMPLES = re.compile(r"([\d,]+) (?:samples|emoji)")
+
+
+def _step(key):
+  """The step a measured key names: '4000', or '8x8 stable end (step 3,750)'; None otherwise."""
+  if key.isdigit():
+    return int(key)
+  match = _STEP_IN_KEY.search(key)
+  return int(match.group(1).replace(",", "")) if match else None
+
+
+def _swd(text):
+  """(value, real-vs-real baseline or None) of 'avg 22.7 (10.3): 64: 31.3, ...' or '8: 65.7'."""
+  match = re.match(r"(?:avg|\d+):\s*([\d.]+)(?:\s*\(([\d.]+)\))?", text.replace("avg ", "avg: "))
+  if not match:
+    raise ValueError(f"unreadable SWD figure {text!r}.")
+  return float(match.group(1)), float(match.group(2)) if match.group(2) else None
+
+
+def recipe_curve(name, zoo=ZOO):
+  """The curve zoo/NAME.json's measured block records: a dict of metric, points [(step,
+  value)], phases [(step, label)], floor (None where the block records none), floor_label,
+  title (recipe, metric, the block's machine and date).
+
+  Raises ValueError naming the recipe when it has no measured per-snapshot figures.
+  """
+  path = os.path.join(zoo, f"{name}.json")
+  if not os.path.exists(path):
+    raise ValueError(f"No recipe {name!r}: {path} does not exist.")
+  with open(path) as f:
+    measured = json.load(f).get("measured") or {}
+  evaluation = measured.get("evaluation") or {}
+  phases, floor = [], None
+  if "fcd_at_checkpoints" in evaluation:
+    metric, table = "FCD", evaluation["fcd_at_checkpoints"]
+    note = evaluation.get("fcd_at_checkpoints_note", "")
+    points = [(_step(key), value) for key, value in table.items() if _step(key) is not None]
+    floor = evaluation.get("fcd_real_baseline")
+  elif "swd_at_snapshots" in measured or "swd_at_phase_ends" in measured:
+    metric = "SWD x1e3 (average over levels)"
+    table = measured.get("swd_at_snapshots") or measured["swd_at_phase_ends"]
+    note, floor, points = table.get("note", ""), table.get("real_baseline"), []
+    for key, value in table.items():
+      if _step(key) is None:
+        continue
+      value, baseline = _swd(value) if isinstance(value, str) else (value, None)
+      points.append((_step(key), value))
+      if " end" in key:  # Phase ends, not the snapshots within a phase.
+        phases.append((_step(key), key.split(" (")[0].replace(" transition", " fade-in")))
+      floor = baseline if baseline is not None else floor  # The last point's baseline.
+  else:
+    raise ValueError(f"Recipe {name!r} records no per-snapshot figures in its measured block.")
+  samples = _SAMPLES.search(note)
+  floor_label = "real-vs-real" + (f" ({samples.group(1)} samples)" if samples else "")
+  machine = measured.get("machine", {})
+  title = (f"{name}: {metric} by step\n{machine.get('cpu', 'unknown CPU')}, "
+           f"{machine.get('cores', '?')} cores ({' '.join(machine.get('cpu_flags', []))}), "
+           f"{measured.get('date', 'undated')}")
+  points.sort()
+  return {"metric": metric, "points": points, "phases": sorted(phases), "floor": floor,
+          "floor_label": floor_label, "title": title}
+
+
 def _ticks(low, high, count=6):
   """Round tick values covering [low, high]."""
   if high <= low:
@@ -121,6 +195,11 @@ def _label(value):
 def draw(curves, x_name, title, floor=None, floor_label="", log_y=False, markers=()):
   """curves: {label: [(x, y)]} -> a PIL image of the lines with axes, ticks and a legend;
   markers: [(x, text)] drawn as dotted vertical lines."""
+  return draw_labelled(curves, x_name, title, floor, floor_label, log_y, markers)[0]
+
+
+def draw_labelled(curves, x_name, title, floor=None, floor_label="", log_y=False, markers=()):
+  """draw()'s image and the texts drawn on it: {"title", "floor", "markers", "legend"}."""
   from PIL import Image, ImageDraw, ImageFont  # pylint: disable=g-import-not-at-top
   font = ImageFont.load_default(size=14)
   xs = [x for points in curves.values() for x, _ in points] + [x for x, _ in markers]
@@ -128,12 +207,27 @@ def draw(curves, x_name, title, floor=None, floor_label="", log_y=False, markers
   if log_y:
     ys = [y for y in ys if y > 0]
   x_ticks = _ticks(0.0 if x_name == "minutes" else min(xs), max(xs))
+  x_low, x_high = x_ticks[0], x_ticks[-1]
+  # Each marker's label goes in the first row where it clears the labels already there.
+  label_places, row_ends = [], []
+  for x, text in sorted(markers):
+    u = LEFT + (x - x_low) / (x_high - x_low) * (WIDTH - LEFT - RIGHT)
+    width = font.getlength(text)
+    right_aligned = u + 4 + width > WIDTH - RIGHT
+    start, end = (u - 4 - width, u) if right_aligned else (u, u + 4 + width)
+    row = next((r for r, row_end in enumerate(row_ends) if start > row_end + 6), len(row_ends))
+    row_ends[row:row + 1] = [end]
+    label_places.append((u - 4 if right_aligned else u + 4, TOP + 4 + LINE_HEIGHT * row, text,
+                         "ra" if right_aligned else "la"))
   y_low, y_high = min(ys), max(ys)
+  if row_ends and not log_y:  # Headroom, so the curves pass below the labels and legend.
+    reserved = 12 + LINE_HEIGHT * len(row_ends) + 20 * len(curves)
+    plot_height = HEIGHT - TOP - BOTTOM
+    y_high = min(0.0, y_low) + (y_high - min(0.0, y_low)) * plot_height / (plot_height - reserved)
   if log_y:  # Room below the lowest point, so a floor line is not drawn on the frame.
     y_low, y_high = y_low / 1.25, y_high * 1.1
   y_ticks = _log_ticks(y_low, y_high) if log_y else _ticks(min(0.0, y_low), y_high)
   y_low, y_high = (y_low, y_high) if log_y else (y_ticks[0], y_ticks[-1])
-  x_low, x_high = x_ticks[0], x_ticks[-1]
   transform = (lambda y: math.log10(y)) if log_y else (lambda y: y)
 
   def to_pixel(x, y):
@@ -156,19 +250,33 @@ def draw(curves, x_name, title, floor=None, floor_label="", log_y=False, markers
   axis = "minutes of training" if x_name == "minutes" else "step"
   canvas.text(((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 22), axis, fill="black", font=font,
               anchor="ma")
-  canvas.text((LEFT, 18), title, fill="black", font=font)
-  for x, text in markers:
+  title_lines = title.split("\n")
+  for row, line in enumerate(title_lines):
+    canvas.text((LEFT, TOP - 8 - LINE_HEIGHT * (len(title_lines) - row)), line, fill="black",
+                font=font)
+  texts = {"title": title, "floor": None, "markers": [], "legend": []}
+  for x, _ in markers:
     u, _ = to_pixel(x, y_low)
     for v in range(TOP, HEIGHT - BOTTOM, 8):
       canvas.line([(u, v), (u, min(v + 3, HEIGHT - BOTTOM))], fill=MARKER_COLOUR, width=2)
-    canvas.text((u + 4, TOP + 4), text, fill=MARKER_COLOUR, font=font, anchor="la")
+
+  def boxed_text(xy, text, fill, anchor):
+    # A white box keeps a label readable where it crosses a line.
+    canvas.rectangle(canvas.textbbox(xy, text, font=font, anchor=anchor), fill="white")
+    canvas.text(xy, text, fill=fill, font=font, anchor=anchor)
+
+  for u, v, text, anchor in label_places:
+    boxed_text((u, v), text, MARKER_COLOUR, anchor)
+    texts["markers"].append(text)
   if floor is not None:
     _, v = to_pixel(x_low, floor)
     for u in range(LEFT, WIDTH - RIGHT, 12):
-      canvas.line([(u, v), (min(u + 6, WIDTH - RIGHT), v)], fill=(90, 90, 90), width=2)
-    canvas.text((WIDTH - RIGHT - 4, v - 4), f"{floor_label} {_label(floor)}", fill=(90, 90, 90),
-                font=font, anchor="rd")
+      canvas.line([(u, v), (min(u + 6, WIDTH - RIGHT), v)], fill=FLOOR_COLOUR, width=2)
+    texts["floor"] = f"{floor_label} {_label(floor)}"
+    # At the left, where training curves start far above their floor.
+    boxed_text((LEFT + 6, v - 4), texts["floor"], FLOOR_COLOUR, "ld")
   entries = [f"{label} (last {_label(points[-1][1])})" for label, points in curves.items()]
+  texts["legend"] = entries
   for index, (label, points) in enumerate(curves.items()):
     colour = COLOURS[index % len(COLOURS)]
     pixels = [to_pixel(x, y) for x, y in points if not log_y or y > 0]
@@ -177,11 +285,11 @@ def draw(curves, x_name, title, floor=None, floor_label="", log_y=False, markers
     for u, v in pixels:
       canvas.ellipse([u - 4, v - 4, u + 4, v + 4], fill=colour)
     # The legend sits inside the plot's top right corner, as wide as its longest entry.
-    legend_v = TOP + 12 + 20 * index
+    legend_v = TOP + 12 + LINE_HEIGHT * len(row_ends) + 20 * index
     text_u = WIDTH - RIGHT - 8 - max(canvas.textlength(entry, font=font) for entry in entries)
     canvas.line([(text_u - 36, legend_v), (text_u - 6, legend_v)], fill=colour, width=3)
     canvas.text((text_u, legend_v), entries[index], fill="black", font=font, anchor="lm")
-  return image
+  return image, texts
 
 
 def _parse_runs(entries):
@@ -194,8 +302,20 @@ def _parse_runs(entries):
 
 def main(argv):
   cli.reject_positional_arguments(argv)
-  if not FLAGS.runs or not FLAGS.output:
-    cli.usage_error("--runs and --output are required.")
+  if FLAGS.recipe and FLAGS.output and not FLAGS.runs:
+    try:
+      curve = recipe_curve(FLAGS.recipe)
+    except ValueError as e:
+      cli.usage_error(str(e))
+    image, _ = draw_labelled({curve["metric"]: curve["points"]}, "step", curve["title"],
+                             curve["floor"], curve["floor_label"], FLAGS.log_y, curve["phases"])
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+    image.save(FLAGS.output)
+    print(f"{curve['metric']}: " + ", ".join(f"{x} -> {y:.4g}" for x, y in curve["points"]))
+    print(f"Wrote {FLAGS.output}")
+    return
+  if not FLAGS.output or bool(FLAGS.runs) == bool(FLAGS.recipe):
+    cli.usage_error("--output and one of --runs or --recipe are required.")
   cli.quiet_tensorflow()
   curves, runs, markers = {}, _parse_runs(FLAGS.runs), []
   try:
