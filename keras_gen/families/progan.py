@@ -1,48 +1,9 @@
-"""Progressive GAN (Karras et al. 2018, "Progressive Growing of GANs for Improved
-Quality, Stability, and Variation"), trained in the phases of `phases` (`keras_gen.schedule`).
+"""Progressive GAN (Karras et al. 2018): G and D grow from 4x4 by one block per level,
+trained in the phases of `phases` (`keras_gen.schedule`), with loss=wgan_gp (WGAN-GP with the
+drift term) or loss=ns_r1 (non-saturating loss with lazy R1), G_ema and mirror_augment.
 
-G and D start at 4x4 and grow by one block per level: a transition phase fades
-the new block in (alpha 0 -> 1) and a stable phase trains it at alpha = 1.
-Networks are in `progan_networks`, layers in `keras_gen.layers.progan`.
-
-Loss (sec. A.1 and the paper's code): WGAN-GP (Gulrajani et al. 2017) with
-lambda = gradient_penalty_weight = 10, gradient norms pulled to wgan_target
-(1; gamma = 750 for CIFAR-10, penalty ((||grad|| - gamma) / gamma)^2) and the
-drift term drift_weight * D(x)^2 = 0.001 D(x)^2; one D update then one G
-update per minibatch, each with its own z. The paper's code runs D on images
-upscaled to the full resolution at every level and takes the gradient there;
-nearest upscaling by f = 2^(top level - level) divides the norm by f, so here,
-on images of the level's own size, the norms are pulled to wgan_target * f
-(docs/progan_drift.md).
-
-loss=ns_r1 trains instead with the non-saturating logistic loss and R1 on the
-real images, gamma/2 E||grad D(x)||^2 (Mescheder et al. 2018), as StyleGAN grew
-its networks (Karras et al. 2019) and later reimplementations of ProGAN do. R1
-is lazy (Karras et al. 2020, sec. 4.1): taken at every r1_interval-th D step
-and multiplied by r1_interval, so its average strength is unchanged; the other
-steps skip its double backprop. StyleGAN's code, like the paper's, takes the
-gradient on full-resolution images, so at the level's size gamma is divided by
-f^2. The drift term belongs to the Wasserstein critic, whose output nothing
-else anchors; the logistic loss anchors D's output, so ns_r1 has no drift term.
-Adam lr 1e-3, betas (0, 0.99), eps 1e-8; the
-optimizers' state is zeroed at each new phase if reset_optimizers (the code's
-reset_opt_for_new_lod). learning_rate_rampup_kimg > 0 ramps both learning
-rates up over the run's first kimg as the original Theano code did (40 kimg
-for CelebA-HQ; `schedule.rampup_factor`). G_ema (beta ema_decay = 0.999) is
-what summaries and the export sample from.
-
-mirror_augment flips each real image left-right with probability 1/2 before
-the crossfade (the code's process_reals; on for CelebA-HQ and LSUN), with a
-coin drawn from (seed, step) like every other draw, so a resumed run flips
-what an uninterrupted one would.
-
-During a transition the real images are blended exactly as G's output is:
-lerp(upsample(downsample(x)), x, alpha), so D never sees a resolution G cannot
-produce (sec. 3 and fig. 2). The schedule, in thousands of images shown (kimg),
-is start_resolution stable for training_kimg, then per level a transition of
-transition_kimg and a stable phase of training_kimg, the last one running to
-total_kimg; minibatch_default with minibatch_overrides per resolution, and
-learning_rate with learning_rate_overrides per resolution.
+Networks are in `progan_networks`, layers in `keras_gen.layers.progan`; the paper's
+options, their defaults and why the penalties are rescaled per level are in docs/progan.md.
 """
 
 import dataclasses
