@@ -5,12 +5,8 @@
     model = keras_gen.load(run_dir)        # a run folder, an export or a pretrained name
     images = model.sample(16, seed=0)      # uint8 [16, 28, 28, 1]
 
-`fit` is the function under `python -m keras_gen.train` too (`run_training`),
-so a run started here and one started from the shell with the same settings
-are the same run. It is not called `train` because the package attribute
-`keras_gen.train` is the CLI's module: importing it (`python -m
-keras_gen.train`, or any `import keras_gen.train`) would replace a function of
-that name. `fit` is also the name Keras users know for "train this".
+`fit` runs what `python -m keras_gen.train` runs (`run_training`); it is not called `train`
+because `keras_gen.train` is the CLI's module, which an import would put in its place.
 """
 
 import json

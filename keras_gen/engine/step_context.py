@@ -58,23 +58,9 @@ class StepContext(base.StepContext):
 
 
 class StepTransaction:
-  """Makes a step all-or-nothing: every variable it writes keeps its old value unless the
-  step's losses and everything it wrote are finite.
-
-  A GAN step updates D and then takes G's loss through the updated D, so its writes
-  cannot wait for one verdict at the end; instead `begin` reads every variable the step
-  may write (weights, optimizer slots and iteration counts, batch-norm statistics,
-  G_ema, the family's state) before it runs, and `end` assigns those values back when a
-  loss or a written value is a NaN or an infinity. It runs in the cross-replica context
-  of the step's tf.function, on every replica's copy of each variable, so one decision
-  holds for all replicas and costs no extra call from Python. A read value is a snapshot
-  (TensorFlow copies a variable's buffer on write while a read of it is alive), so the
-  price is one copy of the written state and one finiteness pass over it per step.
-
-  roll_back=False (--on_nonfinite=restore) skips the copies and only reports the
-  verdict: the loop then reloads the last checkpoint, which discards the step anyway.
-  The step counter is not part of the transaction: a skipped step still counts, so the
-  next step draws new data and noise.
+  """Makes a step all-or-nothing: `begin` snapshots every variable the step may write, `end`
+  restores them unless the losses and every written value are finite (with roll_back=False it
+  only reports the verdict). Why it works this way: docs/training.md, "Non-finite steps".
   """
 
   def __init__(self, strategy, variables, roll_back=True):
