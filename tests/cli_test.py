@@ -65,9 +65,12 @@ def test_help_and_helpfull_exit_0_after_the_flags_text(command, flag):
 
 
 # Runs `-m MODULE FLAGS...` with a SIGINT sent to itself when TensorFlow's
-# tensorflow.python.framework.ops starts to import: Ctrl-C while TensorFlow loads.
+# tensorflow.python.framework.ops starts to import: Ctrl-C while TensorFlow loads. SIGINT
+# gets Python's own handler first, as in a terminal: a suite started in the background by a
+# non-interactive shell inherits SIGINT ignored, and the signal would be lost.
 _CTRL_C_DURING_TENSORFLOW_IMPORT = textwrap.dedent("""
     import os, runpy, signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class CtrlCOnImport:
       def find_spec(self, name, path=None, target=None):
