@@ -21,6 +21,8 @@ chose TF_CPP_MIN_LOG_LEVEL. If so, or with verbose=True (the CLIs' --verbose),
 nothing is captured or filtered; --verbose also lowers the level to 0.
 """
 
+import contextlib
+import logging
 import os
 import re
 import sys
@@ -43,6 +45,19 @@ NOISE = re.compile("|".join([
     r"computation_placer\.cc:\d+\] computation placer already registered",
     r"TF-TRT Warning: Could not find TensorRT",
 ]))
+
+
+@contextlib.contextmanager
+def python_warnings_hidden():
+  """TensorFlow's Python logger (`tf.get_logger()`) at ERROR for the block, for TensorFlow
+  calls that warn about TensorFlow's own code or about a file the caller already handles."""
+  logger = logging.getLogger("tensorflow")
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
 
 
 def import_tensorflow(verbose=False):

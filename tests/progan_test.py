@@ -206,7 +206,8 @@ def test_mirror_augment_trains_as_if_the_reals_were_flipped_by_the_steps_own_coi
       np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_the_step_asks_the_penalty_for_gradient_norms_of_wgan_target(monkeypatch):
+def _record_penalty_targets(monkeypatch):
+  """A list that fills with the `target` of every gradient_penalty call the step makes."""
   targets = []
   penalty = progan.losses.gradient_penalty
 
@@ -215,6 +216,11 @@ def test_the_step_asks_the_penalty_for_gradient_norms_of_wgan_target(monkeypatch
     return penalty(*args, target=target)
 
   monkeypatch.setattr(progan.losses, "gradient_penalty", recording_penalty)
+  return targets
+
+
+def test_the_step_asks_the_penalty_for_gradient_norms_of_wgan_target(monkeypatch):
+  targets = _record_penalty_targets(monkeypatch)
   networks, optimizers = _tiny_state(8)
   progan.train_step(networks, optimizers, {"images": tf.zeros([4, 8, 8, 1])}, _context(4),
                     dict(TINY, wgan_target=750.0))
@@ -223,14 +229,7 @@ def test_the_step_asks_the_penalty_for_gradient_norms_of_wgan_target(monkeypatch
 
 def test_below_the_top_the_penalty_asks_for_wgan_target_times_the_upscaling_to_the_top(
     monkeypatch):
-  targets = []
-  penalty = progan.losses.gradient_penalty
-
-  def recording_penalty(*args, target=1.0):
-    targets.append(target)
-    return penalty(*args, target=target)
-
-  monkeypatch.setattr(progan.losses, "gradient_penalty", recording_penalty)
+  targets = _record_penalty_targets(monkeypatch)
   networks, optimizers = _tiny_state(16)
   for level in (2, 3, 4):
     images = tf.zeros([4, 2 ** level, 2 ** level, 1])

@@ -14,14 +14,14 @@ activations, optimizer updates, the step's own overhead).
 """
 
 import collections
-import contextlib
 import functools
-import logging
 import time
 
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops  # For the registered FLOP statistics.
 from tensorflow.python.profiler.internal import flops_registry  # pylint: disable=unused-import
+
+from keras_gen import tf_startup
 
 # Ops whose arithmetic dominates a convolutional step; the rest is memory-bound.
 HEAVY_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "MatMul", "BatchMatMulV2",
@@ -59,22 +59,9 @@ def live_ops(graph):
   return [op for op in graph.get_operations() if op in live]
 
 
-@contextlib.contextmanager
-def _tensorflow_warnings_silenced():
-  """TensorFlow's FLOP statistics call a deprecated function of TensorFlow's own, whose
-  warning would tell the user to change code that is not theirs."""
-  logger = tf.get_logger()
-  level = logger.level
-  logger.setLevel(logging.ERROR)
-  try:
-    yield
-  finally:
-    logger.setLevel(level)
-
-
 def _flops(graph, op):
   try:
-    with _tensorflow_warnings_silenced():
+    with tf_startup.python_warnings_hidden():
       return tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
   except (ValueError, TypeError):
     return 0
@@ -100,7 +87,7 @@ def all_flops(concrete_function):
   """The profiler's count: every op in the traced graph, pruned or not."""
   options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   options["output"] = "none"
-  with _tensorflow_warnings_silenced():
+  with tf_startup.python_warnings_hidden():
     return int(tf.compat.v1.profiler.profile(concrete_function.graph,
                                              options=options).total_float_ops)
 

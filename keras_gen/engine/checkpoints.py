@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ import tensorflow as tf
 from keras_gen import config as config_lib
 from keras_gen import registry
 from keras_gen import storage
+from keras_gen import tf_startup
 
 # Fields that make a model_dir belong to one run; a resumed run must match them.
 IDENTITY_FIELDS = ("model", "dataset", "resolution")
@@ -91,23 +91,12 @@ def keep_newest(checkpoint_dir, max_to_keep):
   _write_state(checkpoint_dir, oldest_first)
 
 
-@contextlib.contextmanager
-def _tensorflow_warnings_hidden():
-  logger = tf.get_logger()
-  level = logger.level
-  logger.setLevel(logging.ERROR)
-  try:
-    yield
-  finally:
-    logger.setLevel(level)
-
-
 def _read_state(checkpoint_dir):
   """(paths the state file lists, oldest first; None, or what is wrong with the file)."""
   if not os.path.lexists(os.path.join(checkpoint_dir, STATE_FILE)):
     return [], None
   try:
-    with _tensorflow_warnings_hidden():  # It logs an unparsable file, and ignores it.
+    with tf_startup.python_warnings_hidden():  # It logs an unparsable file, and ignores it.
       state = tf.train.get_checkpoint_state(checkpoint_dir)
   except UnicodeDecodeError as error:
     return [], f"not text: {error}"
