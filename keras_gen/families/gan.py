@@ -91,6 +91,10 @@ def validate_hparams(hparams):
   for name in ("n_critic", "latent_dim", "g_units", "d_units", "g_filters", "d_filters"):
     if hparams[name] < 1:
       raise ValueError(f"{name} must be at least 1, got {hparams[name]}.")
+  for name in ("n_critic", "unroll_steps"):
+    if hparams[name] > salts.MAX_INDEX:
+      raise ValueError(f"{name} must be at most {salts.MAX_INDEX} (the random streams have "
+                       f"salts for {salts.MAX_INDEX} D updates per step), got {hparams[name]}.")
   for name in ("clip_value", "gradient_penalty_weight", "r1_gamma", "r1_gamma_anneal_steps",
                "instance_noise_std", "instance_noise_anneal_steps", "unroll_steps", "g_layers",
                "d_layers", "learning_rate_decay_steps", "learning_rate_decay_start"):
@@ -209,14 +213,14 @@ def update_discriminator(networks, optimizers, real, fake, d_step, context, hpar
   _, discriminator_loss = losses.get_gan_loss(hparams["loss"])
   fake = tf.stop_gradient(fake)
   with tf.GradientTape() as tape:
-    real_logits = D(_d_input(real, salts.GAN_D_REAL_NOISE + 2 * d_step, context, hparams),
-                    training=True)
-    fake_logits = D(_d_input(fake, salts.GAN_D_FAKE_NOISE + 2 * d_step, context, hparams),
-                    training=True)
+    real_noise_salt = salts.indexed(salts.GAN_D_REAL_NOISE, d_step, 2)
+    fake_noise_salt = salts.indexed(salts.GAN_D_FAKE_NOISE, d_step, 2)
+    real_logits = D(_d_input(real, real_noise_salt, context, hparams), training=True)
+    fake_logits = D(_d_input(fake, fake_noise_salt, context, hparams), training=True)
     d_loss = context.average(discriminator_loss(real_logits, fake_logits))
     weighted_penalties, penalties = discriminator_penalties(
-        lambda x: D(x, training=True), real, fake, salts.GAN_D_PENALTY + d_step, context,
-        hparams)
+        lambda x: D(x, training=True), real, fake, salts.indexed(salts.GAN_D_PENALTY, d_step),
+        context, hparams)
     total_loss = d_loss + weighted_penalties
   context.minimize(tape, total_loss, D.trainable_variables, optimizers["D"])
   if hparams["clip_value"] > 0:
@@ -235,8 +239,8 @@ def generator_loss(networks, optimizers, real, fake, context, hparams):
         D, optimizers["D"], generator_loss_fn, discriminator_loss, real, fake,
         hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input,
         penalty=lambda discriminator_fn, real, fake, unroll_step: discriminator_penalties(
-            discriminator_fn, real, fake, salts.GAN_UNROLLED_PENALTY + unroll_step, context,
-            hparams)[0],
+            discriminator_fn, real, fake, salts.indexed(salts.GAN_UNROLLED_PENALTY, unroll_step),
+            context, hparams)[0],
         clip_value=hparams["clip_value"])
   fake_logits, _ = D.stateless_call(
       [tf.convert_to_tensor(v) for v in D.trainable_variables],
@@ -258,7 +262,7 @@ def train_step(networks, optimizers, batch, context, hparams):
                               hparams["n_critic"])
   latent_shape = [real_minibatches[0].shape[0], hparams["latent_dim"]]
   for d_step, real in enumerate(real_minibatches[:-1]):
-    z = context.normal(latent_shape, salt=salts.GAN_EXTRA_D_Z + d_step)
+    z = context.normal(latent_shape, salt=salts.indexed(salts.GAN_EXTRA_D_Z, d_step))
     update_discriminator(networks, optimizers, real, G(z, training=True), d_step, context,
                          hparams)
   z = context.normal(latent_shape, salt=salts.GAN_Z)

@@ -62,13 +62,15 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
   (learning_rate, beta_1, beta_2, epsilon, iterations, momentums,
    velocities) = _adam_state(d_optimizer, D.trainable_variables)
   for unroll_step in range(unroll_steps):
+    real_noise_salt = salts.indexed(salts.GAN_UNROLLED_REAL_NOISE, unroll_step, 2)
+    fake_noise_salt = salts.indexed(salts.GAN_UNROLLED_FAKE_NOISE, unroll_step, 2)
     with tf.GradientTape() as tape:
       tape.watch(weights)
       real_logits, _ = D.stateless_call(
-          weights, buffers, d_input(real, salts.GAN_UNROLLED_REAL_NOISE + 2 * unroll_step),
+          weights, buffers, d_input(real, real_noise_salt),
           training=True)
       fake_logits, _ = D.stateless_call(
-          weights, buffers, d_input(fake, salts.GAN_UNROLLED_FAKE_NOISE + 2 * unroll_step),
+          weights, buffers, d_input(fake, fake_noise_salt),
           training=True)
       loss = context.average(discriminator_loss(real_logits, fake_logits))
       if penalty is not None:

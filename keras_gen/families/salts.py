@@ -14,6 +14,20 @@ GAN_G_NOISE = 300                # Instance noise on the fake input of G's loss.
 GAN_UNROLLED_REAL_NOISE = 500    # + 2 k: instance noise on a simulated step's real input,
 GAN_UNROLLED_FAKE_NOISE = 501    # + 2 k: and on its fake input.
 GAN_UNROLLED_PENALTY = 600       # + k: its gradient penalty's interpolation weights.
+# n_critic and unroll_steps go up to this: each indexed stream above has a block of 100
+# salts, and a stride-2 pair of streams fills 2 * MAX_INDEX of it.
+MAX_INDEX = 50
+
+
+def indexed(stream, index, stride=1):
+  """stream + stride * index: the salt of the index-th draw of an indexed stream (D update
+  d, simulated D step k). An index past MAX_INDEX would reach the next stream's salts."""
+  if not 0 <= index < MAX_INDEX:
+    raise ValueError(f"Random stream {stream} has salts for indices 0-{MAX_INDEX - 1}, not "
+                     f"{index}.")
+  return stream + stride * index
+
+
 # Progressive GAN (progan.py): z of D's update, the penalty's weights, z of G's update,
 # the mirror augmentation's coins.
 PROGAN_D_Z, PROGAN_PENALTY, PROGAN_G_Z, PROGAN_MIRROR = 0, 1, 2, 3
