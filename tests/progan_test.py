@@ -171,6 +171,17 @@ def test_g_ema_starts_equal_to_g_and_moves_slower():
         np.abs((e.numpy() - b) - (1 - TINY["ema_decay"]) * (g.numpy() - b)), ulps + 1e-12)
 
 
+def test_ema_kimg_halves_g_emas_memory_every_ema_kimg_thousand_images_at_any_minibatch():
+  hparams = dict(TINY, ema_kimg=0.002)  # Half-life 2 images: beta 0.5^2 at a batch of 4.
+  assert progan.ema_beta(hparams, 4) == 0.25 and progan.ema_beta(hparams, 2) == 0.5
+  assert progan.ema_beta(TINY, 4) == TINY["ema_decay"]  # ema_kimg 0: the paper's per-update beta.
+  networks, optimizers = _tiny_state(8, hparams)
+  before = [v.numpy() for v in networks["G"].variables_at(3)]
+  progan.train_step(networks, optimizers, {"images": tf.zeros([4, 8, 8, 1])}, _context(4), hparams)
+  for g, e, b in zip(networks["G"].variables_at(3), networks["G_ema"].variables_at(3), before):
+    np.testing.assert_allclose(e.numpy(), 0.25 * b + 0.75 * g.numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_mirror_flips_left_right_exactly_the_images_whose_coin_is_at_least_one_half():
   images = tf.reshape(tf.range(3 * 2 * 4, dtype=tf.float32), [3, 2, 4, 1])
   coins = tf.constant([0.2, 0.5, 0.99], shape=[3, 1, 1, 1])
@@ -315,6 +326,7 @@ def test_alpha_rises_linearly_through_a_transition_and_is_1_elsewhere():
     ("minibatch_default", 6, "Minibatch size 6 must be positive and divisible by mbstd_group"),
     ("minibatch_overrides", {"48": 4}, "resolution 48, which is not a power of two"),
     ("ema_decay", 1.0, "ema_decay must be in"),
+    ("ema_kimg", -1.0, "ema_kimg must be 0 or more"),
     ("wgan_target", 0.0, "wgan_target must be positive"),
     ("learning_rate_rampup_kimg", -1.0, "learning_rate_rampup_kimg must be 0 or more"),
 ])

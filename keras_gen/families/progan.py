@@ -41,7 +41,8 @@ DEFAULT_HPARAMS = {
     "beta_1": 0.0,
     "beta_2": 0.99,
     "adam_epsilon": 1e-8,
-    "ema_decay": 0.999,               # G_ema beta per G update.
+    "ema_decay": 0.999,               # G_ema beta per G update...
+    "ema_kimg": 0.0,                  # ...or, when > 0, G_ema's half-life in thousands of images.
     "reset_optimizers": True,         # Zero Adam's moments at each new phase.
     "start_resolution": 4,            # lod_initial_resolution.
     "training_kimg": 600.0,           # lod_training_kimg: a stable phase.
@@ -89,7 +90,7 @@ def validate_hparams(hparams):
     if not hparams[name] > 0:
       raise ValueError(f"{name} must be positive, got {hparams[name]}.")
   for name in ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "r1_gamma",
-               "training_kimg",
+               "ema_kimg", "training_kimg",
                "transition_kimg", "fmap_decay", "learning_rate_rampup_kimg"):
     if hparams[name] < 0:
       raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
@@ -216,6 +217,17 @@ def penalty_target(hparams, level, top_level):
   return hparams["wgan_target"] * 2.0 ** (top_level - level)
 
 
+def ema_beta(hparams, global_batch_size):
+  """G_ema's beta for one G update of `global_batch_size` images: ema_decay (the paper's
+  0.999 per update), or with ema_kimg > 0, 0.5^(batch / (1000 ema_kimg)), StyleGAN's
+  G_smoothing_kimg (Karras et al. 2019), which halves G_ema's memory every ema_kimg
+  thousand images whatever the level's minibatch, so larger low-level minibatches do not
+  leave G_ema behind."""
+  if hparams["ema_kimg"] > 0:
+    return 0.5 ** (global_batch_size / (1000.0 * hparams["ema_kimg"]))
+  return hparams["ema_decay"]
+
+
 def r1_applies(hparams, step):
   """True at the D steps that take the lazy R1 penalty: step 0 and every r1_interval-th
   step after it (one D step per step here). A Python bool when the int64 scalar `step`
@@ -301,7 +313,7 @@ def train_step(networks, optimizers, batch, context, hparams):
     g_loss = context.average(_GENERATOR_LOSSES[hparams["loss"]](
         critic(G(z, level=level, alpha=alpha, training=True))))
   context.minimize(g_tape, g_loss, G.variables_at(level), optimizers["G"])
-  gan_stabilizers.update_ema(G_ema, G, hparams["ema_decay"], context)
+  gan_stabilizers.update_ema(G_ema, G, ema_beta(hparams, context.global_batch_size), context)
   return {"d_loss": d_loss, "g_loss": g_loss, **penalties}
 
 
