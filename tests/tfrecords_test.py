@@ -314,3 +314,7 @@ def test_records_are_read_back_in_chw_order_for_grey_and_rgb_images(tmp_path):
     tfrecords.create_from_arrays(path, "c", images)
     read, _ = tfrecords.read_level(path, 2)
     np.testing.assert_array_equal(read, images[np.random.default_rng(0).permutation(3)])
+
+
+def test_a_level_resolution_is_a_power_of_two_of_at_least_4():
+  assert [side for side in range(0, 70) if tfrecords.is_level_resolution(side)] == [4, 8, 16, 32, 64]

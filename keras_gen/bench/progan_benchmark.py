@@ -201,7 +201,7 @@ def data_shape(config, resolution=0, channels=0):
   """
   path = config.dataset.removeprefix("progan:")
   if resolution:
-    if resolution < 4 or not tfrecords.is_power_of_two(resolution):
+    if not tfrecords.is_level_resolution(resolution):
       raise config_lib.ConfigError(f"--resolution={resolution} is not a power of two >= 4.")
     if channels:
       return (resolution, resolution, channels), "--channels"
@@ -259,7 +259,7 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
   phases = progan.phases(config.hparams, tuple(element_shape))
   top = element_shape[0]
   for side in resolutions:
-    if side < 4 or side > top or not tfrecords.is_power_of_two(side):
+    if side > top or not tfrecords.is_level_resolution(side):
       raise config_lib.ConfigError(f"--progan_levels holds {side}, which is not a power of "
                                    f"two from 4 to {top}.")
   levels = [int(math.log2(side)) for side in resolutions or

@@ -52,6 +52,11 @@ def is_power_of_two(value):
   return value >= 1 and value & (value - 1) == 0
 
 
+def is_level_resolution(value):
+  """True for a power of two of at least 2^MIN_LEVEL = 4: a side a level can have."""
+  return is_power_of_two(value) and value >= 2 ** MIN_LEVEL
+
+
 def level_file_name(name, level, shard=0, num_shards=1):
   """NAME-rNN.tfrecords, or NAME-rNN-SSSSS-of-TTTTT.tfrecords for a sharded level."""
   if num_shards == 1:
@@ -166,7 +171,7 @@ def _check_images(images, expected_shape, output_dir):
     raise DataError(f"Images for {output_dir} have dtype {images.dtype} and shape "
                     f"{images.shape}; expected uint8 [N, R, R, C] with C = 1 or 3.")
   height, width = images.shape[1:3]
-  if height != width or not is_power_of_two(height) or height < 4:
+  if height != width or not is_level_resolution(height):
     raise DataError(f"Images for {output_dir} are {height}x{width}; expected square images "
                     f"whose size is a power of two, at least 4 (pad or resize them).")
   if expected_shape is not None and images.shape[1:] != expected_shape:
@@ -193,7 +198,7 @@ def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
   """
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   for value, flag in ((pad_to, "--pad_to"), (resolution, "--resolution")):
-    if value and (not is_power_of_two(value) or value < 4):
+    if value and not is_level_resolution(value):
       raise DataError(f"{flag}={value} is not a power of two of at least 4.")
   height, width = images.shape[1:3]
   if pad_to:
@@ -205,7 +210,7 @@ def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
   if resolution:
     images = files.crop_and_resize(images, resolution)
   height, width = images.shape[1:3]
-  if height != width or not is_power_of_two(height) or height < 4:
+  if height != width or not is_level_resolution(height):
     raise DataError(f"{source} holds {height}x{width} images, not a power-of-two square; "
                     f"pass --pad_to or --resolution (e.g. {2 ** math.ceil(math.log2(max(height, width, 4)))}).")
   return images
@@ -228,7 +233,7 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
   a grey dataset is an error naming the file.
   """
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
-  if not resolution or not is_power_of_two(resolution) or resolution < 4:
+  if not is_level_resolution(resolution):
     raise DataError(f"--resolution={resolution} must be a power of two of at least 4 "
                     f"for an image folder.")
   paths = files.image_paths(folder)

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from keras_gen import losses
 from keras_gen import schedule
+from keras_gen.data import tfrecords
 from keras_gen.families import base
 from keras_gen.families import gan_stabilizers
 from keras_gen.families import progan_networks
@@ -76,7 +77,7 @@ def _per_resolution(hparams, name):
   result = {}
   for resolution, entry in value.items():
     resolution = int(resolution)
-    if resolution < 4 or resolution & (resolution - 1):
+    if not tfrecords.is_level_resolution(resolution):
       raise ValueError(f"{name} has resolution {resolution}, which is not a power of two >= 4.")
     result[resolution] = entry
   return result
@@ -98,7 +99,7 @@ def validate_hparams(hparams):
     if not 0.0 <= hparams[name] < 1.0:
       raise ValueError(f"{name} must be in [0, 1), got {hparams[name]}.")
   start = hparams["start_resolution"]
-  if start < 4 or start & (start - 1):
+  if not tfrecords.is_level_resolution(start):
     raise ValueError(f"start_resolution={start} is not a power of two >= 4.")
   batch_sizes = [hparams["minibatch_default"]] + [
       int(v) for v in _per_resolution(hparams, "minibatch_overrides").values()]
@@ -161,7 +162,7 @@ def _networks(hparams, element_shape, name):
 def build(hparams, element_shape):
   """{"G", "D", "G_ema"}: every level's weights, G_ema starting equal to G."""
   resolution = element_shape[0]
-  if element_shape[0] != element_shape[1] or resolution < 4 or resolution & (resolution - 1):
+  if element_shape[0] != element_shape[1] or not tfrecords.is_level_resolution(resolution):
     raise ValueError(f"Progressive GAN needs square power-of-two images of at least 4x4, "
                      f"got {tuple(element_shape)}.")
   G = _networks(hparams, element_shape, "G")
