@@ -66,12 +66,10 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
     fake_noise_salt = salts.indexed(salts.GAN_UNROLLED_FAKE_NOISE, unroll_step, 2)
     with tf.GradientTape() as tape:
       tape.watch(weights)
-      real_logits, _ = D.stateless_call(
-          weights, buffers, d_input(real, real_noise_salt),
-          training=True)
-      fake_logits, _ = D.stateless_call(
-          weights, buffers, d_input(fake, fake_noise_salt),
-          training=True)
+      real_logits, _ = D.stateless_call(weights, buffers, d_input(real, real_noise_salt),
+                                          training=True)
+      fake_logits, _ = D.stateless_call(weights, buffers, d_input(fake, fake_noise_salt),
+                                          training=True)
       loss = context.average(discriminator_loss(real_logits, fake_logits))
       if penalty is not None:
         loss += penalty(lambda x: D.stateless_call(weights, buffers, x, training=True)[0],
