@@ -11,8 +11,14 @@ import tensorflow as tf
 from conftest import requires_debian_fashion_mnist
 from keras_gen.data import tfrecords
 from tools import emoji_font
+from tools import emoji_groups
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+needs_emoji_data = pytest.mark.skipif(
+    not (os.path.isfile(emoji_font.DEFAULT_FONT)
+         and os.path.isfile(emoji_groups.DEFAULT_EMOJI_TEST)),
+    reason="needs Debian's fonts-noto-color-emoji and unicode-data (.ci/run installs both)")
 
 
 def _tool(*args, as_module=True):
@@ -89,27 +95,40 @@ def test_npz_of_28x28_images_needs_padding_and_pads_with_zeros_to_32(tmp_path):
   assert four[0, 0, 0, 0] == 112 and four[0, 1, 1, 0] == 200
 
 
-@pytest.mark.skipif(not os.path.isfile(emoji_font.DEFAULT_FONT),
-                    reason="Debian's fonts-noto-color-emoji is not installed (apt-get install "
-                    "fonts-noto-color-emoji; .ci/run installs it)")
+@needs_emoji_data
 def test_emoji_become_an_rgb_dataset_whose_files_are_the_same_bytes_every_time(tmp_path):
   for parent in ("a", "b"):
-    created = _tool("create_from_emoji", tmp_path / parent / "emoji", "--max_glyphs=6",
+    created = _tool("create_from_emoji", tmp_path / parent / "emoji", "--max_glyphs=16",
                     "--resolution=16")
     assert created.returncode == 0, created.stderr
-    assert "Read 6 of the" in created.stdout and "0 rendered empty" in created.stdout
+    assert "Read 16 of the" in created.stdout and "0 rendered empty" in created.stdout
   names = sorted(os.listdir(tmp_path / "a" / "emoji"))
   assert names == ["dataset.json"] + [f"emoji-r0{level}.tfrecords" for level in (2, 3, 4)]
   for name in names:
     assert ((tmp_path / "a" / "emoji" / name).read_bytes() ==
             (tmp_path / "b" / "emoji" / name).read_bytes()), name
   images, labels = tfrecords.read_level(str(tmp_path / "a" / "emoji"), 4)
-  assert images.shape == (6, 16, 16, 3) and labels is None
-  assert images[:, 0, 0].tolist() == [[255, 255, 255]] * 6  # Every corner is background.
+  # The first 16 glyphs: keycap bases # * 0-9, which no listed emoji is, then (c) (r) !! ?!,
+  # in the group Symbols (8).
+  assert images.shape == (16, 16, 16, 3) and sorted(labels) == [-1] * 12 + [8] * 4
+  assert images[:, 0, 0].tolist() == [[255, 255, 255]] * 16  # Every corner is background.
   info = _tool("info", tmp_path / "a" / "emoji")
-  assert "3 channel(s)" in info.stdout, info.stdout
+  assert "3 channel(s), labels: True" in info.stdout, info.stdout
+  assert "domain:" not in info.stdout  # The emoji classifier takes 64x64 images.
   assert "(Noto Color Emoji, Version 2." in info.stdout
   assert "the font says: This Font Software is licensed under the SIL Open Font" in info.stdout
+
+
+@needs_emoji_data
+def test_64x64_emoji_record_the_emoji_domain_and_a_missing_emoji_list_names_its_package(
+    tmp_path):
+  created = _tool("create_from_emoji", tmp_path / "emoji", "--max_glyphs=4")
+  assert created.returncode == 0, created.stderr
+  assert tfrecords.read_metadata(str(tmp_path / "emoji"))["domain"] == "emoji"
+
+  missing = _tool("create_from_emoji", tmp_path / "none", f"--emoji_test={tmp_path / 'x.txt'}")
+  assert missing.returncode == 2 and "apt-get install unicode-data" in missing.stderr
+  assert not os.path.exists(tmp_path / "none")
 
 
 def test_a_missing_emoji_font_exits_2_naming_the_debian_package_and_leaves_nothing(tmp_path):

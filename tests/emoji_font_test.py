@@ -139,3 +139,26 @@ def test_files_that_are_not_colour_bitmap_fonts_are_refused_naming_the_file(tmp_
   with pytest.raises(DataError, match=message) as error:
     emoji_font.read_font(str(path))
   assert str(path) in str(error.value)
+
+
+def test_code_points_expand_nested_ligatures_through_the_cmap():
+  font = emoji_font.EmojiFont(
+      path="", family="", version="", license_description="", glyphs=(),
+      cmap={0x1F1EF: 10, 0x1F1F5: 11, 0x200D: 12, 0x2642: 13, 0x1F64E: 14},
+      ligatures={20: (10, 11), 21: (14, 12), 22: (21, 13), 23: (14, 99)})
+
+  assert font.code_points(10) == (0x1F1EF,)
+  assert font.code_points(20) == (0x1F1EF, 0x1F1F5)
+  assert font.code_points(22) == (0x1F64E, 0x200D, 0x2642)
+  assert font.code_points(23) == ()  # Glyph 99 is reached by nothing.
+  assert font.code_points(98) == ()
+
+
+@needs_noto
+def test_noto_color_emojis_gsub_ligatures_reach_the_flag_of_japan_and_2501_glyphs():
+  font = emoji_font.read_font(emoji_font.DEFAULT_FONT)
+
+  assert len(font.ligatures) == 2501
+  japan = [glyph.glyph_id for glyph in font.glyphs
+           if sorted(font.code_points(glyph.glyph_id)) == [0x1F1EF, 0x1F1F5]]
+  assert len(japan) == 1 and japan[0] in font.ligatures

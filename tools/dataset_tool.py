@@ -83,6 +83,9 @@ def _parser():
   emoji.add_argument("--glyphs", default="all",
                      help="all: every bitmap, sequences (skin tones, ZWJ, flags) included; "
                      "code_points: only glyphs one code point maps to.")
+  emoji.add_argument("--emoji_test", default="/usr/share/unicode/emoji/emoji-test.txt",
+                     help="Unicode's emoji-test.txt (apt-get install unicode-data): each emoji "
+                     "is labelled with its group, the classes of the emoji FCD classifier.")
   emoji.add_argument("--max_glyphs", type=int, default=0,
                      help="Only the first N glyphs in glyph-ID order (a quick look); 0 takes all.")
   info = commands.add_parser("info", help="Levels, resolutions and counts.")
@@ -107,9 +110,11 @@ def _create(args, tfrecords):
     return tfrecords.create_from_folder(args.output_dir, name, args.image_dir, args.resolution,
                                         channels=args.channels, domain=args.domain, **common)
   if args.command == "create_from_emoji":
-    images, source = _render_emoji(args, tfrecords)
-    return tfrecords.create_from_arrays(args.output_dir, name, images, source=source,
-                                        domain=args.domain, **common)
+    images, labels, source = _render_emoji(args, tfrecords)
+    # The shipped emoji classifier was trained on the 64x64 emoji over white.
+    domain = "emoji" if args.resolution == 64 and args.background == "white" else ""
+    return tfrecords.create_from_arrays(args.output_dir, name, images, labels, source=source,
+                                        domain=args.domain or domain, **common)
   if args.command == "create_from_idx":
     images, labels = files.read_idx_dataset(args.idx_dir, args.split)
     source = f"IDX files in {args.idx_dir} ({args.split})"
@@ -140,27 +145,39 @@ def _known_domain(args, sources):
 
 
 def _render_emoji(args, tfrecords):
-  """uint8 [N, R, R, 3] emoji images and the one-line description of how they were made."""
+  """uint8 [N, R, R, 3] emoji images, int64 [N] group labels (-1: none) and the
+  one-line description of how they were made."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
   from keras_gen.data.errors import DataError  # pylint: disable=g-import-not-at-top
   from tools import emoji_font  # pylint: disable=g-import-not-at-top
+  from tools import emoji_groups  # pylint: disable=g-import-not-at-top
   if not tfrecords.is_power_of_two(args.resolution) or args.resolution < 4:
     raise DataError(f"--resolution={args.resolution} is not a power of two of at least 4.")
   background = emoji_font.parse_background(args.background)
   if os.path.exists(args.output_dir):  # Said before rendering, not after.
     raise DataError(f"Output folder {args.output_dir} already exists; choose a new one.")
+  group_names, groups = emoji_groups.read_groups(args.emoji_test)
   font = emoji_font.read_font(args.font or emoji_font.DEFAULT_FONT)
   glyphs = font.select(args.glyphs)
   if args.max_glyphs > 0:
     glyphs = glyphs[:args.max_glyphs]
   side = emoji_font.canvas_side(font.glyphs)
   images, empty = emoji_font.render(glyphs, args.resolution, background, side)
+  skipped = set(empty)
+  labels = np.asarray([label for glyph, label in
+                       zip(glyphs, emoji_groups.label_glyphs(font, glyphs, groups))
+                       if glyph.glyph_id not in skipped], np.int64)
   source = emoji_font.describe(font, args.glyphs, len(images), len(empty), side, args.resolution,
                                args.background)
+  source += (f"; labels: the emoji group in {args.emoji_test} ("
+             + ", ".join(f"{index} {name}" for index, name in enumerate(group_names))
+             + f"), -1 for the {int(np.sum(labels < 0))} glyphs no listed sequence reaches")
   print(f"Read {len(glyphs)} of the {len(font.glyphs)} colour bitmaps of {font.path} "
         f"({font.family}, {font.version}; {len(font.select('code_points'))} of them mapped from "
         f"one code point); {len(empty)} rendered empty and were skipped"
-        f"{': glyph IDs ' + str(empty[:10]) if empty else ''}.")
-  return images, source
+        f"{': glyph IDs ' + str(empty[:10]) if empty else ''}; "
+        f"{int(np.sum(labels >= 0))} are labelled with one of the {len(group_names)} emoji groups.")
+  return images, labels, source
 
 
 def _print_info(description):

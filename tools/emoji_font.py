@@ -15,6 +15,10 @@ Each image is the glyph's opaque part (alpha > 0) centred on a square canvas
 as large as the largest bitmap (136x136), alpha-composited over a flat
 background, then area-averaged down to a power-of-two resolution in float and
 rounded to uint8 once.
+
+The ligature lookups of the 'GSUB' table are read too, so every glyph can be
+traced back to the code points that reach it (`EmojiFont.code_points`), which
+tools/emoji_groups.py matches against Unicode's emoji groups for labels.
 """
 
 import dataclasses
@@ -38,6 +42,10 @@ _PNG_HEADER_BYTES = {17: 5, 18: 8, 19: 0}
 # 'name' table IDs.
 _FAMILY_NAME_ID, _VERSION_NAME_ID, _LICENSE_NAME_ID = 1, 5, 13
 _RENDER_CHUNK = 256
+# GSUB lookup types (OpenType spec, "GSUB"): ligature substitution, and the
+# extension lookup that holds another type's subtable behind a 32-bit offset.
+_LIGATURE_LOOKUP, _EXTENSION_LOOKUP = 4, 7
+_MAX_LIGATURE_NESTING = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +64,8 @@ class EmojiFont:
   version, license_description: from the 'name' table, "" if absent.
   glyphs: every glyph with a bitmap, in glyph-ID order.
   cmap: {code point: glyph ID} of the font's Unicode 'cmap' subtable.
+  ligatures: {glyph ID: component glyph IDs} of the 'GSUB' ligature lookups, the
+    sequences (skin tones, ZWJ families, flags, keycaps) that reach a glyph.
   """
   path: str
   family: str
@@ -63,6 +73,7 @@ class EmojiFont:
   license_description: str
   glyphs: tuple
   cmap: dict
+  ligatures: dict = dataclasses.field(default_factory=dict)
 
   def select(self, glyph_set):
     """The glyphs of "all" or of "code_points" (those one code point maps to), in glyph-ID order."""
@@ -72,6 +83,36 @@ class EmojiFont:
       return self.glyphs
     mapped = set(self.cmap.values())
     return tuple(glyph for glyph in self.glyphs if glyph.glyph_id in mapped)
+
+  def code_points(self, glyph_id):
+    """The code points that reach a glyph: one through 'cmap', several through
+    ligatures (expanded recursively), () if neither reaches it.
+
+    Only the multiset is reliable: Noto Color Emoji keys some ZWJ ligatures in
+    another order than Unicode's sequence (e.g. the gender sign first).
+    """
+    by_glyph = {}
+    for code_point, mapped in sorted(self.cmap.items()):
+      # Noto also maps many sequence glyphs (flags, ...) from private-use code points,
+      # which name no emoji: those glyphs are told by their ligature.
+      if not _is_private_use(code_point):
+        by_glyph.setdefault(mapped, code_point)
+
+    def expand(glyph, depth):
+      if glyph in by_glyph:
+        return (by_glyph[glyph],)
+      if glyph not in self.ligatures or depth > _MAX_LIGATURE_NESTING:
+        return None
+      parts = [expand(component, depth + 1) for component in self.ligatures[glyph]]
+      return None if None in parts else sum(parts, ())
+
+    return expand(glyph_id, 0) or ()
+
+
+def _is_private_use(code_point):
+  """Whether a code point is in one of Unicode's three Private Use Areas."""
+  return (0xE000 <= code_point <= 0xF8FF or 0xF0000 <= code_point <= 0xFFFFD
+          or 0x100000 <= code_point <= 0x10FFFD)
 
 
 def read_font(path):
@@ -93,6 +134,7 @@ def read_font(path):
                       f"bitmap font such as Noto Color Emoji.")
     glyphs = tuple(_bitmap_glyphs(data, tables["CBLC"], tables["CBDT"], path))
     cmap = _unicode_cmap(data, tables.get("cmap"))
+    ligatures = _ligatures(data, tables.get("GSUB"))
     names = tables.get("name")
     family = _name(data, names, _FAMILY_NAME_ID)
     # "Version 2.042;GOOG;noto-emoji:20231129:<commit>": the part before the first ";".
@@ -106,7 +148,8 @@ def read_font(path):
   if not glyphs:
     raise DataError(f"Font {path} has CBDT/CBLC tables but no PNG bitmaps in them.")
   return EmojiFont(path=path, family=family, version=version,
-                   license_description=license_description, glyphs=glyphs, cmap=cmap)
+                   license_description=license_description, glyphs=glyphs, cmap=cmap,
+                   ligatures=ligatures)
 
 
 def _table_offsets(data, path):
@@ -190,6 +233,56 @@ def _unicode_cmap(data, cmap):
         mapping.update((code, glyph + code - start) for code in range(start, end + 1))
       return mapping
   return {}
+
+
+def _ligatures(data, gsub):
+  """{ligature glyph: (first, *other component glyphs)} of every ligature
+  substitution in the 'GSUB' table, {} if the font has none. The first lookup
+  that defines a ligature glyph wins."""
+  if gsub is None:
+    return {}
+  (lookup_list,) = struct.unpack_from(">H", data, gsub + 8)
+  lookup_list += gsub
+  (num_lookups,) = struct.unpack_from(">H", data, lookup_list)
+  ligatures = {}
+  for lookup_offset in struct.unpack_from(f">{num_lookups}H", data, lookup_list + 2):
+    lookup = lookup_list + lookup_offset
+    lookup_type, _, num_subtables = struct.unpack_from(">HHH", data, lookup)
+    for subtable_offset in struct.unpack_from(f">{num_subtables}H", data, lookup + 6):
+      subtable, subtable_type = lookup + subtable_offset, lookup_type
+      if subtable_type == _EXTENSION_LOOKUP:
+        _, subtable_type, extension_offset = struct.unpack_from(">HHI", data, subtable)
+        subtable += extension_offset
+      if subtable_type == _LIGATURE_LOOKUP:
+        for glyph, components in _ligature_subtable(data, subtable):
+          ligatures.setdefault(glyph, components)
+  return ligatures
+
+
+def _ligature_subtable(data, subtable):
+  """Yields (ligature glyph, component glyphs) of a LigatureSubstFormat1 subtable."""
+  _, coverage, num_sets = struct.unpack_from(">HHH", data, subtable)
+  first_glyphs = _coverage(data, subtable + coverage)
+  set_offsets = struct.unpack_from(f">{num_sets}H", data, subtable + 6)
+  for first, set_offset in zip(first_glyphs, set_offsets):
+    ligature_set = subtable + set_offset
+    (num_ligatures,) = struct.unpack_from(">H", data, ligature_set)
+    for offset in struct.unpack_from(f">{num_ligatures}H", data, ligature_set + 2):
+      glyph, num_components = struct.unpack_from(">HH", data, ligature_set + offset)
+      others = struct.unpack_from(f">{num_components - 1}H", data, ligature_set + offset + 4)
+      yield glyph, (first,) + others
+
+
+def _coverage(data, coverage):
+  """The glyph IDs of a Coverage table (format 1: a list; format 2: ranges), in coverage order."""
+  coverage_format, count = struct.unpack_from(">HH", data, coverage)
+  if coverage_format == 1:
+    return struct.unpack_from(f">{count}H", data, coverage + 4)
+  glyphs = []
+  for index in range(count):
+    start, end, _ = struct.unpack_from(">HHH", data, coverage + 4 + 6 * index)
+    glyphs.extend(range(start, end + 1))
+  return glyphs
 
 
 def _name(data, name, name_id):

@@ -401,7 +401,10 @@ def info(path):
   except StopIteration as error:
     raise DataError(f"Dataset folder {path} level r{top:02d} holds no records.") from error
   return dict(metadata, resolution=int(image.shape[0]), channels=int(image.shape[2]),
-              levels=counts, top_level=top, has_labels=bool(label >= 0),
+              levels=counts, top_level=top,
+              # dataset.json knows; a foreign folder has the first record tell (it may be
+              # unlabelled, -1, where others are not, as emoji outside every group are).
+              has_labels=metadata.get("has_labels", bool(label >= 0)),
               files={level: [os.path.basename(p) for p in paths] for level, paths in files.items()})
 
 
