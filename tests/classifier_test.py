@@ -94,6 +94,36 @@ def test_the_saved_weights_hold_the_network_alone(trained):
   assert os.path.getsize(path) < 4 * parameters * 1.2
 
 
+def test_the_classifier_pools_until_the_side_is_at_most_8_keeping_28x28s_network():
+  fashion, emoji = classifier.build((28, 28, 1), 10), classifier.build((64, 64, 3), 10)
+
+  # 28x28: conv 32, conv 64, dense 7x7x64 -> 128, dense 10, as shipped.
+  assert fashion.count_params() == 320 + 18_496 + (7 * 7 * 64 * 128 + 128) + 1_290
+  # 64x64: one more conv 64 and maxpool, so the dense layer sees 8x8x64.
+  assert emoji.count_params() == 896 + 18_496 + 36_928 + (8 * 8 * 64 * 128 + 128) + 1_290
+
+
+def test_a_one_split_dataset_tests_every_fifth_labelled_image_and_leaves_out_label_minus_1(
+    tmp_path):
+  rng = np.random.default_rng(3)
+  images = rng.integers(0, 256, size=(25, 8, 8, 3), dtype=np.uint8)
+  labels = np.array([0, 1, 2, -1, 1] * 5)  # 20 labelled: the 1st, 6th, 11th, 16th are tested.
+  np.savez(tmp_path / "one_split.npz", images=images, labels=labels)
+  path = str(tmp_path / "one_split.weights.h5")
+
+  metadata = classifier.train(f"npz:{tmp_path / 'one_split.npz'}", path, epochs=1,
+                              batch_size=8, verbose=0)
+
+  assert metadata["num_train_examples"] == 16 and metadata["num_test_examples"] == 4
+  assert metadata["num_classes"] == 3
+  labelled = np.flatnonzero(labels >= 0)
+  tested = labelled[::classifier.HOLD_OUT_EVERY]
+  model = classifier.build((8, 8, 3), 3)
+  model.load_weights(path)
+  predicted = np.argmax(model(image_sets.to_float(images[tested])).numpy(), axis=1)
+  assert metadata["test_accuracy"] == round(float(np.mean(predicted == labels[tested])), 4)
+
+
 def test_a_missing_classifier_names_the_command_that_trains_it(tmp_path, monkeypatch):
   monkeypatch.setenv("KERAS_GEN_HOME", str(tmp_path))
   assert classifier.default_path("mnist") == str(tmp_path / "classifiers" / "mnist.weights.h5")

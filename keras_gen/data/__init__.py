@@ -17,6 +17,7 @@ from keras_gen.data.pipeline import to_uint8
 from keras_gen.data.sources import dataset_names
 from keras_gen.data.sources import describe_datasets
 from keras_gen.data.sources import domain
+from keras_gen.data.sources import has_test_split
 from keras_gen.data.sources import load
 from keras_gen.data.sources import Source
 from keras_gen.data.sources import stored_resolutions
@@ -27,6 +28,7 @@ __all__ = [
     "dataset_names",
     "describe_datasets",
     "domain",
+    "has_test_split",
     "from_uint8",
     "input_fn",
     "load",

@@ -107,6 +107,8 @@ class _Dataset:
   # (bilinear) or "pad" (zero-pad every side evenly: 28x28 digits and clothes
   # on a black 32x32 canvas, as 32x32 DCGANs and LeNet take the MNISTs).
   enlarge: str = "resize"
+  # A folder, an archive or a progan: folder is one split: "test" returns the train images.
+  one_split: bool = False
 
 
 def _check_data_dir(data_dir):
@@ -215,13 +217,14 @@ _PREFIXED_DATASETS = {
         _load_tfds_by_name)),
     "folder:": ("PATH", _Dataset(
         "images", "every .png/.jpg/.jpeg/.bmp/.gif under PATH, centre-cropped "
-        "and resized to --resolution (default 64)", _load_folder)),
+        "and resized to --resolution (default 64)", _load_folder, one_split=True)),
     "npz:": ("PATH", _Dataset(
         "images", "a .npz with uint8 'images' (or 'x') [N, H, W(, C)] and "
-        "optional 'labels' (or 'y')", _load_npz)),
+        "optional 'labels' (or 'y')", _load_npz, one_split=True)),
     "progan:": ("PATH", _Dataset(
         "images", "a multi-resolution TFRecord folder (tools/dataset_tool.py or the original "
-        "ProGAN tool); loads its top level, phased models stream every level", _load_progan)),
+        "ProGAN tool); loads its top level, phased models stream every level", _load_progan,
+        one_split=True)),
 }
 
 
@@ -265,6 +268,13 @@ def domain(name: str) -> str:
     return name
   _progan_levels(argument)
   return tfrecords.read_metadata(argument).get("domain") or name
+
+
+def has_test_split(name: str) -> bool:
+  """Whether `name` has a test split of its own (a folder, an npz archive or a progan:
+  folder is one split, whose "test" is its train images). Raises DataError for unknown names."""
+  dataset, _ = _lookup(name)
+  return not dataset.one_split
 
 
 def load(name: str,

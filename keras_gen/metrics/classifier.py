@@ -8,14 +8,15 @@ the classifier score in Inception Score form).
 Network (input: the dataset's images as float32 [N, H, W, C] in [-1, 1]):
 
   conv3x3 32 ReLU, maxpool 2, conv3x3 64 ReLU, maxpool 2
+  (then conv3x3 64 ReLU, maxpool 2 until the side is at most 8: once for 64x64)
   -> flatten -> dense 128 ReLU ("features", the 128-d feature vector)
   -> dropout 0.3 -> dense num_classes ("logits")
 
 Artifact: `<name>.weights.h5` (Keras weights) beside `<name>.json` (dataset,
 input shape, classes, test accuracy, training settings, the SHA-256 of the
 weights and the machine). The zoo ships the reference classifiers in
-zoo/classifiers/ (`fcd_classifier_<dataset>.weights.h5`, Fashion-MNIST's today:
-1.7 MB, test accuracy 0.8953), and evaluation uses a shipped one by default
+zoo/classifiers/ (`fcd_classifier_<dataset>.weights.h5`: Fashion-MNIST's, 1.7 MB,
+and the emoji's, labelled by Unicode emoji group), and evaluation uses a shipped one by default
 after checking its SHA-256, so every user's FCD is measured on the same
 network. For other datasets, train one with
 
@@ -36,6 +37,7 @@ import re
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
@@ -77,11 +79,23 @@ def metadata_path(weights_path):
   return re.sub(r"(\.weights)?\.h5$", "", weights_path) + ".json"
 
 
+def _conv_filters(side):
+  """Feature maps of each conv + maxpool stage: 32, 64, then 64 again until the side is at
+  most 8 (two stages for 28x28 and 32x32, three for 64x64), which keeps the dense layer
+  to at most 8 x 8 x 64 inputs."""
+  filters = [32, 64]
+  side //= 4
+  while side > 8:
+    filters.append(64)
+    side //= 2
+  return filters
+
+
 def build(input_shape, num_classes, feature_dim=128, dropout=0.3):
   """The classifier: images [N, H, W, C] in [-1, 1] -> logits [N, num_classes]."""
   inputs = keras.Input(input_shape, name="images")
   x = inputs
-  for filters in (32, 64):
+  for filters in _conv_filters(input_shape[0]):
     x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
     x = keras.layers.MaxPooling2D(2)(x)
   x = keras.layers.Flatten()(x)
@@ -91,38 +105,45 @@ def build(input_shape, num_classes, feature_dim=128, dropout=0.3):
   return keras.Model(inputs, logits, name="domain_classifier")
 
 
+# A dataset that is one split (a folder, an npz archive, a progan: folder) is
+# split here: every HOLD_OUT_EVERY-th labelled image, in stored order, is tested.
+HOLD_OUT_EVERY = 5
+
+
 def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, learning_rate=1e-3,
           seed=0, verbose=2):
   """Trains the classifier on the train split, tests it on the test split, saves both files.
 
+  Images labelled -1 (no class) are left out. A one-split dataset is split by
+  `HOLD_OUT_EVERY`. The classifier is saved for the dataset's domain
+  (`keras_gen.data.domain`: "emoji" for a progan: folder of the emoji).
+
   Returns the metadata written beside the weights (including "test_accuracy"
   and "wall_seconds"). Raises ConfigError if the dataset has no labels.
   """
-  output_path = output_path or default_path(dataset)
-  train_split = data.load(dataset, "train", data_dir)
-  test_split = data.load(dataset, "test", data_dir)
-  if train_split.kind != "images" or train_split.labels is None or test_split.labels is None:
-    raise config_lib.ConfigError(
-        f"--dataset={dataset} has no labelled images; the domain classifier needs class labels.")
-  num_classes = int(max(train_split.labels.max(), test_split.labels.max())) + 1
+  domain = data.domain(dataset)
+  output_path = output_path or default_path(domain)
+  (train_images, train_labels), (test_images, test_labels) = _labelled_splits(dataset, data_dir)
+  num_classes = int(max(train_labels.max(), test_labels.max())) + 1
   started = time.perf_counter()
   other_load = machine.OtherLoad().start()
   keras.utils.set_random_seed(seed)
-  model = build(train_split.element_shape, num_classes)
+  model = build(train_images.shape[1:], num_classes)
   model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=["accuracy"])
-  model.fit(image_sets.to_float(train_split.examples), train_split.labels, batch_size=batch_size,
+  model.fit(image_sets.to_float(train_images), train_labels, batch_size=batch_size,
             epochs=epochs, shuffle=True, verbose=verbose)
-  _, test_accuracy = model.evaluate(image_sets.to_float(test_split.examples), test_split.labels,
+  _, test_accuracy = model.evaluate(image_sets.to_float(test_images), test_labels,
                                     batch_size=1024, verbose=0)
   metadata = {
       "command": TRAIN_COMMAND.format(dataset=dataset),
-      "dataset": dataset,
-      "input_shape": list(train_split.element_shape),
+      "dataset": domain,
+      "input_shape": list(train_images.shape[1:]),
       "num_classes": num_classes,
       "test_accuracy": round(float(test_accuracy), 4),
-      "num_test_examples": len(test_split.examples),
+      "num_train_examples": len(train_images),
+      "num_test_examples": len(test_images),
       "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
       "wall_seconds": round(time.perf_counter() - started, 1),
       "machine": machine.describe(),
@@ -130,6 +151,29 @@ def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, lear
   metadata["machine"]["other_load_cores"] = other_load.stop()
   _save(model, metadata, output_path)
   return metadata
+
+
+def _labelled_splits(dataset, data_dir):
+  """((train images, labels), (test images, labels)) of the labelled images."""
+  train_split = data.load(dataset, "train", data_dir)
+  if train_split.kind != "images" or train_split.labels is None:
+    raise config_lib.ConfigError(
+        f"--dataset={dataset} has no labelled images; the domain classifier needs class labels.")
+  labelled = np.flatnonzero(train_split.labels >= 0)
+  if data.has_test_split(dataset):
+    test_split = data.load(dataset, "test", data_dir)
+    tested = np.flatnonzero(test_split.labels >= 0) if test_split.labels is not None else []
+    if not len(tested):
+      raise config_lib.ConfigError(f"--dataset={dataset} has no labelled test images.")
+    return ((train_split.examples[labelled], train_split.labels[labelled]),
+            (test_split.examples[tested], test_split.labels[tested]))
+  tested, trained = labelled[::HOLD_OUT_EVERY], np.delete(labelled, np.s_[::HOLD_OUT_EVERY])
+  if not len(trained):
+    raise config_lib.ConfigError(
+        f"--dataset={dataset} has {len(labelled)} labelled image(s); holding out every "
+        f"{HOLD_OUT_EVERY}th for the test leaves none to train on.")
+  images, labels = train_split.examples, train_split.labels
+  return (images[trained], labels[trained]), (images[tested], labels[tested])
 
 
 def _save(model, metadata, output_path):
@@ -199,13 +243,9 @@ class ClassifierExtractor:
                                        batch_size)
 
 
-def load_extractor(dataset, path=""):
-  """The classifier for `dataset` (a domain, `keras_gen.data.domain`) from `path`; by
-  default the zoo's shipped one (`shipped_path`), else train_classifier's (`default_path`).
-
-  Raises ConfigError, naming the command that trains it, when it is missing,
-  and naming the file when its SHA-256 is not the one its JSON records.
-  """
+def resolve_path(dataset, path=""):
+  """The classifier weights `load_extractor` would use for `dataset`; raises ConfigError,
+  naming the command that trains it, when there are none."""
   if not path:
     path = shipped_path(dataset)
     path = path if os.path.exists(path) else default_path(dataset)
@@ -217,6 +257,17 @@ def load_extractor(dataset, path=""):
         f"{os.path.basename(metadata_path(path))} beside it); train it with "
         f"`{TRAIN_COMMAND.format(dataset=dataset)}` or pass "
         f"--metric_options=classifier_path=PATH{hint}.")
+  return path
+
+
+def load_extractor(dataset, path=""):
+  """The classifier for `dataset` (a domain, `keras_gen.data.domain`) from `path`; by
+  default the zoo's shipped one (`shipped_path`), else train_classifier's (`default_path`).
+
+  Raises ConfigError, naming the command that trains it, when it is missing,
+  and naming the file when its SHA-256 is not the one its JSON records.
+  """
+  path = resolve_path(dataset, path)
 
   def build_extractor():
     with open(metadata_path(path)) as f:

@@ -31,7 +31,7 @@ def main(argv):
   metadata = cli.exit_on_user_error(
       lambda: classifier.train(FLAGS.dataset, FLAGS.output, FLAGS.data_dir or None,
                                epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, seed=FLAGS.seed))
-  path = FLAGS.output or classifier.default_path(FLAGS.dataset)
+  path = FLAGS.output or classifier.default_path(metadata["dataset"])
   print(f"Test accuracy {metadata['test_accuracy']:.4f} on {metadata['num_test_examples']} "
         f"examples after {metadata['wall_seconds']:.0f} s; wrote {path} and "
         f"{classifier.metadata_path(path)}")
