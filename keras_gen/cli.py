@@ -3,6 +3,8 @@
 `cli.quiet_tensorflow()`, exit code 2 on a flag error, 0 after --help, one line and exit
 code 130 on Ctrl-C, and --verbose."""
 
+import os
+import signal
 import sys
 
 from absl import app
@@ -24,12 +26,25 @@ def run(main, interrupted="Interrupted."):
 
   Ctrl-C (SIGINT) where no handler of the command catches it, such as while TensorFlow
   imports, prints `interrupted` (what the command leaves behind) instead of a traceback.
+  A reader that stops early (`--help | head`) ends the output quietly.
   """
+  # From here Ctrl-C is a KeyboardInterrupt again (keras_gen/__init__.py held it while
+  # the command imported).
+  signal.signal(signal.SIGINT, signal.default_int_handler)
   try:
     app.run(main, flags_parser=parse_flags_or_exit)
   except KeyboardInterrupt:
     print(interrupted, file=sys.stderr, flush=True)
     sys.exit(INTERRUPTED_EXIT_CODE)
+  except BrokenPipeError:
+    _discard_stdout()
+    sys.exit(0)
+
+
+def _discard_stdout():
+  """Points stdout at /dev/null: its reader has gone (`| head`), so the text still buffered
+  would fail to flush at exit with a BrokenPipeError traceback."""
+  os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def start(argv):
@@ -63,6 +78,10 @@ def parse_flags_or_exit(argv):
   except SystemExit as e:
     # absl's help flags are the parser's only exits, all with status 1: help asked for and
     # given is no failure.
+    try:
+      sys.stdout.flush()
+    except BrokenPipeError:
+      _discard_stdout()
     sys.exit(0 if e.code == 1 else e.code)
 
 

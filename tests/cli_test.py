@@ -64,6 +64,47 @@ def test_help_and_helpfull_exit_0_after_the_flags_text(command, flag):
   assert ("  --[no]verbose: " in result.stdout) == (flag == "--helpfull")
 
 
+@pytest.mark.parametrize("command", ENTRY_POINTS)
+def test_helpfull_into_a_reader_that_stops_early_exits_0_without_a_traceback(command):
+  process = subprocess.Popen([sys.executable, "-m", f"keras_gen.{command}", "--helpfull"],
+                             cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  process.stdout.close()  # As `| head` does once it has its lines.
+  stderr = process.stderr.read().decode()
+  assert (process.wait(timeout=120), stderr) == (0, "")
+
+
+# A sitecustomize module that gives SIGINT Python's own handler (see below) and sends it
+# when the command's first keras_gen module after the package itself imports: Ctrl-C
+# during `python -m keras_gen.COMMAND`'s own imports, before cli.run.
+_CTRL_C_DURING_THE_COMMANDS_IMPORTS = textwrap.dedent("""
+    import os, signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    class CtrlCOnImport:
+      def find_spec(self, name, path=None, target=None):
+        if name == "keras_gen.cli":
+          os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+    sys.meta_path.insert(0, CtrlCOnImport())
+""")
+
+
+@pytest.mark.parametrize("command", ENTRY_POINTS)
+def test_ctrl_c_while_a_command_imports_prints_one_line_and_exits_130(command, tmp_path):
+  (tmp_path / "hooks").mkdir()
+  (tmp_path / "hooks" / "sitecustomize.py").write_text(_CTRL_C_DURING_THE_COMMANDS_IMPORTS)
+  env = dict(ENV, PYTHONPATH=os.pathsep.join([str(tmp_path / "hooks"), REPO]))
+
+  result = subprocess.run([sys.executable, "-m", f"keras_gen.{command}",
+                           f"--model_dir={tmp_path / 'run'}"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+  assert (result.returncode, result.stderr) == (
+      130, "Interrupted while starting; nothing was written.\n")
+  assert not os.path.exists(tmp_path / "run")
+
+
 # Runs `-m MODULE FLAGS...` with a SIGINT sent to itself when TensorFlow's
 # tensorflow.python.framework.ops starts to import: Ctrl-C while TensorFlow loads. SIGINT
 # gets Python's own handler first, as in a terminal: a suite started in the background by a

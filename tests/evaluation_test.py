@@ -141,3 +141,20 @@ def test_missing_inception_weights_are_reported_once_for_fid_kid_and_is(tiny_con
       f"--metric_options=inception_weights=PATH. The other metrics' results are in {output}.\n")
   with open(output) as f:
     assert sorted(json.load(f)["metrics"]) == ["fid", "is", "kid", "reconstruction"]
+
+
+@pytest.mark.parametrize("metric,expected", [
+    ("fid", "Inception-v3 weights are not in the Keras cache"),
+    ("fcd", "No domain classifier for 'npz:"),
+])
+def test_training_with_a_metric_whose_features_are_missing_is_refused_before_it_starts(
+    tiny_config, monkeypatch, tmp_path, metric, expected):
+  monkeypatch.setattr(inception, "keras_cache_candidates",
+                      lambda: [str(tmp_path / "no_keras_cache" / inception.WEIGHTS_FILE)])
+  monkeypatch.setenv("KERAS_GEN_HOME", str(tmp_path / "home"))  # No classifier trained here.
+  config = tiny_config("dcgan", metrics=[metric])
+
+  with pytest.raises(config_lib.ConfigError, match=expected):
+    loop.run(config, snapshot=evaluation.SnapshotMetrics())
+
+  assert not os.path.exists(config.model_dir)

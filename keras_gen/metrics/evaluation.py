@@ -13,6 +13,7 @@ from keras_gen import machine
 from keras_gen import metrics as metrics_lib
 from keras_gen import registry
 from keras_gen import storage
+from keras_gen.metrics import feature_metrics
 from keras_gen.metrics import image_sets
 from keras_gen.metrics import subject as subject_lib
 
@@ -86,6 +87,8 @@ class SnapshotMetrics:
   def check(self, config):
     _metric_functions(config.metrics)
     _check_options(config.metric_options)
+    feature_metrics.check_extractors_exist(config.metrics, config.metric_options,
+                                           config.dataset)
 
   def __call__(self, config, family, networks, family_state, step):
     """Returns ({"metric/key": number}, [why a metric was skipped])."""

@@ -36,6 +36,26 @@ from keras_gen.metrics import inception
 FeatureSet = collections.namedtuple("FeatureSet", ["features", "logits", "description"])
 
 
+# The features each metric measures on: a kind, or (the option choosing it, its default).
+_FEATURES = {"fid": "inception", "is": "inception", "fcd": "classifier",
+             "classifier_score": "classifier", "kid": ("kid_features", "inception"),
+             "prd": ("prd_features", "classifier")}
+
+
+def check_extractors_exist(metric_names, extra, dataset):
+  """Raises ConfigError, with the sentence the first snapshot would give, when a metric's
+  feature extractor (Inception-v3's weights, `dataset`'s domain classifier) is missing:
+  training calls this before it starts, not at its first snapshot."""
+  for name in metric_names:
+    kind = _FEATURES.get(name)
+    if isinstance(kind, tuple):
+      kind = extra.get(*kind)
+    if kind == "inception":
+      inception.resolve_weights(extra.get("inception_weights", ""))
+    elif kind == "classifier":
+      classifier.resolve_path(_domain(dataset), extra.get("classifier_path", ""))
+
+
 def get_extractor(kind, options, metric):
   """"inception" or "classifier" -> an extractor configured from the options."""
   if kind == "inception":
