@@ -279,3 +279,19 @@ def test_metrics_without_a_snapshot_evaluator_are_refused_before_training(tiny_c
   with pytest.raises(config_lib.ConfigError, match="--metrics needs a snapshot evaluator"):
     loop.run(config)
   assert not os.path.exists(config.model_dir)
+
+
+def test_a_step_that_runs_out_of_memory_is_one_sentence_naming_the_tensor_and_the_fix():
+  def out_of_memory(iterator):
+    raise tf.errors.ResourceExhaustedError(
+        None, None, "{{function_node __wrapped__Conv2D}} OOM when allocating tensor with "
+        "shape[100000,64,32,32] and type float on /job:localhost/replica:0/task:0/device:CPU:0 "
+        "by allocator cpu [Op:Conv2D]")
+
+  with pytest.raises(config_lib.ConfigError) as error:
+    loop._checked_step(out_of_memory, iter(()), plan=None, step=7)  # pylint: disable=protected-access
+
+  assert str(error.value) == (
+      "Step 7 ran out of memory (OOM when allocating tensor with shape[100000,64,32,32]); the "
+      "checkpoints written so far are kept: run the same command with a smaller --batch_size "
+      "and --allow_changes to resume from the last one.")

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -261,7 +262,7 @@ def run(config, snapshot=None):
   memory.check(config, family, plan.element_shape, strategy)  # Before a byte is allocated.
   try:
     with precision_and_state(config, family, strategy, plan) as (chief, state):
-      return _train(config, family, strategy, plan, chief, state, snapshot)
+      return _Trainer(config, family, strategy, plan, chief, state, snapshot).train()
   except (OSError, tf.errors.OpError) as error:
     if not storage.is_disk_full(error):
       raise
@@ -316,8 +317,9 @@ def precision_and_state(config, family, strategy, plan):
     keras.mixed_precision.set_global_policy("float32")
 
 
-def _checked_step(train_function, iterator, plan):
-  """One step; a truncated or corrupt record the schedule can name is a DataError."""
+def _checked_step(train_function, iterator, plan, step):
+  """Step `step`; a truncated or corrupt record the schedule can name is a DataError, and
+  running out of memory a ConfigError (a smaller batch fixes it)."""
   try:
     return train_function(iterator)
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
@@ -325,92 +327,190 @@ def _checked_step(train_function, iterator, plan):
     if data_error is None:
       raise
     raise data_error from error
+  except tf.errors.ResourceExhaustedError as error:
+    allocation = re.search(r"OOM when allocating tensor with shape\s*\[[^\]]*\]", str(error))
+    what = allocation.group(0) if allocation else "TensorFlow could not allocate a tensor"
+    raise config_lib.ConfigError(
+        f"Step {step} ran out of memory ({what}); the checkpoints written so far are kept: "
+        f"run the same command with a smaller --batch_size and --allow_changes to resume "
+        f"from the last one.") from error
 
 
-def _train(config, family, strategy, plan, chief, state, snapshot):
-  checkpoint_dir, scratch_dir = _checkpoint_dir_for(strategy, config.model_dir)
-  checkpoint, manager = checkpoints.make_manager(
-      checkpoint_dir, state.networks, state.optimizers, state.step, config.keep_checkpoints,
-      state.family_state)
-  if chief:
-    checkpoints.remove_partial_writes(manager.directory)
-    serving.remove_partial_exports(_export_dir(config))
-  restored = checkpoints.restore(checkpoint, checkpoints.complete_checkpoints(manager.directory))
-  start_step = current = saved_at = int(state.step.numpy())
-  if restored:
-    position, _ = plan.position()
-    print(f"Resumed from {restored} at step {start_step}"
-          + (f", {position}." if position else "."), flush=True)
+class _Trainer:
+  """One run's loop: the schedule's segments step by step, the non-finite policy, the
+  periodic logs, summaries, checkpoints and metrics, then the ending (`finish`).
 
-  summaries = summaries_lib.Summaries(config.model_dir, enabled=chief)
-  summaries.text("config", "```\n" + config.to_json() + "\n```", start_step)
-  summaries.hparams(config)
-  progress = summaries_lib.Progress(plan.total_steps(start_step), config.batch_size, start_step)
-  result = {"start_step": start_step, "losses": {}, "interrupted": False, "chief": chief}
-  last_failure = None
-  with _StopRequest() as stop:
-    segment = plan.segment(current, state.optimizers)
-    while segment is not None:
-      iterator = iter(strategy.distribute_datasets_from_function(segment.input_fn))
-      train_function = make_train_function(config, family, strategy, state,
-                                           segment.global_batch_size, segment.before_step,
-                                           segment.after_step)
-      summary_function = make_summary_function(config, family, state, segment.summary_batch)
-      progress.global_batch_size = segment.examples_per_step
-      first_step = current + 1
-      while current < segment.end_step:
-        losses, finite = _checked_step(train_function, iterator, plan)
-        current += 1
-        if current == first_step:
-          progress.reset_clock(current)  # Leave tracing out of the throughput.
-        losses = {name: float(value) for name, value in losses.items()}
-        if not finite:
-          result["nonfinite_steps"] = result.get("nonfinite_steps", []) + [current]
-          summaries.scalars({"nonfinite/steps": len(result["nonfinite_steps"])}, current)
-          what = (f"a non-finite loss {losses}" if not all(map(math.isfinite, losses.values()))
-                  else f"an update that would write NaN or infinity (losses {losses})")
-          if config.on_nonfinite == "skip":
-            print(f"Step {current}: {what}; the step was skipped, none of its writes applied.",
-                  flush=True)
-          else:
-            if last_failure is not None and current <= last_failure:
-              raise NonFiniteError(
-                  f"Step {current} gave non-finite values again after restoring the last "
-                  f"checkpoint; stopping (try a lower learning rate or --on_nonfinite=skip).")
-            last_failure = current
-            restored = checkpoints.restore(checkpoint,
-                                           checkpoints.complete_checkpoints(manager.directory))
-            if restored is None:
-              raise NonFiniteError(f"Step {current} gave {what} and there is no checkpoint "
-                                   f"to restore; stopping.")
-            current = int(state.step.numpy())
-            print(f"Step {last_failure} gave {what}; restored {restored} and resumed from step "
-                  f"{current}.", flush=True)
-            break  # The schedule gives the segment at the restored step.
-        at_end = current == segment.end_step
-        if current % config.log_every == 0 or at_end:
-          _log_progress(current, losses, progress, plan, state.optimizers, summaries)
-          result["losses"] = losses
-        if current % config.summary_every == 0 or at_end:
-          summaries.images(summary_function(), current)
-        if current % config.checkpoint_every == 0 or at_end or stop.signal is not None:
-          checkpoints.save(manager, current)
-          saved_at = current
-          if config.metrics and chief and stop.signal is None:
-            _evaluate_snapshot(snapshot, plan.config_now(config), family, state, current,
-                               summaries)
-          progress.reset_clock(current)
-        if stop.signal is not None:
-          return stopped_by_signal(summaries, stop.signal, current, result)
-      segment = plan.segment(current, state.optimizers)
-    # A signal from here on is honoured too: during the last save once it is written,
-    # during the export at once (`finish`).
-    if saved_at != current:
-      checkpoints.save(manager, current)
-    summaries.close()
-    plan.finish(result)
-    return finish(config, family, strategy, state, chief, current, result, scratch_dir,
-                  plan.config_now(config), stop)
+  `result` is the summary dict `run` returns: start_step, chief, losses (the last logged),
+  interrupted, and as the run goes nonfinite_steps, step, signal, weights_digest,
+  peak_memory_mb, export_path, and what the schedule adds (`plan.finish`).
+  """
+
+  def __init__(self, config, family, strategy, plan, chief, state, snapshot):
+    self.config, self.family, self.strategy, self.plan = config, family, strategy, plan
+    self.chief, self.state, self.snapshot = chief, state, snapshot
+    checkpoint_dir, self.scratch_dir = _checkpoint_dir_for(strategy, config.model_dir)
+    self.checkpoint, self.manager = checkpoints.make_manager(
+        checkpoint_dir, state.networks, state.optimizers, state.step, config.keep_checkpoints,
+        state.family_state)
+    self.last_failure = None  # The step whose non-finite values last restored a checkpoint.
+
+  def train(self):
+    """Resumes or starts, trains every segment and ends the run; returns `result`."""
+    start_step = current = saved_at = self._restore_or_start()
+    self.summaries = summaries_lib.Summaries(self.config.model_dir, enabled=self.chief)
+    self.summaries.text("config", "```\n" + self.config.to_json() + "\n```", start_step)
+    self.summaries.hparams(self.config)
+    self.progress = summaries_lib.Progress(self.plan.total_steps(start_step),
+                                           self.config.batch_size, start_step)
+    self.result = {"start_step": start_step, "losses": {}, "interrupted": False,
+                   "chief": self.chief}
+    with _StopRequest() as self.stop:
+      segment = self.plan.segment(current, self.state.optimizers)
+      while segment is not None:
+        current, saved_at, stopped = self._train_segment(segment, current, saved_at)
+        if stopped:
+          return stopped_by_signal(self.summaries, self.stop.signal, current, self.result)
+        segment = self.plan.segment(current, self.state.optimizers)
+      # A signal from here on is honoured too: during the last save once it is written,
+      # during the export at once (`finish`).
+      if saved_at != current:
+        checkpoints.save(self.manager, current)
+      self.summaries.close()
+      self.plan.finish(self.result)
+      return self.finish(current)
+
+  def _restore_or_start(self):
+    """Clears what killed writes left and restores the newest complete checkpoint; returns
+    the step training starts from."""
+    if self.chief:
+      checkpoints.remove_partial_writes(self.manager.directory)
+      serving.remove_partial_exports(_export_dir(self.config))
+    restored = self._restore_newest()
+    step = int(self.state.step.numpy())
+    if restored:
+      position, _ = self.plan.position()
+      print(f"Resumed from {restored} at step {step}"
+            + (f", {position}." if position else "."), flush=True)
+    return step
+
+  def _restore_newest(self):
+    return checkpoints.restore(self.checkpoint,
+                               checkpoints.complete_checkpoints(self.manager.directory))
+
+  def _train_segment(self, segment, current, saved_at):
+    """Steps through `segment` from `current`; returns (step reached, step last saved,
+    whether a signal stopped the run). A checkpoint restored for non-finite values ends
+    the segment early: the schedule gives the segment at the restored step."""
+    iterator = iter(self.strategy.distribute_datasets_from_function(segment.input_fn))
+    train_function = make_train_function(self.config, self.family, self.strategy, self.state,
+                                         segment.global_batch_size, segment.before_step,
+                                         segment.after_step)
+    summary_function = make_summary_function(self.config, self.family, self.state,
+                                             segment.summary_batch)
+    self.progress.global_batch_size = segment.examples_per_step
+    first_step = current + 1
+    while current < segment.end_step:
+      losses, finite = _checked_step(train_function, iterator, self.plan, current + 1)
+      current += 1
+      if current == first_step:
+        self.progress.reset_clock(current)  # Leave tracing out of the throughput.
+      losses = {name: float(value) for name, value in losses.items()}
+      if not finite:
+        restored_step = self._on_nonfinite(current, losses)
+        if restored_step is not None:
+          return restored_step, saved_at, False
+      if self._end_of_step(current, losses, current == segment.end_step, summary_function):
+        saved_at = current
+      if self.stop.signal is not None:
+        return current, saved_at, True
+    return current, saved_at, False
+
+  def _on_nonfinite(self, step, losses):
+    """--on_nonfinite for a step with NaN or infinity: "skip" (its writes were not applied)
+    says so and returns None; "restore" reloads the last checkpoint and returns its step.
+
+    Raises NonFiniteError when there is no checkpoint, or the restored run fails again."""
+    self.result["nonfinite_steps"] = self.result.get("nonfinite_steps", []) + [step]
+    self.summaries.scalars({"nonfinite/steps": len(self.result["nonfinite_steps"])}, step)
+    what = (f"a non-finite loss {losses}" if not all(map(math.isfinite, losses.values()))
+            else f"an update that would write NaN or infinity (losses {losses})")
+    if self.config.on_nonfinite == "skip":
+      print(f"Step {step}: {what}; the step was skipped, none of its writes applied.",
+            flush=True)
+      return None
+    if self.last_failure is not None and step <= self.last_failure:
+      raise NonFiniteError(
+          f"Step {step} gave non-finite values again after restoring the last "
+          f"checkpoint; stopping (try a lower learning rate or --on_nonfinite=skip).")
+    self.last_failure = step
+    restored = self._restore_newest()
+    if restored is None:
+      raise NonFiniteError(f"Step {step} gave {what} and there is no checkpoint to restore; "
+                           f"stopping.")
+    restored_step = int(self.state.step.numpy())
+    print(f"Step {step} gave {what}; restored {restored} and resumed from step "
+          f"{restored_step}.", flush=True)
+    return restored_step
+
+  def _end_of_step(self, step, losses, at_end, summary_function):
+    """The progress line, image summaries, checkpoint and metrics due at `step`; returns
+    whether a checkpoint was saved."""
+    config = self.config
+    if step % config.log_every == 0 or at_end:
+      _log_progress(step, losses, self.progress, self.plan, self.state.optimizers,
+                    self.summaries)
+      self.result["losses"] = losses
+    if step % config.summary_every == 0 or at_end:
+      self.summaries.images(summary_function(), step)
+    if not (step % config.checkpoint_every == 0 or at_end or self.stop.signal is not None):
+      return False
+    checkpoints.save(self.manager, step)
+    if config.metrics and self.chief and self.stop.signal is None:
+      _evaluate_snapshot(self.snapshot, self.plan.config_now(config), self.family, self.state,
+                         step, self.summaries)
+    self.progress.reset_clock(step)
+    return True
+
+  def finish(self, step):
+    """Ends a finished run: the weights digest, peak memory, the chief's export (described
+    by the schedule's config now: a growing model's at the resolution it reached), a
+    barrier.
+
+    A signal before or during the export abandons it, as it can be redone from the
+    checkpoint, and returns the interrupted result.
+    """
+    result, state = self.result, self.state
+    if self.scratch_dir:
+      shutil.rmtree(self.scratch_dir, ignore_errors=True)
+    result["step"] = step
+    skipped = result.get("nonfinite_steps", [])
+    if skipped:
+      print(f"Warning: {len(skipped)} of this run's {step - result['start_step']} steps were "
+            f"skipped for non-finite values (the first at step {skipped[0]}); if that is many, "
+            f"lower the learning rates.", file=sys.stderr, flush=True)
+    nonfinite = serving.nonfinite_variables(step_writes(state))
+    if nonfinite:
+      raise NonFiniteError(f"Step {step}: NaN or infinity in {storage.name_some(nonfinite)}; "
+                           f"the run is not exported.")
+    result["weights_digest"] = checkpoints.weights_digest(state.networks, state.family_state)
+    print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)
+    result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
+    if self.chief:
+      try:
+        with self.stop.at_once():
+          result["export_path"] = serving.export(
+              self.family, state.networks, self.plan.config_now(self.config), step,
+              _export_dir(self.config), state.family_state)
+      except _Stopped as stopped:
+        if "export_path" not in result:  # Else the signal came just after the export ended.
+          return stopped_before_export(self.config, stopped.signal, step, result)
+      print(f"Exported SavedModel to {result['export_path']}", flush=True)
+      result["peak_memory_mb"]["export"] = summaries_lib.peak_resident_mb()
+    print("Peak resident memory: " + ", ".join(
+        f"{stage} {mb:.0f} MB" for stage, mb in result["peak_memory_mb"].items()) + ".",
+          flush=True)
+    strategies.barrier(self.strategy)
+    return result
 
 
 def stopped_by_signal(summaries, signum, step, result):
@@ -430,43 +530,4 @@ def stopped_before_export(config, signum, step, result):
         f"{step} is saved: export it with `python -m keras_gen.export "
         f"--model_dir={config.model_dir}{export_dir}`.", flush=True)
   result.update(interrupted=True, signal=signum, step=step)
-  return result
-
-
-def finish(config, family, strategy, state, chief, step, result, scratch_dir, export_config,
-           stop):
-  """Ends a finished run: the weights digest, peak memory, the chief's export (described by
-  `export_config`: a growing model's at the resolution it reached), a barrier.
-
-  A signal (`stop`, a _StopRequest) before or during the export abandons it, as it can be
-  redone from the checkpoint, and returns the interrupted result.
-  """
-  if scratch_dir:
-    shutil.rmtree(scratch_dir, ignore_errors=True)
-  result["step"] = step
-  skipped = result.get("nonfinite_steps", [])
-  if skipped:
-    print(f"Warning: {len(skipped)} of this run's {step - result['start_step']} steps were "
-          f"skipped for non-finite values (the first at step {skipped[0]}); if that is many, "
-          f"lower the learning rates.", file=sys.stderr, flush=True)
-  nonfinite = serving.nonfinite_variables(step_writes(state))
-  if nonfinite:
-    raise NonFiniteError(f"Step {step}: NaN or infinity in {storage.name_some(nonfinite)}; "
-                         f"the run is not exported.")
-  result["weights_digest"] = checkpoints.weights_digest(state.networks, state.family_state)
-  print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)
-  result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
-  if chief:
-    try:
-      with stop.at_once():
-        result["export_path"] = serving.export(family, state.networks, export_config, step,
-                                               _export_dir(config), state.family_state)
-    except _Stopped as stopped:
-      if "export_path" not in result:  # Else the signal came just after the export ended.
-        return stopped_before_export(config, stopped.signal, step, result)
-    print(f"Exported SavedModel to {result['export_path']}", flush=True)
-    result["peak_memory_mb"]["export"] = summaries_lib.peak_resident_mb()
-  print("Peak resident memory: " + ", ".join(
-      f"{stage} {mb:.0f} MB" for stage, mb in result["peak_memory_mb"].items()) + ".", flush=True)
-  strategies.barrier(strategy)
   return result
