@@ -7,6 +7,7 @@ import pytest
 
 from keras_gen import config as config_lib
 from keras_gen import registry
+from keras_gen.engine import strategies
 
 
 def test_hparams_text_parses_into_name_value_pairs():
@@ -47,9 +48,10 @@ def test_validate_rejects_bad_values_with_one_sentence(field, value, message):
     config_lib.validate(config)
 
 
-def test_xla_auto_with_several_replicas_is_valid():
-  # strategies.choose_xla resolves it to no XLA there (strategies_test).
-  config_lib.validate(config_lib.TrainConfig(model_dir="/tmp/x", strategy="mirrored", xla="auto"))
+def test_xla_auto_with_several_replicas_is_valid_and_resolves_to_no_xla():
+  config = config_lib.TrainConfig(model_dir="/tmp/x", strategy="mirrored", xla="auto")
+  config_lib.validate(config)  # Where xla=True is refused (above).
+  assert strategies.choose_xla(config).xla is False
 
 
 def test_a_typed_noxla_overrides_a_recipes_auto():

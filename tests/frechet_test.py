@@ -95,7 +95,6 @@ def test_kernel_distance_matches_the_closed_form_mmd_of_one_dimensional_gaussian
   left = rng.normal(0.5, 1.0, size=(4000, 1))
   right = rng.normal(0.0, 1.0, size=(4000, 1))
   kid, _ = frechet.kernel_distance(left, right, num_subsets=1, subset_size=4000)
-  assert expected == pytest.approx(3.578125)
   assert kid == pytest.approx(expected, rel=0.1)
 
 

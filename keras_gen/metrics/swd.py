@@ -185,18 +185,6 @@ def swd_between(descriptors1, descriptors2, seed=0):
   return results
 
 
-def swd_per_level(images1, images2, seed=0):
-  """SWD x1e3 between image sets [N, H, W, C] (any common scale), per level and averaged.
-
-  Returns {"swd_x1e3_<size>": float per level, "swd_x1e3_avg": their mean}.
-  """
-  if images1.shape[1:] != images2.shape[1:] or len(images1) != len(images2):
-    raise ValueError(f"SWD compares image sets of one shape and size, got {images1.shape} and "
-                     f"{images2.shape}.")
-  return swd_between(pyramid_descriptors(images1, np.random.default_rng([seed, 0])),
-                     pyramid_descriptors(images2, np.random.default_rng([seed, 1])), seed)
-
-
 def swd(subject, options):
   """The `swd` metric: samples vs held-out images, and the real-vs-real baseline.
 
