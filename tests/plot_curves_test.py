@@ -139,7 +139,8 @@ def test_a_phased_recipe_curve_labels_each_phase_end_with_its_swd_floor():
                                        curve["title"], curve["floor"], curve["floor_label"],
                                        markers=curve["phases"])
 
-  assert curve["points"][-1] == (12500, 22.7)
-  assert texts["floor"] == "real-vs-real (1,024 samples) 10.3"
+  assert curve["points"][-1] == (15625, 21.6)
+  assert texts["floor"] == "real-vs-real (1,024 samples) 10.28"
   assert texts["markers"][:3] == ["8x8 fade-in end", "8x8 stable end", "16x16 fade-in end"]
-  assert texts["title"].endswith("AMD EPYC, 2 cores (avx2), 2026-12-03")
+  assert texts["title"].endswith(
+      "AMD EPYC, 2 cores (avx2 avx512f avx512_bf16 avx512_vnni), 2026-12-06")
