@@ -78,6 +78,10 @@ def test_the_tool_times_the_recipe_at_the_resolution_flag_with_the_recipes_guard
   assert "autoencoder on fashion_mnist (32x32x1), global batch 8" in result.stdout
   assert "GFLOP per image of the 8 the step trains on; non-finite guard --on_nonfinite=restore" in (
       result.stdout)
+  overridden = subprocess.run(result.args + ["--on_nonfinite=skip"], capture_output=True,
+                              text=True, check=False)
+  assert overridden.returncode == 0, overridden.stderr[-3000:]
+  assert "non-finite guard --on_nonfinite=skip" in overridden.stdout
 
 
 def test_an_xla_only_benchmark_reports_no_profiler_count_rather_than_zero(tiny_config):

@@ -52,6 +52,8 @@ flags.DEFINE_integer("channels", 0, "--progan_levels with --resolution: the data
                      "(default: the dataset's dataset.json, else what its name says, else 3).")
 flags.DEFINE_integer("matmul_size", 2048, "Side of the square matmuls timed in the same run, "
                      "whose rate the step's GFLOP/s is a fraction of.")
+flags.DEFINE_enum("on_nonfinite", "", ["", "skip", "restore"], "Override the recipe's "
+                  "non-finite guard, to time what --on_nonfinite=skip costs per step.")
 flags.DEFINE_string("output", "", "Also write the results to this JSON file.")
 FLAGS = flags.FLAGS
 
@@ -60,7 +62,7 @@ def _config():
   values = dict(config_lib.load_recipe(FLAGS.recipe)) if FLAGS.recipe else {}
   hparams = dict(values.pop("hparams", {}))
   hparams.update(config_lib.parse_hparams(FLAGS.hparams))
-  for name in ("model", "dataset", "data_dir", "batch_size"):
+  for name in ("model", "dataset", "data_dir", "batch_size", "on_nonfinite"):
     if FLAGS[name].value:
       values[name] = FLAGS[name].value
   if FLAGS.resolution and not FLAGS.progan_levels:  # progan_benchmark.data_shape reads it there.
