@@ -53,7 +53,11 @@ def check_extractors_exist(metric_names, extra, dataset):
     if kind == "inception":
       inception.resolve_weights(extra.get("inception_weights", ""))
     elif kind == "classifier":
-      classifier.resolve_path(_domain(dataset), extra.get("classifier_path", ""))
+      try:
+        domain = data.domain(dataset)
+      except data.DataError:
+        continue  # A dataset that is missing is named when training loads it.
+      classifier.resolve_path(domain, extra.get("classifier_path", ""))
 
 
 def get_extractor(kind, options, metric):
