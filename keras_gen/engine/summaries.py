@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
+from keras_gen import data
 from keras_gen import storage
 
 
@@ -20,7 +21,7 @@ def image_grid(images, columns=None):
   columns = columns or int(math.ceil(math.sqrt(count)))
   rows = int(math.ceil(count / columns))
   canvas = np.zeros([rows * height, columns * width, channels], np.uint8)
-  pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+  pixels = data.to_uint8(images).numpy()
   for index in range(count):
     row, column = divmod(index, columns)
     canvas[row * height:(row + 1) * height, column * width:(column + 1) * width] = pixels[index]

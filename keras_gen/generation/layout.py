@@ -2,14 +2,16 @@
 
 import numpy as np
 
+from keras_gen import data
+
 GAP = 2           # Pixels between cells.
 GAP_VALUE = 255   # White, so cells with black backgrounds stay apart.
 ERROR_GAIN = 4.0  # Error maps are brightened so that typical errors (a few %) are visible.
 
 
 def to_uint8(images):
-  """Float images in [-1, 1] -> uint8 in [0, 255], rounding and clipping (as data.to_uint8)."""
-  return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+  """Float images in [-1, 1] -> a uint8 numpy array in [0, 255] (`data.to_uint8`)."""
+  return data.to_uint8(np.asarray(images, np.float32)).numpy()
 
 
 def table(cells, gap=GAP, column_gaps=None):
