@@ -73,27 +73,30 @@ def test_helpfull_into_a_reader_that_stops_early_exits_0_without_a_traceback(com
   assert (process.wait(timeout=120), stderr) == (0, "")
 
 
-# A sitecustomize module that gives SIGINT Python's own handler (see below) and sends it
-# when the command's first keras_gen module after the package itself imports: Ctrl-C
-# during `python -m keras_gen.COMMAND`'s own imports, before cli.run.
-_CTRL_C_DURING_THE_COMMANDS_IMPORTS = textwrap.dedent("""
-    import os, signal, sys
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+def _ctrl_c_on_import(module):
+  """Python source that gives SIGINT Python's own handler and sends it to its own process when
+  `module` starts to import. The handler comes first as in a terminal: a suite started in the
+  background by a non-interactive shell inherits SIGINT ignored, and the signal would be lost."""
+  return textwrap.dedent(f"""
+      import os, runpy, signal, sys
+      signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    class CtrlCOnImport:
-      def find_spec(self, name, path=None, target=None):
-        if name == "keras_gen.cli":
-          os.kill(os.getpid(), signal.SIGINT)
-        return None
+      class CtrlCOnImport:
+        def find_spec(self, name, path=None, target=None):
+          if name == {module!r}:
+            os.kill(os.getpid(), signal.SIGINT)
+          return None
 
-    sys.meta_path.insert(0, CtrlCOnImport())
-""")
+      sys.meta_path.insert(0, CtrlCOnImport())
+  """)
 
 
 @pytest.mark.parametrize("command", ENTRY_POINTS)
 def test_ctrl_c_while_a_command_imports_prints_one_line_and_exits_130(command, tmp_path):
   (tmp_path / "hooks").mkdir()
-  (tmp_path / "hooks" / "sitecustomize.py").write_text(_CTRL_C_DURING_THE_COMMANDS_IMPORTS)
+  # As a sitecustomize module, the hook is in place before `python -m keras_gen.COMMAND`
+  # imports anything; keras_gen.cli is the command's first module after the package.
+  (tmp_path / "hooks" / "sitecustomize.py").write_text(_ctrl_c_on_import("keras_gen.cli"))
   env = dict(ENV, PYTHONPATH=os.pathsep.join([str(tmp_path / "hooks"), REPO]))
 
   result = subprocess.run([sys.executable, "-m", f"keras_gen.{command}",
@@ -106,23 +109,10 @@ def test_ctrl_c_while_a_command_imports_prints_one_line_and_exits_130(command, t
 
 
 # Runs `-m MODULE FLAGS...` with a SIGINT sent to itself when TensorFlow's
-# tensorflow.python.framework.ops starts to import: Ctrl-C while TensorFlow loads. SIGINT
-# gets Python's own handler first, as in a terminal: a suite started in the background by a
-# non-interactive shell inherits SIGINT ignored, and the signal would be lost.
-_CTRL_C_DURING_TENSORFLOW_IMPORT = textwrap.dedent("""
-    import os, runpy, signal, sys
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    class CtrlCOnImport:
-      def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow.python.framework.ops":
-          os.kill(os.getpid(), signal.SIGINT)
-        return None
-
-    sys.meta_path.insert(0, CtrlCOnImport())
-    sys.argv = sys.argv[1:]
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-""")
+# tensorflow.python.framework.ops starts to import: Ctrl-C while TensorFlow loads.
+_CTRL_C_DURING_TENSORFLOW_IMPORT = _ctrl_c_on_import("tensorflow.python.framework.ops") + (
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_module(sys.argv[0], run_name=\"__main__\", alter_sys=True)\n")
 
 
 @pytest.mark.parametrize("command,message", [

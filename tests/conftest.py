@@ -123,6 +123,12 @@ requires_debian_fashion_mnist = pytest.mark.skipif(
     reason="Debian's dataset-fashion-mnist is not installed (apt-get install "
     "dataset-fashion-mnist)")
 
+# The emoji dataset needs Debian's colour emoji font and Unicode's emoji list (its labels).
+requires_emoji_data = pytest.mark.skipif(
+    not (os.path.isfile("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+         and os.path.isfile("/usr/share/unicode/emoji/emoji-test.txt")),
+    reason="needs Debian's fonts-noto-color-emoji and unicode-data (.ci/run installs both)")
+
 
 def _write_idx(path, array, magic):
   array = np.asarray(array, np.uint8)

@@ -9,16 +9,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import requires_debian_fashion_mnist
+from conftest import requires_emoji_data
 from keras_gen.data import tfrecords
-from tools import emoji_font
-from tools import emoji_groups
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-needs_emoji_data = pytest.mark.skipif(
-    not (os.path.isfile(emoji_font.DEFAULT_FONT)
-         and os.path.isfile(emoji_groups.DEFAULT_EMOJI_TEST)),
-    reason="needs Debian's fonts-noto-color-emoji and unicode-data (.ci/run installs both)")
 
 
 def _tool(*args, as_module=True):
@@ -95,7 +89,7 @@ def test_npz_of_28x28_images_needs_padding_and_pads_with_zeros_to_32(tmp_path):
   assert four[0, 0, 0, 0] == 112 and four[0, 1, 1, 0] == 200
 
 
-@needs_emoji_data
+@requires_emoji_data
 def test_emoji_become_an_rgb_dataset_whose_files_are_the_same_bytes_every_time(tmp_path):
   for parent in ("a", "b"):
     created = _tool("create_from_emoji", tmp_path / parent / "emoji", "--max_glyphs=16",
@@ -119,7 +113,7 @@ def test_emoji_become_an_rgb_dataset_whose_files_are_the_same_bytes_every_time(t
   assert "the font says: This Font Software is licensed under the SIL Open Font" in info.stdout
 
 
-@needs_emoji_data
+@requires_emoji_data
 def test_64x64_emoji_record_the_emoji_domain_and_a_missing_emoji_list_names_its_package(
     tmp_path):
   created = _tool("create_from_emoji", tmp_path / "emoji", "--max_glyphs=4")

@@ -1,18 +1,14 @@
 """tools/emoji_groups.py: emoji labelled with their Unicode emoji group, by value."""
 
 import collections
-import os
 
 import pytest
 
+from conftest import requires_emoji_data
 from keras_gen.data.errors import DataError
 from tools import emoji_font
 from tools import emoji_groups
 
-needs_noto_and_unicode_data = pytest.mark.skipif(
-    not (os.path.isfile(emoji_font.DEFAULT_FONT)
-         and os.path.isfile(emoji_groups.DEFAULT_EMOJI_TEST)),
-    reason="needs Debian's fonts-noto-color-emoji and unicode-data (.ci/run installs both)")
 
 TINY_EMOJI_TEST = """\
 # group: Smileys & Emotion
@@ -78,7 +74,7 @@ def test_a_file_without_groups_is_refused(tmp_path):
     emoji_groups.read_groups(str(path))
 
 
-@needs_noto_and_unicode_data
+@requires_emoji_data
 def test_noto_color_emoji_glyphs_fall_into_the_ten_groups_with_270_unlabelled():
   names, groups = emoji_groups.read_groups()
   font = emoji_font.read_font(emoji_font.DEFAULT_FONT)

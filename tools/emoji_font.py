@@ -22,6 +22,7 @@ tools/emoji_groups.py matches against Unicode's emoji groups for labels.
 """
 
 import dataclasses
+import functools
 import math
 import os
 import struct
@@ -84,6 +85,17 @@ class EmojiFont:
     mapped = set(self.cmap.values())
     return tuple(glyph for glyph in self.glyphs if glyph.glyph_id in mapped)
 
+  @functools.cached_property
+  def _code_point_of_glyph(self):
+    """{glyph ID: the lowest code point the cmap maps to it}, private-use code points left
+    out: Noto also maps many sequence glyphs (flags, ...) from them, and they name no emoji,
+    so those glyphs are told by their ligature."""
+    by_glyph = {}
+    for code_point, mapped in sorted(self.cmap.items()):
+      if not _is_private_use(code_point):
+        by_glyph.setdefault(mapped, code_point)
+    return by_glyph
+
   def code_points(self, glyph_id):
     """The code points that reach a glyph: one through 'cmap', several through
     ligatures (expanded recursively), () if neither reaches it.
@@ -91,12 +103,7 @@ class EmojiFont:
     Only the multiset is reliable: Noto Color Emoji keys some ZWJ ligatures in
     another order than Unicode's sequence (e.g. the gender sign first).
     """
-    by_glyph = {}
-    for code_point, mapped in sorted(self.cmap.items()):
-      # Noto also maps many sequence glyphs (flags, ...) from private-use code points,
-      # which name no emoji: those glyphs are told by their ligature.
-      if not _is_private_use(code_point):
-        by_glyph.setdefault(mapped, code_point)
+    by_glyph = self._code_point_of_glyph
 
     def expand(glyph, depth):
       if glyph in by_glyph:

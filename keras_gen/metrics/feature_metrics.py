@@ -42,14 +42,19 @@ _FEATURES = {"fid": "inception", "is": "inception", "fcd": "classifier",
              "prd": ("prd_features", "classifier")}
 
 
+def feature_kind(metric, extra):
+  """"inception" or "classifier": the features `metric` measures on with these
+  --metric_options; None for a metric on no such features."""
+  kind = _FEATURES.get(metric)
+  return extra.get(*kind) if isinstance(kind, tuple) else kind
+
+
 def check_extractors_exist(metric_names, extra, dataset):
   """Raises ConfigError, with the sentence the first snapshot would give, when a metric's
   feature extractor (Inception-v3's weights, `dataset`'s domain classifier) is missing:
   training calls this before it starts, not at its first snapshot."""
   for name in metric_names:
-    kind = _FEATURES.get(name)
-    if isinstance(kind, tuple):
-      kind = extra.get(*kind)
+    kind = feature_kind(name, extra)
     if kind == "inception":
       inception.resolve_weights(extra.get("inception_weights", ""))
     elif kind == "classifier":
@@ -154,8 +159,7 @@ def fcd(subject, options):
 
 def kid(subject, options):
   """KID (unbiased MMD^2, cubic polynomial kernel), mean and std over subsets."""
-  kind = options.extra.get("kid_features", "inception")
-  extractor = get_extractor(kind, options, "kid")
+  extractor = get_extractor(feature_kind("kid", options.extra), options, "kid")
   real, generated = real_and_generated(subject, options, extractor, "kid")
   num_subsets = image_sets.int_option(options, "kid_subsets", 100)
   subset_size = image_sets.int_option(options, "kid_subset_size", 1000)

@@ -62,8 +62,8 @@ def precision_recall(real_features, generated_features, k=DEFAULT_K):
 def precision_recall_metric(subject, options):
   """The `prd` metric: improved precision and recall of samples against held-out images."""
   k = image_sets.int_option(options, "prd_k", DEFAULT_K)
-  kind = options.extra.get("prd_features", "classifier")
-  extractor = feature_metrics.get_extractor(kind, options, "prd")
+  extractor = feature_metrics.get_extractor(feature_metrics.feature_kind("prd", options.extra),
+                                            options, "prd")
   real, generated = feature_metrics.real_and_generated(subject, options, extractor, "prd")
   precision, recall = precision_recall(real.features, generated.features, k)
   return {"precision": precision, "recall": recall, "k": k,
