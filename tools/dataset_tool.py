@@ -83,9 +83,10 @@ def _parser():
   emoji.add_argument("--glyphs", default="all",
                      help="all: every bitmap, sequences (skin tones, ZWJ, flags) included; "
                      "code_points: only glyphs one code point maps to.")
-  emoji.add_argument("--emoji_test", default="/usr/share/unicode/emoji/emoji-test.txt",
-                     help="Unicode's emoji-test.txt (apt-get install unicode-data): each emoji "
-                     "is labelled with its group, the classes of the emoji FCD classifier.")
+  emoji.add_argument("--emoji_test", default="",
+                     help="Unicode's emoji-test.txt (default: Debian's unicode-data "
+                     "/usr/share/unicode/emoji/emoji-test.txt): each emoji is labelled with its "
+                     "group, the classes of the emoji FCD classifier.")
   emoji.add_argument("--max_glyphs", type=int, default=0,
                      help="Only the first N glyphs in glyph-ID order (a quick look); 0 takes all.")
   info = commands.add_parser("info", help="Levels, resolutions and counts.")
@@ -156,7 +157,8 @@ def _render_emoji(args, tfrecords):
   background = emoji_font.parse_background(args.background)
   if os.path.exists(args.output_dir):  # Said before rendering, not after.
     raise DataError(f"Output folder {args.output_dir} already exists; choose a new one.")
-  group_names, groups = emoji_groups.read_groups(args.emoji_test)
+  emoji_test = args.emoji_test or emoji_groups.DEFAULT_EMOJI_TEST
+  group_names, groups = emoji_groups.read_groups(emoji_test)
   font = emoji_font.read_font(args.font or emoji_font.DEFAULT_FONT)
   glyphs = font.select(args.glyphs)
   if args.max_glyphs > 0:
@@ -169,7 +171,7 @@ def _render_emoji(args, tfrecords):
                        if glyph.glyph_id not in skipped], np.int64)
   source = emoji_font.describe(font, args.glyphs, len(images), len(empty), side, args.resolution,
                                args.background)
-  source += (f"; labels: the emoji group in {args.emoji_test} ("
+  source += (f"; labels: the emoji group in {emoji_test} ("
              + ", ".join(f"{index} {name}" for index, name in enumerate(group_names))
              + f"), -1 for the {int(np.sum(labels < 0))} glyphs no listed sequence reaches")
   print(f"Read {len(glyphs)} of the {len(font.glyphs)} colour bitmaps of {font.path} "
