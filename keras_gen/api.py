@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from keras_gen import config as config_lib
+from keras_gen import data
 from keras_gen import machine
 from keras_gen import storage
 from keras_gen import tf_startup
@@ -172,7 +173,7 @@ class Model:
       raise config_lib.ConfigError(f"The images have shape {images.shape}; {self.name} takes "
                                    f"[N, {', '.join(map(str, self.element_shape))}].")
     if images.dtype == np.uint8:
-      return images.astype(np.float32) / 127.5 - 1.0
+      return data.from_uint8(images).numpy()
     if not np.issubdtype(images.dtype, np.floating):
       raise config_lib.ConfigError(f"The images are {images.dtype}; give uint8 in [0, 255] or "
                                    "floats in [-1, 1].")

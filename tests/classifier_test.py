@@ -18,7 +18,6 @@ from keras_gen import machine
 from keras_gen.metrics import classifier
 from keras_gen.metrics import extractors
 from keras_gen.metrics import frechet
-from keras_gen.metrics import image_sets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -120,7 +119,7 @@ def test_a_one_split_dataset_tests_every_fifth_labelled_image_and_leaves_out_lab
   tested = labelled[::classifier.HOLD_OUT_EVERY]
   model = classifier.build((8, 8, 3), 3)
   model.load_weights(path)
-  predicted = np.argmax(model(image_sets.to_float(images[tested])).numpy(), axis=1)
+  predicted = np.argmax(model(data.from_uint8(images[tested])).numpy(), axis=1)
   assert metadata["test_accuracy"] == round(float(np.mean(predicted == labels[tested])), 4)
 
 
@@ -188,10 +187,10 @@ def _measurements(weights_path):
   extractor = classifier.load_extractor("fashion_mnist", weights_path)
   train = data.load("fashion_mnist", "train", None).examples[:10000]
   test = data.load("fashion_mnist", "test", None)
-  test_images = image_sets.to_float(test.examples)
+  test_images = data.from_uint8(test.examples).numpy()
   noisy = np.clip(test_images + np.random.default_rng(0).normal(0, 0.2, test_images.shape),
                   -1, 1).astype(np.float32)
-  train_features, _ = extractor.features(image_sets.to_float(train))
+  train_features, _ = extractor.features(data.from_uint8(train).numpy())
   test_features, logits = extractor.features(test_images)
   noisy_features, _ = extractor.features(noisy)
   return (float(np.mean(np.argmax(logits, -1) == test.labels)),

@@ -323,7 +323,7 @@ def test_swd_at_every_phase_end_and_fcd_at_the_top_on_padded_fashion_mnist_by_it
   samples = np.concatenate(list(subject.sample_batches(16, 0, batch_size=256)))
   reals, _ = tfrecords.read_level(dataset, 5, limit=16)
   extractor = classifier.load_extractor("fashion_mnist")
-  real_features, _ = extractor.features(image_sets.to_float(reals)[:, 2:30, 2:30])
+  real_features, _ = extractor.features(data.from_uint8(reals).numpy()[:, 2:30, 2:30])
   sample_features, _ = extractor.features(samples[:, 2:30, 2:30])
   assert fcd["fcd"] == pytest.approx(
       frechet.frechet_distance_of_features(real_features, sample_features), rel=1e-5)

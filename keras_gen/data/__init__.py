@@ -11,9 +11,9 @@ Images are uint8 in memory and float32 in [-1, 1] in batches; see
 from keras_gen.data.errors import DataError
 from keras_gen.data.mixtures import mixture_modes
 from keras_gen.data.mixtures import mixture_std
-from keras_gen.data.pipeline import from_uint8
 from keras_gen.data.pipeline import input_fn
-from keras_gen.data.pipeline import to_uint8
+from keras_gen.data.pixels import from_uint8
+from keras_gen.data.pixels import to_uint8
 from keras_gen.data.sources import dataset_names
 from keras_gen.data.sources import describe_datasets
 from keras_gen.data.sources import domain

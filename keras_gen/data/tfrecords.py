@@ -37,6 +37,7 @@ import tempfile
 
 import numpy as np
 
+from keras_gen.data import pixels
 from keras_gen.data import record_files
 from keras_gen.data.errors import DataError
 from keras_gen.lazy import tensorflow as tf
@@ -449,7 +450,7 @@ def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=N
     return records.skip(start)
 
   def to_batch(images, labels):
-    return {"images": tf.cast(images, tf.float32) / 127.5 - 1.0, "labels": labels}
+    return {"images": pixels.from_uint8(images), "labels": labels}
 
   def dataset_fn(input_context):
     per_replica = input_context.get_per_replica_batch_size(global_batch_size)

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen import data
 from keras_gen import plots
 from keras_gen import storage
 from keras_gen.engine import summaries
@@ -147,7 +148,7 @@ def _real_images(model, options, count):
       raise config_lib.ConfigError(f"{count} images were asked for; the {options.split} split "
                                    f"holds {len(examples)}.")
     chosen = np.random.default_rng(options.seed).choice(len(examples), count, replace=False)
-  return examples[chosen].astype(np.float32) / 127.5 - 1.0, chosen
+  return data.from_uint8(examples[chosen]).numpy(), chosen
 
 
 def _pair_count(options, rows):

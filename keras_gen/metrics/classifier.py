@@ -132,9 +132,9 @@ def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, lear
   model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=["accuracy"])
-  model.fit(image_sets.to_float(train_images), train_labels, batch_size=batch_size,
+  model.fit(data.from_uint8(train_images).numpy(), train_labels, batch_size=batch_size,
             epochs=epochs, shuffle=True, verbose=verbose)
-  _, test_accuracy = model.evaluate(image_sets.to_float(test_images), test_labels,
+  _, test_accuracy = model.evaluate(data.from_uint8(test_images).numpy(), test_labels,
                                     batch_size=1024, verbose=0)
   metadata = {
       "command": TRAIN_COMMAND.format(dataset=dataset),

@@ -38,11 +38,6 @@ def float32_policy():
     keras.config.set_dtype_policy(previous)
 
 
-def to_float(examples):
-  """uint8 [N, H, W, C] in [0, 255] -> float32 in [-1, 1], as the pipeline maps them."""
-  return examples.astype(np.float32) / 127.5 - 1.0
-
-
 def stream_batch_size(element_shape, largest=256):
   """Images per streamed batch: `largest`, or fewer to keep within MAX_BATCH_VALUES."""
   return max(1, min(largest, MAX_BATCH_VALUES // int(np.prod(element_shape))))
@@ -59,7 +54,7 @@ def float_batches(examples, batch_size):
   Streams a real set: only one batch's float copy exists at a time.
   """
   for start in range(0, len(examples), batch_size):
-    yield to_float(examples[start:start + batch_size])
+    yield data.from_uint8(examples[start:start + batch_size]).numpy()
 
 
 def on_255_scale(batches):

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen import config as config_lib
+from keras_gen import data
 
 DEFAULTS = {"probe_epochs": 30, "probe_l2": 1e-3, "probe_learning_rate": 1e-3,
             "probe_batch_size": 256}
@@ -70,7 +71,7 @@ def extract(function, images):
   """features float32 [N, F] of uint8 images [N, H, W, C], in batches."""
   features = None
   for start in range(0, len(images), FEATURE_BATCH):
-    batch = tf.cast(images[start:start + FEATURE_BATCH], tf.float32) / 127.5 - 1.0
+    batch = data.from_uint8(images[start:start + FEATURE_BATCH])
     values = tf.cast(function(batch), tf.float32).numpy()
     if features is None:  # Filled in place: 60,000 x 6,272 features are 1.5 GB.
       features = np.empty([len(images), values.shape[1]], np.float32)

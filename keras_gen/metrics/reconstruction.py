@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_gen import data
+
 
 def reconstruction_error(subject, options):
   """Pixel MSE on the [0, 1] scale and PSNR in dB (peak 1), over the held-out split.
@@ -9,7 +11,7 @@ def reconstruction_error(subject, options):
   Both are computed from the uint8 images the export returns, so a checkpoint
   and its export give the same figure.
   """
-  images = options.held_out.examples[:options.num_samples].astype(np.float32) / 127.5 - 1.0
+  images = data.from_uint8(options.held_out.examples[:options.num_samples]).numpy()
   reconstructions = subject.reconstruct(images)
   squared = np.square((reconstructions - images) / 2.0).reshape(len(images), -1).mean(axis=1)
   return {"mse": float(squared.mean()),
