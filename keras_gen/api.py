@@ -62,12 +62,12 @@ def run_training(config):
   result = loop.run(config, snapshot=evaluation.SnapshotMetrics())
   entry = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
            "wall_seconds": round(time.time() - started, 1),
-           "start_step": result["start_step"], "end_step": result.get("step"),
-           "interrupted": result["interrupted"], "machine": machine.describe()}
+           "start_step": result.start_step, "end_step": result.step,
+           "interrupted": result.interrupted, "machine": machine.describe()}
   entry["machine"]["other_load_cores"] = other_load.stop()
   print(f"Ran {entry['wall_seconds']:.0f} s on {machine.summary(entry['machine'])}; "
         f"{machine.load_note(entry['machine']['other_load_cores'])}.", flush=True)
-  if result.get("chief", True):
+  if result.chief:
     path = os.path.join(config.model_dir, RUN_INFO)
     runs = []
     if os.path.exists(path):

@@ -87,8 +87,8 @@ def main(argv):
   except loop.NonFiniteError as e:
     print(f"Error: {e}", file=sys.stderr)
     sys.exit(1)
-  if result.get("interrupted"):
-    sys.exit(128 + result["signal"])
+  if result.interrupted:
+    sys.exit(128 + result.signal)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def test_a_damaged_newest_checkpoint_is_named_and_the_run_resumes_from_the_newes
   damage(_data_file(config.model_dir, 6))
   capsys.readouterr()
   result = loop.run(config)
-  assert (result["start_step"], result["step"]) == (4, 6)
+  assert (result.start_step, result.step) == (4, 6)
   warning = capsys.readouterr().err
   assert f"Warning: damaged checkpoint {config.model_dir}/checkpoints/ckpt-6 (" in warning
   assert f"using {config.model_dir}/checkpoints/ckpt-4 (step 4), the newest intact one" in warning
@@ -129,7 +129,7 @@ def test_temporary_folders_and_data_without_an_index_from_killed_saves_are_remov
   partial_export = os.path.join(config.model_dir, "export", ".3.partial-abc123")
   os.makedirs(partial_export)
   config.train_steps = 3
-  assert loop.run(config)["start_step"] == 2
+  assert loop.run(config).start_step == 2
   assert sorted(os.listdir(folder)) == [
       "checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index", "ckpt-2.data-00000-of-00001",
       "ckpt-2.index", "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
@@ -170,7 +170,7 @@ def test_a_checkpoint_save_that_fills_the_disk_stops_the_run_and_leaves_the_prev
   assert not os.path.exists(os.path.join(config.model_dir, "lock"))
   monkeypatch.undo()
   config.train_steps = 2
-  assert loop.run(config)["start_step"] == 2  # The intact checkpoint is usable.
+  assert loop.run(config).start_step == 2  # The intact checkpoint is usable.
 
 
 def test_an_export_that_fills_the_disk_leaves_no_version_behind(tiny_config, monkeypatch):
@@ -223,7 +223,7 @@ def test_untracked_checkpoints_and_state_file_temporaries_left_by_kills_are_trim
       f"ckpt-{step}.{kind}" for step in range(2, 7) for kind in ("data-00000-of-00001", "index")]
   config.train_steps, config.keep_checkpoints = 7, 2
   capsys.readouterr()
-  assert loop.run(config)["start_step"] == 6
+  assert loop.run(config).start_step == 6
   assert capsys.readouterr().err == ""  # Only the kills' leftovers: nothing to warn about.
   assert sorted(os.listdir(folder)) == [
       "checkpoint", "ckpt-6.data-00000-of-00001", "ckpt-6.index", "ckpt-7.data-00000-of-00001",

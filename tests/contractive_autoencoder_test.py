@@ -45,10 +45,10 @@ def test_contractive_autoencoder_trains_end_to_end_and_reports_its_penalty(tmp_p
       model="contractive_autoencoder", dataset=f"npz:{tmp_path / 'data.npz'}",
       model_dir=str(tmp_path / "run"), train_steps=2, batch_size=8, summary_every=1,
       log_every=1, checkpoint_every=1, hparams={"code_size": 4, "hidden_units": 8}))
-  losses = result["losses"]
+  losses = result.losses
   assert losses["jacobian_frobenius_squared"] > 0
   assert losses["loss"] > losses["jacobian_frobenius_squared"] * 0.1
-  code = tf.saved_model.load(result["export_path"]).signatures["encode"](
+  code = tf.saved_model.load(result.export_path).signatures["encode"](
       images=tf.constant(images))["code"].numpy()
   assert code.shape == (16, 4) and code.min() >= 0.0 and code.max() <= 1.0
 

@@ -19,7 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_checkpoint_and_export_give_the_same_reconstruction_error(tiny_config, tiny_npz):
   config = tiny_config("autoencoder", train_steps=3)
-  export_path = loop.run(config)["export_path"]
+  export_path = loop.run(config).export_path
   kwargs = dict(metric_names=["reconstruction"], dataset=f"npz:{tiny_npz}", split="train",
                 num_samples=32)
   from_checkpoint = evaluation.evaluate(model_dir=config.model_dir, **kwargs)

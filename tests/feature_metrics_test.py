@@ -39,7 +39,7 @@ def tiny_export(tiny_npz, tmp_path_factory):
       model_dir=str(tmp_path_factory.mktemp("dcgan") / "run"), train_steps=1, batch_size=8,
       checkpoint_every=1000, summary_every=1000, log_every=1000,
       hparams=dict(TINY_HPARAMS["dcgan"]))
-  return loop.run(config)["export_path"]
+  return loop.run(config).export_path
 
 
 @pytest.fixture(scope="module")

@@ -380,9 +380,9 @@ def test_two_training_steps_export_a_loadable_generator(model, dataset, hparams,
       model_dir=str(tmp_path / model), train_steps=2, batch_size=8, summary_every=1,
       log_every=1, checkpoint_every=1, hparams=hparams)
   result = loop.run(config)
-  assert {"d_loss", "g_loss"} <= set(result["losses"])
-  assert all(np.isfinite(value) for value in result["losses"].values())
-  exported = tf.saved_model.load(result["export_path"])
+  assert {"d_loss", "g_loss"} <= set(result.losses)
+  assert all(np.isfinite(value) for value in result.losses.values())
+  exported = tf.saved_model.load(result.export_path)
   outputs = exported.signatures["serving_default"](z=tf.zeros([3, 4]))
   sampled = exported.signatures["sample"](num=tf.constant(5), seed=tf.constant(1, tf.int64))
   if dataset == "ring8":

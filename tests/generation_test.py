@@ -33,7 +33,7 @@ def _train(dataset, model_dir, model, hparams, **overrides):
                 batch_size=8, checkpoint_every=1000, summary_every=1000, log_every=1000,
                 hparams=hparams)
   values.update(overrides)
-  return str(model_dir), loop.run(config_lib.TrainConfig(**values))["export_path"]
+  return str(model_dir), loop.run(config_lib.TrainConfig(**values)).export_path
 
 
 @pytest.fixture(scope="module")

@@ -140,3 +140,21 @@ def test_distribution_calls_stay_in_the_engine():
 def test_the_engine_reads_the_family_interface_not_hasattr():
   found = [path.name for path, text in _sources("engine").items() if "hasattr(family" in text]
   assert not found, found
+
+
+def _engine_functions():
+  for path in sorted((PACKAGE / "engine").glob("*.py")):
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        positional = [arg.arg for arg in node.args.posonlyargs + node.args.args
+                      if arg.arg not in ("self", "cls")]
+        yield f"{path.name}:{node.name}", node.end_lineno - node.lineno + 1, positional
+
+
+def test_no_engine_function_is_longer_than_50_lines():
+  assert [(name, length) for name, length, _ in _engine_functions() if length > 50] == []
+
+
+def test_no_engine_function_takes_more_than_5_positional_parameters():
+  assert [(name, positional) for name, _, positional in _engine_functions()
+          if len(positional) > 5] == []

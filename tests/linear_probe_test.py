@@ -32,7 +32,7 @@ def _train(tiny_npz, model_dir, model):
       model=model, dataset=f"npz:{tiny_npz}", model_dir=str(model_dir), train_steps=1,
       batch_size=8, checkpoint_every=1000, summary_every=1000, log_every=1000,
       hparams=dict(TINY_HPARAMS[model]))
-  return config, loop.run(config)["export_path"]
+  return config, loop.run(config).export_path
 
 
 @pytest.fixture(scope="module")

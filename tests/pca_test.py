@@ -107,7 +107,7 @@ def test_pca_trains_end_to_end_and_its_export_reconstructs_with_the_principal_co
       model="pca", dataset=f"npz:{tmp_path / 'data.npz'}", model_dir=str(tmp_path / "run"),
       train_steps=2, batch_size=8, summary_every=1, log_every=1, checkpoint_every=1,
       hparams={"code_size": 4}))
-  loaded = tf.saved_model.load(result["export_path"])
+  loaded = tf.saved_model.load(result.export_path)
   reconstructed = loaded.signatures["reconstruct"](images=tf.constant(images))["images"].numpy()
   x = images.astype(np.float64) / 127.5 - 1.0
   mean, basis = numpy_pca(x, 4)  # Two steps of 8 saw each of the 16 images once.

@@ -76,13 +76,13 @@ def test_an_xla_progan_step_scores_the_reals_as_the_plain_step_and_runs_through_
   # term, D(reals) squared, is the same computation on the same batch in both.
   plain = _config(tiny_progan_dataset, tmp_path / "plain", train_steps=1)
   compiled = _config(tiny_progan_dataset, tmp_path / "xla", train_steps=1, xla=True)
-  assert loop.run(compiled)["losses"]["drift"] == pytest.approx(
-      loop.run(plain)["losses"]["drift"], rel=1e-5)
+  assert loop.run(compiled).losses["drift"] == pytest.approx(
+      loop.run(plain).losses["drift"], rel=1e-5)
   compiled.train_steps = 100
   result = loop.run(compiled)
-  assert (result["step"], result["images_shown"], result["level"], result["alpha"]) == (
+  assert (result.step, *result.schedule.values()) == (
       6, 48, 3, 0.75)
-  assert all(np.isfinite(value) for value in result["losses"].values())
+  assert all(np.isfinite(value) for value in result.losses.values())
 
 
 def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one_run(
@@ -90,15 +90,15 @@ def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one
   whole = _config(tiny_progan_dataset, tmp_path / "whole")
   halves = _config(tiny_progan_dataset, tmp_path / "halves", train_steps=4)
   result = loop.run(whole)
-  assert (result["step"], result["images_shown"], result["level"], result["alpha"]) == (
+  assert (result.step, *result.schedule.values()) == (
       6, 48, 3, 0.75)  # The last step's alpha: (40 - 16) / 32.
   first = loop.run(halves)
   # Stopped after 2 of the transition's 4 steps; its second step ran at alpha (24 - 16) / 32.
-  assert (first["step"], first["images_shown"], first["level"], first["alpha"]) == (
+  assert (first.step, *first.schedule.values()) == (
       4, 32, 3, 0.25)
   halves.train_steps = 100
   second = loop.run(halves)
-  assert second["start_step"] == 4 and second["step"] == 6 and second["alpha"] == 0.75
+  assert second.start_step == 4 and second.step == 6 and second.schedule["alpha"] == 0.75
   whole_weights, halves_weights = network_weights(whole.model_dir), network_weights(halves.model_dir)
   # The phase state [images_shown, phase, level, alpha] is checkpointed with the networks.
   assert restore.load_run(halves.model_dir).family_state.values() == [48, 1, 3, 0.75]
@@ -115,7 +115,7 @@ def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one
       "images = model.signatures['serving_default'](z=tf.random.normal([3, 8]))['images']\n"
       "sampled = model.signatures['sample'](num=tf.constant(2), seed=tf.constant(1, tf.int64))\n"
       "print(images.shape, images.dtype.name, sampled['images'].shape)\n")
-  output = subprocess.run([sys.executable, "-c", script, result["export_path"]],
+  output = subprocess.run([sys.executable, "-c", script, result.export_path],
                           capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert output.stdout.strip().splitlines()[-1] == "(3, 8, 8, 1) uint8 (2, 8, 8, 1)", output.stderr
@@ -141,7 +141,7 @@ def test_mirror_augment_and_the_learning_rate_rampup_resume_exactly_and_log_the_
   loop.run(whole)
   loop.run(halves)  # Stopped after the first step of the 8x8 transition.
   halves.train_steps = 100
-  assert loop.run(halves)["start_step"] == 3
+  assert loop.run(halves).start_step == 3
   assert_same_weights(network_weights(whole.model_dir), network_weights(halves.model_dir))
   # Step k starts with 8 (k - 1) images shown: 1e-3 exp(-5 (1 - 8 (k - 1) / 32)^2), then 1e-3.
   expected = {k: 1e-3 * np.exp(-5.0 * (1.0 - min(8 * (k - 1) / 32, 1.0)) ** 2)
@@ -191,8 +191,7 @@ def test_phased_training_on_two_replicas_matches_one_device_without_minibatch_st
   two = _config(tiny_progan_dataset, tmp_path / "two", hparams=hparams, strategy="mirrored",
                 cpu_replicas=2)
   first, second = loop.run(one), loop.run(two)
-  for key in ("step", "images_shown", "level", "alpha"):
-    assert second[key] == first[key], key
+  assert (second.step, second.schedule) == (first.step, first.schedule)
   assert_same_weights(network_weights(one.model_dir), network_weights(two.model_dir),
                       atol=1e-5, rtol=1e-4)
 
@@ -219,7 +218,8 @@ def test_snapshot_metrics_run_at_the_level_reached_against_box_filtered_reals(
   # Each snapshot read its own level's records (the 8x8 one twice: swd's real
   # baseline takes the other split), never the 16x16 top level.
   assert loaded_resolutions == [4, 8, 8]
-  assert (result["step"], result["level"]) == (6, 3)  # Checkpoints at the phase ends, 2 and 6.
+  # Checkpoints at the phase ends, 2 and 6.
+  assert (result.step, result.schedule["level"]) == (6, 3)
   eval_dir = os.path.join(config.model_dir, "eval")
   at_4x4 = _read_json(os.path.join(eval_dir, "step0000002.json"))
   assert at_4x4["real_images_box_filtered_from"] == [16, 16, 1]
@@ -252,9 +252,9 @@ def test_export_of_a_run_stopped_below_its_top_level_describes_and_samples_that_
     tiny_progan_dataset, tmp_path):
   config = _config(tiny_progan_dataset, tmp_path / "run", train_steps=2)  # The 4x4 phase only.
   trained = loop.run(config)
-  assert trained["level"] == 2
+  assert trained.schedule["level"] == 2
   [path] = export.export(config.model_dir, export_dir=str(tmp_path / "again"))
-  for exported in (trained["export_path"], path):
+  for exported in (trained.export_path, path):
     metadata = _read_json(os.path.join(exported, "assets", serving.METADATA_FILE))
     assert (metadata["element_shape"], metadata["resolution"]) == ([4, 4, 1], 4), exported
     assert metadata["config"]["element_shape"] == [4, 4, 1]
@@ -277,8 +277,8 @@ def test_a_nan_progan_step_is_skipped_like_any_models_and_leaves_every_variable_
                      hparams=dict(TINY_PROGAN, nan_steps=[4]))
   loop.run(before)
   result = loop.run(poisoned)
-  assert result["nonfinite_steps"] == [4]
-  assert not all(np.isfinite(value) for value in result["losses"].values())
+  assert result.nonfinite_steps == [4]
+  assert not all(np.isfinite(value) for value in result.losses.values())
   # G, D, G_ema, both optimizers' slots and iteration counts, and the phase state
   # (images shown, alpha): the skipped step showed no images.
   assert_same_checkpoint_values(checkpoint_values(before.model_dir),

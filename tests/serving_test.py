@@ -51,7 +51,7 @@ def _probe(path, requests):
 
 
 def test_generator_export_answers_serving_default_and_sample(tiny_config):
-  path = loop.run(tiny_config("dcgan", train_steps=1))["export_path"]
+  path = loop.run(tiny_config("dcgan", train_steps=1)).export_path
   report = _probe(path, {
       "serving_default": {"z": {"value": [[0.0] * 8] * 3, "dtype": "float32"}},
       "sample": {"num": {"value": 5, "dtype": "int32"}, "seed": {"value": 7, "dtype": "int64"}},
@@ -62,7 +62,7 @@ def test_generator_export_answers_serving_default_and_sample(tiny_config):
 
 
 def test_a_request_above_the_cap_is_refused_with_a_clear_error(tiny_config):
-  path = loop.run(tiny_config("dcgan", train_steps=1))["export_path"]
+  path = loop.run(tiny_config("dcgan", train_steps=1)).export_path
   report = _probe(path, {
       "sample": {"num": {"value": serving.MAX_BATCH + 1, "dtype": "int32"},
                  "seed": {"value": 0, "dtype": "int64"}}})
@@ -70,7 +70,7 @@ def test_a_request_above_the_cap_is_refused_with_a_clear_error(tiny_config):
 
 
 def test_autoencoder_export_encodes_decodes_and_reconstructs(tiny_config):
-  path = loop.run(tiny_config("autoencoder", train_steps=1))["export_path"]
+  path = loop.run(tiny_config("autoencoder", train_steps=1)).export_path
   images = {"images": {"value": [[[[0]] * 16] * 16] * 2, "dtype": "uint8"}}
   report = _probe(path, {
       "encode": images, "reconstruct": images, "serving_default": images,
@@ -83,7 +83,7 @@ def test_autoencoder_export_encodes_decodes_and_reconstructs(tiny_config):
 
 def test_export_records_metadata_and_uses_the_step_as_version(tiny_config):
   config = tiny_config("autoencoder", train_steps=2)
-  path = loop.run(config)["export_path"]
+  path = loop.run(config).export_path
   assert os.path.basename(path) == "2"
   with open(os.path.join(path, "assets", serving.METADATA_FILE)) as f:
     metadata = json.load(f)
@@ -115,7 +115,7 @@ def test_export_cli_without_a_run_exits_2(tmp_path):
 
 
 def test_encode_refuses_images_of_the_wrong_shape_or_dtype(tiny_config):
-  path = loop.run(tiny_config("autoencoder", train_steps=1))["export_path"]
+  path = loop.run(tiny_config("autoencoder", train_steps=1)).export_path
   report = _probe(path, {
       "encode": {"images": {"value": [[[[0.5]] * 16] * 16], "dtype": "float32"}},
       "reconstruct": {"images": {"value": [[[[0]] * 8] * 8], "dtype": "uint8"}}})
@@ -124,7 +124,7 @@ def test_encode_refuses_images_of_the_wrong_shape_or_dtype(tiny_config):
 
 
 def test_zero_negative_and_wrong_width_requests_are_refused(tiny_config):
-  path = loop.run(tiny_config("dcgan", train_steps=1))["export_path"]
+  path = loop.run(tiny_config("dcgan", train_steps=1)).export_path
   for num, error in [(0, "A request must ask for at least one example"),
                      (-3, "A request must ask for at least one example")]:
     report = _probe(path, {"sample": {"num": {"value": num, "dtype": "int32"},
@@ -135,8 +135,8 @@ def test_zero_negative_and_wrong_width_requests_are_refused(tiny_config):
 
 
 def test_non_finite_z_and_code_are_refused(tiny_config):
-  generator = loop.run(tiny_config("dcgan", "gan", train_steps=1))["export_path"]
-  autoencoder = loop.run(tiny_config("autoencoder", "ae", train_steps=1))["export_path"]
+  generator = loop.run(tiny_config("dcgan", "gan", train_steps=1)).export_path
+  autoencoder = loop.run(tiny_config("autoencoder", "ae", train_steps=1)).export_path
   nan_z = {"z": {"value": [[0.0] * 7 + [float("nan")]], "dtype": "float32"}}
   report = _probe(generator, {"serving_default": nan_z})
   assert "`z` must hold finite numbers" in report["serving_default"]["error"]

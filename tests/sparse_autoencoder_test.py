@@ -61,8 +61,8 @@ def test_sparse_autoencoder_trains_end_to_end_and_the_sparsity_metric_reads_its_
       model_dir=str(tmp_path / "run"), train_steps=2, batch_size=8, summary_every=1,
       log_every=1, checkpoint_every=1,
       hparams={"code_size": 100, "hidden_units": 8, "sparsity_penalty": "kl"}))
-  assert 0.0 <= result["losses"]["active_fraction"] <= 1.0
-  results = evaluation.evaluate(saved_model=result["export_path"], metric_names=["sparsity"],
+  assert 0.0 <= result.losses["active_fraction"] <= 1.0
+  results = evaluation.evaluate(saved_model=result.export_path, metric_names=["sparsity"],
                                 num_samples=16)
   sparsity = results["metrics"]["sparsity"]
   assert sparsity["code_units"] == 100 and sparsity["num_images"] == 16

@@ -31,7 +31,7 @@ def test_exported_reconstructions_differ_between_calls_and_a_zero_noise_model_is
         model_dir=str(tmp_path / f"run{noise}"), train_steps=2, batch_size=8, summary_every=1,
         log_every=1, checkpoint_every=1,
         hparams={"architecture": "mlp", "code_size": 4, "hidden_units": 8,
-                 "code_noise_stddev": noise}))["export_path"]
+                 "code_noise_stddev": noise})).export_path
   for noise, path in exports.items():
     encode = tf.saved_model.load(path).signatures["encode"]
     first = encode(images=tf.constant(images))["code"].numpy()

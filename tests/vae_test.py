@@ -66,7 +66,7 @@ def test_conv_vae_with_a_2d_latent_logs_its_pictures_and_exports_generator_signa
   # A fresh process with TensorFlow alone, as a serving client would load it.
   script = f"""
 import numpy as np, tensorflow as tf
-loaded = tf.saved_model.load({result['export_path']!r})
+loaded = tf.saved_model.load({result.export_path!r})
 s = loaded.signatures
 assert sorted(s) == ["decode", "encode", "reconstruct", "sample", "serving_default"], sorted(s)
 out = s["serving_default"](z=tf.zeros([3, 2]))["images"]

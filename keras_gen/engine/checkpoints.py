@@ -49,15 +49,13 @@ def make_checkpoint(step, networks, optimizers=None, family_state=None):
       **({family_state.name: family_state} if family_state is not None else {}))
 
 
-def make_manager(model_dir, networks, optimizers, step, max_to_keep, family_state=None):
-  """The checkpoint and a manager over model_dir/checkpoints, after `keep_newest` made the
+def make_manager(model_dir, checkpoint, max_to_keep):
+  """A manager of `checkpoint` over model_dir/checkpoints, after `keep_newest` made the
   folder hold the newest max_to_keep complete checkpoints and an index listing them."""
-  checkpoint = make_checkpoint(step, networks, optimizers, family_state)
   directory = os.path.join(model_dir, "checkpoints")
   keep_newest(directory, max_to_keep)
-  manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
-                                       step_counter=step)
-  return checkpoint, manager
+  return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
+                                    step_counter=checkpoint.step)
 
 
 def keep_newest(checkpoint_dir, max_to_keep):

@@ -44,6 +44,22 @@ class TrainingState:
   family_state: object = None  # The family's `make_state()`, else None.
 
 
+@dataclasses.dataclass
+class RunResult:
+  """What `run` returns: how far the run got and what it left."""
+  start_step: int  # The step it resumed from (0 for a new run).
+  chief: bool  # Whether this process wrote model_dir (the other workers do not).
+  step: int | None = None  # The step reached.
+  losses: dict = dataclasses.field(default_factory=dict)  # The last logged.
+  interrupted: bool = False
+  signal: int | None = None  # The signal that stopped it.
+  nonfinite_steps: list = dataclasses.field(default_factory=list)
+  weights_digest: str | None = None
+  peak_memory_mb: dict = dataclasses.field(default_factory=dict)  # {stage: MB}
+  export_path: str | None = None
+  schedule: dict = dataclasses.field(default_factory=dict)  # What the schedule reports at the end.
+
+
 class Snapshot(Protocol):
   """--metrics at checkpoints, from a layer above the engine (metrics.evaluation)."""
 
@@ -119,7 +135,7 @@ def step_writes(state):
   return variables
 
 
-def make_train_function(config, family, strategy, state, global_batch_size, before_step=None,
+def make_train_function(config, family, strategy, state, global_batch_size, *, before_step=None,
                         after_step=None):
   """Returns a tf.function that runs one distributed step as a `StepTransaction` and returns
   (summed losses, whether the step was finite and so applied); a segment's hooks run in it
@@ -208,32 +224,6 @@ class _StopRequest:
       signal.signal(signum, handler)
 
 
-def _log_progress(current, losses, progress, plan, optimizers, summaries):
-  images_per_sec, step_time = progress.measure(current)
-  position, scalars = plan.position()
-  print(progress.line(current, losses, images_per_sec, step_time, position), flush=True)
-  scalars = dict(scalars)
-  scalars.update({f"loss/{name}": value for name, value in losses.items()})
-  scalars.update({f"learning_rate/{name}":
-                  float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-                  for name, optimizer in optimizers.items()})
-  if step_time is not None:
-    scalars.update({"perf/images_per_sec": images_per_sec,
-                    "perf/step_time_ms": step_time * 1000})
-  summaries.scalars(scalars, current)
-
-
-def _evaluate_snapshot(snapshot, config, family, state, step, summaries):
-  """Logs and prints the snapshot's metrics; a metric that does not apply says why."""
-  values, notes = snapshot(config, family, state.networks, state.family_state, step)
-  summaries.metrics(values, step)
-  if values:
-    print(f"Step {step}: " + "  ".join(f"{key} {value:.5g}" for key, value in values.items()),
-          flush=True)
-  for note in notes:
-    print(f"Step {step}: {note}", flush=True)
-
-
 def _export_dir(config):
   return config.export_dir or os.path.join(config.model_dir, "export")
 
@@ -262,7 +252,8 @@ def run(config, snapshot=None):
   memory.check(config, family, plan.element_shape, strategy)  # Before a byte is allocated.
   try:
     with precision_and_state(config, family, strategy, plan) as (chief, state):
-      return _Trainer(config, family, strategy, plan, chief, state, snapshot).train()
+      return _Trainer(config, family, strategy, plan, state, chief=chief,
+                      snapshot=snapshot).train()
   except (OSError, tf.errors.OpError) as error:
     if not storage.is_disk_full(error):
       raise
@@ -338,20 +329,17 @@ def _checked_step(train_function, iterator, plan, step):
 
 class _Trainer:
   """One run's loop: the schedule's segments step by step, the non-finite policy, the
-  periodic logs, summaries, checkpoints and metrics, then the ending (`finish`).
+  periodic logs, summaries, checkpoints and metrics, then the ending (`finish`); `train`
+  returns a `RunResult`."""
 
-  `result` is the summary dict `run` returns: start_step, chief, losses (the last logged),
-  interrupted, and as the run goes nonfinite_steps, step, signal, weights_digest,
-  peak_memory_mb, export_path, and what the schedule adds (`plan.finish`).
-  """
-
-  def __init__(self, config, family, strategy, plan, chief, state, snapshot):
+  def __init__(self, config, family, strategy, plan, state, *, chief, snapshot):
     self.config, self.family, self.strategy, self.plan = config, family, strategy, plan
     self.chief, self.state, self.snapshot = chief, state, snapshot
     checkpoint_dir, self.scratch_dir = _checkpoint_dir_for(strategy, config.model_dir)
-    self.checkpoint, self.manager = checkpoints.make_manager(
-        checkpoint_dir, state.networks, state.optimizers, state.step, config.keep_checkpoints,
-        state.family_state)
+    self.checkpoint = checkpoints.make_checkpoint(state.step, state.networks, state.optimizers,
+                                                  state.family_state)
+    self.manager = checkpoints.make_manager(checkpoint_dir, self.checkpoint,
+                                            config.keep_checkpoints)
     self.last_failure = None  # The step whose non-finite values last restored a checkpoint.
 
   def train(self):
@@ -362,8 +350,7 @@ class _Trainer:
     self.summaries.hparams(self.config)
     self.progress = summaries_lib.Progress(self.plan.total_steps(start_step),
                                            self.config.batch_size, start_step)
-    self.result = {"start_step": start_step, "losses": {}, "interrupted": False,
-                   "chief": self.chief}
+    self.result = RunResult(start_step=start_step, chief=self.chief)
     with _StopRequest() as self.stop:
       segment = self.plan.segment(current, self.state.optimizers)
       while segment is not None:
@@ -376,7 +363,7 @@ class _Trainer:
       if saved_at != current:
         checkpoints.save(self.manager, current)
       self.summaries.close()
-      self.plan.finish(self.result)
+      self.result.schedule = self.plan.finish()
       return self.finish(current)
 
   def _restore_or_start(self):
@@ -403,8 +390,9 @@ class _Trainer:
     the segment early: the schedule gives the segment at the restored step."""
     iterator = iter(self.strategy.distribute_datasets_from_function(segment.input_fn))
     train_function = make_train_function(self.config, self.family, self.strategy, self.state,
-                                         segment.global_batch_size, segment.before_step,
-                                         segment.after_step)
+                                         segment.global_batch_size,
+                                         before_step=segment.before_step,
+                                         after_step=segment.after_step)
     summary_function = make_summary_function(self.config, self.family, self.state,
                                              segment.summary_batch)
     self.progress.global_batch_size = segment.examples_per_step
@@ -430,8 +418,8 @@ class _Trainer:
     says so and returns None; "restore" reloads the last checkpoint and returns its step.
 
     Raises NonFiniteError when there is no checkpoint, or the restored run fails again."""
-    self.result["nonfinite_steps"] = self.result.get("nonfinite_steps", []) + [step]
-    self.summaries.scalars({"nonfinite/steps": len(self.result["nonfinite_steps"])}, step)
+    self.result.nonfinite_steps.append(step)
+    self.summaries.scalars({"nonfinite/steps": len(self.result.nonfinite_steps)}, step)
     what = (f"a non-finite loss {losses}" if not all(map(math.isfinite, losses.values()))
             else f"an update that would write NaN or infinity (losses {losses})")
     if self.config.on_nonfinite == "skip":
@@ -457,19 +445,42 @@ class _Trainer:
     whether a checkpoint was saved."""
     config = self.config
     if step % config.log_every == 0 or at_end:
-      _log_progress(step, losses, self.progress, self.plan, self.state.optimizers,
-                    self.summaries)
-      self.result["losses"] = losses
+      self._log_progress(step, losses)
+      self.result.losses = losses
     if step % config.summary_every == 0 or at_end:
       self.summaries.images(summary_function(), step)
     if not (step % config.checkpoint_every == 0 or at_end or self.stop.signal is not None):
       return False
     checkpoints.save(self.manager, step)
     if config.metrics and self.chief and self.stop.signal is None:
-      _evaluate_snapshot(self.snapshot, self.plan.config_now(config), self.family, self.state,
-                         step, self.summaries)
+      self._evaluate_snapshot(step)
     self.progress.reset_clock(step)
     return True
+
+  def _log_progress(self, step, losses):
+    images_per_sec, step_time = self.progress.measure(step)
+    position, scalars = self.plan.position()
+    print(self.progress.line(step, losses, images_per_sec, step_time, position), flush=True)
+    scalars = dict(scalars)
+    scalars.update({f"loss/{name}": value for name, value in losses.items()})
+    scalars.update({f"learning_rate/{name}":
+                    float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                    for name, optimizer in self.state.optimizers.items()})
+    if step_time is not None:
+      scalars.update({"perf/images_per_sec": images_per_sec,
+                      "perf/step_time_ms": step_time * 1000})
+    self.summaries.scalars(scalars, step)
+
+  def _evaluate_snapshot(self, step):
+    """Logs and prints the snapshot's metrics; a metric that does not apply says why."""
+    values, notes = self.snapshot(self.plan.config_now(self.config), self.family,
+                                  self.state.networks, self.state.family_state, step)
+    self.summaries.metrics(values, step)
+    if values:
+      print(f"Step {step}: " + "  ".join(f"{key} {value:.5g}" for key, value in values.items()),
+            flush=True)
+    for note in notes:
+      print(f"Step {step}: {note}", flush=True)
 
   def finish(self, step):
     """Ends a finished run: the weights digest, peak memory, the chief's export (described
@@ -482,32 +493,32 @@ class _Trainer:
     result, state = self.result, self.state
     if self.scratch_dir:
       shutil.rmtree(self.scratch_dir, ignore_errors=True)
-    result["step"] = step
-    skipped = result.get("nonfinite_steps", [])
+    result.step = step
+    skipped = result.nonfinite_steps
     if skipped:
-      print(f"Warning: {len(skipped)} of this run's {step - result['start_step']} steps were "
+      print(f"Warning: {len(skipped)} of this run's {step - result.start_step} steps were "
             f"skipped for non-finite values (the first at step {skipped[0]}); if that is many, "
             f"lower the learning rates.", file=sys.stderr, flush=True)
     nonfinite = serving.nonfinite_variables(step_writes(state))
     if nonfinite:
       raise NonFiniteError(f"Step {step}: NaN or infinity in {storage.name_some(nonfinite)}; "
                            f"the run is not exported.")
-    result["weights_digest"] = checkpoints.weights_digest(state.networks, state.family_state)
-    print(f"Step {step}: weights digest {result['weights_digest']}.", flush=True)
-    result["peak_memory_mb"] = {"training": summaries_lib.peak_resident_mb()}
+    result.weights_digest = checkpoints.weights_digest(state.networks, state.family_state)
+    print(f"Step {step}: weights digest {result.weights_digest}.", flush=True)
+    result.peak_memory_mb = {"training": summaries_lib.peak_resident_mb()}
     if self.chief:
       try:
         with self.stop.at_once():
-          result["export_path"] = serving.export(
+          result.export_path = serving.export(
               self.family, state.networks, self.plan.config_now(self.config), step,
               _export_dir(self.config), state.family_state)
       except _Stopped as stopped:
-        if "export_path" not in result:  # Else the signal came just after the export ended.
+        if result.export_path is None:  # Else the signal came just after the export ended.
           return stopped_before_export(self.config, stopped.signal, step, result)
-      print(f"Exported SavedModel to {result['export_path']}", flush=True)
-      result["peak_memory_mb"]["export"] = summaries_lib.peak_resident_mb()
+      print(f"Exported SavedModel to {result.export_path}", flush=True)
+      result.peak_memory_mb["export"] = summaries_lib.peak_resident_mb()
     print("Peak resident memory: " + ", ".join(
-        f"{stage} {mb:.0f} MB" for stage, mb in result["peak_memory_mb"].items()) + ".",
+        f"{stage} {mb:.0f} MB" for stage, mb in result.peak_memory_mb.items()) + ".",
           flush=True)
     strategies.barrier(self.strategy)
     return result
@@ -518,7 +529,7 @@ def stopped_by_signal(summaries, signum, step, result):
   summaries.close()
   print(f"Stopped by signal {signum} at step {step}; checkpoint saved. "
         f"Rerun the same command to resume.", flush=True)
-  result.update(interrupted=True, signal=signum, step=step)
+  result.interrupted, result.signal, result.step = True, signum, step
   return result
 
 
@@ -529,5 +540,5 @@ def stopped_before_export(config, signum, step, result):
   print(f"Stopped by signal {signum} before the export was written; the checkpoint of step "
         f"{step} is saved: export it with `python -m keras_gen.export "
         f"--model_dir={config.model_dir}{export_dir}`.", flush=True)
-  result.update(interrupted=True, signal=signum, step=step)
+  result.interrupted, result.signal, result.step = True, signum, step
   return result

@@ -67,8 +67,9 @@ class PlainSchedule:
     """The config that describes the networks as they are now (for exports and metrics)."""
     return config
 
-  def finish(self, result):
-    """Adds the position to a finished run's result."""
+  def finish(self):
+    """The position a finished run reached beyond its step, for `RunResult.schedule`."""
+    return {}
 
   def data_error(self, error):
     """A DataError for a truncated or corrupt record the schedule can name, else None."""

@@ -121,13 +121,13 @@ class PhasedSchedule:
   def config_now(self, config):
     return schedule.config_at_level(config, self.phase)
 
-  def finish(self, result):
+  def finish(self):
     images_shown, _, level, alpha = self.phase.values()
     if images_shown < self.starts[-1]:
       print(f"Stopped at --train_steps={self.config.train_steps}, {images_shown / 1000:.1f} "
             f"of {self.starts[-1] / 1000:.1f} kimg; rerun with a larger --train_steps to "
             f"continue.", flush=True)
-    result.update(images_shown=images_shown, level=level, alpha=alpha)
+    return {"images_shown": images_shown, "level": level, "alpha": alpha}
 
   def data_error(self, error):
     if not isinstance(error, tf.errors.DataLossError) and "record" not in error.message.lower():
