@@ -40,7 +40,6 @@ def test_the_run_mode_is_the_configs_auto_choices_resolved_for_this_machine(tiny
                                                                               monkeypatch):
   monkeypatch.setattr(benchmark.machine, "describe",
                       lambda: {"cpu": "Test CPU", "cpu_flags": ["avx2"]})
-  monkeypatch.setattr(benchmark.machine, "has_native_bfloat16", lambda: False)
   results = benchmark.measure(tiny_config("autoencoder", xla="auto", mixed_precision="auto"),
                               steps=1, modes=(benchmark.Mode("none", False),), matmul_size=64)
   assert results["run_mode"] == "float32 + XLA"

@@ -50,7 +50,7 @@ def test_training_in_two_halves_gives_the_weights_of_one_run(tiny_config, model)
   first = loop.run(halves)
   halves.train_steps = 4
   second = loop.run(halves)
-  assert first["step"] == 2 and second["start_step"] == 2 and second["step"] == 4
+  assert first.step == 2 and second.start_step == 2 and second.step == 4
   assert_same_weights(network_weights(whole.model_dir), network_weights(halves.model_dir))
 
 
@@ -59,8 +59,8 @@ def test_a_step_moves_every_trained_weight_by_at_most_the_learning_rate_and_one_
   # Adam's first update is lr * g / (|g| + epsilon): lr in size wherever |g| >> epsilon.
   config = tiny_config("dcgan", train_steps=1, log_every=1)
   result = loop.run(config)
-  assert set(result["losses"]) == {"d_loss", "g_loss"}
-  assert all(np.isfinite(value) for value in result["losses"].values())
+  assert set(result.losses) == {"d_loss", "g_loss"}
+  assert all(np.isfinite(value) for value in result.losses.values())
   family, _ = registry.get_family("dcgan")
   keras.utils.set_random_seed(config.seed)
   initial = family.build(config.hparams, tuple(config.element_shape))
@@ -77,9 +77,9 @@ def test_rerunning_a_finished_run_trains_no_further_and_reexports(tiny_config):
   loop.run(config)
   weights = network_weights(config.model_dir)
   again = loop.run(config)
-  assert again["start_step"] == 2 and again["step"] == 2
+  assert again.start_step == 2 and again.step == 2
   assert_same_weights(weights, network_weights(config.model_dir))
-  assert os.path.isdir(again["export_path"])
+  assert os.path.isdir(again.export_path)
 
 
 @pytest.mark.parametrize("model,image_tag", [("autoencoder", "reconstructions"),
@@ -148,7 +148,7 @@ def test_xla_auto_is_resolved_for_the_cpu_and_recorded_in_config_json(
 def test_mixed_bfloat16_trains_with_float32_weights(tiny_config):
   config = tiny_config("dcgan", train_steps=1, mixed_precision="mixed_bfloat16", log_every=1)
   result = loop.run(config)
-  assert all(np.isfinite(value) for value in result["losses"].values())
+  assert all(np.isfinite(value) for value in result.losses.values())
   weights = network_weights(config.model_dir)
   assert all(w.dtype == np.float32 for w in weights["G"])
 
@@ -157,7 +157,9 @@ def test_mixed_bfloat16_trains_with_float32_weights(tiny_config):
 def test_auto_precision_trains_and_records_what_it_chose(tiny_config, monkeypatch, capsys,
                                                          native_bfloat16, chosen):
   from keras_gen.engine import strategies
-  monkeypatch.setattr(strategies.machine, "has_native_bfloat16", lambda: native_bfloat16)
+  flags = ["avx2", "avx512f"] + (["avx512_bf16"] if native_bfloat16 else [])
+  described = strategies.machine.describe()
+  monkeypatch.setattr(strategies.machine, "describe", lambda: dict(described, cpu_flags=flags))
   config = tiny_config("dcgan", train_steps=1, mixed_precision="auto")
   loop.run(config)
   with open(os.path.join(config.model_dir, "config.json")) as f:
@@ -177,7 +179,7 @@ def test_a_nan_step_is_skipped_and_leaves_every_variable_untouched(tiny_config, 
   poisoned = tiny_config(nan_autoencoder, "poisoned", train_steps=3, hparams={"nan_steps": [3]})
   loop.run(before)
   result = loop.run(poisoned)
-  assert result["nonfinite_steps"] == [3]
+  assert result.nonfinite_steps == [3]
   # The weights, the optimizer's slots and iteration count.
   assert_same_checkpoint_values(checkpoint_values(before.model_dir),
                                 checkpoint_values(poisoned.model_dir))
@@ -200,7 +202,7 @@ def test_a_nan_gan_step_leaves_batch_norm_statistics_g_ema_and_optimizer_slots_u
   poisoned = tiny_config(nan_dcgan, "poisoned", train_steps=3, strategy=strategy,
                          cpu_replicas=replicas, xla=xla, hparams=dict(hparams, nan_steps=[3]))
   loop.run(before)
-  assert loop.run(poisoned)["nonfinite_steps"] == [3]
+  assert loop.run(poisoned).nonfinite_steps == [3]
   # Batch-norm statistics, G_ema, both optimizers' slots and counts (the first replica's
   # copies; step_context_test checks every replica's).
   assert_same_checkpoint_values(checkpoint_values(before.model_dir),
@@ -215,18 +217,18 @@ def test_updates_that_would_write_infinities_are_skipped_whole_and_nothing_non_f
   config = tiny_config("dcgan", train_steps=6, strategy=strategy, cpu_replicas=replicas,
                        hparams={"g_learning_rate": 1e8, "d_learning_rate": 1e8})
   result = loop.run(config)
-  assert len(result["nonfinite_steps"]) >= 3
+  assert len(result.nonfinite_steps) >= 3
   values = checkpoint_values(config.model_dir)
   assert [key for key, value in values.items()
           if value.dtype.kind == "f" and not np.isfinite(value).all()] == []
-  exported = tf.train.load_checkpoint(os.path.join(result["export_path"], "variables",
+  exported = tf.train.load_checkpoint(os.path.join(result.export_path, "variables",
                                                    "variables"))
   exported_values = [exported.get_tensor(key) for key in exported.get_variable_to_shape_map()]
   assert len(exported_values) > 20
   assert all(np.isfinite(value).all() for value in exported_values
              if getattr(value, "dtype", np.dtype(object)).kind == "f")
-  assert (f"Warning: {len(result['nonfinite_steps'])} of this run's 6 steps were skipped for "
-          f"non-finite values (the first at step {result['nonfinite_steps'][0]})"
+  assert (f"Warning: {len(result.nonfinite_steps)} of this run's 6 steps were skipped for "
+          f"non-finite values (the first at step {result.nonfinite_steps[0]})"
           in capsys.readouterr().err)
 
 

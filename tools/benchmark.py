@@ -55,6 +55,10 @@ flags.DEFINE_integer("matmul_size", 2048, "Side of the square matmuls timed in t
 flags.DEFINE_enum("on_nonfinite", "", ["", "skip", "restore"], "Override the recipe's "
                   "non-finite guard, to time what --on_nonfinite=skip costs per step.")
 flags.DEFINE_string("output", "", "Also write the results to this JSON file.")
+flags.DEFINE_boolean("record_policy", False, "Append the XLA and precision comparisons timed "
+                     "here to keras_gen/bench/measured_policy.json, the measured cases that "
+                     "--xla=auto and --mixed_precision=auto follow (refused unless the machine "
+                     "was idle).")
 FLAGS = flags.FLAGS
 
 
@@ -93,6 +97,9 @@ def main(argv):
   cli.start(argv)
   cli.quiet_tensorflow()
   from keras_gen.bench import benchmark
+  if FLAGS.record_policy and (FLAGS.progan_levels or FLAGS.memory):
+    cli.usage_error("--record_policy records a recipe's step timings; it does not go with "
+                    "--progan_levels or --memory.")
   if FLAGS.progan_levels:
     _write(cli.exit_on_user_error(_progan_levels))
     return
@@ -105,11 +112,29 @@ def main(argv):
     _write(results)
     return
   modes = _modes(benchmark)
+  if FLAGS.record_policy and not (FLAGS.xla == "both" or {"none", "mixed_bfloat16"} <= {
+      mode.precision for mode in modes}):
+    cli.usage_error("--record_policy needs a comparison: time --xla=both, or float32 and "
+                    "mixed_bfloat16 (--precisions=none,mixed_bfloat16).")
   results = cli.exit_on_user_error(
       lambda: benchmark.measure(_config(), FLAGS.steps, modes, ops=FLAGS.ops,
                                 matmul_size=FLAGS.matmul_size))
   print(benchmark.format_report(results))
   _write(results)
+  if FLAGS.record_policy:
+    _record_policy(results, argv)
+
+
+def _record_policy(results, argv):
+  import time  # pylint: disable=g-import-not-at-top
+  from keras_gen.bench import policy  # pylint: disable=g-import-not-at-top
+  command = " ".join(["python tools/benchmark.py"]
+                     + [arg for arg in argv[1:] if arg != "--record_policy"])
+  cases = policy.cases_from(results, FLAGS.recipe, command, time.strftime("%Y-%m-%d"))
+  cli.exit_on_user_error(policy.record, cases, results)
+  for case in cases:
+    print(f"Recorded in keras_gen/bench/measured_policy.json: {case['choice']} "
+          f"{case['faster']} faster, {case['step_ms']} ms/step ({case['setting']}).")
 
 
 def _progan_levels():

@@ -81,6 +81,53 @@ def _runs_on_cpu(config):
   return config.strategy != "tpu" and not tf.config.list_physical_devices("GPU")
 
 
+# The measured cases that 'auto' follows, beside the benchmark that records them
+# (`tools/benchmark.py --record_policy`).
+MEASURED_POLICY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "bench", "measured_policy.json")
+_MODE_WORDS = {"on": "with XLA", "off": "without XLA", "none": "in float32",
+               "mixed_bfloat16": "in mixed_bfloat16"}
+
+
+def cpu_class(choice, flags):
+  """The CPU features a measured `choice` ('xla' or 'precision') carries over between CPUs:
+  AVX2, and AVX-512 for XLA or native bfloat16 for precision."""
+  flags = set(flags)
+  return ("avx2" in flags,
+          "avx512f" in flags if choice == "xla" else machine.has_native_bfloat16(flags))
+
+
+def measured_choice(choice, flags):
+  """(the faster mode, the newest case that found it) for a CPU with `flags`; (None, None)
+  when no case in MEASURED_POLICY covers its class or the cases disagree."""
+  with open(MEASURED_POLICY) as f:
+    cases = [case for case in json.load(f)["cases"] if case["choice"] == choice
+             and cpu_class(choice, case["cpu_flags"]) == cpu_class(choice, flags)]
+  if len({case["faster"] for case in cases}) != 1:
+    return None, None
+  newest = max(cases, key=lambda case: case["date"])
+  return newest["faster"], newest
+
+
+def cite(case):
+  """A measured case in one clause, for the notes that follow it."""
+  faster = case["faster"]
+  (slower,) = set(case["step_ms"]) - {faster}
+  flags = set(case["cpu_flags"])
+  if case["choice"] == "xla":
+    kind = "AVX-512" if "avx512f" in flags else "AVX2 and no AVX-512"
+  else:
+    kind = "native bfloat16" if machine.has_native_bfloat16(flags) else "no native bfloat16"
+  return (f"{case['recipe']} ({case['setting']}) {case['step_ms'][faster]} ms/step "
+          f"{_MODE_WORDS[faster]}, {case['step_ms'][slower]} {_MODE_WORDS[slower]}, on "
+          f"{case['cpu']} with {kind}, TensorFlow {case['tensorflow']}, {case['date']}")
+
+
+def _uncovered(cpu, default):
+  return (f"{default}: no measured case covers {cpu}; `python tools/benchmark.py "
+          f"--recipe=dcgan_fashion_mnist --record_policy` measures one")
+
+
 class PrecisionChoice(NamedTuple):
   """What `choose_precision` decided, and what the log should say about it."""
   precision: str    # A keras_gen.config.MIXED_PRECISION value other than 'auto'.
@@ -89,18 +136,13 @@ class PrecisionChoice(NamedTuple):
 
 
 def choose_precision(config):
-  """The PrecisionChoice for the precision `config.mixed_precision` asks for, 'auto' resolved.
-
-  'auto' is mixed_bfloat16 where bfloat16 is native: a TPU, or a CPU-only run on a CPU with
-  AVX-512 BF16 or AMX. Elsewhere it is float32 ('none'): without those instructions
-  TensorFlow's CPU kernels emulate bfloat16, and a DCGAN step ran 7x slower than in float32
-  on a 2-core AVX2 AMD EPYC (see README's Benchmark); on a GPU mixed_float16 is the usual
-  choice, which loss scaling makes explicit, so auto leaves it to the user.
-  """
+  """The PrecisionChoice for `config.mixed_precision`, 'auto' resolved: bfloat16 on a TPU,
+  float32 on a GPU (mixed_float16 needs loss scaling, so it is left to the user), and on a
+  CPU what MEASURED_POLICY found faster on its class."""
   precision = config.mixed_precision
   on_cpu = _runs_on_cpu(config)
-  info, native = machine.describe(), machine.has_native_bfloat16()
-  cpu = info["cpu"]
+  info = machine.describe()
+  cpu, flags = info["cpu"], info["cpu_flags"]
   if precision == "auto":
     if config.strategy == "tpu":
       return PrecisionChoice(
@@ -110,27 +152,23 @@ def choose_precision(config):
       return PrecisionChoice("none", "Precision auto: float32 on the GPU (pass "
                              "--mixed_precision=mixed_float16 to use its half-precision units).",
                              False)
-    if native:
-      return PrecisionChoice("mixed_bfloat16",
-                             f"Precision auto: mixed_bfloat16 ({cpu} has native bfloat16).", False)
-    note = (f"Precision auto: float32 ({cpu} has no native bfloat16, AVX-512 BF16 or AMX, so "
-            f"bfloat16 would be emulated).")
-    if not config.xla and "avx512f" not in info["cpu_flags"]:
-      note += (" Without AVX-512, --xla may be faster: it ran the DCGAN recipes' steps 1.5x "
-               "faster on a 2-core AVX2 AMD EPYC (tools/benchmark.py times both here).")
-    return PrecisionChoice("none", note, False)
-  if precision == "mixed_bfloat16" and on_cpu and not config.xla and not native:
+    faster, case = measured_choice("precision", flags)
+    if faster is None:
+      return PrecisionChoice("none", f"Precision auto: {_uncovered(cpu, 'float32')}.", False)
+    note = f"Precision auto: {'float32' if faster == 'none' else faster} (measured: {cite(case)})."
+    xla_faster, xla_case = measured_choice("xla", flags)
+    if not config.xla and xla_faster == "on":
+      note += f" --xla may be faster here: {cite(xla_case)}."
+    return PrecisionChoice(faster, note, False)
+  if (precision == "mixed_bfloat16" and on_cpu and not config.xla
+      and not machine.has_native_bfloat16(set(flags))):
+    _, case = measured_choice("precision", flags)
+    measured = f" (measured: {cite(case)})" if case else ""
     return PrecisionChoice(precision, (
         f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no native bfloat16 "
-        f"(AVX-512 BF16 or AMX): TensorFlow emulates it, several times slower than float32 "
-        f"without --xla; --mixed_precision=auto or none avoids it (tools/benchmark.py times "
-        f"each)."), True)
+        f"(AVX-512 BF16 or AMX): TensorFlow emulates it{measured}; --mixed_precision=auto or "
+        f"none avoids it."), True)
   return PrecisionChoice(precision, "", False)
-
-
-# What README's Benchmark measured XLA to do to a CPU step, quoted by every XLA note.
-_XLA_ON_AVX512 = "XLA ran the DCGAN and WGAN-GP steps 2-22% slower"
-_XLA_ON_AVX2 = "XLA ran the DCGAN, WGAN-GP and Progressive GAN steps 1.2-1.85x faster"
 
 
 class XlaChoice(NamedTuple):
@@ -140,18 +178,12 @@ class XlaChoice(NamedTuple):
 
 
 def choose_xla(config):
-  """The XlaChoice for `config.xla` (True, False or 'auto'), 'auto' resolved.
-
-  XLA is a per-machine choice. On a 2-core AVX2 AMD EPYC it ran the DCGAN,
-  WGAN-GP and Progressive GAN steps 1.2-1.85x faster; on the AVX-512 CPUs
-  measured it ran the DCGAN and WGAN-GP steps 2-22% slower (README's
-  Benchmark). So 'auto' compiles a single-replica CPU run on a CPU without
-  AVX-512 and nothing else: a GPU was not measured, a TPU compiles every step
-  anyway, and tf.distribute compiles a step with one replica only. An explicit
-  --xla on an AVX-512 CPU is kept, with a note saying that it was the slower path.
-  """
+  """The XlaChoice for `config.xla` (True, False or 'auto'), 'auto' resolved: off for a TPU
+  (it compiles every step anyway), several replicas (tf.distribute compiles a step with one
+  replica only) and a GPU (not measured); on a CPU, what MEASURED_POLICY found faster on its
+  class. An explicit --xla where it was measured slower is kept, with a note."""
   info = machine.describe()
-  cpu, has_avx512 = info["cpu"], "avx512f" in info["cpu_flags"]
+  cpu, flags = info["cpu"], info["cpu_flags"]
   if config.xla == "auto":
     if config.strategy == "tpu":
       return XlaChoice(False, "XLA auto: off (TPUStrategy compiles every step with XLA anyway).")
@@ -160,15 +192,15 @@ def choose_xla(config):
                               "one replica).")
     if not _runs_on_cpu(config):
       return XlaChoice(False, "XLA auto: off on the GPU (not measured there; --xla turns it on).")
-    if has_avx512:
-      return XlaChoice(False, f"XLA auto: off ({cpu} has AVX-512, where {_XLA_ON_AVX512}; "
-                              f"tools/benchmark.py times both here).")
-    return XlaChoice(True, f"XLA auto: on ({cpu} has no AVX-512; on an AVX2 CPU {_XLA_ON_AVX2}).")
-  if config.xla and _runs_on_cpu(config) and has_avx512:
-    return XlaChoice(True, (
-        f"--xla on {cpu}, which has AVX-512: on the AVX-512 CPUs measured {_XLA_ON_AVX512} "
-        f"than without it (it is faster on AVX2 CPUs); --noxla turns it off, and "
-        f"tools/benchmark.py times both here."))
+    faster, case = measured_choice("xla", flags)
+    if faster is None:
+      return XlaChoice(False, f"XLA auto: {_uncovered(cpu, 'off')}.")
+    return XlaChoice(faster == "on", f"XLA auto: {faster} (measured: {cite(case)}).")
+  if config.xla and _runs_on_cpu(config):
+    faster, case = measured_choice("xla", flags)
+    if faster == "off":
+      return XlaChoice(True, f"--xla on {cpu}, where XLA was measured slower: {cite(case)}; "
+                             f"--noxla turns it off.")
   return XlaChoice(bool(config.xla), "")
 
 
