@@ -65,33 +65,46 @@ def point_cloud_image(samples, reference, size=256, extent=None):
 
 
 def training_row(model_dir, tag="points", panels=6, gap=4):
-  """Writes model_dir/samples/<tag>_over_training.png: up to `panels` saved clouds, left to right.
-
-  The panels are the PNGs the engine saved (samples/<tag>_stepN.png), chosen
-  evenly over training and always including the last.
+  """Writes model_dir/samples/<tag>_over_training.png: up to `panels` of the clouds the engine
+  saved (samples/<tag>_stepN.png), evenly over training and always the last, each labelled
+  with its step.
 
   Returns:
     (path written, list of the steps shown), or (None, []) if there are no PNGs.
   """
-  pattern = os.path.join(model_dir, "samples", f"{tag}_step*.png")
   found = {}
-  for path in glob.glob(pattern):
+  for path in glob.glob(os.path.join(model_dir, "samples", f"{tag}_step*.png")):
     match = re.search(r"_step(\d+)\.png$", path)
     if match:
       found[int(match.group(1))] = path
   if not found:
     return None, []
-  steps = sorted(found)
-  count = min(panels, len(steps))
-  chosen = sorted({steps[round(i * (len(steps) - 1) / max(count - 1, 1))] for i in range(count)})
+  chosen = chosen_steps(sorted(found), panels)
   images = [tf.io.decode_png(tf.io.read_file(found[step]), channels=3).numpy()
             for step in chosen]
-  height = max(image.shape[0] for image in images)
-  separator = np.full([height, gap, 3], 128, np.uint8)
-  row = []
-  for image in images:
-    row += [image, separator]
-  canvas = np.concatenate(row[:-1], axis=1)
   path = os.path.join(model_dir, "samples", f"{tag}_over_training.png")
-  storage.write_atomically(path, tf.io.encode_png(canvas).numpy())
+  storage.write_atomically(path, tf.io.encode_png(labelled_row(images, chosen, gap)).numpy())
   return path, chosen
+
+
+def chosen_steps(steps, panels):
+  """Up to `panels` of the sorted `steps`, evenly spread, the first and the last among them."""
+  count = min(panels, len(steps))
+  return sorted({steps[round(i * (len(steps) - 1) / max(count - 1, 1))] for i in range(count)})
+
+
+def labelled_row(images, steps, gap=4, label_height=24):
+  """uint8 [H, W, 3] panels side by side, grey gaps between, "step N" written under each."""
+  from PIL import Image, ImageDraw, ImageFont  # pylint: disable=g-import-not-at-top
+  font = ImageFont.load_default(size=16)
+  height = max(image.shape[0] for image in images)
+  row = []
+  for image, step in zip(images, steps):
+    label = Image.new("RGB", (image.shape[1], label_height), "white")
+    ImageDraw.Draw(label).text((image.shape[1] / 2, label_height / 2), f"step {step:,}",
+                               fill="black", font=font, anchor="mm")
+    panel = np.full([height, image.shape[1], 3], 255, np.uint8)
+    panel[:image.shape[0]] = image
+    row += [np.concatenate([panel, np.asarray(label)]),
+            np.full([height + label_height, gap, 3], 128, np.uint8)]
+  return np.concatenate(row[:-1], axis=1)
