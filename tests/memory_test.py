@@ -53,7 +53,8 @@ def test_a_batch_of_100000_dcgan_is_refused_with_the_estimate_and_the_available_
     memory.check(config, family, (28, 28, 1), tf.distribute.get_strategy())
   assert str(raised.value) == (
       "--batch_size=100000 needs about 79 GB for one dcgan step (weights 24 MB, activations "
-      "79 GB), more than the 23 GB this machine has available; lower --batch_size.")
+      "79 GB, runtime 160 MB), more than the 23 GB this machine has available; lower "
+      "--batch_size.")
 
 
 def test_the_recipes_batch_passes_where_the_memory_is_available(monkeypatch):
@@ -70,7 +71,8 @@ def test_a_phased_runs_largest_minibatch_is_named_by_its_phase(monkeypatch):
   monkeypatch.setattr(memory, "available_bytes", lambda: 2 * GB)
   with pytest.raises(config_lib.ConfigError, match=(
       r"^The minibatch of 1000000 at 8x8 needs about [\d.]+ GB for one progan step "
-      r"\(weights [\d.]+ MB, activations [\d.]+ GB\), more than the 2.0 GB this machine has "
+      r"\(weights [\d.]+ MB, activations [\d.]+ GB, runtime 160 MB\), more than the 2.0 GB this "
+      r"machine has "
       r"available; lower minibatch_default or minibatch_overrides in --hparams\.$")):
     memory.check(config, family, (8, 8, 1), tf.distribute.get_strategy())
 

@@ -9,7 +9,8 @@ buffer, so even networks of terabytes cost nothing to count. The estimate is
                with --on_nonfinite=skip, the step transaction's copy of all of these; once
                per replica device of this host;
   activations  BACKPROP_FACTOR x the float32 outputs of the trained networks' layers for the
-               step's batch, plus INPUT_BATCHES input batches.
+               step's batch, plus INPUT_BATCHES input batches;
+  runtime      RUNTIME_BYTES, measured (snapshot --metrics are not counted).
 
 It is checked against the memory the host has available only where the step runs on the
 host (no GPU or TPU, whose memory TensorFlow manages and reports itself).
@@ -36,6 +37,10 @@ from keras_gen.engine import strategies
 # it gave 108 MB per example where the peak grew by 113 MB, so it is no wide margin there.
 BACKPROP_FACTOR = 3.0
 INPUT_BATCHES = 2  # The batch a step reads and the one prefetched.
+# What the process grew by from the check to its peak beyond the weights and activations (the
+# traced step, tf.data's buffers, the runtime): 156 and 157 MB for 20 steps of
+# dcgan_fashion_mnist and dcgan_emoji without --metrics (TensorFlow 2.21, 2026-12-06).
+RUNTIME_BYTES = 160 * 2 ** 20
 FLOAT32_BYTES = 4
 
 
@@ -51,7 +56,7 @@ class Estimate:
 
   @property
   def total(self):
-    return self.weights + self.activations
+    return self.weights + self.activations + RUNTIME_BYTES
 
 
 def check(config, family, element_shape, strategy):
@@ -74,7 +79,8 @@ def refusal(config, estimate, available):
   """The sentence refusing `estimate`, naming what to lower: the batch or the networks."""
   figures = (f"about {format_bytes(estimate.total)} for one {config.model} step (weights "
              f"{format_bytes(estimate.weights)}, activations "
-             f"{format_bytes(estimate.activations)}), more than the {format_bytes(available)} "
+             f"{format_bytes(estimate.activations)}, runtime {format_bytes(RUNTIME_BYTES)}), "
+             f"more than the {format_bytes(available)} "
              f"this machine has available")
   if estimate.weights > estimate.activations:
     return (f"The networks of these --hparams ({estimate.largest_network} has "
