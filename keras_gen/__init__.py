@@ -13,8 +13,7 @@ _API = ("load", "fit", "Model")
 
 
 def _one_line_on_ctrl_c_while_a_command_imports():
-  """Under `python -m keras_gen.COMMAND`, Ctrl-C before `cli.run` takes over is one line and
-  exit 130; a library import or another SIGINT handler is left alone."""
+  """Under `python -m keras_gen.COMMAND`, Ctrl-C before `cli.run` is one line and exit 130."""
   argv = getattr(sys, "orig_argv", [])
   module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
   if (not module.startswith("keras_gen.")

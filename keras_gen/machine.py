@@ -17,8 +17,7 @@ IDLE_CORES = 0.1
 
 @functools.lru_cache(maxsize=None)
 def _cpuinfo(path="/proc/cpuinfo"):
-  """(model name, frozenset of flags, signature) of the first CPU; the signature, 'AuthenticAMD
-  family 26 model 2 stepping 1', names the microarchitecture a VM's model name may hide."""
+  """(model name, flags, 'AuthenticAMD family 26 model 2 stepping 1') of the first CPU."""
   try:
     with open(path) as f:
       text = f.read()
@@ -83,7 +82,6 @@ def summary(info=None):
 
 
 def _busy_seconds():
-  """CPU seconds all processes have spent busy since boot."""
   with open("/proc/stat") as f:
     fields = f.readline().split()[1:]
   user, nice, system, _, _, irq, softirq, steal = (int(value) for value in fields[:8])

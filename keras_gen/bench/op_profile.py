@@ -82,8 +82,7 @@ def all_flops(concrete_function):
 
 
 def _replay(op, repeats):
-  """A function running `op` alone `repeats` times on random inputs of its shapes, each repeat
-  its own arguments: Grappler would fold constants or merge identical repeats."""
+  """`op` alone `repeats` times, each on its own random arguments, which Grappler cannot fold."""
   attrs = {name: op.get_attr(name) for name in op.node_def.attr if name != "T"}
   names = [arg.name for arg in op.op_def.input_arg]
   attrs = {name: value for name, value in attrs.items()

@@ -43,8 +43,7 @@ def _reset_peak():
 
 
 def _flops_of(graph, functions, take_r1):
-  """Executed FLOP of `graph`, into its calls; of the lazy R1 cond the branch `take_r1` picks,
-  of any other cond the costlier branch."""
+  """Executed FLOP of `graph` and its calls: the lazy R1 cond's `take_r1` branch, else the max."""
   from keras_gen.bench import op_profile  # pylint: disable=g-import-not-at-top
   from keras_gen.families import progan  # pylint: disable=g-import-not-at-top
   total = 0

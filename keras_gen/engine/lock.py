@@ -39,8 +39,7 @@ def _in_use(model_dir, holder):
 
 
 def _lock_or_refuse(model_dir, descriptor, operation):
-  """flock without blocking; StorageError naming the holder (`descriptor` closed) if another
-  process holds it, False if the filesystem has no locks."""
+  """flock; StorageError naming another holder (closing `descriptor`), False without locks."""
   try:
     fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
   except BlockingIOError:

@@ -12,7 +12,6 @@ def _all_finite(tensors):
 
 
 def _in_strategy_replica():
-  """True inside strategy.run."""
   return tf.distribute.get_replica_context() is not None and tf.distribute.has_strategy()
 
 
