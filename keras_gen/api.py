@@ -5,8 +5,7 @@
     model = keras_gen.load(run_dir)        # a run folder, an export or a pretrained name
     images = model.sample(16, seed=0)      # uint8 [16, 28, 28, 1]
 
-`fit` runs what `python -m keras_gen.train` runs (`run_training`); it is not called `train`
-because `keras_gen.train` is the CLI's module, which an import would put in its place.
+Why `fit` and not `train`: docs/training.md, "Python API".
 """
 
 import json
@@ -27,33 +26,19 @@ RUN_INFO = "run_info.json"
 
 
 def fit(recipe=None, *, model_dir, **settings):
-  """Trains a model as `python -m keras_gen.train` does; returns the run folder.
+  """Trains as `python -m keras_gen.train` does and returns model_dir (resumed if it exists).
 
-  Args:
-    recipe: a zoo recipe name (zoo/NAME.json) or a recipe path; None starts
-      from the defaults.
-    model_dir: the run folder; an existing one is resumed, as on the command line.
-    **settings: any train flag by its name (train_steps=300, batch_size=32,
-      metrics=["fcd"], ...), overriding the recipe; `hparams` and
-      `metric_options` may be dicts or 'name=value,...' strings, merged over
-      the recipe's name by name.
-
-  Raises:
-    ConfigError (a ValueError) naming a setting the user got wrong, before
-    anything is written; the loop's NonFiniteError if training diverged and
-    `on_nonfinite="restore"` could not get past it.
+  recipe: a zoo recipe name or path (None: the defaults); settings: train flags by name
+  (`hparams`, `metric_options` as dicts or 'name=value,...'), over the recipe's. Raises
+  ConfigError before anything is written, or NonFiniteError if training diverged.
   """
   run_training(config_lib.make_config(recipe, dict(settings, model_dir=model_dir)))
   return model_dir
 
 
 def run_training(config):
-  """Trains `config` (with --metrics at its checkpoints) and records where it ran.
-
-  Prints the machine and the cores other processes used meanwhile, and appends
-  one entry per invocation (steps, wall time from this call to the end of the
-  export, machine, load) to MODEL_DIR/run_info.json. Returns the loop's result.
-  """
+  """Trains `config`, prints the machine and its load, appends an entry (steps, wall time,
+  machine) to MODEL_DIR/run_info.json; returns the loop's result."""
   tf_startup.import_tensorflow()
   from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
   from keras_gen.metrics import evaluation  # pylint: disable=g-import-not-at-top
@@ -78,14 +63,8 @@ def run_training(config):
 
 
 def load(source, step=None):
-  """A trained model, by what you have: a run folder, an export, or a pretrained name.
-
-  source: a training run's model_dir (its newest checkpoint, or with `step` the one
-  written at that training step), an export folder (EXPORT_DIR or EXPORT_DIR/<version>),
-  the name of a model in zoo/pretrained/ or such a model's folder. Returns a `Model`.
-  Raises ConfigError naming the source if it is none of these, or if `step` is given
-  for a source other than a run folder or names no checkpoint the folder holds.
-  """
+  """A `Model` from a run folder (newest checkpoint, or the one at `step`), an export
+  (EXPORT_DIR or EXPORT_DIR/<version>) or a pretrained name or folder; else ConfigError."""
   tf_startup.import_tensorflow()
   from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   from keras_gen.generation import models  # pylint: disable=g-import-not-at-top
@@ -110,19 +89,12 @@ DTYPES = ("uint8", "float32")
 
 
 class Model:
-  """A trained generator or autoencoder with numpy in and out.
-
-  Images go in as uint8 [N, H, W, C] in [0, 255] (or floats in [-1, 1], the
-  networks' own range) and come out as uint8, or as float32 in [-1, 1] with
-  dtype="float32". A 2-D toy generator returns float32 points [N, 2].
-
-  Attributes: name (the model, e.g. "dcgan"), kind ("generator", "points" or
-  "autoencoder"), step, dataset, element_shape (of one image or point),
-  latent_dim (0 for an autoencoder without a prior).
-  """
+  """A trained model, numpy in and out: images uint8 [N, H, W, C] (or floats in [-1, 1]) in,
+  uint8 out (float32 in [-1, 1] with dtype="float32"); a 2-D toy generator gives float32
+  [N, 2]. kind: "generator", "points" or "autoencoder"; latent_dim 0 without a prior."""
 
   def __init__(self, loaded):
-    self._loaded = loaded  # A keras_gen.generation.models.LoadedModel.
+    self._loaded = loaded  # A generation.models.LoadedModel.
     self.name, self.kind, self.step = loaded.name, loaded.kind, loaded.step
     self.dataset, self.latent_dim = loaded.dataset, loaded.latent_dim
     self.element_shape = tuple(loaded.element_shape)
@@ -132,8 +104,7 @@ class Model:
             f"dataset={self.dataset!r}, element_shape={self.element_shape})")
 
   def sample(self, n, seed=0, dtype="uint8"):
-    """n samples from z ~ N(0, I) drawn with `seed`: the cells of
-    `python -m keras_gen.generate --mode=grid --seed=SEED`, row by row."""
+    """n samples of z ~ N(0, I) at `seed`: generate --mode=grid's cells, row by row."""
     self._require("generate")
     return self.generate(latents.gaussian(n, self.latent_dim, seed), dtype)
 

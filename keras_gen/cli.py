@@ -1,7 +1,5 @@
-"""What the thin command-line entry points share: `cli.run(main)`, a main that starts with
-`cli.start(argv)` and imports TensorFlow only after it (never for --help) through
-`cli.quiet_tensorflow()`, exit code 2 on a flag error, 0 after --help, one line and exit
-code 130 on Ctrl-C, and --verbose."""
+"""What the entry points share: `run(main)` (exit 2 on a flag error, 0 after --help, one line
+and 130 on Ctrl-C), `start(argv)`, then `quiet_tensorflow()` (never for --help), --verbose."""
 
 import os
 import signal
@@ -22,14 +20,9 @@ INTERRUPTED_EXIT_CODE = 128 + 2  # SIGINT's, as a shell reports a process it end
 
 
 def run(main, interrupted="Interrupted."):
-  """absl's app.run of `main`, with a bad flag reported in one line (`parse_flags_or_exit`).
-
-  Ctrl-C (SIGINT) where no handler of the command catches it, such as while TensorFlow
-  imports, prints `interrupted` (what the command leaves behind) instead of a traceback.
-  A reader that stops early (`--help | head`) ends the output quietly.
-  """
-  # From here Ctrl-C is a KeyboardInterrupt again (keras_gen/__init__.py held it while
-  # the command imported).
+  """absl's app.run of `main`; an uncaught Ctrl-C prints `interrupted` (what is left behind)
+  instead of a traceback, and a reader that stops early (`--help | head`) ends quietly."""
+  # Ctrl-C is a KeyboardInterrupt again (keras_gen/__init__.py held it during the imports).
   signal.signal(signal.SIGINT, signal.default_int_handler)
   try:
     app.run(main, flags_parser=parse_flags_or_exit)
@@ -42,8 +35,7 @@ def run(main, interrupted="Interrupted."):
 
 
 def _discard_stdout():
-  """Points stdout at /dev/null: its reader has gone (`| head`), so the text still buffered
-  would fail to flush at exit with a BrokenPipeError traceback."""
+  """Points stdout at /dev/null: its reader has gone, and a flush at exit would raise."""
   os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
@@ -55,7 +47,6 @@ def start(argv):
 
 
 def quiet_tensorflow():
-  """Imports TensorFlow without its C++ start-up lines (unless --verbose): `tf_startup`."""
   tf_startup.import_tensorflow(verbose=_verbose())
   if not _verbose():
     logging.set_verbosity(logging.WARNING)
@@ -67,8 +58,7 @@ def _verbose():
 
 
 def parse_flags_or_exit(argv):
-  """absl's parser, but a bad flag is one line on stderr and exit code 2, and --help (or
-  --helpfull, --helpshort, --helpxml) exits 0 after its text."""
+  """absl's parser; a bad flag is one line on stderr and exit 2, and --help* exits 0."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
@@ -76,8 +66,7 @@ def parse_flags_or_exit(argv):
     print(f"Run `{argv[0]} --help` for the list of flags.", file=sys.stderr)
     sys.exit(2)
   except SystemExit as e:
-    # absl's help flags are the parser's only exits, all with status 1: help asked for and
-    # given is no failure.
+    # absl's help flags are the parser's only exits, all with status 1.
     try:
       sys.stdout.flush()
     except BrokenPipeError:
@@ -97,8 +86,7 @@ def usage_error(message):
 
 
 def exit_on_user_error(function, *args):
-  """Runs `function`; a user error (bad flag, path or file) or a folder that cannot be used
-  (damaged, full, in use) becomes one line and exit code 2."""
+  """Runs `function`; a ConfigError, StorageError or DataError becomes one line and exit 2."""
   from keras_gen import config as config_lib  # pylint: disable=g-import-not-at-top
   from keras_gen import data  # pylint: disable=g-import-not-at-top
   try:

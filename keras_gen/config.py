@@ -1,11 +1,5 @@
-"""The training configuration: zoo recipes, flag overrides and validation.
-
-A run is described by one `TrainConfig`. It is assembled in three layers, each
-overriding the one before: the defaults below and the family's own
-`DEFAULT_HPARAMS`, a zoo recipe (`zoo/NAME.json`), and the flags the user typed.
-The resolved config is written to `model_dir/config.json`, so every run folder
-records exactly what it ran.
-"""
+"""The training configuration (`TrainConfig`): defaults, then a zoo recipe, then the flags;
+its resolved form is written to model_dir/config.json."""
 
 import dataclasses
 import json
@@ -16,8 +10,7 @@ STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISION = ("none", "auto", "mixed_bfloat16", "mixed_float16")
 ON_NONFINITE = ("skip", "restore")
 ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
-# TensorFlow's shapes and sizes are int32: a larger batch, width or resolution fails deep
-# inside it ("Invalid value in tensor used for shape").
+# TensorFlow's shapes are int32: a larger batch or width fails deep inside it.
 INT32_MAX = 2 ** 31 - 1
 SEED_MAX = 2 ** 32 - 1  # numpy's (keras.utils.set_random_seed seeds numpy with it).
 
@@ -39,8 +32,7 @@ class TrainConfig:
   cpu_replicas: int = 0  # 0 leaves the CPU as one device.
   tpu: str = ""
   seed: int = 0
-  # True, False, or "auto": compiled with XLA where it was measured faster (strategies.choose_xla).
-  xla: bool | str = False
+  xla: bool | str = False  # Or "auto": strategies.choose_xla.
   mixed_precision: str = "none"
   deterministic: bool = False
   on_nonfinite: str = "skip"  # What a NaN/inf loss does: skip the update or restore.
@@ -52,13 +44,10 @@ class TrainConfig:
   resolution: int = 0  # Image side: folders default to 64; the MNISTs are zero-padded to it.
   metrics: list = dataclasses.field(default_factory=list)  # Evaluated at each checkpoint.
   metric_samples: int = 5000
-  # Settings of the metrics above, as evaluate's --metric_options (e.g. a cheap iwae_samples).
   metric_options: dict = dataclasses.field(default_factory=dict)
   hparams: dict = dataclasses.field(default_factory=dict)
-  # Resume even if seed, batch_size, hparams, precision or XLA differ from the run's
-  # (checkpoints.check_model_dir); else such a resume is refused.
   allow_changes: bool = False
-  # Set by the engine from the dataset, not by a flag; export and evaluate need it.
+  # Set by the engine from the dataset, not by a flag.
   element_shape: list = dataclasses.field(default_factory=list)
 
   def to_json(self):
@@ -84,7 +73,7 @@ def recipe_names():
 
 
 def load_recipe(recipe):
-  """Returns the recipe's `config` dict (train fields plus `hparams`)."""
+  """The recipe's `config` dict (train fields plus `hparams`)."""
   path = recipe_path(recipe)
   try:
     with open(path) as f:
@@ -106,8 +95,7 @@ class _DuplicateKey(Exception):
 
 
 def _refuse_duplicate_keys(pairs):
-  # json.load keeps the last of two equal keys silently; a recipe that says
-  # latent_dim twice has a typo in one of them.
+  # json.load would keep the last of two equal keys silently.
   names = [name for name, _ in pairs]
   for name in names:
     if names.count(name) > 1:
@@ -120,15 +108,13 @@ def _json_type(value):
           int: "number", float: "number"}.get(type(value), type(value).__name__)
 
 
-# What each TrainConfig field holds, for a recipe's, config.json's or the API's values.
 _EXPECTED = {bool: "true or false", int: "an integer", str: "a string",
              list: "a list", dict: "an object"}
 _LIST_ITEMS = {"metrics": (str, "a list of strings"), "element_shape": (int, "a list of integers")}
 
 
 def field_problem(name, value):
-  """None if `value` has the type of TrainConfig field `name`, else a phrase saying what is
-  wrong ("batch_size is '64', not an integer")."""
+  """None if `value` fits TrainConfig field `name`, else "batch_size is '64', not an integer"."""
   default = getattr(TrainConfig(), name)
   if name == "xla":
     fits, expected = isinstance(value, (bool, str)), 'true, false or "auto"'
@@ -144,18 +130,12 @@ def field_problem(name, value):
   return None if fits else f"{name} is {value!r}, not {expected}"
 
 
-# Fields set as name=value lists (--hparams, --metric_options), merged over the recipe's.
 DICT_FIELDS = ("hparams", "metric_options")
 
 
 def make_config(recipe=None, values=None):
-  """The configuration of a run: the defaults, then the recipe, then `values`.
-
-  `values` maps TrainConfig field names to what the user gave (the train flags
-  typed, or the keyword arguments of `keras_gen.fit`); `hparams` and
-  `metric_options` may be dicts or 'name=value,...' strings, and are merged
-  name by name over the recipe's. Raises ConfigError naming an unknown field.
-  """
+  """A TrainConfig of the defaults, then the recipe, then `values` ({field: value}; hparams
+  and metric_options as dicts or 'name=value,...', merged over the recipe's)."""
   fields = {field.name for field in dataclasses.fields(TrainConfig)} - {"element_shape"}
   merged = {name: {} for name in DICT_FIELDS}
   layers = [(f"Recipe {recipe}", dict(load_recipe(recipe)) if recipe else {}),
@@ -181,8 +161,7 @@ def make_config(recipe=None, values=None):
 
 
 def check_model_source(model_dir, saved_model, pretrained, step=None):
-  """Raises ConfigError unless exactly one trained-model source is given (evaluate's and
-  generate's --model_dir, --saved_model, --pretrained), and `step` only with model_dir."""
+  """Refuses anything but exactly one model source, and `step` without model_dir."""
   if sum(map(bool, (model_dir, saved_model, pretrained))) != 1:
     raise ConfigError("Give exactly one of --model_dir, --saved_model and --pretrained.")
   if step is not None and not model_dir:
@@ -191,8 +170,7 @@ def check_model_source(model_dir, saved_model, pretrained, step=None):
 
 
 def parse_hparams(text, flag="--hparams"):
-  """Parses `--hparams='latent_dim=64,loss=minimax'` into a dict of strings; `flag` is the
-  flag the text came from, for the error messages (also --metric_options)."""
+  """'latent_dim=64,loss=minimax' -> {name: string}; `flag` names the text's flag in errors."""
   if not text:
     return {}
   pairs = {}
@@ -209,8 +187,7 @@ def parse_hparams(text, flag="--hparams"):
 
 
 def _coerce(name, value, default):
-  """Converts a flag string to the type of the hyperparameter's default; refuses a value of
-  another type (a recipe's 6.5 for an integer)."""
+  """A flag string as the default's type; refuses a value of another type."""
   if not isinstance(value, str) or isinstance(default, str):
     if not _fits(value, default):
       raise ConfigError(
@@ -234,8 +211,7 @@ def _coerce(name, value, default):
 
 
 def _fits(value, default):
-  """Whether a value not given as text has the type of the hyperparameter's default (an
-  integer fits a float)."""
+  """Whether a non-text value has the default's type (an integer fits a float)."""
   if isinstance(default, bool) or isinstance(value, bool):
     return isinstance(value, bool) and isinstance(default, bool)
   if isinstance(default, float):
@@ -246,16 +222,13 @@ def _fits(value, default):
 
 
 def _numbers(value):
-  """The numbers in a hyperparameter's value: the value, or the items of a list or dict."""
   items = (value.values() if isinstance(value, dict)
            else value if isinstance(value, (list, tuple)) else [value])
   return [item for item in items if isinstance(item, (int, float)) and not isinstance(item, bool)]
 
 
 def check_hparam_values(hparams):
-  """Refuses what no family can use: a NaN or infinite number, an integer beyond int32, and a
-  learning rate (any name ending in learning_rate) not above 0. Families check their own
-  ranges in `validate_hparams`."""
+  """Refuses non-finite numbers, integers beyond int32 and learning rates not above 0."""
   for name, value in hparams.items():
     for number in _numbers(value):
       if not math.isfinite(number):
@@ -269,8 +242,7 @@ def check_hparam_values(hparams):
 
 
 def resolve_hparams(family_name, defaults, overrides):
-  """Merges overrides into a family's defaults, rejecting names it does not know and values
-  no family can use (`check_hparam_values`)."""
+  """The family's defaults with `overrides` merged in; unknown names are refused."""
   unknown = sorted(set(overrides) - set(defaults))
   if unknown:
     raise ConfigError(
@@ -284,7 +256,7 @@ def resolve_hparams(family_name, defaults, overrides):
 
 
 def validate(config):
-  """Checks the values no family or dataset can check; raises ConfigError."""
+  """Raises ConfigError for a value no family or dataset checks."""
   if not config.model_dir:
     raise ConfigError("--model_dir is required: the folder for checkpoints, logs and exports.")
   for name, choices in (("strategy", STRATEGIES), ("mixed_precision", MIXED_PRECISION),

@@ -21,7 +21,7 @@ flags.DEFINE_list("metrics", [], "Comma-separated metrics: " + ", ".join(metrics
 flags.DEFINE_string("dataset", "", "Dataset to compare with (default: the run's).")
 flags.DEFINE_string("data_dir", "", "Where dataset files are (default: the run's).")
 flags.DEFINE_string("split", "test", "Dataset split to evaluate on: test or train.")
-# 5,000, as training's --metric_samples and the results table, so a figure repeats.
+# As training's --metric_samples and the results table.
 flags.DEFINE_integer("num_samples", 5000, "Samples or held-out examples per metric.")
 flags.DEFINE_integer("seed", 0, "Seed for sampling.")
 flags.DEFINE_string("output", "", "Results JSON path (default: MODEL_DIR/eval/stepN.json; "

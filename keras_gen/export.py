@@ -23,12 +23,8 @@ FLAGS = flags.FLAGS
 
 
 def export(model_dir, export_dir="", checkpoint="", export_format="saved_model", step=None):
-  """Exports the newest checkpoint (or the given one, or the one at training step `step`);
-  returns the paths written.
-
-  Holds model_dir's lock meanwhile, as training does, so it is refused while a
-  training run writes (and may rotate away) the checkpoints it would read.
-  """
+  """Exports the newest checkpoint (or the given one, or the one at `step`) under model_dir's
+  lock, as training holds it; returns the paths written."""
   from keras_gen import serving  # Imports TensorFlow; kept out of --help.
   from keras_gen.engine import lock
   from keras_gen.engine import restore

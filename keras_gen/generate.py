@@ -61,11 +61,10 @@ def main(argv):
     indices = tuple(int(index) for index in FLAGS.indices)
   except ValueError:
     cli.usage_error(f"--indices={','.join(FLAGS.indices)} must be whole numbers.")
-  # Options' fields are the flags' names; --indices is parsed above.
   options = options_lib.Options(**dict({field.name: FLAGS[field.name].value for field in
                                         dataclasses.fields(options_lib.Options)}, indices=indices))
   try:
-    options_lib.check(options)  # Before TensorFlow loads, so a bad flag fails fast.
+    options_lib.check(options)  # Before TensorFlow loads.
   except config_lib.ConfigError as e:
     cli.usage_error(str(e))
   cli.quiet_tensorflow()

@@ -1,5 +1,5 @@
-"""`from keras_gen.lazy import tensorflow as tf`: TensorFlow imported at the first `tf.`
-attribute read, so that `--help`, which lists the datasets, does not wait for it."""
+"""`from keras_gen.lazy import tensorflow as tf`: TensorFlow imported at the first `tf.` read,
+so that `--help`, which lists the datasets, does not wait for it."""
 
 import importlib
 

@@ -1,12 +1,5 @@
-"""What a measured figure ran on: the CPU exactly, the software, and how busy the machine was.
-
-Speed and wall-time figures are only comparable on the same CPU, and only
-meaningful on an idle one. `describe()` reads the CPU's model name and the
-feature flags that decide this project's speed (AVX-512, native bfloat16 in
-AVX-512 BF16 or AMX) from the OS; `OtherLoad` measures how many cores other
-processes used while a run was timed, from /proc/stat and this process's own
-CPU time, so "idle" is a measurement rather than a claim.
-"""
+"""What a measured figure ran on: the CPU and its relevant flags, the software (`describe`), and
+the cores other processes used meanwhile (`OtherLoad`), so that "idle" is measured."""
 
 import functools
 import os
@@ -22,13 +15,9 @@ RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "
 IDLE_CORES = 0.1
 
 
-# The CPU does not change while a process runs, and a run asks about it from several places
-# (the precision choice, the XLA note, run_info), so each file is read once.
 @functools.lru_cache(maxsize=None)
 def _cpuinfo(path="/proc/cpuinfo"):
-  """(model name, frozenset of flags, signature) of the first CPU in `path`; the platform's
-  name elsewhere. The signature, 'AuthenticAMD family 26 model 2 stepping 1', names the
-  microarchitecture, which a virtual machine's model name ("AMD EPYC") does not."""
+  """(model name, flags, 'AuthenticAMD family 26 model 2 stepping 1') of the first CPU."""
   try:
     with open(path) as f:
       text = f.read()
@@ -56,8 +45,7 @@ def has_native_bfloat16(flags=None):
 
 
 def describe(cpuinfo_path="/proc/cpuinfo"):
-  """A dict naming the CPU (model, signature, cores, relevant flags), Python and TensorFlow
-  versions."""
+  """The CPU (model, signature, cores, relevant flags), Python and TensorFlow versions."""
   model, flags, signature = _cpuinfo(cpuinfo_path)
   info = {
       "cpu": model,
@@ -75,9 +63,7 @@ def describe(cpuinfo_path="/proc/cpuinfo"):
 
 
 def intra_op_threads(tensorflow):
-  """TensorFlow's intra-op thread count as set for this process, or "default" (one per core).
-
-  Kernels split their work by it, so float32 results can depend on it bit for bit."""
+  """TensorFlow's intra-op thread count, or "default"; float32 results can depend on it."""
   threads = (tensorflow.config.threading.get_intra_op_parallelism_threads()
              or int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0))
   return threads or "default"
@@ -96,7 +82,6 @@ def summary(info=None):
 
 
 def _busy_seconds():
-  """CPU seconds all processes have spent busy since boot (user+nice+system+irq+softirq+steal)."""
   with open("/proc/stat") as f:
     fields = f.readline().split()[1:]
   user, nice, system, _, _, irq, softirq, steal = (int(value) for value in fields[:8])
@@ -120,7 +105,6 @@ class OtherLoad:
     return self
 
   def stop(self):
-    """Average cores busy with other processes since start(), at least 0."""
     if self._start is None:
       return None
     try:
@@ -135,7 +119,7 @@ class OtherLoad:
 
 
 def load_note(other_cores):
-  """'idle (other processes 0.02 cores)' or 'shared (other processes 0.95 cores)'."""
+  """'idle (other processes used 0.02 cores on average)', or 'shared (...)'."""
   if other_cores is None:
     return "load not measured"
   state = "idle" if other_cores < IDLE_CORES else "shared"

@@ -1,13 +1,5 @@
-"""ONNX export of a generator or decoder, converted from its SavedModel by tf2onnx.
-
-Writes EXPORT_DIR/onnx/<step>/<signature>.onnx for the signature that maps a
-latent (or code) to outputs: `serving_default` of a generator ({"z"} ->
-{"images"} or {"samples"}) and `decode` of an autoencoder ({"code"} ->
-{"images"}). The request checks in the SavedModel (batch cap, shapes, finite
-values) are TensorFlow asserts, which the converter drops: the ONNX model trusts
-its caller.
-tf2onnx and onnxruntime are optional (`pip install -e ".[onnx]"`).
-"""
+"""EXPORT_DIR/onnx/<step>/<signature>.onnx of a generator's serving_default or an autoencoder's
+decode, converted from the SavedModel by tf2onnx (docs/serving.md)."""
 
 import json
 import os

@@ -1,27 +1,6 @@
-"""The pretrained zoo: trained networks shipped in the repository, usable without training.
-
-Each model is a folder `zoo/pretrained/NAME/` with two files:
-
-  weights.npz    every variable of every network of the run (D and moving
-                 averages included, so evaluation and the linear probe work as
-                 from a checkpoint) and the family's state (Progressive GAN's);
-                 key "<network>/<index>" in the network's creation order (the
-                 order its checkpoints use), "<state name>/<variable name>".
-  manifest.json  the run's config, recipe, step, metric values, the storage
-                 dtype and the SHA-256 and size of weights.npz.
-
-Storage: with storage_dtype "float16", every float32 variable is stored as
-float16 (numpy's round-to-nearest-even cast) and cast back to float32 when
-loaded, halving the size; a variable whose values do not fit float16 (beyond
-65504) stays float32, as do integer variables. The loaded networks therefore
-differ from the trained ones by the float16 rounding of their weights; the
-manifest's `float16_output_difference`, measured by `tools/pretrained.py add`,
-states what that does to the outputs. "float32" stores the weights exactly.
-
-`load_run(name_or_folder)` verifies every file's SHA-256 against the manifest
-and returns a `restore.RestoredRun`, so everything that works on a checkpoint
-(generate, evaluate, the Python API) works on a pretrained model.
-"""
+"""The pretrained zoo: zoo/pretrained/NAME/ holds weights.npz (every variable of the run, key
+"<network>/<index>" in creation order or "<state name>/<variable name>") and manifest.json
+(config, step, metrics, storage dtype, SHA-256 of the weights); docs/serving.md."""
 
 import hashlib
 import json
@@ -45,7 +24,7 @@ LOCAL_FIELDS = ("model_dir", "export_dir", "data_dir")
 
 
 def names(root=PRETRAINED_DIR):
-  """The pretrained models shipped: folder names under `root` holding a manifest."""
+  """Folder names under `root` holding a manifest."""
   if not os.path.isdir(root):
     return []
   return sorted(name for name in os.listdir(root)
@@ -53,7 +32,6 @@ def names(root=PRETRAINED_DIR):
 
 
 def folder_of(name_or_folder, root=PRETRAINED_DIR):
-  """The folder of a pretrained name (or a folder holding a manifest); ConfigError if none."""
   for folder in (name_or_folder, os.path.join(root, name_or_folder)):
     if os.path.isfile(os.path.join(folder, MANIFEST)):
       return folder
@@ -72,7 +50,7 @@ def sha256_of(path):
 
 
 def read_manifest(folder):
-  """The manifest of a pretrained folder, after checking every file's SHA-256 against it."""
+  """The folder's manifest, after checking every file's SHA-256 against it."""
   with open(os.path.join(folder, MANIFEST)) as f:
     manifest = json.load(f)
   for name, expected in manifest["files"].items():
@@ -89,7 +67,7 @@ def read_manifest(folder):
 
 
 def load_run(name_or_folder):
-  """The networks of a pretrained model, as a restore.RestoredRun (float32 variables)."""
+  """A restore.RestoredRun of a pretrained model (float32 variables)."""
   folder = folder_of(name_or_folder)
   manifest = read_manifest(folder)
   config, family, networks, family_state = restore.build_networks(manifest["config"])
@@ -100,8 +78,8 @@ def load_run(name_or_folder):
 
 
 def assign_arrays(networks, family_state, arrays, source):
-  """Reads {key: array} (as `stored_arrays` makes them) into the variables, cast to each
-  variable's dtype; ConfigError naming `source` if a key is missing or a shape differs."""
+  """Assigns `stored_arrays`' {key: array}, cast to each variable's dtype; ConfigError naming
+  `source` for a missing key or another shape."""
   for key, variable in _variables(networks, family_state).items():
     if key not in arrays:
       raise config_lib.ConfigError(f"{source} has no {key!r}: it does not hold the networks "
@@ -110,12 +88,10 @@ def assign_arrays(networks, family_state, arrays, source):
     if tuple(value.shape) != tuple(variable.shape):
       raise config_lib.ConfigError(f"{source}: {key} has shape {value.shape}, the network's "
                                    f"variable {tuple(variable.shape)}.")
-    # variable.dtype is a tf.DType (tf.Variable) or a string (a Keras variable).
     variable.assign(value.astype(getattr(variable.dtype, "as_numpy_dtype", variable.dtype)))
 
 
 def _variables(networks, family_state):
-  """{"<network>/<index>" or "<state name>/<name>": variable}, in checkpoint order."""
   variables = {f"{name}/{index:04d}": variable
                for name, network in networks.items()
                for index, variable in enumerate(network.variables)}
@@ -126,7 +102,7 @@ def _variables(networks, family_state):
 
 
 def stored_arrays(networks, family_state, storage_dtype):
-  """({key: numpy array as stored}, [keys of float32 variables kept float32])."""
+  """({key: array as stored}, [keys of float32 variables kept float32: not finite in float16])."""
   arrays, kept = {}, []
   for key, variable in _variables(networks, family_state).items():
     value = np.asarray(variable.numpy())
@@ -141,14 +117,9 @@ def stored_arrays(networks, family_state, storage_dtype):
 
 def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
           budget_bytes=BUDGET_BYTES):
-  """Writes `run`'s networks and the manifest to `folder`, replacing it only when complete.
-
-  run_config: the run's config.json dict (a growing model's `run.config` is at its
-  level, the networks are built at the full size). manifest_fields: what the
-  caller knows (name, recipe, metrics, ...); the config, step, storage and file
-  hashes are added here. Raises ConfigError, leaving the folder as it was, if
-  the models beside it would then take more than budget_bytes. Returns the manifest.
-  """
+  """Writes `run`'s weights and the manifest (manifest_fields, the run's config.json dict
+  run_config, the step, storage and hashes) to `folder` atomically; returns the manifest.
+  ConfigError, writing nothing, if the zoo would then exceed budget_bytes."""
   if storage_dtype not in STORAGE_DTYPES:
     raise config_lib.ConfigError(
         f"--storage_dtype={storage_dtype!r} is not one of {', '.join(STORAGE_DTYPES)}.")
@@ -180,6 +151,5 @@ def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
 
 
 def folder_bytes(root=PRETRAINED_DIR):
-  """Bytes of every file under `root` (the shipped models together)."""
   return sum(os.path.getsize(os.path.join(path, name))
              for path, _, files in os.walk(root) for name in files)

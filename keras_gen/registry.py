@@ -1,10 +1,5 @@
-"""Model names and the family modules that implement them.
-
-A family is one module under `keras_gen.families` with a fixed interface (see
-`keras_gen.families.base`), read into a `base.Family`. Several model names may
-share one module when they differ only in hyperparameters; the second field
-holds those presets.
-"""
+"""Model names and the family modules (`keras_gen.families.base`'s interface) that implement
+them; names that share a module differ in hyperparameter presets."""
 
 import importlib
 
@@ -69,8 +64,8 @@ def get_family(name):
 
 
 def run_config_problem(run_config):
-  """None if a run's config.json dict has fields of TrainConfig's types, a known model and
-  only hyperparameters that model has; else a phrase naming the field that is wrong."""
+  """None if a run's config.json dict fits TrainConfig and its model, else a phrase naming
+  the wrong field."""
   for name, value in run_config.items():
     problem = config_lib.field_problem(name, value)
     if problem:

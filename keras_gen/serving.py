@@ -1,21 +1,5 @@
-"""SavedModel export in the layout TF Serving reads: EXPORT_DIR/<version>/.
-
-Signatures by family kind (images are uint8 NHWC at the boundary):
-
-  generator    serving_default {"z": float32[N, latent_dim]} -> {"images": uint8[N, H, W, C]}
-               sample {"num": int32 scalar, "seed": int64 scalar} -> {"images": ...}
-  points       the same two, returning {"samples": float32[N, 2]}
-  autoencoder  encode {"images"} -> {"code"}, decode {"code"} -> {"images"},
-               reconstruct {"images"} -> {"images"} (also serving_default); a
-               family that samples from a prior (the VAE) adds sample as above
-               and its serving_default is the generator's {"z"} -> {"images"}.
-
-Every request is capped at MAX_BATCH examples; a larger one is refused with an
-InvalidArgumentError (HTTP 400 from TF Serving) before anything is allocated, as
-is a float input (z, code) holding a NaN or an infinity, and a request whose
-output would hold one. Weights holding one are refused at export.
-The export loads with TensorFlow alone: `tf.saved_model.load(path)`.
-"""
+"""SavedModel export in the layout TF Serving reads, EXPORT_DIR/<version>/; the signatures
+and the requests they refuse: docs/serving.md."""
 
 import contextlib
 import json
@@ -44,18 +28,13 @@ def _check_batch(count):
 
 
 def _check_finite(tensor, message):
-  """Refuses `tensor` with InvalidArgumentError(message) if it holds a NaN or an infinity."""
   finite = tf.reduce_all(tf.math.is_finite(tensor))
   with tf.control_dependencies([tf.debugging.Assert(finite, [message])]):
     return tf.identity(tensor)
 
 
 def _check_request(tensor, name, element_shape):
-  """Refuses a request whose examples are not `element_shape`, or too many of them.
-
-  The signature's TensorSpec already fixes the dtype; TF Serving does not
-  enforce the static shape, so it is checked here, with a message naming it.
-  """
+  # TF Serving does not enforce the signature's static shape.
   _check_batch(tf.shape(tensor)[0])
   expected = tf.constant(list(element_shape), tf.int32)
   tf.debugging.assert_equal(
@@ -88,8 +67,6 @@ def _points_output(points):
 
 
 def _generate_function(functions, output):
-  """The signature z [N, latent_dim] -> output(functions.generate(z))."""
-
   @tf.function(input_signature=[
       tf.TensorSpec([None, functions.latent_dim], tf.float32, name="z")])
   def generate(z):
@@ -100,7 +77,6 @@ def _generate_function(functions, output):
 
 
 class GeneratorModule(tf.Module):
-  """Holds the networks and the generator signatures."""
 
   def __init__(self, networks, functions, kind):
     super().__init__()
@@ -114,7 +90,6 @@ class GeneratorModule(tf.Module):
 
 
 class AutoencoderModule(tf.Module):
-  """Holds the networks and the encode / decode / reconstruct signatures."""
 
   def __init__(self, networks, functions, image_shape):
     super().__init__()
@@ -141,7 +116,6 @@ class AutoencoderModule(tf.Module):
     self.encode, self.decode, self.reconstruct = encode, decode, reconstruct
     self.generate = self.sample = None
     if functions.generate is not None:
-      # A model that samples from a prior serves like a generator by default.
       self.generate = _generate_function(functions, _images_output)
       self.sample = _prior_sample_function(functions.generate, functions.latent_dim,
                                            _images_output)
@@ -162,7 +136,7 @@ def output_kind(family, element_shape):
 
 
 def make_module(family, networks, hparams, element_shape, family_state=None):
-  """The SavedModel module of a family's serving functions (at the family's state)."""
+  """The tf.Module of the family's serving signatures."""
   functions = family.serving(networks, hparams, family_state)
   if isinstance(functions, base.AutoencoderServing):
     module = AutoencoderModule(networks, functions, element_shape)
@@ -190,19 +164,14 @@ def metadata(config, step, element_shape, signatures):
 
 
 def nonfinite_variables(variables):
-  """Names (paths) of the float variables among `variables` holding a NaN or an infinity."""
+  """Paths of the float variables holding a NaN or an infinity."""
   return [getattr(v, "path", v.name) for v in variables
           if tf.as_dtype(v.dtype).is_floating and not np.isfinite(v.numpy()).all()]
 
 
 def export(family, networks, config, step, export_dir, family_state=None):
-  """Writes EXPORT_DIR/<step>/ atomically and returns its path.
-
-  The SavedModel is written under a temporary name and renamed into place, so a
-  TF Serving instance polling EXPORT_DIR never sees a half-written version.
-  Raises StorageError if a weight is not finite (nothing is written) or the disk
-  fills up (the partial version is removed).
-  """
+  """Writes EXPORT_DIR/<step>/ atomically and returns its path; StorageError, leaving nothing,
+  for non-finite weights or a full disk."""
   nonfinite = nonfinite_variables([v for network in networks.values() for v in network.variables])
   if nonfinite:
     raise storage.StorageError(f"The checkpoint of step {step} holds NaN or infinite weights "
@@ -230,7 +199,6 @@ def export(family, networks, config, step, export_dir, family_state=None):
 
 
 def remove_partial_exports(export_dir):
-  """Removes the temporary folders of exports that were killed before they were published."""
   if os.path.isdir(export_dir):
     for name in os.listdir(export_dir):
       if name.startswith(".") and ".partial-" in name:
@@ -239,11 +207,7 @@ def remove_partial_exports(export_dir):
 
 @contextlib.contextmanager
 def published_folder(final_path):
-  """Yields a temporary folder beside `final_path` that replaces it only if the block succeeds.
-
-  A reader polling the parent (TF Serving) never sees a half-written folder,
-  and a failed write leaves nothing behind.
-  """
+  """Yields a temporary folder beside `final_path` that replaces it if the block succeeds."""
   parent, name = os.path.split(final_path)
   os.makedirs(parent, exist_ok=True)
   partial_path = _make_partial_folder(parent, name)
@@ -257,9 +221,7 @@ def published_folder(final_path):
 
 
 def _make_partial_folder(parent, name):
-  """Makes parent/.NAME.partial-<random> with the umask's permissions (0755 under umask 022),
-  not mkdtemp's 0700: a serving process running as another user must read the published
-  folder."""
+  # Not mkdtemp, whose 0700 a serving process of another user could not read.
   while True:
     path = os.path.join(parent, f".{name}.partial-{secrets.token_hex(4)}")
     try:

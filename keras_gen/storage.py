@@ -6,12 +6,8 @@ import tempfile
 
 
 def check_writable(folder, elsewhere):
-  """Raises StorageError naming `folder` if a file cannot be created in it or, while it does
-  not exist, in the nearest existing folder above it (where it would be made).
-
-  `elsewhere` says how to write somewhere else (e.g. "pass --output=PATH"). The
-  probe file is removed at once; nothing is left, not even `folder`.
-  """
+  """StorageError naming `folder` unless a file can be created in it (or in the existing
+  folder above, where it would be made); `elsewhere` says what to do instead."""
   existing = os.path.abspath(folder)
   while not os.path.isdir(existing):
     if os.path.lexists(existing):
@@ -29,8 +25,7 @@ def check_writable(folder, elsewhere):
 
 
 class StorageError(RuntimeError):
-  """A run's files cannot be used or written: damaged bytes, no space left, a folder in use
-  by another run or not creatable. The message names the file and what is still intact."""
+  """A run's files cannot be used or written; the message names the file and what is intact."""
 
 
 def is_disk_full(error):
@@ -40,8 +35,7 @@ def is_disk_full(error):
 
 
 def write_atomically(path, contents):
-  """Writes str or bytes `contents` to `path` (creating its folder) through a temporary
-  name, so that a reader never sees half a file."""
+  """Writes str or bytes to `path` (creating its folder) through a temporary name."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   partial = path + ".partial"
   with open(partial, "wb" if isinstance(contents, bytes) else "w") as f:

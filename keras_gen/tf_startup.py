@@ -1,25 +1,7 @@
-"""Imports TensorFlow without its C++ start-up lines on stderr, unless they are asked for.
-
-On a machine without a GPU, importing TensorFlow 2.21 and listing its devices
-prints lines that read as errors to a newcomer:
-
-  WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
-  I0000 ... port.cc:153] oneDNN custom operations are on. ...
-  I0000 ... cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
-  E0000 ... cuda_platform.cc:52] failed call to cuInit: ...
-
-TF_CPP_MIN_LOG_LEVEL cannot hide the first three: they are written before
-absl's logging is initialized, whatever the level. So `import_tensorflow`
-points file descriptor 2 at a temporary file while TensorFlow is imported and
-its devices are listed (which is where cuInit is called), then writes back
-every captured line that is not one of NOISE: a real error or warning still
-reaches the user. After that, TF_CPP_MIN_LOG_LEVEL=2 keeps TensorFlow's own
-INFO lines out of the progress output and lets its warnings and errors through.
-
-Importing this module (keras_gen's __init__ does) records whether the user
-chose TF_CPP_MIN_LOG_LEVEL. If so, or with verbose=True (the CLIs' --verbose),
-nothing is captured or filtered; --verbose also lowers the level to 0.
-"""
+"""Imports TensorFlow without its C++ start-up lines (oneDNN, CUDA, cuInit), which reach stderr
+before TF_CPP_MIN_LOG_LEVEL applies: fd 2 goes to a file while TensorFlow imports, and every
+line that is not NOISE is written back. A TF_CPP_MIN_LOG_LEVEL the user set before keras_gen
+was imported, or --verbose (which also lowers it to 0), turns the filter off; the default is 2."""
 
 import contextlib
 import logging
@@ -29,11 +11,10 @@ import sys
 import tempfile
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
-# The level the user set before keras_gen was imported, or None.
 USER_LOG_LEVEL = os.environ.get(LOG_LEVEL_VARIABLE)
 os.environ.setdefault(LOG_LEVEL_VARIABLE, "2")
 
-# Start-up lines of TensorFlow's C++ runtime that say nothing the user can act on.
+# Start-up lines that say nothing the user can act on.
 NOISE = re.compile("|".join([
     r"All log messages before absl::InitializeLog\(\) is called are written to STDERR",
     r"port\.cc:\d+\] oneDNN custom operations are on",
@@ -49,8 +30,7 @@ NOISE = re.compile("|".join([
 
 @contextlib.contextmanager
 def python_warnings_hidden():
-  """TensorFlow's Python logger (`tf.get_logger()`) at ERROR for the block, for TensorFlow
-  calls that warn about TensorFlow's own code or about a file the caller already handles."""
+  """TensorFlow's Python logger at ERROR for the block."""
   logger = logging.getLogger("tensorflow")
   level = logger.level
   logger.setLevel(logging.ERROR)
@@ -61,12 +41,8 @@ def python_warnings_hidden():
 
 
 def import_tensorflow(verbose=False):
-  """Imports TensorFlow and lists its devices, keeping NOISE off stderr; returns the module.
-
-  verbose=True shows everything TensorFlow logs (level 0 unless the user chose
-  one). Listing the physical devices does not initialize the runtime, so a
-  logical-device split (`--cpu_replicas`) can still be configured after.
-  """
+  """Imports TensorFlow and lists its devices (where cuInit logs; the runtime is not yet
+  initialized, so --cpu_replicas can still split the CPU), keeping NOISE off stderr."""
   if "tensorflow" in sys.modules:
     return sys.modules["tensorflow"]
   if verbose and USER_LOG_LEVEL is None:
@@ -77,8 +53,7 @@ def import_tensorflow(verbose=False):
 
 
 def call_filtering_stderr(function):
-  """Returns function() run with file descriptor 2 captured; then writes the captured lines
-  that are not NOISE to stderr, also when function raises."""
+  """function() with fd 2 captured; the lines that are not NOISE then reach stderr."""
   sys.stderr.flush()
   saved = os.dup(2)
   with tempfile.TemporaryFile(mode="w+b") as captured:

@@ -1,23 +1,6 @@
-"""Measures a recipe's training speed against this machine's own matmul rate.
-
-Reports, in one run on one machine:
-  * the machine: the CPU's model name and the flags that decide these speeds
-    (AVX-512, AVX-512 BF16, AMX), and how many cores other processes used
-    while it measured (`keras_gen.machine`), so a figure says what it ran on;
-  * train images/s of the same step the engine runs, in every mode asked for
-    (float32 or mixed_bfloat16, with or without XLA), timed in alternating
-    rounds so that a drift of the machine's speed hits every mode alike;
-  * the step's executed floating-point work (`op_profile`: the live
-    convolutions and matmuls, leaving out what Grappler prunes) beside the
-    profiler's count of every traced op, per step and per training image the
-    step consumes, and the executed GFLOP/s as a fraction of float32 and
-    bfloat16 2048x2048 matmuls timed in the same run;
-  * optionally (`ops=True`) every convolution and matmul of the step replayed
-    alone and timed, so the report shows op by op where the step's time goes
-    and what is left for everything else;
-  * the input pipeline's images/s on its own.
-Speed targets live here, never in tests.
-"""
+"""A recipe's training speed against this machine's own matmul rate, in one run: the machine,
+each precision and XLA mode's images/s (timed in alternating rounds), the step's executed
+FLOPs, optionally op by op, and the input pipeline alone (docs/benchmark.md)."""
 
 import collections
 import re
@@ -37,8 +20,7 @@ from keras_gen.bench import op_profile
 from keras_gen.engine import segments
 from keras_gen.engine import strategies
 
-# Timed rounds per mode; the modes take turns round by round.
-ROUNDS = 3
+ROUNDS = 3  # Timed rounds per mode; the modes take turns.
 
 
 def matmul_gflops(size=2048, repeats=20, dtype=tf.float32):
@@ -89,7 +71,6 @@ def mode_name(mode):
 
 
 def _build(config, family, strategy, source, mode, examples_per_step):
-  """(train function, iterator) of `config` in `mode`, traced and warmed up."""
   config.xla, config.mixed_precision = mode.xla, mode.precision
   loop.set_precision(config)
   try:
@@ -106,17 +87,12 @@ def _build(config, family, strategy, source, mode, examples_per_step):
 
 def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), ops=False,
             matmul_size=2048):
-  """Returns a dict of measurements for `config` (a TrainConfig; model_dir is unused).
-
-  `modes` are (precision, xla) pairs; each is timed for `steps` steps in
-  ROUNDS alternating rounds and reported by its fastest round. With `ops`,
-  the live heavy ops of the first mode's step are replayed and timed alone.
-  """
+  """The measurements of `config` (model_dir unused), each mode by its fastest round; with
+  `ops`, the first mode's heavy ops replayed alone."""
   load = machine.OtherLoad().start()
   config.model_dir = config.model_dir or "unused"
   config = loop.resolve(config)
-  # What a run of this config uses here, its 'auto' precision and XLA resolved; the
-  # timed modes below then set their own.
+  # What a run of this config uses here, 'auto' resolved; the timed modes set their own.
   run_mode = mode_name(Mode(config.mixed_precision, config.xla))
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
@@ -162,7 +138,6 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
 
 
 def _op_table(concrete_function, mode_result):
-  """Rows {op, shapes, dtype, count, flops, seconds} of the step's heavy ops, grouped by shape."""
   rows = {}
   for item, seconds in op_profile.time_heavy_ops(concrete_function):
     key = (item.type, str(item.shapes), item.dtype.name)
@@ -227,11 +202,8 @@ def format_report(results):
 
 
 def measure_memory(recipe, steps=20):
-  """Peak resident MB of `python -m keras_gen.train --recipe=...` (training, then export).
-
-  Runs a real training process for `steps` steps in a temporary model_dir and
-  reads the peak it reports, so the figure includes TensorFlow's own footprint.
-  """
+  """Peak resident MB of training `recipe` for `steps` steps, and of its export, in a fresh
+  process."""
   with tempfile.TemporaryDirectory() as model_dir:
     command = [sys.executable, "-m", "keras_gen.train", f"--recipe={recipe}",
                f"--model_dir={model_dir}", f"--train_steps={steps}", f"--log_every={steps}",

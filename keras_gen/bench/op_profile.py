@@ -1,17 +1,6 @@
-"""Where a training step's time goes: the work it executes, op by op.
-
-TensorFlow's profiler counts every op of a traced step, also ops that Grappler
-prunes before running (D's weight gradients inside G's update, the gradient
-with respect to the real images' first convolution). `executed_flops` counts
-only the live ops: those an output or a side effect (a variable write, an
-optimizer update) depends on, which are the ops that run.
-
-`time_heavy_ops` then re-runs each live convolution and matmul alone, with the
-shapes, types and attributes it has in the step, and times it, so a benchmark
-can say how much of the step the arithmetic takes and at what rate each
-kernel runs, and how much is left for everything else (batch norm,
-activations, optimizer updates, the step's own overhead).
-"""
+"""Where a training step's time goes: `executed_flops` counts the live ops only (unlike
+TensorFlow's profiler, which also counts what Grappler prunes), and `time_heavy_ops`
+replays each live convolution and matmul alone, with its shapes, and times it."""
 
 import collections
 import functools
@@ -30,16 +19,16 @@ HEAVY_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "MatMul", 
 OpWork = collections.namedtuple("OpWork", ["name", "type", "shapes", "dtype", "flops"])
 
 
-def _function_graphs(graph):
-  """The graph and the graphs of the functions it calls (cond branches, nested steps)."""
-  graphs, seen, pending = [], set(), [graph]
+def function_graphs(graph):
+  """[(name, graph)] of `graph` (name None) and of every function it calls, nested ones too."""
+  graphs, seen, pending = [], set(), [(None, graph)]
   while pending:
     current = pending.pop()
     graphs.append(current)
-    for name, function in getattr(current, "_functions", {}).items():
+    for name, function in getattr(current[1], "_functions", {}).items():
       if name not in seen and hasattr(function, "graph"):
         seen.add(name)
-        pending.append(function.graph)
+        pending.append((name, function.graph))
   return graphs
 
 
@@ -70,7 +59,7 @@ def _flops(graph, op):
 def heavy_work(concrete_function):
   """[OpWork] for every live heavy op of the step, nested function graphs included."""
   work = []
-  for graph in _function_graphs(concrete_function.graph):
+  for _, graph in function_graphs(concrete_function.graph):
     for op in live_ops(graph):
       if op.type in HEAVY_OPS:
         shapes = [tuple(tensor.shape.as_list()) for tensor in op.inputs]
@@ -93,12 +82,7 @@ def all_flops(concrete_function):
 
 
 def _replay(op, repeats):
-  """A function running `op` alone `repeats` times on random inputs of its shapes.
-
-  Each repeat gets its own inputs, passed in as arguments: with one shared
-  constant input Grappler would fold the op at optimization time or merge the
-  identical repeats into one, and the timing would measure neither.
-  """
+  """`op` alone `repeats` times, each on its own random arguments, which Grappler cannot fold."""
   attrs = {name: op.get_attr(name) for name in op.node_def.attr if name != "T"}
   names = [arg.name for arg in op.op_def.input_arg]
   attrs = {name: value for name, value in attrs.items()
@@ -130,7 +114,7 @@ def _replay(op, repeats):
 
 def time_heavy_ops(concrete_function, repeats=10):
   """Seconds per call of each live heavy op run alone: [(OpWork, seconds)]."""
-  graph_ops = {op.name: op for graph in _function_graphs(concrete_function.graph)
+  graph_ops = {op.name: op for _, graph in function_graphs(concrete_function.graph)
                for op in graph.get_operations()}
   timings = []
   for item in heavy_work(concrete_function):

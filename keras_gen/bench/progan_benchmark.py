@@ -1,32 +1,6 @@
-"""Progressive GAN's cost per level of detail, and a run's duration estimated from it.
-
-`python tools/benchmark.py --recipe=progan_celeba_hq --progan_levels=all` builds the
-recipe's full-size networks (every level's weights, G, D, G_ema and Adam's slots, as a
-run holds them) and times training steps at each level from 4x4 to the top, on
-synthetic images (the official code's syn1024rgb idea: the input pipeline is left
-out), at the minibatch the recipe's schedule uses at that level (minibatch_default,
-minibatch_overrides; or --batch_size). Per level it reports ms per step, images/s,
-the executed GFLOP per image and GFLOP/s as a fraction of a float32 2048x2048 matmul
-timed in the same process right after, the first step (tracing included) and peak
-resident memory, measured honestly: each level runs in its own process, whose peak
-after building is read from /proc/self/status (VmHWM) and then reset (writing 5 to
-/proc/self/clear_refs), so `training_peak_mb` is the peak while stepping at that level
-alone and `process_peak_mb` the process's whole peak, building included (where the
-reset is not allowed, only the latter is reported).
-
-GFLOP per image is `op_profile`'s count of the step's live convolutions and matmuls
-(what Grappler keeps) over the minibatch: G forward for D's fakes and again for G's
-update, D on reals, fakes and interpolates, every backward pass and the gradient
-penalty's double backprop, with both fade-in paths above 4x4 (the networks run both
-whatever alpha is, in stable phases too); with XLA it is counted on the traced graph.
-With loss=ns_r1 the step takes R1's double backprop only every r1_interval steps (a
-tf.cond), so the count is the average over r1_interval steps of the steps with and
-without it (`lazy_flops`), and a whole number of r1_interval steps is timed.
-
-The schedule's duration is then estimated as the sum over its phases of
-1000 kimg / (images/s at the phase's level); a transition costs what the stable phase
-of its level does (G and D compute both fade-in paths whatever alpha is).
-"""
+"""Progressive GAN's cost per level of detail, each level timed in its own process on synthetic
+images, and the schedule's duration estimated from it (`tools/benchmark.py --progan_levels`;
+docs/progan.md, "Per-level costs", and docs/benchmark.md)."""
 
 import dataclasses
 import json
@@ -45,7 +19,7 @@ from keras_gen.data.errors import DataError
 _CALLS = ("PartitionedCall", "StatefulPartitionedCall")
 _CONDS = ("If", "StatelessIf")
 
-TIME_BUDGET_SECONDS = 60.0  # Per level: stop timing after this, once 3 steps are timed.
+TIME_BUDGET_SECONDS = 60.0  # Per level, once MIN_TIMED_STEPS are timed.
 MIN_TIMED_STEPS = 3
 
 
@@ -59,8 +33,7 @@ def _status_kb(field):
 
 
 def _reset_peak():
-  """Resets this process's peak resident memory (VmHWM) to its current size; False if the
-  kernel does not allow it."""
+  """Resets this process's VmHWM to its current size; False if the kernel does not allow it."""
   try:
     with open("/proc/self/clear_refs", "w") as f:
       f.write("5")
@@ -69,20 +42,8 @@ def _reset_peak():
     return False
 
 
-def _function_graphs(graph):
-  """{function name: its graph} of every function `graph` calls, nested ones included."""
-  graphs, pending = {}, [graph]
-  while pending:
-    for name, function in getattr(pending.pop(), "_functions", {}).items():
-      if name not in graphs and hasattr(function, "graph"):
-        graphs[name] = function.graph
-        pending.append(function.graph)
-  return graphs
-
-
 def _flops_of(graph, functions, take_r1):
-  """Executed FLOP of `graph`'s live heavy ops, into the functions it calls; of a lazy R1
-  cond only the branch `take_r1` picks, of any other cond the costlier branch."""
+  """Executed FLOP of `graph` and its calls: the lazy R1 cond's `take_r1` branch, else the max."""
   from keras_gen.bench import op_profile  # pylint: disable=g-import-not-at-top
   from keras_gen.families import progan  # pylint: disable=g-import-not-at-top
   total = 0
@@ -101,27 +62,18 @@ def _flops_of(graph, functions, take_r1):
 
 
 def lazy_flops(concrete_function):
-  """(executed FLOP of a step that takes the lazy R1 penalty, of one that skips it); equal
-  for a step without one. op_profile's count walks every function a graph holds, both
-  branches of a cond among them (each twice: tf.cond keeps the branch and its rewritten
-  copy), so this one follows the calls and picks the branch a step runs."""
-  functions = _function_graphs(concrete_function.graph)
+  """(executed FLOP of a step taking the lazy R1 penalty, of one skipping it); equal without
+  one. Unlike op_profile's count, which walks every branch, it follows the branch a step runs."""
+  from keras_gen.bench import op_profile  # pylint: disable=g-import-not-at-top
+  functions = dict(op_profile.function_graphs(concrete_function.graph)[1:])
   return tuple(_flops_of(concrete_function.graph, functions, take_r1)
                for take_r1 in (True, False))
 
 
 def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2048):
-  """Times training steps of `config`'s Progressive GAN at `level` in this process, then
-  a float32 [matmul_size, matmul_size] matmul, so that a drift of the machine's speed
-  between levels hits both.
-
-  config: a TrainConfig (model_dir unused); element_shape: the data's (R, R, C).
-  Returns {"level", "resolution", "batch_size", "steps_timed", "seconds_per_step",
-  "images_per_sec", "flops_per_step", "gflop_per_image", "gflops", "matmul_gflops",
-  "fraction_of_matmul", "first_step_seconds", "process_peak_mb", "training_peak_mb",
-  "r1_interval", "flops_per_step_with_r1", "flops_per_step_without_r1"}; the last three only
-  with loss=ns_r1, whose flops_per_step is the average over r1_interval steps.
-  """
+  """A report row of `config`'s training steps at `level` (element_shape: the data's (R, R, C)),
+  timed in this process, and of a float32 matmul timed after them; with loss=ns_r1,
+  flops_per_step is the average over r1_interval steps."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from keras_gen import registry  # pylint: disable=g-import-not-at-top
   from keras_gen.bench import benchmark  # pylint: disable=g-import-not-at-top
@@ -135,7 +87,7 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
   loop.set_precision(config)
   try:
     state = loop.build_state(config, family, strategy, tuple(element_shape))
-  finally:  # The layers keep the policy they were built with; the process gets float32 back.
+  finally:  # The layers keep the policy they were built with.
     loop.set_precision(dataclasses.replace(config, mixed_precision="none"))
   resettable = _reset_peak()
   state.family_state.level.assign(level)
@@ -156,7 +108,7 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
     for value in losses.values():
       value.numpy()
 
-  # With lazy R1, whole intervals, so that the timed steps hold the penalty's share.
+  # With lazy R1, whole intervals, so the timed steps hold the penalty's share.
   interval = config.hparams["r1_interval"] if config.hparams["loss"] == "ns_r1" else 1
   started = time.perf_counter()
   run_step()
@@ -170,8 +122,7 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
     timed += interval
   seconds = (time.perf_counter() - started) / timed
   training_peak = _status_kb("VmHWM") if resettable else None
-  # After the peak is read: neither the matmul nor the count (a walk over the traced
-  # graph) is part of the step.
+  # After the peak is read: neither is part of the step.
   matmul_rate = benchmark.matmul_gflops(matmul_size)
   with_r1, without_r1 = lazy_flops(train_function.get_concrete_function(iterator))
   flops = (with_r1 + (interval - 1) * without_r1) / interval
@@ -188,17 +139,13 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
           **lazy}
 
 
-# Channels of the datasets keras_gen knows by name, for a progan: folder named after one
-# (datasets/fashion_mnist32) that is not there; longest names first.
+# Channels of a missing progan: folder named after a known dataset; longest names first.
 KNOWN_CHANNELS = (("fashion_mnist", 1), ("mnist", 1), ("cifar10", 3))
 
 
 def data_shape(config, resolution=0, channels=0):
-  """((R, R, C), where C came from) of the recipe's progan: dataset.
-
-  With `resolution` the dataset need not exist: C is `channels`, else
-  `dataset_channels`. Without, both come from the dataset's images. Raises ConfigError.
-  """
+  """((R, R, C), where C came from) of the recipe's progan: dataset, which need not exist
+  when `resolution` is given (C: `channels`, else `dataset_channels`)."""
   path = config.dataset.removeprefix("progan:")
   if resolution:
     if not tfrecords.is_level_resolution(resolution):
@@ -217,8 +164,8 @@ def data_shape(config, resolution=0, channels=0):
 
 
 def dataset_channels(path):
-  """(C, where it came from) of a progan: folder that need not exist: its dataset.json's
-  "channels", else the channels of the known dataset its name begins with, else 3."""
+  """(C, where it came from): dataset.json's "channels", else the known dataset the folder's
+  name begins with, else 3."""
   metadata_path = os.path.join(path, tfrecords.METADATA_FILE)
   if os.path.exists(metadata_path):
     try:
@@ -240,13 +187,8 @@ def dataset_channels(path):
 
 def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30,
                    channels_source="", matmul_size=2048):
-  """measure_level for each resolution (default: every level, 4 to the top), each in a
-  fresh process; a level whose process fails is reported with its error.
-
-  batch_size 0 takes the schedule's minibatch at each level (the recipe's
-  minibatch_default / minibatch_overrides). Returns {"levels": [per-level dicts],
-  "estimate": `estimate_duration`, "machine", ...}.
-  """
+  """measure_level in a fresh process per resolution (default: every level), a failed one
+  reported with its error; batch_size 0 takes the schedule's minibatch at each level."""
   from keras_gen import registry  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
   config.model_dir = config.model_dir or "unused"
@@ -297,8 +239,7 @@ def _run_child(spec):
 
 
 def estimate_duration(phases, rows):
-  """{"seconds", "images", "average_images_per_sec", "phases": [(level, kimg, seconds)]}:
-  each phase's kimg at its level's measured images/s; None where a level was not measured."""
+  """Each phase's kimg at its level's measured images/s (seconds None if a level is missing)."""
   rates = {row["level"]: row.get("images_per_sec") for row in rows}
   per_phase = [(phase.level, phase.kimg,
                 1000 * phase.kimg / rates[phase.level] if rates.get(phase.level) else None)
@@ -361,7 +302,6 @@ def format_levels_report(results):
 
 
 def _child(argv):
-  """The per-level process: argv[1] is the JSON spec `measure_levels` writes."""
   spec = json.loads(argv[1])
   config = config_lib.TrainConfig(**spec["config"])
   row = measure_level(config, spec["element_shape"], spec["level"], spec["batch_size"],

@@ -1,13 +1,5 @@
-"""One writer per model_dir: an exclusive lock held for a run's whole life.
-
-The run holds an exclusive `flock` on `model_dir/lock`, a file that names the
-holder (host, PID, start time, command) and is removed when the run (training
-and its export, or `keras_gen.export`) ends. A second run into the folder is
-refused with a StorageError naming the holder. The kernel releases the lock
-when its process dies, even by SIGKILL, so a killed run's leftover file is simply
-taken (with a warning naming the run that left it), and a reused PID cannot fool
-the check.
-"""
+"""One writer per model_dir: an exclusive `flock` on model_dir/lock, a file naming the holder.
+The kernel drops the lock when its process dies, so a killed run's file is taken over."""
 
 import contextlib
 import errno
@@ -24,7 +16,7 @@ LOCK_FILE = "lock"
 
 
 def _read(path):
-  """The lock's contents, or {} when it cannot be read (being written, or damaged)."""
+  """The lock's contents, or {} when it cannot be read."""
   try:
     with open(path) as f:
       holder = json.load(f)
@@ -47,9 +39,7 @@ def _in_use(model_dir, holder):
 
 
 def _lock_or_refuse(model_dir, descriptor, operation):
-  """flock(operation | LOCK_NB) on the open lock file; raises StorageError naming the holder
-  (and closes `descriptor`) if another process holds it. Returns False when the filesystem
-  has no locks, so the holder, if any, cannot be told from a run that died."""
+  """flock; StorageError naming another holder (closing `descriptor`), False without locks."""
   try:
     fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
   except BlockingIOError:
@@ -66,8 +56,7 @@ def _lock_or_refuse(model_dir, descriptor, operation):
 
 
 def refuse_if_held(model_dir):
-  """Raises StorageError naming the holder if a run holds model_dir's lock: a quick look
-  before a run spends time on data and networks (`hold` still takes the lock)."""
+  """StorageError naming the holder if a run holds model_dir's lock; a look, not a lock."""
   try:
     descriptor = os.open(os.path.join(model_dir, LOCK_FILE), os.O_RDONLY)
   except (FileNotFoundError, NotADirectoryError, PermissionError):
@@ -77,11 +66,8 @@ def refuse_if_held(model_dir):
 
 
 def acquire(model_dir, command):
-  """Locks model_dir/lock for this process and writes the holder into it; returns the
-  open descriptor, which holds the lock until `release`.
-
-  Raises StorageError naming the holder if another run holds it.
-  """
+  """Locks model_dir/lock and writes the holder into it; returns the descriptor holding the
+  lock until `release`. StorageError naming the holder if another run holds it."""
   path = os.path.join(model_dir, LOCK_FILE)
   while True:
     try:
@@ -115,8 +101,6 @@ def acquire(model_dir, command):
 
 
 def _cannot_write(model_dir, error):
-  """The StorageError for a lock file that cannot be created or written: a full disk, or a
-  folder that is read-only or cannot hold files (/proc/self)."""
   path = os.path.join(model_dir, LOCK_FILE)
   if storage.is_disk_full(error):
     return storage.StorageError(
@@ -128,7 +112,6 @@ def _cannot_write(model_dir, error):
 
 
 def release(model_dir, descriptor):
-  """Removes model_dir/lock and then drops the lock `acquire` took."""
   with contextlib.suppress(FileNotFoundError):
     os.remove(os.path.join(model_dir, LOCK_FILE))
   os.close(descriptor)
@@ -136,8 +119,7 @@ def release(model_dir, descriptor):
 
 @contextlib.contextmanager
 def hold(model_dir, command):
-  """Holds model_dir's lock for the block (`command` says what holds it: "train", "export");
-  yields the lock file's path."""
+  """Holds model_dir's lock for the block as `command`; yields the lock file's path."""
   descriptor = acquire(model_dir, command)
   try:
     yield os.path.join(model_dir, LOCK_FILE)

@@ -12,7 +12,7 @@ from keras_gen.engine import checkpoints
 
 @dataclasses.dataclass
 class RestoredRun:
-  config: config_lib.TrainConfig  # As `family.config_at` the checkpoint's state.
+  config: config_lib.TrainConfig  # `family.config_at` the checkpoint's state.
   family: object
   networks: dict
   step: int
@@ -21,19 +21,9 @@ class RestoredRun:
 
 
 def load_run(model_dir, checkpoint_path=None, step=None):
-  """Returns the networks of the newest checkpoint in model_dir, or of the one at
-  `checkpoint_path`, or of the one written at training step `step`.
-
-  The networks are built at the run's full element_shape, as it trained them;
-  the returned config is the family's `config_at` the checkpoint's state (a
-  growing model's element_shape is the size it makes there), as the training
-  loop's own export describes it.
-
-  A damaged newest checkpoint is skipped with a warning (`checkpoints.restore`).
-  Raises ConfigError naming the folder if it holds no run, no checkpoint, or none at
-  `step` (naming the steps it holds), and StorageError if its config.json or every
-  checkpoint (or the one given) is damaged.
-  """
+  """The networks (at the run's full size) of model_dir's newest intact checkpoint, or of
+  `checkpoint_path`, or of the one at `step`; ConfigError if there is none, StorageError if
+  config.json or every checkpoint is damaged."""
   run_config = checkpoints.read_run_config(model_dir) if os.path.isdir(model_dir) else None
   if run_config is None:
     raise config_lib.ConfigError(
@@ -55,11 +45,7 @@ def load_run(model_dir, checkpoint_path=None, step=None):
 
 
 def checkpoint_at_step(model_dir, step):
-  """The path of model_dir's complete checkpoint written at training step `step`.
-
-  Raises ConfigError naming the steps the folder holds (the checkpoint manager keeps
-  only the newest few) when none was written at `step`.
-  """
+  """model_dir's complete checkpoint of `step`; else ConfigError naming the steps it holds."""
   paths = checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints"))
   by_step = {checkpoints.step_of(path): path for path in paths}
   if step not in by_step:
@@ -70,8 +56,7 @@ def checkpoint_at_step(model_dir, step):
 
 
 def build_networks(run_config):
-  """(TrainConfig, family, networks, family state or None) of a run's config.json dict, the
-  networks freshly initialized at the run's full element_shape, for weights to be read into."""
+  """(TrainConfig, family, freshly built networks, family state or None) of a config.json dict."""
   config = config_lib.TrainConfig(**run_config)
   family, _ = registry.get_family(config.model)
   networks = family.build(config.hparams, tuple(config.element_shape))

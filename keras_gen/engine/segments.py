@@ -1,10 +1,6 @@
-"""A run as a schedule of segments (`keras_gen.schedule.Segment`), each with one input
-pipeline, batch size and set of learning rates, and hooks run in the step's graph around it.
-The loop asks the schedule for the segment at the current step (at the start, after a
-restore or a segment's end) and never learns what it stands for. A family that trains in
-several segments makes its own schedule (`make_schedule`); the others get `PlainSchedule`,
-one segment of --train_steps steps of --batch_size.
-"""
+"""A run as a schedule of segments (`keras_gen.schedule.Segment`), each with one input pipeline,
+batch size and set of learning rates; the loop asks for the segment at a step and never learns
+what it stands for. A family may make its own schedule; the others get `PlainSchedule`."""
 
 from keras_gen import config as config_lib
 from keras_gen import data
@@ -12,7 +8,7 @@ from keras_gen import schedule
 
 
 def load_sources(config, family):
-  """Loads the training split and a fixed batch (held out where there is one) to log."""
+  """The training split and a fixed batch to log, held out where there is one."""
   source = data.load(config.dataset, "train", config.data_dir or None,
                      config.resolution or None, config.seed)
   if source.kind not in family.DATA_KINDS:
@@ -60,7 +56,7 @@ class PlainSchedule:
     return self.config.train_steps
 
   def position(self):
-    """Progress-line text and TensorBoard scalars of the position beyond the step."""
+    """Progress-line text and scalars of the position beyond the step."""
     return "", {}
 
   def config_now(self, config):

@@ -33,22 +33,21 @@ def write_png(path, grid):
   storage.write_atomically(path, tf.io.encode_png(grid[0]).numpy())
 
 
-# The TrainConfig fields shown on the HParams dashboard beside the model's hyperparameters.
+# TrainConfig fields on the HParams dashboard beside the model's hyperparameters.
 HPARAMS_FIELDS = ("model", "dataset", "batch_size", "train_steps", "seed", "mixed_precision",
                   "xla", "resolution")
 
 
 def hparams_of(config):
-  """{name: bool | int | float | str} of HPARAMS_FIELDS and the model's hyperparameters
-  (dicts, such as Progressive GAN's per-resolution overrides, as text)."""
+  """{name: bool | int | float | str} of HPARAMS_FIELDS and the hyperparameters (others as text)."""
   values = {**{name: getattr(config, name) for name in HPARAMS_FIELDS}, **config.hparams}
   return {name: value if isinstance(value, (bool, int, float, str)) else str(value)
           for name, value in sorted(values.items())}
 
 
 class Summaries:
-  """Writes scalars and image grids under model_dir/train, and PNGs under model_dir/samples;
-  the run's hyperparameters and metrics also go to TensorBoard's HParams dashboard."""
+  """Scalars and image grids under model_dir/train, PNGs under model_dir/samples, and the
+  HParams dashboard."""
 
   def __init__(self, model_dir, enabled=True):
     self.model_dir = model_dir
@@ -60,21 +59,18 @@ class Summaries:
     self._declared = False
 
   def hparams(self, config):
-    """Starts the run's HParams session: its hyperparameters (`hparams_of`)."""
     self._hparams = hparams_of(config)
     with self.writer.as_default():
       hp.hparams(self._hparams, trial_id=os.path.basename(os.path.normpath(self.model_dir)))
     self.writer.flush()
 
   def metrics(self, values, step):
-    """Logs {"metric/key": value} as metrics/* scalars. The first call also declares them
-    and the losses as the HParams dashboard's metric columns; the table shows their
-    latest values."""
+    """Logs metrics/* scalars; the first call declares them and the losses as HParams columns."""
     self.scalars({f"metrics/{key}": value for key, value in values.items()}, step)
     if self._declared or not values:
       return
     self._declared = True
-    # Sample counts (num_samples, num_real, ...) are settings, not columns worth comparing.
+    # Sample counts (num_samples, ...) are settings, not columns worth comparing.
     tags = sorted(f"metrics/{key}" for key in values
                   if not key.rsplit("/", 1)[-1].startswith("num_")) + sorted(self._loss_tags)
     with self.writer.as_default():
@@ -116,7 +112,7 @@ def _format_duration(seconds):
 
 
 class Progress:
-  """Measures throughput between log points and prints one line per point."""
+  """Throughput between log points, and one line per point."""
 
   def __init__(self, total_steps, global_batch_size, start_step):
     self.total_steps = total_steps
@@ -125,12 +121,11 @@ class Progress:
     self._last_time = time.perf_counter()
 
   def reset_clock(self, step):
-    """Restarts the interval, e.g. after tracing or a checkpoint write."""
     self._last_step = step
     self._last_time = time.perf_counter()
 
   def measure(self, step):
-    """Returns (images/s, seconds per step) since the last call; (None, None) if no step ran."""
+    """(images/s, seconds per step) since the last call; (None, None) if no step ran."""
     now = time.perf_counter()
     steps = step - self._last_step
     elapsed = now - self._last_time
@@ -140,7 +135,7 @@ class Progress:
     return steps * self.global_batch_size / elapsed, elapsed / steps
 
   def line(self, step, losses, images_per_sec, step_time, position=""):
-    """`step S/T  [position]  losses  [speed  ETA]`; position is e.g. a growing model's kimg."""
+    """`step S/T  [position]  losses  [speed  ETA]`."""
     parts = [f"step {step}/{self.total_steps}", position,
              "  ".join(f"{name} {float(value):.4f}" for name, value in sorted(losses.items()))]
     if step_time is not None:
@@ -151,5 +146,5 @@ class Progress:
 
 
 def peak_resident_mb():
-  """This process's peak resident memory so far, in MB (Linux reports ru_maxrss in KB)."""
+  """This process's peak resident memory so far, in MB."""
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -1,28 +1,12 @@
-"""The pictures `python -m keras_gen.generate` makes, one function per --mode.
-
-  grid         rows x columns samples at a seed (points: one scatter of num_points samples).
-  interpolate  one strip per row between two endpoints: latents from the prior
-               (slerp by default) or the codes of two real images (linear by
-               default), the real images themselves at both ends.
-  video        an animated GIF (and an MP4 with --mp4) of a looping latent walk,
-               rows x columns cells: smooth random walks through the prior, or a
-               tour through the codes of real images for autoencoders.
-  timeline     one row per checkpoint of a run, all at the same latents (or, for
-               autoencoders, the same real images, whose originals form row 0).
-  reconstruct  bands of three rows, inputs / reconstructions / |error| maps, and
-               a JSON of each image's MSE and PSNR.
-
-Files go to options.output_dir (default MODEL_DIR/generated, `generated`
-beside an export, or ./generated for a pretrained model) as `<model>_step<step>_<mode>..._seed<seed>.<ext>`, each
-written under a temporary name and renamed. With options.tensorboard the same
-pictures are logged under OUTPUT_DIR/tensorboard at the model's step.
-"""
+"""The pictures `python -m keras_gen.generate` makes, one function per --mode: grid,
+interpolate (slerp between prior latents, linear between codes of real images), video (a
+looping latent walk), timeline (a row per checkpoint) and reconstruct (with MSE and PSNR).
+Files go to OUTPUT_DIR as `<model>_step<step>_<mode>..._seed<seed>.<ext>`."""
 
 import dataclasses
 import io
 import json
 import os
-import re
 
 import numpy as np
 import tensorflow as tf
@@ -43,8 +27,7 @@ from keras_gen.generation import options as options_lib
 class Result:
   paths: list = dataclasses.field(default_factory=list)   # Files written.
   notes: list = dataclasses.field(default_factory=list)   # One line each, for the terminal.
-  # A summary writer under OUTPUT_DIR/tensorboard when options.tensorboard, else None.
-  writer: object = None
+  writer: object = None  # With options.tensorboard.
 
 
 def run(options):
@@ -68,8 +51,6 @@ def run(options):
   return result
 
 
-# --- Where pictures go. -----------------------------------------------------------------------
-
 def _output_dir(options):
   if options.output_dir:
     return options.output_dir
@@ -87,7 +68,7 @@ def _path(options, model, suffix, extension):
 
 
 def _write_picture(options, model, suffix, picture, result, tag=None):
-  """Writes a uint8 [H, W, C] picture as a PNG (and to TensorBoard); records the path."""
+  """Writes a uint8 [H, W, C] picture as a PNG (and to TensorBoard)."""
   path = _path(options, model, suffix, "png")
   summaries.write_png(path, picture[None])
   result.paths.append(path)
@@ -97,14 +78,11 @@ def _write_picture(options, model, suffix, picture, result, tag=None):
 
 
 def _log_images(result, tag, pictures, step):
-  """Logs uint8 [N, H, W, C] pictures to TensorBoard, if it was asked for."""
   if result.writer is None:
     return
   with result.writer.as_default():
     tf.summary.image(tag, pictures, step=step, max_outputs=len(pictures))
 
-
-# --- What the pictures start from. ----------------------------------------------------------
 
 def _require_prior(model, mode):
   if model.generate is None:
@@ -132,7 +110,7 @@ def _source(model, options, default):
 
 
 def _real_images(model, options, count):
-  """`count` images [count, H, W, C] in [-1, 1] of options.split, by --indices or at random."""
+  """(`count` images [count, H, W, C] in [-1, 1] by --indices or at random, their indices)."""
   examples = model.real_examples(options.split, options.data_dir).examples
   if options.indices:
     chosen = np.asarray(options.indices, np.int64)
@@ -161,7 +139,6 @@ def _pair_count(options, rows):
 
 
 def _given_latents(model, options):
-  """The --latents file: float32 [K, latent_dim]."""
   try:
     values = np.load(options.latents)
   except (OSError, ValueError) as e:
@@ -181,13 +158,12 @@ def _given_latents(model, options):
 
 
 def _prior_endpoints(model, options, rows):
-  """Endpoint latents (a [R, d], b [R, d]): from --latents (and --indices) or the prior."""
+  """Endpoints (a [R, d], b [R, d]) from --latents (and --indices) or the prior."""
   if not options.latents:
     if options.indices:
       raise config_lib.ConfigError("--indices with --source=prior picks rows of a --latents "
                                    "file; give --latents too (grid writes one).")
-    z = latents.gaussian(2 * _pair_count(options, rows), model.latent_dim, options.seed,
-                         options.truncation)
+    z = latents.gaussian(2 * rows, model.latent_dim, options.seed, options.truncation)
     return z[0::2], z[1::2]
   given = _given_latents(model, options)
   chosen = np.asarray(options.indices or range(len(given) - len(given) % 2), np.int64)
@@ -203,14 +179,12 @@ def _reference_points(model, options):
 
 
 def _scatter(samples, reference):
-  """A point cloud picture, uint8 [256, 256, 3]: samples in blue over reference points in red."""
+  """uint8 [256, 256, 3]: samples in blue over reference points in red."""
   return layout.to_uint8(plots.point_cloud_image(samples, reference)[0].numpy())
 
 
-# --- The modes. -----------------------------------------------------------------------------
-
 def grid(model, options, result):
-  """rows x columns samples (and their latents as .npy, to pick --latents endpoints from)."""
+  """rows x columns samples, and their latents as .npy for --latents."""
   _require_prior(model, "grid")
   rows, columns = options_lib.shape(options)
   if model.kind == "points":
@@ -230,7 +204,7 @@ def grid(model, options, result):
 
 
 def interpolate(model, options, result):
-  """One strip per row of --steps images; strips between codes show the real images at both ends."""
+  """One strip of --steps images per row; between codes, the real images at both ends."""
   if model.kind == "points":
     raise config_lib.ConfigError(f"--mode=interpolate draws images; {model.name!r} generates "
                                  "2-D points: use --mode=grid, video or timeline.")
@@ -241,8 +215,7 @@ def interpolate(model, options, result):
     method = options.interpolation or "slerp"
     path = latents.interpolate(start, end, options.steps, method)
     images = model.generate(path.reshape(-1, model.latent_dim))
-    cells = images.reshape([len(start), options.steps, *images.shape[1:]])
-    picture, gaps = cells, None
+    picture, gaps = images.reshape([len(start), options.steps, *images.shape[1:]]), None
   else:
     real, chosen = _real_images(model, options, 2 * _pair_count(options, rows))
     codes = model.encode(real)
@@ -259,8 +232,7 @@ def interpolate(model, options, result):
 
 
 def _walk_sigma(options):
-  """The walk's smoothing in frames: one second (the Progressive GAN video's), but at most an
-  eighth of the loop, so that a short video still moves."""
+  """One second of smoothing, as the Progressive GAN video's, but at most an eighth of the loop."""
   return min(options.fps, options.frames / 8.0)
 
 
@@ -281,7 +253,7 @@ def video(model, options, result):
                                  _walk_sigma(options))
       images = model.generate(walk.reshape(-1, model.latent_dim))
     else:
-      # A tour through the codes of real images, about one second per image.
+      # About one second per real image.
       keypoints = int(np.clip(options.frames // options.fps, 2, options.frames))
       real, _ = _real_images(model, options, keypoints * cells)
       codes = model.encode(real).reshape([keypoints, cells, -1])
@@ -303,17 +275,12 @@ def video(model, options, result):
   _log_images(result, "video_frames", frames[shown], model.step)
 
 
-def _checkpoint_step(path):
-  match = re.search(r"-(\d+)$", path)
-  return int(match.group(1)) if match else -1
-
-
 def timeline(model, options, result):
-  """One row per checkpoint (up to options.checkpoints, evenly spread, first and last included)."""
+  """One row per checkpoint, at most options.checkpoints spread evenly, first and last included."""
   if not options.model_dir:
     raise config_lib.ConfigError("--mode=timeline reads the checkpoints of one run: give "
                                  "--model_dir, not --saved_model or --pretrained.")
-  paths = sorted(models.checkpoint_paths(options.model_dir), key=_checkpoint_step)
+  paths = models.checkpoint_paths(options.model_dir)
   count = min(options.checkpoints, len(paths))
   chosen = sorted({round(i * (len(paths) - 1) / max(count - 1, 1)) for i in range(count)})
   _, columns = options_lib.shape(options)
@@ -352,7 +319,7 @@ def timeline(model, options, result):
 
 
 def reconstruct(model, options, result):
-  """Bands of inputs / reconstructions / |error| maps, and the per-image errors as JSON."""
+  """Bands of inputs / reconstructions / |error| maps, and each image's errors as JSON."""
   if model.encode is None:
     raise config_lib.ConfigError(f"--mode=reconstruct needs an autoencoder; {model.name!r} is a "
                                  f"{model.kind} model.")

@@ -1,14 +1,6 @@
-"""Animated GIF (GIF89a) writing in numpy and Python alone, and MP4 through imageio if present.
-
-TensorFlow decodes GIFs (`tf.io.decode_gif`) but has no encoder, and keras_gen
-depends on neither PIL nor imageio, so the encoder is here: one global palette,
-LZW-compressed frames (variable code size 9 to 12 bits, a clear code when the
-table is full) and the NETSCAPE2.0 extension, so the animation loops.
-
-Palette: grey frames (C = 1) use the 256 grey levels, so they round-trip
-exactly; colour frames with at most 256 distinct colours use exactly those;
-other colour frames are quantized to a uniform 6 x 7 x 6 colour cube.
-"""
+"""A looping GIF89a encoder in numpy and Python (TensorFlow has none), and MP4 through imageio
+if present. Grey frames and frames of at most 256 colours round-trip exactly; others are
+quantized to a 6 x 7 x 6 colour cube."""
 
 import os
 import struct
@@ -22,7 +14,6 @@ _MAX_CODE = 4096  # GIF's LZW codes have at most 12 bits.
 
 
 def _palette_and_indices(frames):
-  """frames uint8 [T, H, W, C] -> (palette uint8 [256, 3], indices uint8 [T, H, W])."""
   if frames.shape[-1] == 1:
     levels = np.arange(256, dtype=np.uint8)
     return np.stack([levels] * 3, axis=1), frames[..., 0]
@@ -42,11 +33,7 @@ def _palette_and_indices(frames):
 
 
 def lzw_compress(indices, min_code_size=8):
-  """GIF's variable-length LZW of a flat sequence of palette indices; returns the packed bytes.
-
-  Codes are written least significant bit first. The code size grows from
-  min_code_size + 1 bits as the table fills; at 4096 entries a clear code resets it.
-  """
+  """GIF's variable-length LZW of palette indices, packed least significant bit first."""
   clear_code = 1 << min_code_size
   end_code = clear_code + 1
   code_size = min_code_size + 1
@@ -94,7 +81,6 @@ def lzw_compress(indices, min_code_size=8):
 
 
 def _sub_blocks(payload):
-  """Data sub-blocks: at most 255 bytes each, each preceded by its length, then a 0 byte."""
   blocks = bytearray()
   for start in range(0, len(payload), 255):
     chunk = payload[start:start + 255]
@@ -105,17 +91,8 @@ def _sub_blocks(payload):
 
 
 def encode_gif(frames, fps=24, loop=0):
-  """Encodes frames as an animated GIF89a.
-
-  Args:
-    frames: uint8 [T, H, W, C], C = 1 (grey) or 3 (RGB), T >= 1, H and W < 65536.
-    fps: frames per second; GIF counts delays in 1/100 s, so it is rounded to
-      a delay of at least 2/100 s (browsers slow anything faster down).
-    loop: how many times to repeat; 0 repeats forever.
-
-  Returns:
-    The file's bytes.
-  """
+  """The GIF89a bytes of frames uint8 [T, H, W, C], C 1 or 3; the delay is 1/fps rounded to
+  1/100 s, at least 2/100 s (browsers slow faster ones down); loop 0 repeats forever."""
   frames = np.asarray(frames)
   if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] not in (1, 3):
     raise ValueError(f"GIF frames must be uint8 [T, H, W, C] with C = 1 or 3, got "
@@ -137,12 +114,10 @@ def encode_gif(frames, fps=24, loop=0):
 
 
 def write_gif(path, frames, fps=24):
-  """Writes frames (uint8 [T, H, W, C]) as a looping GIF at `path`, via a temporary name."""
   storage.write_atomically(path, encode_gif(frames, fps))
 
 
 def mp4_writer_available():
-  """True when imageio can write MP4 (it needs the imageio-ffmpeg plugin)."""
   try:
     import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top
     import imageio_ffmpeg  # pylint: disable=g-import-not-at-top,unused-import
@@ -159,7 +134,7 @@ def check_mp4_writer():
 
 
 def write_mp4(path, frames, fps=24):
-  """Writes frames (uint8 [T, H, W, C]) as an H.264 MP4 via imageio-ffmpeg, via a temporary name."""
+  """Writes frames uint8 [T, H, W, C] as an H.264 MP4, via a temporary name."""
   check_mp4_writer()
   import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top
   frames = np.asarray(frames)

@@ -1,12 +1,5 @@
-"""Latent vectors to look at a model with: samples, interpolation paths and smooth walks.
-
-Every function is numpy in, numpy out (float32), and deterministic in its seed.
-The latents of the zoo's generators are z ~ N(0, I); in d dimensions such a z
-lies near the sphere of radius sqrt(d), while the midpoint of a straight line
-between two of them has norm about sqrt(d / 2), a point the generator never
-saw in training. Spherical interpolation (White 2016, "Sampling Generative
-Networks") stays near that sphere.
-"""
+"""Latents to look at a model with: z ~ N(0, I) samples, slerp (White 2016, "Sampling
+Generative Networks") and linear paths, smooth looping walks. numpy float32, seeded."""
 
 import numpy as np
 
@@ -14,12 +7,8 @@ INTERPOLATIONS = ("slerp", "linear")
 
 
 def gaussian(count, latent_dim, seed, truncation=0.0):
-  """z ~ N(0, I): float32 [count, latent_dim].
-
-  truncation > 0 redraws every component whose magnitude exceeds it (the
-  truncation trick of Brock et al. 2019, BigGAN): samples get more typical and
-  less varied. 0 keeps the plain normal.
-  """
+  """z ~ N(0, I), float32 [count, latent_dim]; truncation > 0 redraws components beyond it
+  (BigGAN's truncation trick, Brock et al. 2019)."""
   rng = np.random.default_rng(seed)
   z = rng.standard_normal([count, latent_dim])
   if truncation > 0:
@@ -31,8 +20,7 @@ def gaussian(count, latent_dim, seed, truncation=0.0):
 
 
 def nonfinite_rows(z):
-  """Indices of the rows of z [K, d] that hold a NaN or an infinity (a generator maps them to
-  NaN pixels, which a PNG shows as black)."""
+  """Indices of the rows of z [K, d] holding a NaN or an infinity."""
   return np.flatnonzero(~np.isfinite(np.asarray(z)).all(axis=-1)).tolist()
 
 
@@ -42,19 +30,8 @@ def lerp(a, b, t):
 
 
 def slerp(a, b, t):
-  """Spherical interpolation: along the great circle in direction, linearly in norm.
-
-  Args:
-    a, b: float [..., d] endpoints.
-    t: float, broadcastable to [..., 1], in [0, 1].
-
-  Returns:
-    float32 [..., d]: a at t = 0 and b at t = 1 exactly; in between, a vector
-    whose direction moves at constant angular speed from a's to b's and whose
-    norm is (1 - t) |a| + t |b|, so it never leaves [min(|a|, |b|), max(|a|, |b|)].
-    (White's formula applied to the raw vectors can leave that range when the
-    norms differ.) Antipodal or parallel directions fall back to linear.
-  """
+  """float32 [..., d] from a to b (exact at t = 0, 1; t in [0, 1] broadcastable to [..., 1]):
+  direction along the great circle, norm linear in t; parallel directions fall back to linear."""
   a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
   t = np.asarray(t, np.float64)
   norm_a = np.linalg.norm(a, axis=-1, keepdims=True)
@@ -76,10 +53,7 @@ def slerp(a, b, t):
 
 
 def interpolate(a, b, steps, method="slerp"):
-  """Paths from each a to each b: float32 [N, steps, d] for endpoints [N, d]; steps >= 2.
-
-  Column 0 is a and column steps - 1 is b, exactly.
-  """
+  """float32 [N, steps, d] paths from a [N, d] to b [N, d], both ends exact; steps >= 2."""
   if method not in INTERPOLATIONS:
     raise ValueError(f"Interpolation {method!r} is not one of {', '.join(INTERPOLATIONS)}.")
   t = np.linspace(0.0, 1.0, steps)[None, :, None]
@@ -88,15 +62,8 @@ def interpolate(a, b, steps, method="slerp"):
 
 
 def smooth_walk(frames, count, latent_dim, seed, sigma_frames):
-  """`count` looping random walks through N(0, I), as in the Progressive GAN video.
-
-  White noise over time is blurred by a circular Gaussian of `sigma_frames`
-  frames (so the last frame leads smoothly back to the first), then every
-  vector is rescaled to norm sqrt(latent_dim), the typical norm of z.
-
-  Returns:
-    float32 [frames, count, latent_dim].
-  """
+  """float32 [frames, count, latent_dim]: looping walks, as in the Progressive GAN video; noise
+  blurred by a circular Gaussian of sigma_frames, each z rescaled to norm sqrt(latent_dim)."""
   rng = np.random.default_rng(seed)
   noise = rng.standard_normal([frames, count, latent_dim])
   offsets = np.minimum(np.arange(frames), frames - np.arange(frames))  # Circular distance.
@@ -108,11 +75,8 @@ def smooth_walk(frames, count, latent_dim, seed, sigma_frames):
 
 
 def keypoint_loop(keypoints, frames):
-  """A closed tour through keypoints [K, ...]: float32 [frames, ...].
-
-  Moves linearly from each keypoint to the next (the last back to the first),
-  eased with a cosine so the motion slows at every keypoint; frame 0 is keypoint 0.
-  """
+  """float32 [frames, ...]: a closed tour through keypoints [K, ...] from keypoint 0, linear
+  between neighbours and eased with a cosine."""
   keypoints = np.asarray(keypoints, np.float32)
   count = len(keypoints)
   position = np.arange(frames) * count / frames

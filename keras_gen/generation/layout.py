@@ -10,16 +10,13 @@ ERROR_GAIN = 4.0  # Error maps are brightened so that typical errors (a few %) a
 
 
 def to_uint8(images):
-  """Float images in [-1, 1] -> a uint8 numpy array in [0, 255] (`data.to_uint8`)."""
+  """Float images in [-1, 1] -> uint8 numpy [0, 255]."""
   return data.to_uint8(np.asarray(images, np.float32)).numpy()
 
 
 def table(cells, gap=GAP, column_gaps=None):
-  """Tiles cells [R, C, H, W, ch] in [-1, 1] into one uint8 picture [R*H + gaps, C*W + gaps, ch].
-
-  column_gaps: optional {column index: extra gap in pixels before it}, e.g. to
-  set real images apart from the decoded path between them.
-  """
+  """Tiles cells [R, C, H, W, ch] in [-1, 1] into one uint8 picture; column_gaps: {column:
+  extra pixels before it}."""
   cells = to_uint8(cells)
   rows, columns, height, width, channels = cells.shape
   column_gaps = column_gaps or {}
@@ -43,11 +40,7 @@ def grid(images, rows, columns, gap=GAP):
 
 
 def error_maps(images, reconstructions):
-  """ERROR_GAIN |x - r| / 2 per pixel, clipped to 1 and averaged over channels, as images
-  in [-1, 1] (black: no error; white: an error of 1 / ERROR_GAIN of the range or more).
-
-  images, reconstructions: [N, H, W, C] in [-1, 1]. Returns [N, H, W, C].
-  """
+  """[N, H, W, C] in [-1, 1]: ERROR_GAIN |x - r| / 2, clipped to 1, averaged over channels."""
   error = np.minimum(ERROR_GAIN * np.abs(np.asarray(reconstructions) - np.asarray(images)) / 2.0,
                      1.0)
   error = np.repeat(error.mean(axis=-1, keepdims=True), np.shape(images)[-1], axis=-1)

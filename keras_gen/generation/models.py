@@ -1,12 +1,5 @@
-"""One interface to a trained model, from a checkpoint, a SavedModel export or the pretrained zoo.
-
-`LoadedModel` exposes what the pictures need, with float32 numpy arrays at the
-boundary: images in [-1, 1] as [N, H, W, C], points as [N, 2], latents and
-codes as [N, d]. A checkpoint (or a pretrained model) is used through the family's raw serving
-functions (`family.serving(networks, hparams, family_state)`); an export through its
-signatures (`serving_default` {"z"}, `encode`, `decode`, `reconstruct`), whose
-uint8 images are converted back to [-1, 1].
-"""
+"""One numpy interface (`LoadedModel`) to a trained model from a checkpoint or a pretrained model
+(through the family's serving functions) or an export (through its signatures)."""
 
 import dataclasses
 import os
@@ -25,21 +18,9 @@ BATCH_SIZE = 256  # Examples per call; well under serving.MAX_BATCH.
 
 @dataclasses.dataclass
 class LoadedModel:
-  """A generator, points generator or autoencoder, with batched numpy functions.
-
-  Attributes:
-    name: the model name (e.g. "dcgan"), used in file names.
-    step: the training step of the weights.
-    kind: "generator", "points" or "autoencoder" (`serving.output_kind`).
-    dataset, data_dir, resolution: the run's data, for real images and reference points.
-    latent_dim: size of z for `generate`; 0 when the model has no prior.
-    generate: z float32 [N, latent_dim] -> images [N, H, W, C] in [-1, 1] or
-      points [N, 2]; None for an autoencoder without a prior.
-    encode: images [N, H, W, C] in [-1, 1] -> codes [N, code_dim]; None for generators.
-    decode: codes [N, code_dim] -> images in [-1, 1]; None for generators.
-    model_dir: the run folder, when loaded from a checkpoint.
-    element_shape: the shape of one image [H, W, C] or point [2].
-  """
+  """Batched float32 numpy functions: generate z [N, latent_dim] -> images [N, H, W, C] in
+  [-1, 1] or points [N, 2] (None without a prior, latent_dim then 0); encode images -> codes
+  [N, code_dim] and decode back (None for generators)."""
   name: str
   step: int
   kind: str
@@ -54,17 +35,15 @@ class LoadedModel:
   element_shape: tuple = ()
 
   def reconstruct(self, images):
-    """images [N, H, W, C] in [-1, 1] -> decode(encode(images)), same shape and range."""
-    return self.decode(self.encode(images))
+      return self.decode(self.encode(images))
 
   def real_examples(self, split, data_dir=""):
-    """A split of the run's dataset: `data.Source` (uint8 images or float32 points)."""
+    """A split of the run's dataset, a `data.Source`."""
     return data.load(self.dataset, split, data_dir or self.data_dir or None,
                      self.resolution, seed=0)
 
 
 def _batched(function, to_input=tf.constant, from_output=np.asarray):
-  """Applies `function` in batches of BATCH_SIZE and concatenates the numpy results."""
   def apply(values):
     values = np.asarray(values)
     outputs = [from_output(function(to_input(values[start:start + BATCH_SIZE])))
@@ -78,19 +57,16 @@ def _numpy(tensor):
 
 
 def from_checkpoint(model_dir, checkpoint_path=None, step=None):
-  """The newest checkpoint of a run folder, or the given one, or the one at training step `step`."""
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   return from_run(restore.load_run(model_dir, checkpoint_path, step), model_dir)
 
 
 def from_pretrained(name_or_folder):
-  """A model of the pretrained zoo (`keras_gen.pretrained`), by name or folder."""
   from keras_gen import pretrained  # pylint: disable=g-import-not-at-top
   return from_run(pretrained.load_run(name_or_folder))
 
 
 def from_run(run, model_dir=None):
-  """The networks of a `restore.RestoredRun`, through the family's serving functions."""
   element_shape = tuple(run.config.element_shape)
   functions = run.family.serving(run.networks, run.config.hparams, run.family_state)
   fields = dict(name=run.config.model, step=run.step,
@@ -114,7 +90,7 @@ def _images_from_uint8(result):
 
 
 def from_export(path):
-  """An export folder: EXPORT_DIR/<version>/ or EXPORT_DIR (its newest version)."""
+  """EXPORT_DIR/<version>/, or EXPORT_DIR's newest version."""
   from keras_gen.metrics import subject as subject_lib  # pylint: disable=g-import-not-at-top
   subject = subject_lib.from_saved_model(path)
   signatures, metadata = subject.signatures, subject.metadata
@@ -124,16 +100,14 @@ def from_export(path):
                 resolution=run_config.get("resolution") or None,
                 element_shape=tuple(metadata["element_shape"]))
   generate, latent_dim = None, 0
-  # An autoencoder's serving_default reconstructs images; a generator's (and the
-  # VAE's, which samples from a prior) maps {"z"} to outputs.
+  # A generator's serving_default (and the VAE's) takes {"z"}; an autoencoder's, images.
   default_inputs = signatures["serving_default"].structured_input_signature[1]
   if "z" in default_inputs:
     latent_dim = int(default_inputs["z"].shape[-1])
-    output_key = "samples" if subject.kind == "points" else "images"
     signature = signatures["serving_default"]
     generate = _batched(
         lambda z: signature(z=z), to_input=lambda z: tf.constant(z, tf.float32),
-        from_output=(_images_from_uint8 if output_key == "images"
+        from_output=(_images_from_uint8 if subject.kind != "points"
                      else lambda result: result["samples"].numpy()))
   if subject.kind != "autoencoder":
     return LoadedModel(**fields, latent_dim=latent_dim, generate=generate)
@@ -149,8 +123,7 @@ def from_export(path):
 
 
 def load(model_dir="", saved_model="", pretrained="", step=None):
-  """Exactly one of a run folder (--model_dir; its newest checkpoint, or the one at training
-  step `step`), an export (--saved_model) and a pretrained model (--pretrained)."""
+  """The model of exactly one of --model_dir (at --step), --saved_model and --pretrained."""
   config_lib.check_model_source(model_dir, saved_model, pretrained, step)
   if model_dir:
     return from_checkpoint(model_dir, step=step)
@@ -158,9 +131,7 @@ def load(model_dir="", saved_model="", pretrained="", step=None):
 
 
 def checkpoint_paths(model_dir):
-  """The complete checkpoints a run folder still holds, oldest first (the manager keeps the
-  newest few); read from the files, as `restore` does, not from the `checkpoint` state file,
-  which may be damaged."""
+  """The run's complete checkpoints, oldest first, found from the files, not the state file."""
   from keras_gen.engine import checkpoints  # pylint: disable=g-import-not-at-top
   paths = checkpoints.complete_checkpoints(os.path.join(model_dir, "checkpoints"))
   if not paths:

@@ -1,8 +1,5 @@
-"""What `python -m keras_gen.generate` is asked to draw, and the limits on it.
-
-Imports neither TensorFlow nor the models, so the entry point refuses bad flags
-before it loads anything.
-"""
+"""What `python -m keras_gen.generate` is asked to draw, and the limits on it; imports no
+TensorFlow, so bad flags are refused before anything loads."""
 
 import dataclasses
 
@@ -17,7 +14,6 @@ MAX_FRAMES = 1000
 MAX_VIDEO_IMAGES = 16384         # Frames x cells: what a video holds in memory.
 MAX_POINTS = 100_000
 MAX_CHECKPOINTS = 64
-# (rows, columns) when the flags leave them at 0.
 DEFAULT_SHAPES = {"grid": (8, 8), "interpolate": (8, 0), "video": (4, 4), "timeline": (0, 8),
                   "reconstruct": (4, 8)}
 
@@ -52,7 +48,6 @@ class Options:
 
 
 def shape(options):
-  """(rows, columns), the mode's defaults where the options leave 0."""
   rows, columns = DEFAULT_SHAPES[options.mode]
   return options.rows or rows, options.columns or columns
 
