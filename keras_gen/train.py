@@ -35,16 +35,20 @@ flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical de
 flags.DEFINE_string("tpu", "", "TPU name or grpc:// address for --strategy=tpu.")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for initialization, data order and noise.")
 flags.DEFINE_boolean("xla", _DEFAULTS.xla, "Compile the train step with XLA (one replica); "
-                     "--xla or --noxla overrides a recipe's \"auto\", which compiles where XLA "
-                     "was measured faster: a CPU run on a CPU without AVX-512.")
+                     "--xla or --noxla overrides a recipe's \"auto\", which compiles where the "
+                     "measured cases (keras_gen/bench/measured_policy.json) found XLA faster on "
+                     "this CPU's class: on AVX2 CPUs without AVX-512.")
 flags.DEFINE_string("mixed_precision", _DEFAULTS.mixed_precision,
                     "One of " + "|".join(config_lib.MIXED_PRECISION) + "; auto is "
-                    "mixed_bfloat16 on a TPU or a CPU with native bfloat16 (AVX-512 BF16, AMX), "
-                    "else float32 (none).")
+                    "mixed_bfloat16 on a TPU, float32 on a GPU, and on a CPU what the measured "
+                    "cases (keras_gen/bench/measured_policy.json) found faster on its class: "
+                    "mixed_bfloat16 where bfloat16 is native (AVX-512 BF16, AMX), else float32.")
 flags.DEFINE_boolean("deterministic", False, "Enable TensorFlow op determinism.")
 flags.DEFINE_string("on_nonfinite", _DEFAULTS.on_nonfinite,
-                    "On a NaN/inf loss: skip (the update is skipped, training goes on) or "
-                    "restore (reload the last checkpoint; stop if it recurs).")
+                    "On a NaN/inf loss: skip (none of the step's writes is applied, training "
+                    "goes on; it copies the weights each step, measured at 2-12% of a step "
+                    "against restore, docs/benchmark.md) or restore (reload the last "
+                    "checkpoint; stop if it recurs).")
 flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Steps between checkpoints.")
 flags.DEFINE_integer("summary_every", _DEFAULTS.summary_every,
                      "Steps between image summaries and sample PNGs.")
