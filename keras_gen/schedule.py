@@ -1,11 +1,5 @@
-"""Phased schedules (Progressive GAN, Karras et al. 2018): a family's `Phase`s and the
-checkpointed position in them, a `PhaseState`; families and the engine both import it.
-
-Phase i covers images [start_i, start_i + 1000 * kimg_i) of the run. A step
-belongs to the phase its first image falls in; in a transition phase alpha =
-(images_shown - start_i) / (1000 * kimg_i), read before the step, so it rises
-linearly from 0 towards 1; elsewhere alpha = 1. The step reads alpha from a
-variable (`context.phase.alpha`), so alpha changes never retrace.
+"""Phased schedules (Progressive GAN, Karras et al. 2018): `Phase`s, the checkpointed
+`PhaseState`, and the `Segment`s the engine runs.
 """
 
 import dataclasses
@@ -29,7 +23,7 @@ class Segment:
 
 
 def reset_optimizer(optimizer):
-  """Zeros an optimizer's slots and step count; the learning rate and loss scale stay."""
+  """Zeros an optimizer's slots and step count, not its learning rate or loss scale."""
   inner = getattr(optimizer, "inner_optimizer", optimizer)
   for variable in inner.variables:
     if variable is not inner._learning_rate:  # pylint: disable=protected-access
@@ -54,14 +48,8 @@ class Phase:
 
 
 class PhaseState(tf.Module):
-  """The schedule's position, as variables checkpointed under the key "phase".
-
-  images_shown: int64, real images shown since the run began (kimg * 1000).
-  phase: int64, the index of the phase whose state (optimizer reset, learning
-    rates) has been applied; -1 before the first.
-  level: int64, log2 of the resolution being trained (0 before the first phase).
-  alpha: float32 in [0, 1], the fade-in weight of the newest level.
-  """
+  """The position, checkpointed as "phase": images_shown since the run began, the phase whose
+  reset and learning rates are applied (-1 before the first), level (0 before) and alpha."""
 
   def __init__(self):
     super().__init__(name="phase")
@@ -71,7 +59,7 @@ class PhaseState(tf.Module):
     self.alpha = tf.Variable(1.0, dtype=tf.float32, trainable=False, name="alpha")
 
   def named_variables(self):
-    """{name: variable} in the order the weights digest and the pretrained format use."""
+    """{name: variable}, in the weights digest's and the pretrained format's order."""
     return {"images_shown": self.images_shown, "phase": self.phase, "level": self.level,
             "alpha": self.alpha}
 
@@ -81,7 +69,7 @@ class PhaseState(tf.Module):
 
 
 def phase_starts(phases):
-  """Image counts where each phase starts, plus the total: [start_0, ..., total]."""
+  """[start_0, ..., total] in images."""
   starts = [0]
   for phase in phases:
     starts.append(starts[-1] + phase.images)
@@ -89,7 +77,7 @@ def phase_starts(phases):
 
 
 def find_phase(phases, images_shown):
-  """The index of the phase that images_shown falls in; len(phases) once the schedule is done."""
+  """The index of the phase images_shown falls in; len(phases) once done."""
   for index, end in enumerate(phase_starts(phases)[1:]):
     if images_shown < end:
       return index
@@ -104,19 +92,14 @@ def alpha_at(phase, start, images_shown):
 
 
 def rampup_factor(images_shown, rampup_kimg):
-  """The learning-rate multiplier exp(-5 (1 - t)^2), t = images_shown / (1000 rampup_kimg),
-  while t < 1, then 1: the ramp-up of the original (Theano) Progressive GAN code, run over
-  the run's first rampup_kimg (images_shown since the run began, before the step).
-
-  images_shown: an int or int64 tensor; returns a float32 tensor in (0, 1].
-  """
+  """exp(-5 (1 - min(t, 1))^2), t = images_shown / (1000 rampup_kimg): float32 in (0, 1], the
+  learning-rate ramp-up of the Theano Progressive GAN code."""
   progress = tf.cast(images_shown, tf.float32) / (1000.0 * rampup_kimg)
   return tf.exp(-5.0 * tf.square(1.0 - tf.minimum(progress, 1.0)))
 
 
 def config_at_level(config, family_state):
-  """`config` with element_shape [2^level, 2^level, C], the level `state` is at (as it is
-  without a state or before the first phase): the size G makes, for exports and metrics."""
+  """`config` with element_shape [2^level, 2^level, C] at the state's level (unchanged at 0)."""
   level = 0 if family_state is None else int(family_state.level.numpy())
   if level == 0:
     return config

@@ -1,14 +1,5 @@
-"""The undercomplete autoencoder: x -> h = f(x) -> r = g(h), with h smaller than x.
-
-Goodfellow, Bengio & Courville (2016), ch. 14: constraining the code h to fewer
-dimensions than x forces the autoencoder to keep the most salient features of
-the data. With a linear decoder and squared error it spans the same subspace as
-PCA; the nonlinear encoder and decoder here learn a more powerful generalization.
-
-Reconstruction losses, per example:
-  "mse": mean squared error over pixels, images in [-1, 1];
-  "bernoulli": the decoder outputs logits of p(x|h) for pixels scaled to [0, 1],
-      summed cross-entropy over pixels (nats per image).
+"""The undercomplete autoencoder x -> h = f(x) -> r = g(h) (Goodfellow et al. 2016, ch. 14);
+reconstruction_loss "mse" (pixels in [-1, 1]) or "bernoulli" (logits, pixels in [0, 1], nats).
 """
 
 import keras
@@ -36,9 +27,8 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "architecture", ARCHITECTURES)
   base.check_choice(hparams, "reconstruction_loss", RECONSTRUCTION_LOSSES)
-  for name in ("code_size", "hidden_units", "filters"):
-    if hparams[name] < 1:
-      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
+  base.check_values(hparams, ("code_size", "hidden_units", "filters"),
+                    lambda value: value < 1, "positive")
 
 
 class MLPEncoder(keras.Model):
@@ -102,8 +92,7 @@ class ConvDecoder(keras.Model):
                                activation="relu")
         for level in range(doublings - 1)]
     self.to_pixels = layers.Conv2DTranspose(channels, 3, strides=2 if doublings else 1,
-                                            padding="same",
-                                            dtype="float32")
+                                            padding="same", dtype="float32")
 
   def call(self, code, training=False):
     x = self.reshape(self.project(code))
@@ -121,8 +110,7 @@ def build(hparams, element_shape):
     encoder = MLPEncoder(hparams["code_size"], hparams["hidden_units"], name="encoder")
     decoder = MLPDecoder(element_shape, hparams["hidden_units"], name="decoder")
   else:
-    encoder = ConvEncoder(element_shape, hparams["code_size"], hparams["filters"],
-                          name="encoder")
+    encoder = ConvEncoder(element_shape, hparams["code_size"], hparams["filters"], name="encoder")
     decoder = ConvDecoder(element_shape, hparams["filters"], name="decoder")
   decoder(encoder(tf.zeros([1, *element_shape])))
   return {"encoder": encoder, "decoder": decoder}
@@ -159,21 +147,16 @@ def train_step(networks, optimizers, batch, context, hparams):
 
 
 def pixel_error(images, reconstructions):
-  """Per-example squared error on the [0, 1] scale, [N]: the figure usually reported,
-  whatever the loss. images and reconstructions [N, H, W, C] in [-1, 1]."""
+  """Mean squared error [N] on the [0, 1] scale of images in [-1, 1], whatever the loss."""
   return tf.reduce_mean(tf.square((reconstructions - images) / 2.0), axis=[1, 2, 3])
 
 
 def side_by_side(*image_batches):
-  """Interleaves equal [N, H, W, C] batches: a0, b0, ..., a1, b1, ... -> [k * N, H, W, C].
-
-  A grid of the result shows each original beside its reconstructions.
-  """
+  """Interleaves k equal [N, H, W, C] batches: a0, b0, ..., a1, b1, ... -> [k * N, H, W, C]."""
   return tf.reshape(tf.stack(image_batches, axis=1), [-1, *image_batches[0].shape[1:]])
 
 
 def encoder_code(encoder, images, hparams, training=False):
-  """h = f(x) [N, code_size]: the encoder's output itself."""
   del hparams
   return encoder(images, training=training)
 

@@ -1,58 +1,26 @@
-"""The fixed interface between the engine and a model family.
+"""The fixed interface between the engine and a model family, which never learns which it runs.
 
-A family is one module; `Family.from_module` reads it into the `Family` below,
-which is what `keras_gen.registry.get_family` returns and the engine uses. The
-module defines:
-
-  KIND: "generator" (images from a latent), "points" (2-D samples from a latent)
-      or "autoencoder" (encode / decode images).
-  DEFAULT_HPARAMS: dict of every hyperparameter the family reads, with defaults.
-  build(hparams, element_shape) -> dict[str, keras.Model]
-      Creates the networks and calls each on a tensor so its variables exist.
-      The engine calls it inside `strategy.scope()`.
-  optimizers(hparams, networks) -> dict[str, (keras.optimizers.Optimizer, variables)]
-      Unbuilt optimizers, each with the variables it updates; the engine wraps
-      them for mixed precision and builds them inside the scope, so that a
-      checkpoint can restore their slots before the first step.
-  train_step(networks, optimizers, batch, context, hparams) -> dict[str, tf.Tensor]
-      One per-replica update written with tf.GradientTape as for one device:
-      every cross-replica effect goes through the `StepContext` (updates with
-      `context.minimize`, writes to shared variables with `context.assign`,
-      sums over replicas with `context.all_reduce_sum`). Losses are averaged
-      with `context.average`, so gradients summed over replicas equal those of
-      one device on the global batch. Returns scalar losses (already divided by
-      the global batch; the engine sums them over replicas).
-  summaries(networks, batch, context, hparams) -> dict[str, tf.Tensor]
-      Images in [-1, 1], [N, H, W, C], to log (samples, reconstructions). `batch`
-      is a fixed batch of held-out examples.
-  serving(networks, hparams) -> GeneratorServing | AutoencoderServing
-      The functions `keras_gen.serving` wraps into SavedModel signatures.
-
-and, optionally (the defaults in brackets):
-
-  DATA_KINDS: the source kinds it trains on, ("images",) or ("images", "points").
-      [("images",)]
+A family module, read by `Family.from_module`, defines [optional ones: default]:
+  KIND: "generator" (images from a latent), "points" (2-D samples) or "autoencoder".
+  DEFAULT_HPARAMS: every hyperparameter the family reads, with its default.
+  build(hparams, element_shape) -> {name: keras.Model} with variables, in the strategy scope.
+  optimizers(hparams, networks) -> {name: (unbuilt keras optimizer, variables it updates)}.
+  train_step(networks, optimizers, batch, context, hparams) -> {name: scalar loss}: one
+      per-replica update written for one device; cross-replica effects go through the
+      `StepContext` and losses are `context.average`d (the engine sums them over replicas).
+  summaries(networks, batch, context, hparams) -> {name: images [N, H, W, C] in [-1, 1]}.
+  serving(networks, hparams) -> GeneratorServing | AutoencoderServing.
+  DATA_KINDS: source kinds it trains on. [("images",)]
   validate_hparams(hparams): raises ValueError naming a bad value. [accepts all]
-  minibatches_per_step(hparams) -> int: how many global minibatches of
-      --batch_size one step consumes (k discriminator steps take k). [1]
-  make_state() -> tf.Module | None: state beyond networks and optimizers that
-      training writes and checkpoints hold (made in the strategy's scope). The
-      engine iterates over its `named_variables()` (its `name` is its checkpoint
-      key) without knowing what they are; the step reads it as
-      `context.family_state`, and `serving` and `features` take it as a third
-      argument. [None]
-  make_schedule(config, replicas) -> a schedule of segments, as
-      `keras_gen.engine.segments.PlainSchedule`, reading the family state it is
-      given with `bind`. [None: one segment of --train_steps steps]
-  resolutions(hparams, element_shape) -> [(image side, global batch size)]: the
-      sizes a growing model trains at, for the memory estimate. [None: one size]
-  config_at(config, family_state) -> the config that describes the networks as
-      the state leaves them (for exports and metrics). [config]
-  features(networks, hparams) -> (function of images [N, H, W, C] in [-1, 1]
-      -> float [N, F], description), or None: the features a linear probe
-      reads. [an autoencoder's code; None for the others]
-
-The engine never learns which family it runs.
+  minibatches_per_step(hparams) -> global minibatches one step consumes. [1]
+  make_state() -> tf.Module whose `named_variables()` training writes and checkpoints hold;
+      the step reads it as `context.family_state`, serving and features as a third argument.
+  make_schedule(config, replicas) -> segments, as `keras_gen.engine.segments.PlainSchedule`,
+      given the state by `bind`. [None: one segment of --train_steps]
+  resolutions(hparams, element_shape) -> [(image side, global batch)]. [None: one size]
+  config_at(config, family_state) -> the config of the networks the state leaves. [config]
+  features(networks, hparams) -> (images in [-1, 1] -> float [N, F], description) or None,
+      for a linear probe. [an autoencoder's code; else None]
 """
 
 import dataclasses
@@ -66,18 +34,8 @@ KINDS = ("generator", "points", "autoencoder")
 
 @dataclasses.dataclass
 class StepContext:
-  """What a per-replica step may know and do besides its batch.
-
-  Randomness is stateless: every draw is a function of (seed, step, salt), so a
-  resumed run draws exactly what an uninterrupted one would, and no generator
-  state has to be checkpointed. Each draw is made for the global batch and
-  sliced to this replica's rows, so one step gives the same numbers on one
-  device and on N replicas.
-
-  The writes a step makes across replicas (`minimize`, `assign`,
-  `all_reduce_sum`) are implemented by the engine
-  (`keras_gen.engine.step_context`), which hands the step a subclass.
-  """
+  """What a per-replica step may know and do besides its batch: draws f(seed, step, salt) for
+  the global batch, sliced to this replica; the engine's subclass implements the writes."""
   step: tf.Tensor  # int64 scalar: the number of updates done before this one.
   seed: int
   global_batch_size: int
@@ -112,8 +70,7 @@ class StepContext:
         tf.cast(per_example_loss, tf.float32), global_batch_size=self.global_batch_size)
 
   def minimize(self, tape, loss, variables, optimizer):
-    """One update from `loss` (recorded by `tape`); returns the gradients. (The engine undoes
-    the whole step, on every replica, if a loss or anything it wrote is not finite.)"""
+    """One update from `loss` (recorded by `tape`); returns the gradients."""
     raise NotImplementedError("The engine's StepContext applies updates.")
 
   def assign(self, variables, values):
@@ -149,9 +106,14 @@ def check_choice(hparams, name, choices):
     raise ValueError(f"{name}={hparams[name]!r} is not one of {', '.join(choices)}.")
 
 
-def _code_features(serving):
-  """The default `features` of an autoencoder: its code (the VAE's posterior mean), flattened."""
+def check_values(hparams, names, is_bad, expected):
+  """Raises ValueError "NAME must be EXPECTED, got VALUE." for the first name whose value is_bad."""
+  for name in names:
+    if is_bad(hparams[name]):
+      raise ValueError(f"{name} must be {expected}, got {hparams[name]}.")
 
+
+def _code_features(serving):
   def features(networks, hparams):
     encode = serving(networks, hparams).encode
     return (lambda images: tf.reshape(encode(images), [tf.shape(images)[0], -1]),
@@ -161,17 +123,13 @@ def _code_features(serving):
 
 
 def _ignoring_state(function):
-  """`function(networks, hparams)` called as a stateful family's hook is, with its state."""
   return lambda networks, hparams, family_state=None: function(networks, hparams)
 
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-  """A family module's interface with every optional hook filled in (see the module docstring).
-
-  `serving` and `features` take (networks, hparams, family_state=None) whatever the
-  module's own arity: only a family with a `make_state` reads it.
-  """
+  """A family module with every optional hook filled in; `serving` and `features` always
+  take (networks, hparams, family_state=None)."""
   name: str
   KIND: str
   DEFAULT_HPARAMS: dict

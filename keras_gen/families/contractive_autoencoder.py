@@ -1,17 +1,5 @@
-"""The contractive autoencoder: penalize the Frobenius norm of the encoder's Jacobian.
-
-Rifai, Vincent, Muller, Glorot & Bengio (2011), "Contractive Auto-Encoders:
-Explicit Invariance During Feature Extraction", eq. 5; Goodfellow et al.
-(2016), sec. 14.2.3:
-
-  L = reconstruction(x, g(f(x))) + lambda * ||J_f(x)||_F^2,
-  ||J_f(x)||_F^2 = sum_ij (d h_j / d x_i)^2,
-
-which makes the code locally invariant to directions the data does not vary
-in. The Jacobian [code_size, pixels] of every example is computed exactly with
-`GradientTape.batch_jacobian` (one vectorized backward pass per code unit), not
-approximated, and the training tape differentiates through it. The code is a
-sigmoid of the MLP encoder's output, as in the paper.
+"""The contractive autoencoder: reconstruction + lambda ||J_f(x)||_F^2 with the exact Jacobian
+of a sigmoid code (Rifai et al. 2011, eq. 5; Goodfellow et al. 2016, sec. 14.2.3).
 """
 
 import tensorflow as tf
@@ -35,11 +23,8 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "code_activation", CODE_ACTIVATIONS)
   base.check_choice(hparams, "reconstruction_loss", autoencoder.RECONSTRUCTION_LOSSES)
-  for name in ("code_size", "hidden_units"):
-    if hparams[name] < 1:
-      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
-  if hparams["contraction_weight"] < 0:
-    raise ValueError(f"contraction_weight must be >= 0, got {hparams['contraction_weight']}.")
+  base.check_values(hparams, ("code_size", "hidden_units"), lambda value: value < 1, "positive")
+  base.check_values(hparams, ("contraction_weight",), lambda value: value < 0, ">= 0")
 
 
 def build(hparams, element_shape):
@@ -56,11 +41,8 @@ def code(encoder, images, hparams, training=False):
 
 
 def code_and_jacobian_penalty(encode, images):
-  """(h [N, code_size], ||dh/dx||_F^2 [N]) for `encode`: images [N, ...] -> h [N, code_size].
-
-  Exact: the Jacobian of each example's code w.r.t. its own pixels. The encoder
-  must treat examples independently (no batch statistics).
-  """
+  """(h [N, code_size], ||dh/dx||_F^2 [N]) for images [N, ...]; `encode` may use no batch
+  statistics."""
   with tf.GradientTape() as tape:
     tape.watch(images)
     h = encode(images)

@@ -1,32 +1,7 @@
-"""The GAN family: a generator G and a discriminator (or critic) D trained as a two-player game.
-
-One step follows Goodfellow et al. (2014), Algorithm 1, with k = `n_critic`
-discriminator updates per generator update; each D update sees a fresh real
-minibatch and a fresh z. The generator's update then uses the freshly updated
-discriminator, as in the DCGAN reference. The model names differ only in
-hyperparameters (presets in `keras_gen.registry`):
-
-  gan           Goodfellow et al. 2014: MLP G and D, minimax or non-saturating loss.
-  dcgan         Radford et al. 2016: convolutional G and D with batch norm.
-  wgan          Arjovsky et al. 2017: Wasserstein loss, critic weights clipped to
-                [-clip_value, clip_value], RMSProp 5e-5, n_critic 5.
-  wgan_gp       Gulrajani et al. 2017: Wasserstein loss plus gradient_penalty_weight
-                times the gradient penalty, Adam 1e-4 betas (0.5, 0.9), n_critic 5,
-                a critic without batch norm (layer norm or none).
-  unrolled_gan  Metz et al. 2017: G's loss is taken through unroll_steps simulated
-                D updates (`gan_unrolled`); 0 gives a plain GAN.
-
-Every name also takes the R1 penalty on real data (Mescheder et al. 2018;
-r1_gamma / 2 times ||grad_x D(x)||^2 added to D's loss; the unrolled GAN's
-simulated D steps include it, as they include the gradient penalty, so they are
-the real D update, at the price of a third derivative), a linear
-learning-rate decay to 0 (learning_rate_decay_steps), instance noise (Arjovsky &
-Bottou 2017; instance_noise_std, annealed to 0 over instance_noise_anneal_steps)
-and a generator moving average (ema_decay > 0 adds the network "G_ema", used for
-samples and export).
-
-The family trains on images (KIND "generator") and on 2-D points, for which the
-export returns {"samples": float32 [N, 2]} (`serving.output_kind`).
+"""The GAN family: G against D (or critic), n_critic D updates per G update (Goodfellow et
+al. 2014, algorithm 1), G's update against the freshly updated D. Presets in
+`keras_gen.registry`: gan, dcgan (Radford et al. 2016), wgan (Arjovsky et al. 2017), wgan_gp
+(Gulrajani et al. 2017), unrolled_gan (Metz et al. 2017); options in docs/training.md.
 """
 
 import functools
@@ -63,8 +38,7 @@ DEFAULT_HPARAMS = {
     "optimizer": "adam",         # adam or rmsprop (the WGAN paper's), for both networks.
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
-    "learning_rate_decay_steps": 0,  # Linear decay of both learning rates to 0 at this
-                                     # G step; 0 keeps them constant.
+    "learning_rate_decay_steps": 0,  # G step where both rates have decayed to 0; 0: constant.
     "learning_rate_decay_start": 0,  # The G step where that decay begins (0: from the start).
     "beta_1": 0.5,               # Adam's beta1; 0.5 stabilizes GANs (Radford et al. 2016).
     "beta_2": 0.999,
@@ -75,8 +49,7 @@ DEFAULT_HPARAMS = {
     "instance_noise_std": 0.0,   # Std of Gaussian noise on D's inputs at step 0; 0 disables.
     "instance_noise_anneal_steps": 0,  # Linear decay of that std to 0; 0 keeps it constant.
     "ema_decay": 0.0,            # G_ema decay per G step, e.g. 0.999; 0 disables G_ema.
-    "ema_warmup": False,         # Decay min(ema_decay, (1 + t) / (10 + t)) at G step t, so
-                                 # G_ema forgets the random initialization early on.
+    "ema_warmup": False,         # Decay min(ema_decay, (1 + t) / (10 + t)) at G step t.
     "unroll_steps": 0,           # K simulated D steps in G's loss (Metz et al. 2017).
     "unroll_first_order": False,  # Drop the second-order term of the unrolled gradient.
 }
@@ -88,27 +61,25 @@ def validate_hparams(hparams):
   base.check_choice(hparams, "g_norm", gan_networks.G_NORMS)
   base.check_choice(hparams, "optimizer", OPTIMIZERS)
   losses.get_gan_loss(hparams["loss"])
-  for name in ("n_critic", "latent_dim", "g_units", "d_units", "g_filters", "d_filters"):
-    if hparams[name] < 1:
-      raise ValueError(f"{name} must be at least 1, got {hparams[name]}.")
+  base.check_values(hparams, ("n_critic", "latent_dim", "g_units", "d_units", "g_filters",
+                             "d_filters"), lambda value: value < 1, "at least 1")
   for name in ("n_critic", "unroll_steps"):
     if hparams[name] > salts.MAX_INDEX:
       raise ValueError(f"{name} must be at most {salts.MAX_INDEX} (the random streams have "
                        f"salts for {salts.MAX_INDEX} D updates per step), got {hparams[name]}.")
-  for name in ("clip_value", "gradient_penalty_weight", "r1_gamma", "r1_gamma_anneal_steps",
-               "instance_noise_std", "instance_noise_anneal_steps", "unroll_steps", "g_layers",
-               "d_layers", "learning_rate_decay_steps", "learning_rate_decay_start"):
-    if hparams[name] < 0:
-      raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
+  base.check_values(hparams, ("clip_value", "gradient_penalty_weight", "r1_gamma",
+                             "r1_gamma_anneal_steps", "instance_noise_std",
+                             "instance_noise_anneal_steps", "unroll_steps", "g_layers", "d_layers",
+                             "learning_rate_decay_steps", "learning_rate_decay_start"),
+                    lambda value: value < 0, "0 or more")
   if hparams["learning_rate_decay_start"] >= max(hparams["learning_rate_decay_steps"], 1):
     raise ValueError(f"learning_rate_decay_start must be below learning_rate_decay_steps (the G "
                      f"step where the rates reach 0), got {hparams['learning_rate_decay_start']} "
                      f"and {hparams['learning_rate_decay_steps']}.")
   if not 0.0 <= hparams["ema_decay"] < 1.0:
     raise ValueError(f"ema_decay must be in [0, 1) (0 disables G_ema), got {hparams['ema_decay']}.")
-  for name in ("beta_1", "beta_2"):  # Adam's decay rates; beta_2 = 1 would divide by 0.
-    if not 0.0 <= hparams[name] < 1.0:
-      raise ValueError(f"{name} must be in [0, 1), got {hparams[name]}.")
+  base.check_values(hparams, ("beta_1", "beta_2"), lambda value: not 0.0 <= value < 1.0,
+                    "in [0, 1)")  # Adam's beta_2 = 1 would divide by 0.
   for penalty in ("gradient_penalty_weight", "r1_gamma"):
     if hparams[penalty] > 0 and hparams["architecture"] == "dcgan" and hparams["d_norm"] == "batch":
       raise ValueError(f"{penalty} > 0 needs a critic that treats examples independently: "
@@ -153,12 +124,7 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _learning_rate(initial, hparams, updates_per_g_step):
-  """A constant, or a linear decay to 0 from G step learning_rate_decay_start to G step
-  learning_rate_decay_steps.
-
-  The schedule runs on the optimizer's own update count, so D's, which updates
-  n_critic times per G step, spans n_critic times as many updates.
-  """
+  # The schedule counts the optimizer's own updates: D's take n_critic per G step.
   if hparams["learning_rate_decay_steps"] == 0:
     return initial
   return LinearDecay(initial, hparams["learning_rate_decay_start"] * updates_per_g_step,
@@ -171,15 +137,13 @@ def optimizers(hparams, networks):
     if hparams["optimizer"] == "rmsprop":
       # The WGAN paper's RMSProp has no momentum; rho 0.9 is its (Torch) default decay.
       return keras.optimizers.RMSprop(learning_rate, rho=0.9)
-    return keras.optimizers.Adam(learning_rate, beta_1=hparams["beta_1"],
-                                 beta_2=hparams["beta_2"])
+    return keras.optimizers.Adam(learning_rate, beta_1=hparams["beta_1"], beta_2=hparams["beta_2"])
   return {"G": (make(hparams["g_learning_rate"], 1), networks["G"].trainable_variables),
           "D": (make(hparams["d_learning_rate"], hparams["n_critic"]),
                 networks["D"].trainable_variables)}
 
 
 def minibatches_per_step(hparams):
-  """The batch holds k = n_critic minibatches: a fresh real minibatch for each D update."""
   return hparams["n_critic"]
 
 
@@ -191,8 +155,7 @@ def _d_input(x, salt, context, hparams):
 
 
 def discriminator_penalties(discriminator_fn, real, fake, salt, context, hparams):
-  """D's penalty terms before weighting (the gradient penalty at interpolates drawn with
-  `salt`, R1), and their weighted sum (0.0 with none)."""
+  """(weighted sum of D's penalties or 0.0, {name: penalty before weighting})."""
   penalties, weighted_sum = {}, 0.0
   if hparams["gradient_penalty_weight"] > 0:
     epsilon = context.uniform([real.shape[0]] + [1] * (real.shape.rank - 1), salt=salt)
@@ -207,8 +170,7 @@ def discriminator_penalties(discriminator_fn, real, fake, salt, context, hparams
 
 
 def update_discriminator(networks, optimizers, real, fake, d_step, context, hparams):
-  """D update `d_step` of a step on real and fake minibatches (then WGAN's clipping);
-  returns (the adversarial loss before the penalties, the penalties)."""
+  """D update `d_step`, then WGAN's clipping; returns (loss before penalties, penalties)."""
   D = networks["D"]
   _, discriminator_loss = losses.get_gan_loss(hparams["loss"])
   fake = tf.stop_gradient(fake)
@@ -229,47 +191,32 @@ def update_discriminator(networks, optimizers, real, fake, d_step, context, hpar
 
 
 def generator_loss(networks, optimizers, real, fake, context, hparams):
-  """G's loss on fake = G(z) under G's tape, against D as its update left it (batch
-  statistics included), or after unroll_steps simulated updates (`gan_unrolled`)."""
-  D = networks["D"]
+  """G's loss on fake = G(z), against D as its update left it or after unroll_steps."""
   generator_loss_fn, discriminator_loss = losses.get_gan_loss(hparams["loss"])
-  d_input = functools.partial(_d_input, context=context, hparams=hparams)
-  if hparams["unroll_steps"] > 0:
-    return gan_unrolled.unrolled_generator_loss(
-        D, optimizers["D"], generator_loss_fn, discriminator_loss, real, fake,
-        hparams["unroll_steps"], hparams["unroll_first_order"], context, d_input,
-        penalty=lambda discriminator_fn, real, fake, unroll_step: discriminator_penalties(
-            discriminator_fn, real, fake, salts.indexed(salts.GAN_UNROLLED_PENALTY, unroll_step),
-            context, hparams)[0],
-        clip_value=hparams["clip_value"])
-  fake_logits, _ = D.stateless_call(
-      [tf.convert_to_tensor(v) for v in D.trainable_variables],
-      [tf.convert_to_tensor(v) for v in D.non_trainable_variables],
-      d_input(fake, salts.GAN_G_NOISE), training=True)
-  return context.average(generator_loss_fn(fake_logits))
+  return gan_unrolled.unrolled_generator_loss(
+      networks["D"], optimizers["D"], generator_loss_fn, discriminator_loss, real, fake,
+      hparams["unroll_steps"], hparams["unroll_first_order"], context,
+      functools.partial(_d_input, context=context, hparams=hparams),
+      penalty=lambda discriminator_fn, real, fake, unroll_step: discriminator_penalties(
+          discriminator_fn, real, fake, salts.indexed(salts.GAN_UNROLLED_PENALTY, unroll_step),
+          context, hparams)[0],
+      clip_value=hparams["clip_value"])
 
 
 def train_step(networks, optimizers, batch, context, hparams):
-  """k = n_critic D updates, then one G update; returns d_loss, g_loss (and extras).
-
-  Losses: d_loss is the adversarial D loss of the last D update (for WGAN its
-  negation estimates the Wasserstein-1 distance); gradient_penalty and
-  r1_penalty its penalty terms before weighting; instance_noise_std the
-  current schedule value.
-  """
+  """n_critic D updates, then one G update: d_loss (the last D update's, before penalties),
+  g_loss, the unweighted penalties and instance_noise_std."""
   G = networks["G"]
   real_minibatches = tf.split(batch["images"] if "images" in batch else batch["points"],
                               hparams["n_critic"])
   latent_shape = [real_minibatches[0].shape[0], hparams["latent_dim"]]
   for d_step, real in enumerate(real_minibatches[:-1]):
     z = context.normal(latent_shape, salt=salts.indexed(salts.GAN_EXTRA_D_Z, d_step))
-    update_discriminator(networks, optimizers, real, G(z, training=True), d_step, context,
-                         hparams)
+    update_discriminator(networks, optimizers, real, G(z, training=True), d_step, context, hparams)
   z = context.normal(latent_shape, salt=salts.GAN_Z)
   with tf.GradientTape() as g_tape:
     fake = G(z, training=True)
-    # The last D update reuses this G forward pass, as the DCGAN reference does;
-    # the generator's loss then sees the updated D.
+    # The last D update reuses this G forward pass, as the DCGAN reference does.
     with g_tape.stop_recording():
       d_loss, penalties = update_discriminator(networks, optimizers, real_minibatches[-1], fake,
                                                hparams["n_critic"] - 1, context, hparams)
@@ -288,7 +235,6 @@ def train_step(networks, optimizers, batch, context, hparams):
 
 
 def sampling_generator(networks):
-  """G_ema when the run keeps one, else G: the network samples and exports use."""
   return networks.get("G_ema", networks["G"])
 
 
@@ -297,9 +243,8 @@ SUMMARY_DRAWS = 40
 
 
 def summaries(networks, batch, context, hparams):
-  """Image grids ("samples", and "samples_G" beside G_ema's), or, for points, one
-  image of the point cloud of SUMMARY_DRAWS x 64 samples (blue) over the held-out
-  points (red), as in Metz et al. 2017, fig. 2 ("points")."""
+  """Grids "samples" (and G's "samples_G" beside G_ema's), or for points "points": samples
+  (blue) over held-out points (red), as in Metz et al. 2017, fig. 2."""
   G = sampling_generator(networks)
   if "points" in batch:
     per_draw = batch["points"].shape[0]
@@ -314,7 +259,6 @@ def summaries(networks, batch, context, hparams):
 
 
 def features(networks, hparams):
-  """D's last features (its `features`), for the linear probe."""
   return (lambda images: networks["D"].features(images, training=False),
           {"dcgan": "the discriminator's last convolutional features, flattened",
            "mlp": "the discriminator's last hidden layer"}[hparams["architecture"]])

@@ -1,18 +1,5 @@
-"""Generator and discriminator networks for the GAN family.
-
-MLP (Goodfellow et al. 2014; Metz et al. 2017 for the 2-D toy mixtures): fully
-connected G and D for images or points. G ends in tanh for images and is linear
-for points, with batch norm before each ReLU as an option (g_norm="batch", the
-toy generator of Lin et al. 2018, PacGAN); D is a stack of LeakyReLU(0.2) layers
-ending in one logit.
-
-DCGAN (Radford et al. 2016): a projection of z reshaped to a small map, then
-fractionally-strided 4x4 convolutions with batch norm and ReLU in G, a tanh
-output; strided 4x4 convolutions with LeakyReLU(0.2) in D, batch norm on every
-layer but D's first. Weights start from N(0, 0.02), as in the paper.
-
-Batch norm is synchronized across replicas, so a step on N replicas sees the
-statistics of the global batch, exactly as one device would.
+"""MLP (Goodfellow et al. 2014; Metz et al. 2017) and DCGAN (Radford et al. 2016) networks for
+the GAN family. Batch norm is synchronized, so N replicas see the global batch's statistics.
 """
 
 import math
@@ -32,8 +19,7 @@ def _batch_norm():
   return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)
 
 
-# D's normalization: batch norm (DCGAN, WGAN), layer norm or none (critics under a
-# gradient penalty, which must treat every example independently; Gulrajani et al. 2017).
+# Batch norm (DCGAN, WGAN), or layer norm or none for a gradient penalty (Gulrajani et al. 2017).
 D_NORMS = ("batch", "layer", "none")
 
 
@@ -45,8 +31,7 @@ def _d_norm(kind):
   return None
 
 
-# G's normalization in the MLP architecture: none (Goodfellow et al. 2014, Metz et
-# al. 2017) or batch norm before every ReLU (Lin et al. 2018, PacGAN's toy generator).
+# The MLP G's: none, or batch norm before every ReLU (Lin et al. 2018, PacGAN's toy G).
 G_NORMS = ("none", "batch")
 
 
@@ -177,10 +162,7 @@ ARCHITECTURES = ("dcgan", "mlp")
 
 
 def make_generator(architecture, element_shape, hparams, name="G"):
-  """G for `element_shape` ((H, W, C) images or (2,) points); DCGAN needs images.
-
-  `architecture` is one of ARCHITECTURES (`gan.validate_hparams` checks it).
-  """
+  """G for (H, W, C) images or (2,) points (mlp only); architecture in ARCHITECTURES."""
   if architecture == "mlp":
     return MLPGenerator(element_shape, hidden_units=hparams["g_units"],
                         hidden_layers=hparams["g_layers"], norm=hparams["g_norm"], name=name)

@@ -1,43 +1,17 @@
-"""Stabilizers the GAN step applies around its updates: instance noise, the R1
-penalty's schedule, weight clipping and the generator's moving average (G_ema).
-
-They live apart from `gan.py` because each is a small, separately tested rule
-about variables or inputs, and none knows which loss is being trained.
-"""
+"""Stabilizers the GAN step applies around its updates: instance noise, the R1 penalty's
+schedule, weight clipping and the generator's moving average (G_ema)."""
 
 import tensorflow as tf
 
 
 def instance_noise_std(hparams, step):
-  """The instance-noise standard deviation at `step` (an int64 scalar tensor).
-
-  Arjovsky & Bottou 2017, "Towards Principled Methods for Training Generative
-  Adversarial Networks", sec. 4: Gaussian noise on D's inputs makes the real and
-  fake distributions overlap, so D's gradient stays informative; it is annealed
-  so that the model converges to the data, not to the data plus noise. The
-  schedule is linear: instance_noise_std at step 0, falling to 0 at
-  step instance_noise_anneal_steps and staying there (constant if that is 0).
-
-  Returns:
-    float32 scalar in [0, instance_noise_std].
-  """
-  return linear_anneal(hparams["instance_noise_std"], hparams["instance_noise_anneal_steps"],
-                       step)
+  """instance_noise_std annealed linearly to 0 at instance_noise_anneal_steps (Arjovsky &
+  Bottou 2017, sec. 4), a float32 scalar."""
+  return linear_anneal(hparams["instance_noise_std"], hparams["instance_noise_anneal_steps"], step)
 
 
 def r1_gamma(hparams, step):
-  """The R1 penalty's gamma at `step` (an int64 scalar tensor).
-
-  Mescheder et al. 2018 keep gamma constant (r1_gamma_anneal_steps 0). A
-  strong penalty early keeps every mode of a toy mixture but holds D too flat
-  near modes narrower than its reach; annealing gamma to 0, as Roth et al. 2017
-  ("Stabilizing Training of Generative Adversarial Networks through
-  Regularization") anneal their regularizer's weight, lets D sharpen late.
-  Linear: r1_gamma at step 0, 0 from step r1_gamma_anneal_steps on.
-
-  Returns:
-    float32 scalar in [0, r1_gamma].
-  """
+  """r1_gamma annealed linearly to 0 at r1_gamma_anneal_steps (Roth et al. 2017), float32."""
   return linear_anneal(hparams["r1_gamma"], hparams["r1_gamma_anneal_steps"], step)
 
 
@@ -61,27 +35,14 @@ def clip_weights(variables, clip_value, context):
 
 
 def copy_weights(target, source):
-  """Sets every variable of model `target` to the value of the same variable of `source`.
-
-  For `build`, which runs in the strategy's cross-replica scope, where an
-  assignment reaches every replica's copy.
-  """
+  """Sets every variable of model `target` to `source`'s; run in the cross-replica scope."""
   for variable, value in zip(target.variables, source.variables):
     variable.assign(tf.convert_to_tensor(value))
 
 
 def ema_decay(hparams, step):
-  """G_ema's decay for the update after `step` G steps (an int64 scalar tensor).
-
-  With ema_warmup, min(ema_decay, (1 + step) / (10 + step)): the num_updates
-  rule of TensorFlow's ExponentialMovingAverage, so early on G_ema averages
-  over roughly the last tenth of training instead of holding on to the random
-  initialization for ~1 / (1 - ema_decay) steps (0.999: 22% of it is left
-  after 1,500 steps). Short runs need it; Karras et al. ramp theirs up likewise.
-
-  Returns:
-    float32 scalar in [0, ema_decay].
-  """
+  """G_ema's decay after `step` G steps: ema_decay, or with ema_warmup
+  min(ema_decay, (1 + step) / (10 + step)) (TensorFlow's ExponentialMovingAverage)."""
   decay = tf.constant(hparams["ema_decay"], tf.float32)
   if not hparams["ema_warmup"]:
     return decay
@@ -90,13 +51,8 @@ def ema_decay(hparams, step):
 
 
 def update_ema(G_ema, G, ema_decay, context):
-  """G_ema <- ema_decay * G_ema + (1 - ema_decay) * G for the weights; buffers are copied.
-
-  The generator moving average of Karras et al. 2018 (Progressive GAN) and
-  Yazici et al. 2019 ("The Unusual Effectiveness of Averaging in GAN
-  Training"). Non-trainable buffers (batch-norm statistics) are copied, as
-  StyleGAN does, because averaging statistics of different weights has no meaning.
-  """
+  """G_ema <- ema_decay * G_ema + (1 - ema_decay) * G for weights; buffers (batch-norm
+  statistics) are copied. Karras et al. 2018; Yazici et al. 2019."""
   trainable = [ema_decay * tf.convert_to_tensor(average) + (1.0 - ema_decay) * tf.convert_to_tensor(v)
                for average, v in zip(G_ema.trainable_variables, G.trainable_variables)]
   buffers = [tf.convert_to_tensor(v) for v in G.non_trainable_variables]

@@ -1,29 +1,16 @@
-"""The unrolled generator loss of Metz et al. 2017, "Unrolled Generative Adversarial Networks".
-
-The generator is trained against D after K further (simulated) Adam updates of D
-on the current real and fake minibatch, f_K(theta_G, theta_D), differentiating
-through those updates, so G's gradient anticipates how D would respond (eq. 6).
-D's own update is unchanged. The simulated updates use Keras 3's
-`D.stateless_call(weights, buffers, x)` on weight tensors, with one tape per
-unrolled step nested inside the generator's tape: no model is copied.
-
-`first_order=True` is the cheap variant: the unrolled weights are treated as
-constants (the second term of eq. 7 is dropped), so G gets the plain gradient
-against D after K steps.
+"""The unrolled generator loss of Metz et al. 2017, "Unrolled Generative Adversarial Networks":
+G against D after K simulated Adam updates on weight tensors (`D.stateless_call`), eq. 6.
 """
 
 import tensorflow as tf
 
 from keras_gen.families import salts
 
-# Inside the square root of Adam's denominator: sqrt's derivative is infinite at
-# 0, which would turn an exactly-zero gradient into NaN when differentiated
-# through. Numerically it changes nothing for second moments above ~1e-24.
+# Inside Adam's square root, whose infinite derivative at 0 would turn a zero gradient into NaN.
 _SQRT_EPSILON = 1e-30
 
 
 def _adam_state(optimizer, variables):
-  """(learning rate, beta_1, beta_2, epsilon, iterations, m, v) of a built Keras 3 Adam."""
   optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer.
   indices = [optimizer._get_variable_index(v) for v in variables]  # pylint: disable=protected-access
   momentums = [tf.convert_to_tensor(optimizer._momentums[i]) for i in indices]  # pylint: disable=protected-access
@@ -34,27 +21,9 @@ def _adam_state(optimizer, variables):
 
 def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fake, unroll_steps,
                                    context, d_input=lambda x, salt: x, penalty=None, clip_value=0.0):
-  """D's trainable weights after `unroll_steps` simulated Adam steps, as differentiable tensors.
-
-  Args:
-    D: the discriminator (a Keras 3 model; its variables are only read).
-    d_optimizer: D's built Keras Adam; the simulation starts from its moments
-      and step count, as Metz et al.'s implementation does.
-    discriminator_loss: per-example loss of (real_logits, fake_logits).
-    real, fake: [b, ...] minibatches; gradients flow back into `fake`.
-    unroll_steps: K >= 0.
-    context: the StepContext, for the loss average, the noise draws and the sum of
-      the replicas' gradients.
-    d_input: maps (D's input, salt) to what D sees (instance noise).
-    penalty: None, or a function of (discriminator_fn, real, fake, unroll_step)
-      giving the weighted penalty D's real update adds to its loss (R1, the
-      gradient penalty), so that each simulated step is that update.
-    clip_value: WGAN's weight clipping after each simulated step, as after
-      D's real update; 0 disables.
-
-  Returns:
-    (list of trainable weight tensors, list of non-trainable tensors).
-  """
+  """(D's trainable weights after unroll_steps simulated Adam steps from d_optimizer's state,
+  its buffers), differentiable w.r.t. `fake`; d_input, penalty(discriminator_fn, real, fake,
+  unroll_step) and clip_value make each step D's real update."""
   weights = [tf.convert_to_tensor(v) for v in D.trainable_variables]
   buffers = [tf.convert_to_tensor(v) for v in D.non_trainable_variables]
   if unroll_steps == 0:
@@ -96,14 +65,7 @@ def unrolled_discriminator_weights(D, d_optimizer, discriminator_loss, real, fak
 def unrolled_generator_loss(D, d_optimizer, generator_loss, discriminator_loss, real, fake,
                             unroll_steps, first_order, context, d_input=lambda x, salt: x,
                             penalty=None, clip_value=0.0):
-  """The generator loss f_K of Metz et al. 2017, eq. 5, averaged over the global batch.
-
-  Call it under the generator's tape with `fake = G(z)`; with unroll_steps = 0
-  it equals the plain generator loss against the current D.
-
-  Returns:
-    float32 scalar.
-  """
+  """f_K of Metz et al. 2017, eq. 5, a float32 scalar; call under G's tape with fake = G(z)."""
   weights, buffers = unrolled_discriminator_weights(
       D, d_optimizer, discriminator_loss, real, tf.stop_gradient(fake) if first_order else fake,
       unroll_steps, context, d_input, penalty, clip_value)

@@ -1,23 +1,8 @@
-"""PCA as an encoder-decoder, two ways: in closed form and by gradient descent.
+"""PCA as an encoder-decoder (Goodfellow et al. 2016, sec. 2.12): h = V_k^T (x - m), r = V_k h + m.
 
-Goodfellow, Bengio & Courville (2016), sec. 2.12 and 14.1. With x flattened to
-D values in [-1, 1], mean m and the top-k eigenvectors V_k [D, k] of the
-covariance C = E[x x^T] - m m^T,
-
-  encode: h = V_k^T (x - m)    decode: r = V_k h + m,
-
-minimizes the mean squared reconstruction error over every rank-k linear map.
-
-  method="closed_form" (model `pca`): each step adds the batch to running sums
-      n, sum x and sum x x^T (float64 non-trainable weights, so a resumed run
-      keeps them), so the data is streamed and never held in memory; V_k is the
-      eigendecomposition of C computed from the sums. One epoch gives the exact
-      PCA of the training set (more epochs weight it the same way, but
-      a partial last epoch counts those examples twice).
-  method="gradient_descent" (model `linear_autoencoder`): linear encoder and
-      decoder (Dense, with biases) trained with Adam on the squared error. At
-      the optimum its decoder spans the same subspace as V_k (Baldi & Hornik
-      1989), though its code is an invertible mix of the components.
+"closed_form" (model `pca`) streams float64 running moments and solves V_k from them;
+"gradient_descent" (`linear_autoencoder`) trains linear layers that span the same subspace
+(Baldi & Hornik 1989).
 """
 
 import math
@@ -41,16 +26,12 @@ DEFAULT_HPARAMS = {
 
 def validate_hparams(hparams):
   base.check_choice(hparams, "method", METHODS)
-  if hparams["code_size"] < 1:
-    raise ValueError(f"code_size must be positive, got {hparams['code_size']}.")
+  base.check_values(hparams, ("code_size",), lambda value: value < 1, "positive")
 
 
 class PrincipalComponents(layers.Layer):
-  """Running moments of flattened images and the PCA they define.
-
-  Weights (non-trainable, float64, summed over replicas): count [], total [D],
-  outer_total [D, D]. Calling the layer on images [N, H, W, C] returns them.
-  """
+  """Running float64 moments of flattened images, count [], total [D], outer_total [D, D],
+  and the PCA they define; calling it returns the images."""
 
   def __init__(self, code_size, **kwargs):
     super().__init__(**kwargs)
@@ -59,9 +40,8 @@ class PrincipalComponents(layers.Layer):
   def build(self, input_shape):
     self.image_shape = tuple(int(d) for d in input_shape[1:])
     size = math.prod(self.image_shape)
-    # Updates are summed over replicas explicitly in `accumulate`; each replica then
-    # applies the same sum. (aggregation="sum" would sum the replicas' new values,
-    # counting the old total once per replica.)
+    # `accumulate` sums the updates over replicas itself: aggregation="sum" would count the
+    # old total once per replica.
     moment = dict(initializer="zeros", trainable=False, dtype="float64",
                   aggregation="only_first_replica")
     self.count = self.add_weight(shape=(), name="count", **moment)
@@ -130,8 +110,7 @@ def train_step(networks, optimizers, batch, context, hparams):
     pca = networks["pca"]
     with tf.control_dependencies([pca.accumulate(images, context.all_reduce_sum)]):
       mean, basis, _ = pca.components()
-    reconstructions = pca_decode(pca_encode(images, mean, basis), mean, basis,
-                                 images.shape[1:])
+    reconstructions = pca_decode(pca_encode(images, mean, basis), mean, basis, images.shape[1:])
     return {"mse": context.average(autoencoder.pixel_error(images, reconstructions))}
   variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   with tf.GradientTape() as tape:
@@ -164,8 +143,6 @@ def summaries(networks, batch, context, hparams):
 
 
 def serving(networks, hparams):
-  # Solved eagerly at export: V_k is stored in the SavedModel instead of being
-  # recomputed (one D x D eigendecomposition) on every request.
+  # Solved eagerly at export, so a request does not redo the D x D eigendecomposition.
   encode, decode = _functions(networks, hparams)
-  return base.AutoencoderServing(encode=encode, decode=decode,
-                                 code_shape=(hparams["code_size"],))
+  return base.AutoencoderServing(encode=encode, decode=decode, code_shape=(hparams["code_size"],))

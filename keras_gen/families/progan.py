@@ -1,9 +1,7 @@
-"""Progressive GAN (Karras et al. 2018): G and D grow from 4x4 by one block per level,
-trained in the phases of `phases` (`keras_gen.schedule`), with loss=wgan_gp (WGAN-GP with the
-drift term) or loss=ns_r1 (non-saturating loss with lazy R1), G_ema and mirror_augment.
+"""Progressive GAN (Karras et al. 2018): G and D grow from 4x4 a level at a time, in phases.
 
-Networks are in `progan_networks`, layers in `keras_gen.layers.progan`; the paper's
-options, their defaults and why the penalties are rescaled per level are in docs/progan.md.
+loss=wgan_gp (WGAN-GP plus drift) or ns_r1 (non-saturating, lazy R1); networks in
+`progan_networks`; the options and the per-level penalty scaling in docs/progan.md.
 """
 
 import dataclasses
@@ -55,12 +53,14 @@ DEFAULT_HPARAMS = {
 }
 
 LOSSES = ("wgan_gp", "ns_r1")
-# The name of the lazy R1 penalty's tf.cond: its branches' functions begin with it, which
-# is how the benchmark counts the steps with and without the penalty apart.
+# The lazy R1 penalty's tf.cond: the benchmark tells steps with and without it by this name.
 LAZY_R1 = "lazy_r1"
 
 _POSITIVE = ("latent_dim", "fmap_base", "fmap_max", "learning_rate", "total_kimg",
              "minibatch_default", "adam_epsilon", "wgan_target")
+_NON_NEGATIVE = ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "r1_gamma",
+                 "ema_kimg", "training_kimg", "transition_kimg", "fmap_decay",
+                 "learning_rate_rampup_kimg")
 
 
 def _per_resolution(hparams, name):
@@ -85,19 +85,11 @@ def _per_resolution(hparams, name):
 
 def validate_hparams(hparams):
   base.check_choice(hparams, "loss", LOSSES)
-  if hparams["r1_interval"] < 1:
-    raise ValueError(f"r1_interval must be 1 or more, got {hparams['r1_interval']}.")
-  for name in _POSITIVE:
-    if not hparams[name] > 0:
-      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
-  for name in ("mbstd_group_size", "gradient_penalty_weight", "drift_weight", "r1_gamma",
-               "ema_kimg", "training_kimg",
-               "transition_kimg", "fmap_decay", "learning_rate_rampup_kimg"):
-    if hparams[name] < 0:
-      raise ValueError(f"{name} must be 0 or more, got {hparams[name]}.")
-  for name in ("ema_decay", "beta_1", "beta_2"):
-    if not 0.0 <= hparams[name] < 1.0:
-      raise ValueError(f"{name} must be in [0, 1), got {hparams[name]}.")
+  base.check_values(hparams, ("r1_interval",), lambda value: value < 1, "1 or more")
+  base.check_values(hparams, _POSITIVE, lambda value: not value > 0, "positive")
+  base.check_values(hparams, _NON_NEGATIVE, lambda value: value < 0, "0 or more")
+  base.check_values(hparams, ("ema_decay", "beta_1", "beta_2"),
+                    lambda value: not 0.0 <= value < 1.0, "in [0, 1)")
   start = hparams["start_resolution"]
   if not tfrecords.is_level_resolution(start):
     raise ValueError(f"start_resolution={start} is not a power of two >= 4.")
@@ -115,7 +107,7 @@ def validate_hparams(hparams):
 
 
 def phases(hparams, element_shape):
-  """The schedule: [stable(start)] + [transition(L), stable(L)] per level, cut at total_kimg."""
+  """[stable(start)] + [transition(L), stable(L)] per level, cut or stretched to total_kimg."""
   resolution = element_shape[0]
   start_level, top_level = int(math.log2(hparams["start_resolution"])), int(math.log2(resolution))
   if start_level > top_level:
@@ -138,7 +130,6 @@ def phases(hparams, element_shape):
     planned += [phase(level, hparams["transition_kimg"], True),
                 phase(level, hparams["training_kimg"], False)]
   planned = [p for p in planned if p.kimg > 0] or planned[-1:]
-  # The run ends at total_kimg: later phases are cut, the last one is stretched.
   result, shown = [], 0.0
   for p in planned:
     kimg = min(p.kimg, hparams["total_kimg"] - shown)
@@ -185,15 +176,12 @@ def optimizers(hparams, networks):
 
 
 def level_of(images):
-  """log2 of the side of [N, R, R, C] images: the level of detail a batch is at."""
+  """log2 of the side of [N, R, R, C] images."""
   return int(math.log2(images.shape[1]))
 
 
 def crossfade_reals(images, alpha):
-  """Real images as G renders them mid-transition: lerp(upsample(downsample(x)), x, alpha).
-
-  images: [N, R, R, C]; at the lowest level (4x4) they are returned unchanged.
-  """
+  """[N, R, R, C] reals as G renders them mid-fade: lerp(upsample(downsample(x)), x, alpha)."""
   if level_of(images) == progan_networks.MIN_LEVEL:
     return images
   coarse = progan_layers.upsample(progan_layers.downsample(images))
@@ -201,38 +189,26 @@ def crossfade_reals(images, alpha):
 
 
 def mirror(images, coins):
-  """images [N, H, W, C] with image i flipped left-right where coins[i] >= 0.5 (as the
-  official code's process_reals); coins: uniform [0, 1) draws, shape [N, 1, 1, 1]."""
+  """images [N, H, W, C] flipped left-right where coins (U[0, 1), [N, 1, 1, 1]) are >= 0.5."""
   return tf.where(coins < 0.5, images, tf.reverse(images, axis=[2]))
 
 
 def penalty_target(hparams, level, top_level):
-  """wgan_target * 2^(top_level - level): the gradient norm, w.r.t. images of the level's
-  size, that the paper's code asks of D when it penalizes wgan_target at the top resolution.
-
-  The paper's code feeds D every level's images upscaled (nearest) by f = 2^(top_level -
-  level), which D box-filters back down, so its gradient norm is the level-size norm / f.
-  Pulling the level-size norm to wgan_target instead doubled D's scale at every level and
-  halved its gradient norm at every fade-in's start (docs/progan_drift.md).
-  """
+  """wgan_target * 2^(top_level - level): the paper's target at the full resolution, at the
+  level's size (docs/progan.md, docs/progan_drift.md)."""
   return hparams["wgan_target"] * 2.0 ** (top_level - level)
 
 
 def ema_beta(hparams, global_batch_size):
-  """G_ema's beta for one G update of `global_batch_size` images: ema_decay (the paper's
-  0.999 per update), or with ema_kimg > 0, 0.5^(batch / (1000 ema_kimg)), StyleGAN's
-  G_smoothing_kimg (Karras et al. 2019), which halves G_ema's memory every ema_kimg
-  thousand images whatever the level's minibatch, so larger low-level minibatches do not
-  leave G_ema behind."""
+  """ema_decay, or with ema_kimg > 0, 0.5^(global_batch_size / (1000 ema_kimg)) (StyleGAN)."""
   if hparams["ema_kimg"] > 0:
     return 0.5 ** (global_batch_size / (1000.0 * hparams["ema_kimg"]))
   return hparams["ema_decay"]
 
 
 def r1_applies(hparams, step):
-  """True at the D steps that take the lazy R1 penalty: step 0 and every r1_interval-th
-  step after it (one D step per step here). A Python bool when the int64 scalar `step`
-  is known while tracing, else a bool tensor."""
+  """Whether `step` takes the lazy R1 penalty (every r1_interval-th from 0): a Python bool if
+  known while tracing, else a bool tensor."""
   known = tf.get_static_value(step)
   if known is not None:
     return bool(known % hparams["r1_interval"] == 0)
@@ -240,16 +216,12 @@ def r1_applies(hparams, step):
 
 
 def r1_weight(hparams, level, top_level):
-  """What E||grad D(x)||^2 at the level's size is multiplied by on a step that takes it:
-  r1_gamma / 2, times r1_interval (lazy regularization keeps the average strength), over
-  f^2 = 4^(top_level - level) (the gradient StyleGAN's code takes on images upscaled to
-  the full resolution has a norm f times smaller; see `penalty_target`)."""
+  """r1_gamma / 2 * r1_interval / 4^(top_level - level): lazy R1's weight at the level's size."""
   return 0.5 * hparams["r1_gamma"] * hparams["r1_interval"] / 4.0 ** (top_level - level)
 
 
 def _lazy(apply, penalty):
-  """penalty() where `apply` holds, else 0. A known `apply` (a step traced at a constant
-  step: tests, op counts) traces one branch and no cond."""
+  """penalty() where `apply` holds, else 0; a Python bool traces no cond."""
   if isinstance(apply, bool):
     return penalty() if apply else tf.zeros([])
   return tf.cond(apply, penalty, lambda: tf.zeros([]), name=LAZY_R1)
@@ -282,13 +254,8 @@ _GENERATOR_LOSSES = {"wgan_gp": losses.wasserstein_generator_loss,
 
 
 def train_step(networks, optimizers, batch, context, hparams):
-  """One D update, then one G update, at the batch's level and the current alpha.
-
-  Returns d_loss and g_loss, and the penalties before weighting: with wgan_gp, d_loss is
-  the Wasserstein critic loss (fake - real; its negation estimates W1), with
-  gradient_penalty and drift; with ns_r1, d_loss is the logistic loss, with r1_penalty,
-  E||grad D(x)||^2 at the level's size on the steps that take it and 0 on the others.
-  """
+  """One D update, then one G update, at the batch's level and the current alpha; returns
+  d_loss, g_loss and the unweighted penalties (r1_penalty is 0 on steps that skip it)."""
   G, D, G_ema = networks["G"], networks["D"], networks["G_ema"]
   alpha = tf.convert_to_tensor(context.family_state.alpha)
   real = batch["images"]
@@ -319,8 +286,8 @@ def train_step(networks, optimizers, batch, context, hparams):
 
 
 def summaries(networks, batch, context, hparams):
-  """G_ema's samples ("samples"), G's ("samples_G") and the crossfaded reals ("reals") at
-  the batch's level, upsampled (nearest) to the full resolution so every grid has one size."""
+  """G_ema's "samples", G's "samples_G" and the crossfaded "reals" at the batch's level,
+  upsampled to the full resolution."""
   G, G_ema = networks["G"], networks["G_ema"]
   alpha = tf.convert_to_tensor(context.family_state.alpha)
   level = level_of(batch["images"])
@@ -332,8 +299,8 @@ def summaries(networks, batch, context, hparams):
   return {name: progan_layers.upsample(value, factor) for name, value in images.items()}
 
 
-def make_state():
-  return schedule.PhaseState()
+make_state = schedule.PhaseState
+config_at = schedule.config_at_level
 
 
 def make_schedule(config, replicas):
@@ -342,9 +309,6 @@ def make_schedule(config, replicas):
 
 def resolutions(hparams, element_shape):
   return [(2 ** phase.level, phase.batch_size) for phase in phases(hparams, element_shape)]
-
-
-config_at = schedule.config_at_level
 
 
 def serving(networks, hparams, phase):
@@ -357,16 +321,13 @@ def serving(networks, hparams, phase):
 
 
 def features(networks, hparams, phase):
-  """D's b4 features (`Discriminator.features`) at the images' level and the run's alpha.
-
-  Minibatch stddev needs a batch divisible by its group, so the last N mod
-  group images of a batch are run as a group of their own.
-  """
+  """D's b4 features at the images' level and the run's alpha."""
   del hparams
   D = networks["D"]
   group = D.mbstd.group_size if D.mbstd is not None else 1
 
   def b4_features(images):
+    # Minibatch stddev needs whole groups: the last N mod group images form their own.
     whole = images.shape[0] // group * group
     parts = [part for part in (images[:whole], images[whole:]) if part.shape[0]]
     return tf.concat([D.features(part, level=level_of(part), alpha=tf.convert_to_tensor(

@@ -1,25 +1,8 @@
-"""The growing generator and discriminator of Progressive GAN (Karras et al. 2018).
+"""The growing G and D of Progressive GAN (Karras et al. 2018, table 2), built with every block.
 
-Both networks are built once with every block, b4 up to b{resolution}; a call
-names the level of detail to run at, `level` = log2 of the output (G) or input
-(D) resolution, a Python int (a new level traces a new graph), and the fade-in
-weight `alpha`, a float tensor in [0, 1] (changing it never retraces).
-
-G (the paper's table 2): z [N, latent_dim] is pixel-normalized, b4 is a dense
-layer to 4x4 feature maps and a 3x3 conv; every later block is nearest 2x
-upsampling and two 3x3 convs. Each conv is followed by LeakyReLU(0.2) and pixel
-norm. Every block has its own 1x1 toRGB; the output is linear.
-
-  level L, alpha:  rgb = lerp(upsample(toRGB_{L-1}(x_{L-1})), toRGB_L(b_L(x_{L-1})), alpha)
-
-D mirrors it: a 1x1 fromRGB per block, blocks of two 3x3 convs and 2x2
-average pooling, and b4 = minibatch stddev, a 3x3 conv, a dense layer and the
-linear score; `D.features` stops before the dense layer (for linear probes).
-
-  level L, alpha:  x = lerp(fromRGB_{L-1}(downsample(img)), b_L(fromRGB_L(img)), alpha)
-
-At alpha = 0 both equal the networks of level L - 1 (with G's output upsampled
-and D's input downsampled); at alpha = 1 they are the level-L networks.
+A call takes `level` (log2 of the image side, a Python int: each traces its own graph) and
+`alpha` (a float tensor in [0, 1]): G's rgb = lerp(upsample(toRGB_{L-1}(x)), toRGB_L(b_L(x)),
+alpha) and D's x = lerp(fromRGB_{L-1}(downsample(img)), b_L(fromRGB_L(img)), alpha).
 """
 
 import math
@@ -34,13 +17,12 @@ MIN_LEVEL = 2  # 4x4, the paper's starting resolution.
 
 
 def lerp(a, b, t):
-  """a + (b - a) * t: a at t = 0, b at t = 1."""
+  """a + (b - a) * t."""
   return a + (b - a) * tf.cast(t, a.dtype)
 
 
 def _conv_blocks(max_level, features):
-  """{"b8": (conv0, conv1), ...}: two 3x3 convolutions per level above 4x4, with
-  features(level) = (conv0's, conv1's) feature maps."""
+  """{"b8": (conv0, conv1), ...}: two 3x3 convolutions with features(level) maps per level."""
   blocks = {}
   for level in range(MIN_LEVEL + 1, max_level + 1):
     size, (first, second) = 2 ** level, features(level)
@@ -50,8 +32,7 @@ def _conv_blocks(max_level, features):
 
 
 def _trainable_at(level, layers, rgb, blocks):
-  """The trainable weights of `layers`, then of the RGB layer of the level below (whose
-  output a transition fades out) and of the blocks from 8x8 up to `level`."""
+  """The weights of `layers`, the RGB layer of the level below and the blocks up to `level`."""
   if level > MIN_LEVEL:
     layers = layers + [rgb[f"b{2 ** (level - 1)}"]]
   for current in range(MIN_LEVEL + 1, level + 1):
@@ -77,10 +58,8 @@ class Generator(keras.Model):
     def nf(stage):
       return progan_layers.num_features(stage, fmap_base, fmap_decay, fmap_max)
 
-    # Blocks, toRGB and fromRGB are keyed "b4", "b8", ... (string keys, which
-    # TensorFlow's object graph needs to save them).
-    # b4: gain sqrt(2)/4 on the dense layer, as in the paper's code, so each of
-    # the 16 pixels starts with the variance of a He-initialized layer.
+    # Keyed "b4", "b8", ...: TensorFlow's object graph saves string keys only. Gain sqrt(2)/4
+    # gives each of b4's 16 pixels a He-initialized variance, as in the paper's code.
     self.b4_dense = progan_layers.EqualizedDense(
         nf(1) * 16, gain=progan_layers.HE_GAIN / 4, name="b4_dense")
     self.b4_conv = progan_layers.EqualizedConv2D(nf(1), 3, name="b4_conv")
@@ -170,15 +149,7 @@ class Discriminator(keras.Model):
     return _trainable_at(level, layers, self.from_rgb, self.blocks)
 
   def features(self, images, level=None, alpha=1.0, training=False):
-    """The last features before D's two dense layers, flattened: [N, 16 * nf(1)].
-
-    images [N, 2^level, 2^level, C] -> b4's 3x3 conv output (after minibatch
-    stddev and LeakyReLU), 4 x 4 x nf(1) = 4 x 4 x min(fmap_base / 2, fmap_max)
-    values per image (8192 with the paper's 512 maps), at `level` (default the
-    top) and fade-in `alpha`, as `call` computes them. With minibatch stddev on,
-    an image's features depend on its group of mbstd_group_size images, as its
-    score does.
-    """
+    """b4's conv output before D's dense layers, flattened: [N, 16 * nf(1)] (8192 in the paper)."""
     del training  # D has no layer that behaves differently in training.
     level = self.max_level if level is None else level
     if level == MIN_LEVEL:
@@ -196,15 +167,11 @@ class Discriminator(keras.Model):
 
 
 def build_all_levels(G, D, batch_size=4):
-  """Calls G and D at every level so each toRGB / fromRGB has its weights.
-
-  The top level goes first: Keras records the first call's input shape as the
-  one a SavedModel's default signature traces with the default (top) level.
-  """
+  """Calls G and D at every level, the top first: a SavedModel's default signature traces
+  the first call's input shape."""
   z = tf.zeros([batch_size, G.latent_dim])
   with warnings.catch_warnings():
-    # Keras marks G and D built after the first (top-level) call and warns that
-    # the lower levels' layers are not built yet; this loop builds them next.
+    # Keras warns that the lower levels' layers are unbuilt after the first call; we build them.
     warnings.filterwarnings("ignore", message=r"`build\(\)` was called on layer")
     for level in range(G.max_level, MIN_LEVEL - 1, -1):
       D(G(z, level=level, alpha=0.5), level=level, alpha=0.5)

@@ -1,6 +1,5 @@
-"""Progressive GAN's schedule of phases as segments of the training loop: each phase on
-one level of a `progan:PATH` dataset, alpha (and ramped learning rates) set before each
-step; it ends with the schedule or at --train_steps, whichever comes first."""
+"""Progressive GAN's phases as segments of the training loop, each on one level of a
+`progan:PATH` dataset, with alpha and ramped learning rates set before each step."""
 
 import math
 
@@ -58,7 +57,7 @@ class PhasedSchedule:
     return self._summary_levels[level]
 
   def segment(self, step, optimizers):
-    """Enters the phase the images shown fall in and returns its segment (None at the end)."""
+    """Enters the phase of the images shown and returns its segment (None at the end)."""
     state, config = self.phase, self.config
     shown = int(state.images_shown.numpy())
     index = schedule.find_phase(self.phases, shown)
@@ -89,7 +88,7 @@ class PhasedSchedule:
                                     start_index=shown - start))
 
   def _enter(self, index, optimizers, shown):
-    """Applies phase `index`'s level, alpha, learning rates and (once) its optimizer reset."""
+    """Applies phase `index`'s level, alpha, learning rates and, once, optimizer reset."""
     state, phase = self.phase, self.phases[index]
     state.level.assign(phase.level)
     state.alpha.assign(schedule.alpha_at(phase, self.starts[index], shown))
@@ -102,7 +101,7 @@ class PhasedSchedule:
       state.phase.assign(index)
 
   def total_steps(self, step):
-    """The step the run ends at: the schedule's end at its batch sizes, or --train_steps."""
+    """The step the schedule ends at, or --train_steps if sooner."""
     shown = int(self.phase.images_shown.numpy())
     for index in range(schedule.find_phase(self.phases, shown), len(self.phases)):
       examples = self.phases[index].batch_size * self.minibatches
@@ -115,8 +114,7 @@ class PhasedSchedule:
     alpha = float(self.phase.alpha.numpy())
     text = (f"kimg {shown / 1000:.1f}/{self.starts[-1] / 1000:.1f}  "
             f"{2 ** level}x{2 ** level} alpha {alpha:.3f}")
-    return text, {"progress/kimg": shown / 1000, "progress/alpha": alpha,
-                  "progress/level": level}
+    return text, {"progress/kimg": shown / 1000, "progress/alpha": alpha, "progress/level": level}
 
   def config_now(self, config):
     return schedule.config_at_level(config, self.phase)

@@ -1,7 +1,5 @@
-"""The salts of every random stream the families draw (a draw is f(seed, step, salt)), in
-one table so that two streams never share one by accident. The values are those every
-recorded run used: changing one changes what a seed trains.
-"""
+"""Every salt of the families' random streams (a draw is f(seed, step, salt)), in one table so
+no two streams share one; changing a value changes what a seed trains."""
 
 # GAN (gan.py, gan_unrolled.py). "+ d": the d-th D update of a step; "+ k": the k-th
 # simulated D step of the unrolled loss.
@@ -20,8 +18,7 @@ MAX_INDEX = 50
 
 
 def indexed(stream, index, stride=1):
-  """stream + stride * index: the salt of the index-th draw of an indexed stream (D update
-  d, simulated D step k). An index past MAX_INDEX would reach the next stream's salts."""
+  """stream + stride * index, the salt of draw `index` (< MAX_INDEX) of an indexed stream."""
   if not 0 <= index < MAX_INDEX:
     raise ValueError(f"Random stream {stream} has salts for indices 0-{MAX_INDEX - 1}, not "
                      f"{index}.")

@@ -1,18 +1,5 @@
-"""The sparse autoencoder: an overcomplete code kept from the identity by a sparsity penalty.
-
-Goodfellow, Bengio & Courville (2016), sec. 14.2.1; Ng, "Sparse autoencoder"
-(CS294A lecture notes, 2011). The code h = f(x) has more units than x has
-pixels, so without a constraint the autoencoder could copy its input; the
-penalty Omega(h) added to the reconstruction loss makes most units inactive on
-any one input. Two penalties:
-
-  "l1": Omega(h) = sum_j |h_j| on a ReLU code (exact zeros are inactive).
-  "kl": Omega(h) = sum_j KL(rho || rho_hat_j) on a sigmoid code, where rho_hat_j
-      is unit j's mean activation over the batch and rho the target activation
-      (Ng's notes, sec. 3). The batch mean is this replica's.
-
-A unit is counted active on an input when h_j > active_threshold; the fraction
-of active units is reported every step and by the `sparsity` metric.
+"""The sparse autoencoder: an overcomplete code with an L1 (ReLU code) or KL-to-rho (sigmoid
+code) penalty (Goodfellow et al. 2016, sec. 14.2.1; Ng, "Sparse autoencoder", 2011).
 """
 
 import tensorflow as tf
@@ -38,21 +25,16 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "sparsity_penalty", PENALTIES)
   base.check_choice(hparams, "reconstruction_loss", autoencoder.RECONSTRUCTION_LOSSES)
-  for name in ("code_size", "hidden_units"):
-    if hparams[name] < 1:
-      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
-  if not 0.0 < hparams["target_activation"] < 1.0:
-    raise ValueError(
-        f"target_activation must be in (0, 1), got {hparams['target_activation']}.")
-  if hparams["sparsity_weight"] < 0:
-    raise ValueError(f"sparsity_weight must be >= 0, got {hparams['sparsity_weight']}.")
+  base.check_values(hparams, ("code_size", "hidden_units"), lambda value: value < 1, "positive")
+  base.check_values(hparams, ("target_activation",), lambda value: not 0.0 < value < 1.0,
+                    "in (0, 1)")
+  base.check_values(hparams, ("sparsity_weight",), lambda value: value < 0, ">= 0")
 
 
 def build(hparams, element_shape):
   """Encoder: images [N, H, W, C] -> pre-activation code [N, code_size]; MLP decoder."""
   element_shape = tuple(element_shape)
-  encoder = autoencoder.MLPEncoder(hparams["code_size"], hparams["hidden_units"],
-                                   name="encoder")
+  encoder = autoencoder.MLPEncoder(hparams["code_size"], hparams["hidden_units"], name="encoder")
   decoder = autoencoder.MLPDecoder(element_shape, hparams["hidden_units"], name="decoder")
   decoder(encoder(tf.zeros([1, *element_shape])))
   return {"encoder": encoder, "decoder": decoder}
@@ -75,11 +57,8 @@ def l1_penalty(h):
 
 
 def kl_sparsity_penalty(h, target_activation):
-  """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat = mean of h over the batch.
-
-  A property of the batch, not of one example: returned as [N] copies, so that
-  averaging over the batch gives the penalty once. h in (0, 1), [N, units].
-  """
+  """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)) of h (0, 1) [N, units], rho_hat its mean
+  over this replica's batch: a batch property, as [N] copies whose average is the penalty."""
   rho = target_activation
   rho_hat = tf.clip_by_value(tf.reduce_mean(h, axis=0), 1e-6, 1.0 - 1e-6)
   kl = tf.reduce_sum(rho * tf.math.log(rho / rho_hat)

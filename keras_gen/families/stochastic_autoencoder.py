@@ -1,19 +1,5 @@
-"""The stochastic autoencoder: an encoder distribution p_encoder(h|x) and a decoder p_decoder(x|h).
-
-Goodfellow, Bengio & Courville (2016), sec. 14.4. Noise is injected in the code,
-
-  p_encoder(h|x) = N(h; f(x), code_noise_stddev^2 I),
-
-and the decoder defines a distribution over x,
-
-  "gaussian": p_decoder(x|h) = N(x; g(h), decoder_stddev^2 I) on the [0, 1] pixel scale,
-  "bernoulli": p_decoder(x|h) = Bernoulli(sigmoid(g(h))) with grey levels as soft targets,
-
-and training minimizes -log p_decoder(x|h) with h ~ p_encoder(h|x) (nats per
-image). Unlike the VAE there is no prior on h and no KL: the code noise only
-makes the decoder robust to nearby codes. The exported `encode` draws h from
-p_encoder(h|x) (fresh noise on every call, so reconstructions differ from call
-to call); `decode` returns the decoder mean.
+"""The stochastic autoencoder: minimizes -log p_decoder(x|h), h ~ N(f(x), code_noise_stddev^2 I),
+with no prior and no KL (Goodfellow et al. 2016, sec. 14.4); `encode` draws fresh noise.
 """
 
 import tensorflow as tf
@@ -43,13 +29,10 @@ DEFAULT_HPARAMS = {
 def validate_hparams(hparams):
   base.check_choice(hparams, "architecture", autoencoder.ARCHITECTURES)
   base.check_choice(hparams, "decoder_distribution", DECODER_DISTRIBUTIONS)
-  for name in ("code_size", "hidden_units", "filters"):
-    if hparams[name] < 1:
-      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
-  if hparams["code_noise_stddev"] < 0:
-    raise ValueError(f"code_noise_stddev must be >= 0, got {hparams['code_noise_stddev']}.")
-  if hparams["decoder_stddev"] <= 0:
-    raise ValueError(f"decoder_stddev must be positive, got {hparams['decoder_stddev']}.")
+  base.check_values(hparams, ("code_size", "hidden_units", "filters"),
+                    lambda value: value < 1, "positive")
+  base.check_values(hparams, ("code_noise_stddev",), lambda value: value < 0, ">= 0")
+  base.check_values(hparams, ("decoder_stddev",), lambda value: value <= 0, "positive")
 
 
 def build(hparams, element_shape):
@@ -63,7 +46,7 @@ def decoder_distribution(decoder_outputs, hparams):
   """p_decoder(x|h) over pixels on the [0, 1] scale, event shape [H, W, C]."""
   decoder_outputs = tf.cast(decoder_outputs, tf.float32)
   if hparams["decoder_distribution"] == "bernoulli":
-    # Continuous Bernoulli-style soft targets: log_prob accepts x in [0, 1].
+    # Grey levels as soft targets: log_prob accepts x in [0, 1].
     return tfd.Independent(tfd.Bernoulli(logits=decoder_outputs, dtype=tf.float32), 3)
   return tfd.Independent(tfd.Normal(decoder_outputs, hparams["decoder_stddev"]), 3)
 

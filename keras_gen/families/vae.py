@@ -1,20 +1,7 @@
 """The variational autoencoder (Kingma & Welling 2014, "Auto-Encoding Variational Bayes").
 
-An encoder gives the approximate posterior q(z|x) = N(mu(x), diag(sigma(x)^2)),
-the prior is p(z) = N(0, I), and a decoder gives the likelihood p(x|z) (see
-`vae_likelihoods`: Bernoulli on binarized pixels, Gaussian or discretized
-logistic on grey levels). Training maximizes the ELBO
-
-  log p(x) >= E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)),
-
-with z = mu + sigma * eps, eps ~ N(0, I) (the reparameterization trick, sec.
-2.4) and the KL in closed form (appendix B). beta = 1 is the VAE; beta > 1 is
-the beta-VAE (Higgins et al. 2017). With kl_warmup_steps > 0, beta ramps
-linearly from 0 over that many steps (Bowman et al. 2016; Sonderby et al. 2016).
-The networks are the MLP and convolutional encoder/decoder of `autoencoder`.
-
-Held-out log-likelihood by importance sampling (Burda et al. 2016, IWAE):
-`keras_gen.metrics.likelihood`.
+Loss: -E_q[log p(x|z)] + beta KL(q(z|x) || N(0, I)), reparameterized (sec. 2.4), KL in closed
+form; beta > 1: Higgins et al. 2017; KL warm-up: Bowman et al. 2016, Sonderby et al. 2016.
 """
 
 import keras
@@ -53,20 +40,13 @@ def validate_hparams(hparams):
              "binarization": likelihoods.BINARIZATIONS}
   for name, valid in choices.items():
     base.check_choice(hparams, name, valid)
-  for name in ("latent_dim", "hidden_units", "filters"):
-    if hparams[name] < 1:
-      raise ValueError(f"{name} must be positive, got {hparams[name]}.")
-  if hparams["beta"] < 0:
-    raise ValueError(f"beta must be >= 0, got {hparams['beta']}.")
-  if hparams["kl_warmup_steps"] < 0:
-    raise ValueError(f"kl_warmup_steps must be >= 0, got {hparams['kl_warmup_steps']}.")
+  base.check_values(hparams, ("latent_dim", "hidden_units", "filters"),
+                    lambda value: value < 1, "positive")
+  base.check_values(hparams, ("beta", "kl_warmup_steps"), lambda value: value < 0, ">= 0")
 
 
 def build(hparams, element_shape):
-  """Encoder: images [N, H, W, C] -> [N, 2 * latent_dim] (mu and raw sigma).
-
-  Decoder: z [N, latent_dim] -> the likelihood's parameters [N, H, W, C * P].
-  """
+  """Encoder: images -> [N, 2 * latent_dim] (mu, raw sigma); decoder: z -> [N, H, W, C * P]."""
   height, width, channels = tuple(element_shape)
   output_shape = (height, width, channels * likelihoods.PARAMETERS_PER_CHANNEL[
       hparams["likelihood"]])
@@ -157,7 +137,6 @@ def summaries(networks, batch, context, hparams):
       "samples": decode_mean(
           decoder, context.normal([count, hparams["latent_dim"]], salt=salts.VAE_PRIOR_Z), hparams),
   }
-  # Rows from the code of one held-out image to another's, INTERPOLATION_STEPS wide.
   rows = min(INTERPOLATION_STEPS, count // 2)
   if rows:
     weights = tf.linspace(0.0, 1.0, INTERPOLATION_STEPS)[None, :, None]
@@ -183,5 +162,4 @@ def serving(networks, hparams):
       encode=lambda images: posterior_parameters(encoder, images)[0],
       decode=lambda z: decode_mean(decoder, z, hparams),
       code_shape=(hparams["latent_dim"],),
-      generate=lambda z: decode_mean(decoder, z, hparams),
-      latent_dim=hparams["latent_dim"])
+      generate=lambda z: decode_mean(decoder, z, hparams), latent_dim=hparams["latent_dim"])

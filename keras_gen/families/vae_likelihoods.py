@@ -1,18 +1,6 @@
-"""Decoder likelihoods p(x|z) of the VAE, and the data each one models.
-
-Kept apart from `vae.py` because the training step and the likelihood metric
-(`keras_gen.metrics.likelihood`) both need them. Three likelihoods, all summed
-over pixels (nats per image):
-
-  "bernoulli": pixels binarized to {0, 1} (Kingma & Welling 2014, appendix
-      C.1). The decoder outputs one logit per pixel.
-  "gaussian": a diagonal Gaussian density over grey levels scaled to [0, 1]
-      (appendix C.2). A density, not a probability: its NLL is not comparable
-      with a discrete one. The decoder outputs a mean and a raw scale per pixel.
-  "discretized_logistic": a logistic binned into the 256 grey levels of the
-      uint8 image (Salimans et al. 2017, PixelCNN++, sec. 2.1; Kingma et al.
-      2016, IAF), a proper probability mass function over the images. The
-      decoder outputs a mean and a log-scale per pixel on the [-1, 1] scale.
+"""The VAE's decoder likelihoods p(x|z), in nats per image: "bernoulli" on binarized pixels
+(Kingma & Welling 2014, app. C.1), "gaussian", a density on [0, 1] (app. C.2), and
+"discretized_logistic" on 256 grey levels (Salimans et al. 2017, PixelCNN++, sec. 2.1).
 """
 
 import tensorflow as tf
@@ -30,12 +18,8 @@ GREY_LEVELS = 256
 
 
 def binarize(images, binarization, uniform_noise=None):
-  """images in [-1, 1] -> {0., 1.}, the data a Bernoulli decoder models.
-
-  "dynamic": a fresh Bernoulli draw with p = (x + 1) / 2, from `uniform_noise`
-      in [0, 1) of the images' shape (Salakhutdinov & Murray 2008);
-  "threshold": p > 0.5, the same binary image every time.
-  """
+  """images in [-1, 1] -> {0., 1.}: "dynamic" draws Bernoulli((x + 1) / 2) with uniform_noise
+  (U[0, 1) of the images' shape; Salakhutdinov & Murray 2008), "threshold" takes p > 0.5."""
   probabilities = (images + 1.0) / 2.0
   if binarization == "dynamic":
     return tf.cast(uniform_noise < probabilities, tf.float32)
@@ -54,17 +38,8 @@ def describe_data(hparams):
 
 
 def log_likelihood(targets, decoder_outputs, likelihood):
-  """log p(x|z) per example, in nats.
-
-  Args:
-    targets: [N, H, W, C]: {0, 1} binary images for "bernoulli", images in
-      [-1, 1] otherwise.
-    decoder_outputs: [N, H, W, C * PARAMETERS_PER_CHANNEL[likelihood]].
-    likelihood: one of LIKELIHOODS.
-
-  Returns:
-    float32 [N], <= 0 for the two probability mass functions.
-  """
+  """log p(x|z), float32 [N] nats (<= 0 but for "gaussian"), of targets [N, H, W, C] ({0, 1}
+  for "bernoulli", else in [-1, 1]) under decoder_outputs [N, H, W, C * parameters]."""
   decoder_outputs = tf.cast(decoder_outputs, tf.float32)
   if likelihood == "bernoulli":
     log_probs = tfd.Bernoulli(logits=decoder_outputs, dtype=tf.float32).log_prob(targets)
@@ -79,11 +54,8 @@ def log_likelihood(targets, decoder_outputs, likelihood):
 
 
 def discretized_logistic_log_prob(images, loc, log_scale):
-  """log P(x) of a logistic binned into 256 levels; images, loc in [-1, 1].
-
-  The bins have width 2 / 255 on the [-1, 1] scale; the two edge bins extend to
-  -inf and +inf so the masses sum to one (PixelCNN++, eq. 2). Elementwise.
-  """
+  """Elementwise log P(x) of a logistic in 256 bins of width 2 / 255, images and loc in [-1, 1];
+  the edge bins reach -inf and +inf (PixelCNN++, eq. 2)."""
   log_scale = tf.maximum(log_scale, MIN_LOG_SCALE)
   half_bin = 1.0 / (GREY_LEVELS - 1)
   centered = images - loc

@@ -1,15 +1,5 @@
-"""Building blocks of Progressive GAN (Karras et al. 2018, "Progressive Growing of
-GANs for Improved Quality, Stability, and Variation").
-
-  EqualizedConv2D / EqualizedDense  sec. 4.1: weights drawn from N(0, 1) and
-      multiplied at runtime by He's constant gain / sqrt(fan_in), so every layer
-      learns at the same speed under Adam.
-  pixel_norm       sec. 4.2: each pixel's feature vector divided by its RMS.
-  MinibatchStddev  sec. 3: the standard deviation of each feature over a group
-      of examples, averaged into one extra feature map.
-  upsample / downsample  nearest-neighbour 2x and 2x2 average pooling.
-
-All images and feature maps are NHWC.
+"""Progressive GAN's layers (Karras et al. 2018): equalized learning rate (sec. 4.1), pixel norm
+(sec. 4.2), minibatch stddev (sec. 3), resampling; NHWC.
 """
 
 import math
@@ -24,11 +14,7 @@ LEAKY_RELU_SLOPE = 0.2
 
 
 class EqualizedDense(layers.Layer):
-  """A dense layer with equalized learning rate: y = x @ (w * gain / sqrt(fan_in)) + b.
-
-  Input [N, fan_in], output [N, units]; w ~ N(0, 1), b = 0 at init, so with
-  unit-variance inputs the output variance is gain^2 (1 for gain 1).
-  """
+  """[N, fan_in] -> [N, units]: y = x @ (w * gain / sqrt(fan_in)) + b, w ~ N(0, 1), b = 0."""
 
   def __init__(self,
                units,            # Output features.
@@ -51,11 +37,8 @@ class EqualizedDense(layers.Layer):
 
 
 class EqualizedConv2D(layers.Layer):
-  """A stride-1 'same' convolution with equalized learning rate.
-
-  Input [N, H, W, C_in], output [N, H, W, filters]; w ~ N(0, 1) scaled at
-  runtime by gain / sqrt(kernel_size^2 * C_in), b = 0 at init.
-  """
+  """[N, H, W, C_in] -> [N, H, W, filters], stride 1, 'same'; w ~ N(0, 1) times
+  gain / sqrt(kernel_size^2 * C_in) at runtime, b = 0."""
 
   def __init__(self,
                filters,          # Output feature maps.
@@ -82,24 +65,13 @@ class EqualizedConv2D(layers.Layer):
 
 
 def pixel_norm(x, epsilon=1e-8):
-  """x / sqrt(mean over channels of x^2 + epsilon): unit mean square per pixel (sec. 4.2).
-
-  Works on [N, C] latents and [N, H, W, C] feature maps (the last axis is normalized).
-  """
+  """x / sqrt(mean of x^2 over the last axis + epsilon), for [N, C] or [N, H, W, C]."""
   return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon)
 
 
 class MinibatchStddev(layers.Layer):
-  """Appends one feature map: the average feature stddev within groups of examples (sec. 3).
-
-  Input [N, H, W, C], output [N, H, W, C + 1]. The batch is split into groups
-  of `group_size` consecutive examples (strided, as in the paper's code: example
-  i belongs to group i % (N / group_size)); for each group the standard
-  deviation of every feature and pixel over the group is averaged into one
-  number, which becomes a constant map for every example of that group. N
-  must be divisible by min(group_size, N); the group is the whole batch when
-  it is smaller than group_size.
-  """
+  """[N, H, W, C] -> [N, H, W, C + 1]: each group's mean stddev as one more map; example i is
+  in group i % (N / group_size), as in the paper's code; N divisible by min(group_size, N)."""
 
   def __init__(self,
                group_size=4,     # mbstd_group_size: examples per statistics group.
@@ -120,38 +92,30 @@ class MinibatchStddev(layers.Layer):
     stddev = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + self.epsilon)  # [M, H, W, C]
     stddev = tf.reduce_mean(stddev, axis=[1, 2, 3])                      # [M]
     stddev = tf.cast(tf.reshape(stddev, [-1, 1, 1, 1]), x.dtype)
-    # Example i uses the statistic of group i % M, the inverse of the reshape above.
     stddev_map = tf.tile(stddev, [group, height, width, 1])
     return tf.concat([x, stddev_map], axis=-1)
 
 
 def leaky_relu(x):
-  # max(x, 0.2 x), as the paper's code writes it. TensorFlow 2.21's graph optimizer fails on
-  # the LeakyRelu op here (its gradient reads the conv's bias add, which the remapper fuses
-  # away) and logs "remapper failed" on every run; the values are the same.
+  # Not the LeakyRelu op: TensorFlow 2.21's remapper fails on its gradient here and logs it.
   return tf.maximum(x, LEAKY_RELU_SLOPE * x)
 
 
 def upsample(x, factor=2):
-  """Nearest-neighbour upsampling, [N, H, W, C] -> [N, factor*H, factor*W, C]."""
+  """Nearest-neighbour [N, H, W, C] -> [N, factor*H, factor*W, C]."""
   if factor == 1:
     return x
   _, height, width, channels = x.shape
-  # A tile and a reshape: cheaper to trace and to differentiate twice (the
-  # gradient penalty does) than tf.repeat's gather.
+  # Cheaper to trace and to differentiate twice than tf.repeat's gather.
   x = tf.tile(x[:, :, None, :, None, :], [1, 1, factor, 1, factor, 1])
   return tf.reshape(x, [-1, height * factor, width * factor, channels])
 
 
 def downsample(x):
-  """2x2 average pooling (a box filter), [N, H, W, C] -> [N, H/2, W/2, C]."""
+  """2x2 average pooling, [N, H, W, C] -> [N, H/2, W/2, C]."""
   return tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
 
 
 def num_features(stage, fmap_base, fmap_decay, fmap_max):
-  """Feature maps at a stage: min(fmap_base / 2^(stage * fmap_decay), fmap_max).
-
-  Stage s serves resolution 2^(s+1) (the paper's code: block 2^r uses nf(r - 1)).
-  At least 1, where the paper's code would build an empty layer.
-  """
+  """max(1, min(fmap_base / 2^(stage * fmap_decay), fmap_max)); stage s serves 2^(s+1)."""
   return max(1, min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max))
