@@ -3,9 +3,6 @@
   source = data.load("fashion_mnist", split="train")
   dataset = strategy.distribute_datasets_from_function(
       data.input_fn(source, global_batch_size=256, seed=0, start_step=step))
-
-Images are uint8 in memory and float32 in [-1, 1] in batches; see
-`keras_gen.data.sources` and `keras_gen.data.pipeline`.
 """
 
 from keras_gen.data.errors import DataError

@@ -9,9 +9,8 @@ step k with `start_step=k` sees exactly the batches an uninterrupted run would
 have seen, without checkpointing any iterator: the stream is recomputed from
 (seed, k), skipping straight into the right epoch.
 
-Batches are dicts: {"images": float32 [b, H, W, C] in [-1, 1]} for image
-sources (uint8 x becomes x / 127.5 - 1, after batching) or {"points": float32
-[b, 2]} for point sources, plus "labels": int64 [b] when the source has labels.
+Batches are {"images": float32 [b, H, W, C] in [-1, 1]} or {"points": float32 [b, 2]}, plus
+"labels": int64 [b] when the source has labels.
 """
 
 from __future__ import annotations
@@ -30,28 +29,11 @@ def input_fn(source: Source,
              seed: int,
              start_step: int = 0,
              minibatches: int = 1) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
-  """The training input function, for `strategy.distribute_datasets_from_function`.
-
-  Args:
-    source: the training split, in memory.
-    global_batch_size: B, the examples per step summed over all replicas; must
-      be divisible by the number of replicas in sync.
-    seed: seeds the order of every epoch.
-    start_step: the first global step to produce; the result yields global
-      batches start_step, start_step + 1, ... of the stream described in the
-      module docstring.
-    minibatches: k, when one step consumes k minibatches of B / k examples (k
-      discriminator updates). Each step's examples are then dealt so that every
-      replica's batch, split into k equal parts, holds its rows of minibatch
-      j = stream elements [j * B / k, (j + 1) * B / k) of that step, the same
-      minibatches one device would see.
-
-  Returns:
-    A function of a `tf.distribute.InputContext` returning an endless dataset
-    of per-replica batches (module docstring). With P input pipelines,
-    pipeline p yields per-replica batches i of the single-pipeline order with
-    i % P == p, so each global step still gets exactly stream elements
-    [k * B, (k + 1) * B).
+  """The input function for `strategy.distribute_datasets_from_function`: global batches
+  start_step, start_step + 1, ... of the stream above, B = global_batch_size (divisible by
+  the replicas). With `minibatches` k (k D updates a step) each replica's batch, cut into k
+  parts, holds its rows of minibatch j = step elements [j * B / k, (j + 1) * B / k). Input
+  pipeline p of P yields the per-replica batches i with i % P == p.
   """
   # numbers.Integral admits numpy integers, e.g. a step read from a checkpoint.
   if not isinstance(global_batch_size, numbers.Integral) or global_batch_size < 1:
@@ -99,7 +81,7 @@ def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
 
 def _index_stream(num_examples: int, seed: int, first_epoch: int,
                   first_offset: int) -> tf.data.Dataset:
-  """Indices into the examples, epoch after epoch, from epoch first_epoch, element first_offset."""
+  """Example indices, epoch after epoch, from element first_offset of epoch first_epoch."""
   seed = tf.constant(seed, tf.int64)
   first_epoch = tf.constant(first_epoch, tf.int64)
   first_offset = tf.constant(first_offset, tf.int64)
@@ -115,10 +97,9 @@ def _index_stream(num_examples: int, seed: int, first_epoch: int,
 
 
 def _gather(source: Source, indices: tf.data.Dataset) -> tf.data.Dataset:
-  """Maps batches of int64 indices to batch dicts of the source's examples."""
-  # Eager tensors on the host: the map captures them by reference, where a
-  # numpy array would be embedded in its graph as a constant (slow, and over
-  # 2 GB impossible).
+  """Batches of int64 indices -> batch dicts of the source's examples."""
+  # Eager host tensors are captured by reference; a numpy array would become a graph
+  # constant (slow, and impossible over 2 GB).
   with tf.device("/CPU:0"):
     examples = tf.constant(source.examples)
     labels = None if source.labels is None else tf.constant(source.labels)
@@ -134,9 +115,7 @@ def _gather(source: Source, indices: tf.data.Dataset) -> tf.data.Dataset:
   dataset = indices.map(batch_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   options = tf.data.Options()
   options.deterministic = True
-  # The default static optimizations rewrite the dataset graph, which copies
-  # every captured tensor, i.e. the whole dataset; none of them would speed up
-  # this pipeline.
+  # The default static optimizations copy every captured tensor, the whole dataset.
   options.experimental_optimization.apply_default_optimizations = False
   # The stream is sharded above, by batch; tf.distribute must not shard it again.
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

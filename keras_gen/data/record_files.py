@@ -1,22 +1,5 @@
-"""Whether the level files of a multi-resolution TFRecord dataset are whole.
-
-At creation `dataset.json` records each level file's images and bytes,
-
-  "files": {"NAME-r05.tfrecords": {"images": 40, "bytes": 125080}, ...}
-
-and before a dataset is used every file's size is compared with it (os.stat,
-so it is cheap): a file cut at a record boundary reads without a TensorFlow
-error and would otherwise train on part of the data without a word. Only a file
-whose size differs has its records counted, from the TFRecord framing: each
-record is a uint64 length, a uint32 CRC of it, the data and a uint32 CRC of the
-data, so counting reads 8 bytes per record.
-
-Datasets without these records (written by the original ProGAN tool, or by
-keras_gen before they were recorded) still load, without a warning: their
-records are counted from the framing instead, and a level that ends in a cut-off
-record or holds fewer images than another level (or than dataset.json's
-num_images) is refused. A record whose bytes changed is found by TensorFlow's
-CRC check when it is read (`tensorflow_reason`).
+"""Whether the level files of a multi-resolution TFRecord dataset are whole: sizes against
+dataset.json, or records counted from the TFRecord framing (docs/data.md).
 """
 
 import os
@@ -31,10 +14,7 @@ _LEVEL_PATTERN = re.compile(r"-r(\d\d)(-\d{5}-of-\d{5})?\.tfrecords$")
 
 
 def count_records(file_path):
-  """(whole records, bytes after the last whole record) of a TFRecord file.
-
-  Reads only each record's length; the CRCs are left to TensorFlow's reader.
-  """
+  """(whole records, bytes after the last whole record), reading only the lengths."""
   size = os.path.getsize(file_path)
   records = position = 0
   with open(file_path, "rb") as f:
@@ -67,10 +47,8 @@ def recorded_files(path, metadata):
 
 
 def check(path, levels, metadata):
-  """Refuses a level file that is missing, unrecorded, or of another size than recorded.
-
-  levels: {level: file paths} as found in the folder `path`; metadata: its dataset.json.
-  """
+  """Refuses a file of `levels` ({level: paths}) unrecorded, missing or of another size than
+  dataset.json (`metadata`) records."""
   recorded = recorded_files(path, metadata)
   if recorded is None:
     return
@@ -92,8 +70,8 @@ def check(path, levels, metadata):
 
 
 def damage(paths, metadata):
-  """(file name, what is wrong with it) for the first of `paths` that is cut short or differs
-  from dataset.json, or None when every file looks whole."""
+  """(file name, what is wrong) for the first of `paths` cut short or unlike dataset.json, or
+  None."""
   recorded = metadata.get("files") if isinstance(metadata.get("files"), dict) else {}
   for file_path in paths:
     name = os.path.basename(file_path)
@@ -106,8 +84,7 @@ def damage(paths, metadata):
 
 
 def count_level(path, level, level_paths):
-  """The records of a level whose sizes dataset.json does not record, counted from their
-  framing (8 bytes read per record)."""
+  """The records of a level dataset.json does not record, counted from their framing."""
   total = 0
   for file_path in level_paths:
     records, tail = _counted(file_path)
@@ -119,8 +96,7 @@ def count_level(path, level, level_paths):
 
 
 def check_counts(path, files, counts, num_images):
-  """Every level holds the same images, as many as dataset.json's num_images (if any), so a
-  level with fewer lost some."""
+  """Refuses a level with fewer images than another level or dataset.json's num_images."""
   most = max(counts.values()) if num_images is None else num_images
   for level, count in sorted(counts.items()):
     if count != most:
@@ -134,8 +110,7 @@ def check_counts(path, files, counts, num_images):
 
 
 def tensorflow_reason(error):
-  """The line of an OpError's message that says what is wrong with a record, without the
-  function, node and op names TensorFlow wraps it in."""
+  """What an OpError's message says is wrong with a record, without function and op names."""
   # An eager error says it on its first line, a graph error after the Python stack.
   lines = [line for line in error.message.splitlines() if line.strip()] or [""]
   text = next((line for line in lines if re.search(r"\brecord\b", line)), lines[0])
@@ -162,18 +137,15 @@ def _holds(file_path, expected):
   return text
 
 
-def _counted(file_path):
+def _counted(file_path, read=count_records):
   try:
-    return count_records(file_path)
+    return read(file_path)
   except OSError as e:
     raise DataError(f"Dataset file {file_path} cannot be read ({e.strerror}).") from e
 
 
 def _size(file_path):
-  try:
-    return os.path.getsize(file_path)
-  except OSError as e:
-    raise DataError(f"Dataset file {file_path} cannot be read ({e.strerror}).") from e
+  return _counted(file_path, os.path.getsize)
 
 
 def _level_of(name):

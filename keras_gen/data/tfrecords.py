@@ -1,31 +1,7 @@
 """Multi-resolution TFRecord datasets for Progressive GAN (Karras et al. 2018).
 
-Format: the original ProGAN dataset tool's, so one reader handles datasets
-written here and those users already have. A dataset is a folder holding one
-file per level of detail,
-
-  NAME-r02.tfrecords  (4x4)  NAME-r03.tfrecords  (8x8) ...  NAME-rNN.tfrecords
-
-where NN = log2(resolution); a large level may be split into shards
-NAME-rNN-SSSSS-of-TTTTT.tfrecords (this tool's extension, same records). Each
-record is a tf.train.Example with
-
-  shape  int64 [3]: (C, H, W)
-  data   bytes: the uint8 image in CHW order (C = 1 or 3)
-  label  int64 [1]: the class label, only when the source has labels (this
-         tool's extension; the original kept labels in a separate .labels file,
-         which is not read here)
-
-Every level holds the same images in the same order, a fixed permutation of
-the source drawn from `seed`. Level L - 1 is the 2x2 box-filter average of
-level L, computed in float from the full-resolution image and rounded once (as
-the original tool does), so it equals the 2x2 average of the stored level L up
-to rounding. `dataset.json` records the counts, and each file's images and
-bytes, which are checked before any use (`keras_gen.data.record_files`); folders
-without these records are counted from their record framing.
-
-Every file is written into a temporary folder that is renamed into place at
-the end, so a failed write leaves nothing behind.
+The original ProGAN dataset tool's format: one file per level of detail, every level the same
+images in the same order. Files, records and dataset.json: docs/data.md.
 """
 
 import json
@@ -66,10 +42,9 @@ def level_file_name(name, level, shard=0, num_shards=1):
 
 
 def box_filter_levels(images):
-  """All levels of a batch: {level: uint8 [N, 2^level, 2^level, C]}, MIN_LEVEL to the top.
+  """uint8 [N, R, R, C], R a power of two >= 4 -> {level: uint8 [N, 2^level, 2^level, C]}.
 
-  `images` is uint8 [N, R, R, C] with R a power of two >= 4. Each level below is
-  the 2x2 average of the float level above, rounded to uint8 once.
+  Each level below the top is the 2x2 average of the float level above, rounded once.
   """
   resolution = images.shape[1]
   top = int(math.log2(resolution))
@@ -91,35 +66,20 @@ def _example(image, label):
   }
   if label is not None:
     features["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))
-  # Deterministic: protobuf writes map entries in an order that varies between
-  # processes otherwise, and the same source must give the same file bytes.
+  # Protobuf's map order varies between processes otherwise; a source must give the same bytes.
   return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(
       deterministic=True)
 
 
 def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0,
                   shard_size=0, chunk_size=1024, source="", domain=""):
-  """Writes a multi-resolution dataset; returns its metadata dict.
+  """Writes the new dataset folder `output_dir` (files NAME-rNN...); returns its metadata.
 
-  Args:
-    output_dir: the dataset folder to create; it must not exist yet.
-    name: the file name prefix, e.g. "fashion_mnist".
-    num_images: N.
-    read_images: function(int64 indices [k]) -> uint8 [k, R, R, C], R a power
-      of two >= 4 and C = 1 or 3, the same for every call; lets large sources
-      (image folders) be read a chunk at a time.
-    labels: int64 [N] or None.
-    seed: the permutation of the source that every level is written in.
-    shard_size: images per shard; 0 writes one file per level.
-    chunk_size: images read and filtered at a time.
-    source: a description of the source, recorded in dataset.json.
-    domain: the keras_gen dataset name the images are (padded) copies of, e.g.
-      "fashion_mnist", recorded in dataset.json when given: the domain
-      classifier of FCD is looked up by it (`keras_gen.data.domain`).
-
-  Raises:
-    DataError: the output exists, there are no images or they are not square
-      power-of-two uint8 images (nothing is left behind).
+  read_images(int64 indices [k]) -> uint8 [k, R, R, C] (R a power of two >= 4, C = 1 or 3)
+  is called `chunk_size` indices at a time; labels: int64 [N] or None; seed: the order every
+  level is written in; shard_size: images per shard, 0 for one file per level; domain: the
+  dataset whose FCD classifier fits these images (`keras_gen.data.domain`), if any.
+  Raises DataError, leaving nothing behind, if the folder exists or the images do not fit.
   """
   if os.path.exists(output_dir):
     raise DataError(f"Output folder {output_dir} already exists; choose a new one.")
@@ -153,7 +113,8 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
         writer.close()
     metadata = {
         "name": name, "resolution": int(shape[0]), "channels": int(shape[2]),
-        "num_images": int(num_images), "levels": list(range(MIN_LEVEL, int(math.log2(shape[0])) + 1)),
+        "num_images": int(num_images),
+        "levels": list(range(MIN_LEVEL, int(math.log2(shape[0])) + 1)),
         "num_shards": num_shards, "has_labels": labels is not None, "seed": seed,
         "source": source, "format": "ProGAN TFRecords: shape int64 [C, H, W], data CHW uint8",
         "files": record_files.describe_files(partial, images_per_file)}
@@ -186,17 +147,9 @@ def _open_writers(directory, name, resolution, num_shards):
           for level in range(MIN_LEVEL, int(math.log2(resolution)) + 1)}
 
 
-# Sources: arrays (IDX, npz, tfds) and image folders.
-
-
 def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
-  """Pads and/or resizes uint8 [N, H, W, C] images into power-of-two squares.
-
-  pad_to: zero-pads each side evenly to pad_to x pad_to first (Fashion-MNIST
-  28 -> 32, as the ProGAN recipe needs); resolution: then centre-crops and
-  resizes (area averaging when shrinking). Raises DataError naming `source` if
-  the result is not a power-of-two square.
-  """
+  """uint8 [N, H, W, C] zero-padded evenly to pad_to (28 -> 32), then centre-cropped and
+  resized to resolution; DataError naming `source` unless a power-of-two square results."""
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   for value, flag in ((pad_to, "--pad_to"), (resolution, "--resolution")):
     if value and not is_level_resolution(value):
@@ -212,14 +165,15 @@ def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
     images = files.crop_and_resize(images, resolution)
   height, width = images.shape[1:3]
   if height != width or not is_level_resolution(height):
+    suggestion = 2 ** math.ceil(math.log2(max(height, width, 4)))
     raise DataError(f"{source} holds {height}x{width} images, not a power-of-two square; "
-                    f"pass --pad_to or --resolution (e.g. {2 ** math.ceil(math.log2(max(height, width, 4)))}).")
+                    f"pass --pad_to or --resolution (e.g. {suggestion}).")
   return images
 
 
 def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size=0, source="",
                        domain=""):
-  """Writes in-memory uint8 [N, R, R, C] images (and int64 labels [N]) as a dataset."""
+  """Writes uint8 [N, R, R, C] images (and int64 labels [N]) as a dataset."""
   return write_dataset(output_dir, name, len(images), lambda indices: images[indices],
                        labels=labels, seed=seed, shard_size=shard_size, source=source,
                        domain=domain)
@@ -227,16 +181,12 @@ def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size
 
 def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0, shard_size=0,
                        domain=""):
-  """Writes every image under `folder`, centre-cropped and resized to resolution.
-
-  channels: 1 or 3; 0 takes the channels of the first image (in sorted order).
-  Grey images join an RGB dataset by repeating their channel; an RGB image in
-  a grey dataset is an error naming the file.
-  """
+  """Writes every image under `folder`, centre-cropped and resized to resolution; channels 0
+  takes the first image's. Grey joins RGB repeated; RGB in a grey dataset is refused."""
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   if not is_level_resolution(resolution):
-    raise DataError(f"--resolution={resolution} must be a power of two of at least 4 "
-                    f"for an image folder.")
+    raise DataError(f"--resolution={resolution} must be a power of two of at least 4 for an "
+                    f"image folder.")
   paths = files.image_paths(folder)
   channels = channels or files.decode_image(paths[0]).shape[-1]
 
@@ -257,16 +207,8 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
                        domain=domain)
 
 
-# Reading.
-
-
 def level_files(path):
-  """{level: sorted file paths} of a dataset folder.
-
-  Raises:
-    DataError: the folder cannot be read, holds no level files, or a file is missing or
-      differs in size from what its dataset.json records.
-  """
+  """{level: sorted file paths}; DataError if none, or one is missing or of the wrong size."""
   levels = _list_level_files(path)
   record_files.check(path, levels, read_metadata(path))
   return levels
@@ -293,10 +235,8 @@ def _list_level_files(path):
 
 
 def parse_example(serialized, resolution=None, channels=None):
-  """One record -> (uint8 image [H, W, C], int64 label, -1 if none).
-
-  With resolution and channels given the image gets a static shape.
-  """
+  """One record -> (uint8 image [H, W, C], static with resolution and channels; int64 label
+  or -1)."""
   features = tf.io.parse_single_example(serialized, {
       "shape": tf.io.FixedLenFeature([3], tf.int64),
       "data": tf.io.FixedLenFeature([], tf.string),
@@ -308,12 +248,8 @@ def parse_example(serialized, resolution=None, channels=None):
 
 
 def _chw_to_hwc(data, shape):
-  """Flat uint8 CHW bytes and int64 (C, H, W) -> uint8 [H, W, C].
-
-  A gather, not a transpose: TensorFlow 2.21 logs an error line ("oneDNN supports
-  DT_UINT8 only on platforms with AVX-512") for a Transpose of any dtype but
-  float32, and grappler moves a float32 transpose back before the cast to uint8.
-  """
+  """Flat uint8 CHW bytes and int64 (C, H, W) -> uint8 [H, W, C], by a gather: TensorFlow
+  2.21 logs an oneDNN error for a uint8 Transpose, and grappler moves a float32 one back."""
   shape = tf.cast(shape, tf.int32)
   channels, pixels = shape[0], shape[1] * shape[2]
   # Element (p, c) of the HWC image is byte c * pixels + p of the CHW data.
@@ -348,9 +284,8 @@ def read_level(path, level, limit=None):
 
 
 def level_error(path, level, error, advice=record_files.RECREATE):
-  """The DataError for `error`, a tf.errors.OpError met reading level `level` of the dataset
-  at `path`: one sentence naming the file cut short (or the level's files) and what it holds,
-  ending in `advice`."""
+  """The DataError for tf.errors.OpError `error` met reading a level: one sentence naming the
+  file cut short (or the level's files), what it holds, then `advice`."""
   # Listed without the size check, which would raise its own sentence without `advice`.
   paths = _list_level_files(path).get(level, [])
   found = record_files.damage(paths, read_metadata(path))
@@ -410,24 +345,16 @@ def info(path):
 
 
 def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=None):
-  """A resumable, endless stream of training batches of one level.
+  """A resumable, endless stream of one level's batches (the order: docs/data.md).
 
-  Epoch e reads the level's shards in an order drawn from (seed, e), through a
-  parallel interleave, and shuffles the records within consecutive blocks of
-  4096 (fewer for large images: at most 256 MB), each block's permutation drawn
-  from (seed, e, block); the files themselves are in a shuffled order already. Global batch k holds stream elements [k * B, (k + 1) * B); a run
-  resumed at element `start_index` skips whole epochs and then at most one
-  epoch of records, so it sees exactly what an uninterrupted run would.
-
-  Returns:
-    A function of a tf.distribute.InputContext returning per-replica batches
-    {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}.
+  Returns a function of a tf.distribute.InputContext giving per-replica batches
+  {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}; resumed at element
+  `start_index` it yields exactly what an uninterrupted stream would from there.
   """
   level_paths = _paths_of_level(path, level)
   description = info(path)
   num_examples = num_examples or description["levels"][level]
   resolution, channels = 2 ** level, description["channels"]
-  # Records shuffle within blocks of at most _SHUFFLE_BUFFER records or 256 MB.
   block_size = max(16, min(_SHUFFLE_BUFFER, 2 ** 28 // (resolution * resolution * channels)))
   first_epoch, first_offset = divmod(int(start_index), num_examples)
 
@@ -437,8 +364,7 @@ def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=N
     records = tf.data.Dataset.from_tensor_slices(paths).interleave(
         tf.data.TFRecordDataset, cycle_length=min(len(level_paths), 8), block_length=16,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    # A buffer shuffle cannot take a per-epoch seed, so blocks of records are
-    # shuffled statelessly instead, each with a seed folded from (seed, epoch, block).
+    # A buffer shuffle cannot take a per-epoch seed; blocks are shuffled statelessly instead.
     def shuffle_block(block_index, block):
       block_seed = tf.random.experimental.stateless_fold_in(epoch_seed, block_index)
       return tf.data.Dataset.from_tensor_slices(

@@ -1,17 +1,4 @@
-"""Features of real images, cached on disk between evaluations.
-
-A cache file holds the features (and logits) an extractor computed for the
-first N images of one dataset split:
-
-  CACHE_DIR/<dataset>-<split>-<H>x<W>x<C>-<extractor>-n<N>-<hash>.npz
-
-where the hash covers the extractor's weights and the image bytes themselves,
-so a changed dataset or a retrained classifier never reuses stale features.
-CACHE_DIR is `--metric_options=feature_cache=DIR`, by default
-$KERAS_GEN_HOME/cache/features (~/.keras_gen/cache/features);
-`feature_cache=none` turns caching off. Extractors with random weights (tests)
-are never cached.
-"""
+"""Features of real images, cached on disk between evaluations (docs/evaluation.md)."""
 
 import hashlib
 import json
@@ -37,11 +24,7 @@ def _slug(text):
 
 
 def cache_path(folder, dataset, split, images, extractor):
-  """The file for uint8 images [N, H, W, C] of a dataset split through an extractor.
-
-  The name spells out the key; its hash also covers the extractor's weights
-  (`extractor.cache_key`) and the image bytes.
-  """
+  """The file for uint8 [N, H, W, C] through `extractor`; its hash covers weights and pixels."""
   digest = hashlib.sha1(json.dumps(
       [dataset, split, list(images.shape), extractor.cache_key]).encode())
   digest.update(str(images.dtype).encode())
@@ -53,12 +36,8 @@ def cache_path(folder, dataset, split, images, extractor):
 
 
 def real_features(extractor, examples, dataset, split, options):
-  """The extractor's (features, logits) of real images, read from or written to the cache.
-
-  examples: uint8 [N, H, W, C] of a real dataset split, converted to [-1, 1]
-  one `options.batch_size` batch at a time. Returns (features, logits,
-  whether they came from the cache).
-  """
+  """(features, logits, whether cached) of uint8 [N, H, W, C] real images, read from or
+  written to the cache."""
   folder = cache_dir(options)
   if folder is None or extractor.cache_key is None:
     return (*_features(extractor, examples, options), False)

@@ -1,25 +1,5 @@
-"""The metrics on extractor features: FID, FCD, KID, Inception Score and classifier score.
-
-Each compares `num_samples` generated images with the first `num_samples`
-held-out images (fewer if the split is smaller) through a feature extractor:
-
-  fid               Fréchet distance on Inception-v3 pool features (Heusel et al. 2017)
-  fcd               the same on the domain classifier's features (`classifier.py`)
-  kid               KID (Bińkowski et al. 2018) on Inception-v3 features, or on the
-                    classifier's with --metric_options=kid_features=classifier
-  inception_score   Inception Score (Salimans et al. 2016) of the samples
-  classifier_score  the same formula on the domain classifier's class probabilities
-
-Frechet distances and KID also report a real-vs-real baseline, the same figure
-between the held-out images and a second real set of the same size (the other
-split), so a model's figure can be read against the floor the sample size sets.
-Real features are cached (`feature_cache.py`). Options (--metric_options):
-inception_weights, inception_resolution, classifier_path, feature_cache,
-kid_features, kid_subsets, kid_subset_size, score_splits, baseline (0 skips
-the baselines). Below a growing model's top level (real images box-filtered
-down to it) the domain classifier's metrics are skipped; Inception resizes
-every image to its own input size, so fid, kid and is still compare like with
-like there.
+"""FID, FCD, KID, Inception Score and classifier score: `num_samples` samples against as many
+held-out images through a feature extractor, with real-vs-real baselines (docs/evaluation.md).
 """
 
 import collections
@@ -43,16 +23,13 @@ _FEATURES = {"fid": "inception", "is": "inception", "fcd": "classifier",
 
 
 def feature_kind(metric, extra):
-  """"inception" or "classifier": the features `metric` measures on with these
-  --metric_options; None for a metric on no such features."""
+  """"inception", "classifier" or None: the features `metric` uses with these options."""
   kind = _FEATURES.get(metric)
   return extra.get(*kind) if isinstance(kind, tuple) else kind
 
 
 def check_extractors_exist(metric_names, extra, dataset):
-  """Raises ConfigError, with the sentence the first snapshot would give, when a metric's
-  feature extractor (Inception-v3's weights, `dataset`'s domain classifier) is missing:
-  training calls this before it starts, not at its first snapshot."""
+  """ConfigError, as the first snapshot would give it, when a metric's extractor is missing."""
   for name in metric_names:
     kind = feature_kind(name, extra)
     if kind == "inception":
@@ -66,7 +43,7 @@ def check_extractors_exist(metric_names, extra, dataset):
 
 
 def get_extractor(kind, options, metric):
-  """"inception" or "classifier" -> an extractor configured from the options."""
+  """"inception" or "classifier" -> its extractor, configured from the options."""
   if kind == "inception":
     return inception.load_extractor(options.extra.get("inception_weights", ""),
                                     image_sets.int_option(options, "inception_resolution",
@@ -136,8 +113,7 @@ def _frechet_metric(subject, options, kind, name):
 
 
 def _with_baseline(results, name, options, extractor, real, generated, distance):
-  """`results` with the set sizes, the extractor and NAME_real_baseline: `distance` between
-  the held-out set and a second real set (or why there is none)."""
+  """`results` plus set sizes, extractor and NAME_real_baseline (or why there is none)."""
   results.update(num_samples=len(generated.features), num_real=len(real.features),
                  feature_extractor=extractor.description)
   baseline, reason = baseline_set(options, extractor, len(real.features))
@@ -148,7 +124,7 @@ def _with_baseline(results, name, options, extractor, real, generated, distance)
 
 
 def fid(subject, options):
-  """FID: Fréchet distance between Inception-v3 pool features of samples and held-out images."""
+  """Fréchet distance of Inception-v3 pool features (Heusel et al. 2017)."""
   return _frechet_metric(subject, options, "inception", "fid")
 
 

@@ -1,20 +1,5 @@
-"""Inception-v3 pool features and logits for FID, KID and the Inception Score.
-
-The network is `keras.applications.InceptionV3` with its ImageNet top, whose
-weights Keras keeps in its cache (~/.keras/models, or $KERAS_HOME/models) as
-inception_v3_weights_tf_dim_ordering_tf_kernels.h5; `--metric_options=
-inception_weights=PATH` names another copy, and `inception_weights=random`
-uses random initial weights (for tests only: the figures mean nothing).
-
-Preprocessing, fixed: images in [-1, 1] (already the range Keras' Inception
-preprocessing produces), grey images replicated to 3 channels, then resized
-with bilinear interpolation (tf.image.resize, no antialiasing) to 299x299.
-Features are the 2048-d global-average-pool output; logits are the 1000
-ImageNet class scores before the softmax.
-
-These are the Keras weights, not the 2015 TF graph of the reference FID code
-(TTUR), so FID/KID/IS values are comparable between keras_gen runs, not with
-figures in papers.
+"""Inception-v3 pool features and logits for FID, KID and the Inception Score: Keras'
+ImageNet weights, so comparable between keras_gen runs, not with papers (docs/evaluation.md).
 """
 
 import hashlib
@@ -42,10 +27,7 @@ def keras_cache_candidates():
 
 
 def resolve_weights(weights=""):
-  """The weights path to use: the given one, or the first copy in the Keras cache.
-
-  Raises ConfigError saying how to get them when there are none.
-  """
+  """The given weights, or the first in the Keras cache; ConfigError saying how to get them."""
   if weights == RANDOM:
     return RANDOM
   if weights:
@@ -100,8 +82,7 @@ class InceptionExtractor:
     return self._model(images, training=False)
 
   def features(self, images, batch_size=64):
-    """images: float32 [N, H, W, 1 or 3] in [-1, 1], or an iterable of such batches
-    -> (float32 [N, 2048], float32 [N, 1000])."""
+    """float32 [N, H, W, 1 or 3] in [-1, 1], or batches -> (float32 [N, 2048], [N, 1000])."""
     return image_sets.batched_features(self._predict, images, batch_size)
 
 

@@ -1,18 +1,5 @@
-"""Mode coverage on the toy Gaussian mixtures (ring8, grid25), the unrolled GAN's experiment.
-
-The protocol, pinned (Metz et al. 2017; Srivastava et al. 2017, "VEEGAN"; Lin
-et al. 2018, "PacGAN"), with the mixtures of `keras_gen.data.mixtures`:
-
-  - a sample is high quality when it lies within 3 standard deviations of the
-    mode nearest to it (3 x 0.02 for ring8, 3 x 0.05 for grid25);
-  - a mode is covered when it is the nearest mode of at least one high-quality
-    sample;
-  - the reverse KL is KL(p || uniform) = sum_k p_k log(K p_k), where p is the
-    histogram of the nearest modes of the high-quality samples (0 log 0 = 0); it
-    is log K when every sample sits at one mode and 0 for a perfect spread. With
-    no high-quality sample at all it is reported as log K as well.
-
-The metric samples 2,500 points (the papers' figure) and 100,000.
+"""Mode coverage on the toy Gaussian mixtures (ring8, grid25), the unrolled GAN's experiment
+(Metz et al. 2017; VEEGAN; PacGAN). The protocol: docs/evaluation.md.
 """
 
 import numpy as np
@@ -27,13 +14,8 @@ SAMPLE_COUNTS = (2_500, 100_000)
 
 
 def mode_coverage(samples, modes, std):
-  """Counts covered modes on [N, 2] samples against [K, 2] modes of standard deviation std.
-
-  Returns:
-    {"modes_covered": int in [0, K], "num_modes": K,
-     "high_quality_fraction": float in [0, 1],
-     "reverse_kl": float in [0, log K]}.
-  """
+  """[N, 2] samples against [K, 2] modes of std `std` -> {"modes_covered" in [0, K],
+  "num_modes", "high_quality_fraction" in [0, 1], "reverse_kl" in [0, log K]}."""
   samples = np.asarray(samples, np.float64)
   modes = np.asarray(modes, np.float64)
   distances = np.sqrt(((samples[:, None, :] - modes[None, :, :]) ** 2).sum(-1))
@@ -53,11 +35,8 @@ def mode_coverage(samples, modes, std):
 
 
 def modes(subject, options):
-  """The `modes` metric: mode_coverage on 2,500 and on 100,000 samples of the subject.
-
-  Keys are suffixed with the sample count, e.g. modes_covered_2500. For a
-  checkpoint (--model_dir) it also writes samples/points_over_training.png.
-  """
+  """mode_coverage on 2,500 and 100,000 samples, keys suffixed by the count; a checkpoint also
+  writes samples/points_over_training.png."""
   dataset = subject.dataset
   if dataset not in ("ring8", "grid25"):
     raise config_lib.ConfigError(

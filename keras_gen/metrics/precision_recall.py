@@ -1,13 +1,5 @@
-"""Improved precision and recall (Kynkäänniemi et al. 2019, "Improved Precision and Recall
-Metric for Assessing Generative Models").
-
-Each set's manifold is the union of balls around its feature vectors, each
-ball's radius the distance to that vector's k-th nearest neighbour in its own
-set (k = 3, the paper's choice). Precision is the fraction of generated vectors
-inside the real manifold; recall is the fraction of real vectors inside the
-generated one. The paper uses VGG-16 features; keras_gen uses the domain
-classifier's by default (`--metric_options=prd_features=inception` for
-Inception-v3's).
+"""Improved precision and recall (Kynkäänniemi et al. 2019), k = 3, on the domain
+classifier's features by default (the paper's are VGG-16's; docs/evaluation.md).
 """
 
 import numpy as np
@@ -33,7 +25,7 @@ def knn_radii(features, k=DEFAULT_K):
   radii = []
   for start in range(0, len(features), _ROWS_PER_CHUNK):
     distances = _squared_distances(features[start:start + _ROWS_PER_CHUNK], features)
-    # Index k, not k - 1: each vector's nearest neighbour is itself, at distance 0.
+    # Index k, not k - 1: each vector's nearest neighbour is itself.
     radii.append(np.partition(distances, k, axis=1)[:, k])
   return np.concatenate(radii)
 

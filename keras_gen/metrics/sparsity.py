@@ -5,12 +5,8 @@ import tensorflow as tf
 
 
 def active_units(subject, options):
-  """Fraction of code units active (h_j > threshold) per held-out image, and dead units.
-
-  The threshold is the run's `active_threshold` hyperparameter (metric option
-  `active_threshold` overrides it). Codes come from the `encode` signature, so a
-  checkpoint and its export give the same figures.
-  """
+  """Fraction of `encode` code units with h_j > active_threshold on held-out images, and the
+  units never active."""
   hparams = subject.metadata.get("config", {}).get("hparams", {})
   extra = dict(options.extra)
   threshold = float(extra.pop("active_threshold", hparams.get("active_threshold", 0.0)))
