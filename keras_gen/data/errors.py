@@ -2,5 +2,4 @@
 
 
 class DataError(ValueError):
-  """A dataset that is missing, corrupt or unusable; one sentence naming it and what was
-  expected."""
+  """A dataset missing, corrupt or unusable: one sentence naming it and what was expected."""

@@ -1,5 +1,4 @@
-"""Readers of IDX files (the MNISTs), npz archives and image folders: uint8 [N, H, W, C]
-images (C = 1 or 3), int64 labels [N] where the format has them; DataError naming the file."""
+"""Readers of IDX files (the MNISTs), npz archives and image folders; DataError naming the file."""
 
 import gzip
 import os
@@ -61,8 +60,7 @@ def has_idx_dataset(directory: str, split: str) -> bool:
 
 
 def read_idx_dataset(directory: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-  """train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz] (or t10k-... for split
-  "test") of directory -> (uint8 images [N, rows, cols, 1], int64 labels [N])."""
+  """A split's IDX files in directory -> (uint8 images [N, rows, cols, 1], int64 labels [N])."""
   check_folder(directory, f"Directory {directory}")
   images_name, labels_name = _idx_file_names(split)
   images_path = _find_idx_file(directory, images_name)
@@ -79,8 +77,7 @@ def read_idx_dataset(directory: str, split: str) -> tuple[np.ndarray, np.ndarray
 
 
 def read_idx(path: str, expected_magic: int) -> np.ndarray:
-  """An unsigned-byte IDX file (.gz decompressed) of magic IDX_IMAGES_MAGIC or
-  IDX_LABELS_MAGIC -> uint8 of the header's shape, e.g. [N, 28, 28] or [N]."""
+  """An unsigned-byte IDX file (plain or .gz) -> uint8 of its header's shape, e.g. [N, 28, 28]."""
   try:
     with (gzip.open if path.endswith(".gz") else open)(path, "rb") as file:
       data = file.read()
@@ -158,8 +155,7 @@ def read_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def read_image_folder(path: str, resolution: int) -> np.ndarray:
-  """Every image under path, sorted, centre-cropped and resized: uint8 [N, R, R, C], C = 1 if
-  every image is grey, else 3 (grey repeated)."""
+  """Every image under path, sorted -> uint8 [N, R, R, C], C = 3 unless every image is grey."""
   paths = image_paths(path)
   images = [crop_and_resize(decode_image(image_path)[np.newaxis], resolution)[0]
             for image_path in paths]
@@ -190,11 +186,8 @@ def decode_image(path: str) -> np.ndarray:
 
 
 def crop_and_resize(images: np.ndarray, resolution: int, enlarge: str = "resize") -> np.ndarray:
-  """uint8 [N, H, W, C] centre-cropped to a square -> uint8 [N, R, R, C], R = resolution.
-
-  Shrinks by area averaging (no aliasing); enlarges bilinearly (area would repeat rows
-  unevenly) or, with enlarge="pad", zero-pads (an odd margin's extra pixel bottom and right).
-  """
+  """uint8 [N, H, W, C] centre-cropped -> [N, R, R, C]: area-averaged down, bilinear up (area
+  would repeat rows unevenly) or with enlarge="pad" zero-padded (odd margins bottom right)."""
   height, width = images.shape[1:3]
   if height == width == resolution:
     return images

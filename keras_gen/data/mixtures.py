@@ -1,6 +1,4 @@
-"""Toy 2-D Gaussian mixtures of the GAN mode-coverage studies (Metz et al. 2017, "Unrolled
-GANs": ring8; VEEGAN and PacGAN: grid25). The protocol: docs/data.md.
-"""
+"""Toy 2-D Gaussian mixtures of the GAN mode-coverage studies (Metz et al. 2017; docs/data.md)."""
 
 import numpy as np
 
@@ -39,8 +37,7 @@ def mixture_std(name: str) -> float:
 
 
 def sample_mixture(name: str, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-  """(float32 points [N, 2], int64 modes [N]) of a split (N = 100_000 train, 10_000 test),
-  the test split from the seed's first child stream, so the two never share samples."""
+  """(float32 points [N, 2], int64 modes [N]) of a split, N = 100_000 train, 10_000 test."""
   modes = mixture_modes(name)
   rng = np.random.default_rng(seed)
   if split == "test":

@@ -1,13 +1,12 @@
 """The tf.data input pipeline: a deterministic, resumable stream of batches.
 
-The training data is one global stream of example indices, epoch after epoch;
-epoch e is the permutation of range(N) given by
-`tf.random.experimental.stateless_shuffle` with seed (seed, e). Global batch k
-is elements [k * B, (k + 1) * B) of that stream (B = global batch size),
-whatever the number of replicas or input pipelines. So a run restarted from
-step k with `start_step=k` sees exactly the batches an uninterrupted run would
-have seen, without checkpointing any iterator: the stream is recomputed from
-(seed, k), skipping straight into the right epoch.
+The training data is one global stream of example indices, epoch after epoch; epoch e is the
+permutation of range(N) given by `tf.random.experimental.stateless_shuffle` with seed (seed, e).
+Global batch k is elements [k * B, (k + 1) * B) of that stream (B = global batch size),
+whatever the number of replicas or input pipelines. So a run restarted from step k with
+`start_step=k` sees exactly the batches an uninterrupted run would have seen, without
+checkpointing any iterator: the stream is recomputed from (seed, k), skipping straight into
+the right epoch.
 
 Batches are {"images": float32 [b, H, W, C] in [-1, 1]} or {"points": float32 [b, 2]}, plus
 "labels": int64 [b] when the source has labels.
@@ -24,17 +23,11 @@ from keras_gen.data.sources import Source
 from keras_gen.lazy import tensorflow as tf
 
 
-def input_fn(source: Source,
-             global_batch_size: int,
-             seed: int,
-             start_step: int = 0,
+def input_fn(source: Source, global_batch_size: int, seed: int, start_step: int = 0,
              minibatches: int = 1) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
   """The input function for `strategy.distribute_datasets_from_function`: global batches
-  start_step, start_step + 1, ... of the stream above, B = global_batch_size (divisible by
-  the replicas). With `minibatches` k (k D updates a step) each replica's batch, cut into k
-  parts, holds its rows of minibatch j = step elements [j * B / k, (j + 1) * B / k). Input
-  pipeline p of P yields the per-replica batches i with i % P == p.
-  """
+  start_step, start_step + 1, ... of the stream above; with `minibatches` k each replica's
+  batch holds, in k parts, its rows of the step's k minibatches (docs/data.md)."""
   # numbers.Integral admits numpy integers, e.g. a step read from a checkpoint.
   if not isinstance(global_batch_size, numbers.Integral) or global_batch_size < 1:
     raise DataError(f"Global batch size {global_batch_size!r} is not a positive integer.")
@@ -47,9 +40,8 @@ def input_fn(source: Source,
   def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
     num_replicas = input_context.num_replicas_in_sync
     if global_batch_size % num_replicas:
-      raise DataError(
-          f"Global batch size {global_batch_size} is not divisible by the "
-          f"{num_replicas} replicas in sync.")
+      raise DataError(f"Global batch size {global_batch_size} is not divisible by the "
+                      f"{num_replicas} replicas in sync.")
     per_replica_batch_size = input_context.get_per_replica_batch_size(global_batch_size)
     indices = _index_stream(num_examples, seed, first_epoch, first_offset)
     if minibatches > 1:
@@ -66,9 +58,8 @@ def input_fn(source: Source,
 def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
   """Reorders each step's indices from [minibatch, replica, row] to [replica, minibatch, row]."""
   if global_batch_size % (minibatches * num_replicas):
-    raise DataError(
-        f"{global_batch_size} examples per step do not split into {minibatches} minibatches "
-        f"of equal shares for {num_replicas} replicas.")
+    raise DataError(f"{global_batch_size} examples per step do not split into {minibatches} "
+                    f"minibatches of equal shares for {num_replicas} replicas.")
   rows = global_batch_size // (minibatches * num_replicas)
 
   def deal(step_indices):
@@ -98,8 +89,7 @@ def _index_stream(num_examples: int, seed: int, first_epoch: int,
 
 def _gather(source: Source, indices: tf.data.Dataset) -> tf.data.Dataset:
   """Batches of int64 indices -> batch dicts of the source's examples."""
-  # Eager host tensors are captured by reference; a numpy array would become a graph
-  # constant (slow, and impossible over 2 GB).
+  # Eager host tensors are captured by reference, not as graph constants (limited to 2 GB).
   with tf.device("/CPU:0"):
     examples = tf.constant(source.examples)
     labels = None if source.labels is None else tf.constant(source.labels)

@@ -1,6 +1,4 @@
-"""Whether the level files of a multi-resolution TFRecord dataset are whole: sizes against
-dataset.json, or records counted from the TFRecord framing (docs/data.md).
-"""
+"""Whether a multi-resolution TFRecord dataset's level files are whole (docs/data.md)."""
 
 import os
 import re
@@ -47,8 +45,7 @@ def recorded_files(path, metadata):
 
 
 def check(path, levels, metadata):
-  """Refuses a file of `levels` ({level: paths}) unrecorded, missing or of another size than
-  dataset.json (`metadata`) records."""
+  """Refuses a file of `levels` unrecorded, missing or of another size than `metadata` says."""
   recorded = recorded_files(path, metadata)
   if recorded is None:
     return
@@ -60,8 +57,8 @@ def check(path, levels, metadata):
                       f"{_images(expected['images'])} ({expected['bytes']} bytes); {RECREATE}.")
     size = _size(present[name])
     if size != expected["bytes"]:
-      raise DataError(f"Dataset {path} level {_level_of(name)} ({name}) is truncated or "
-                      f"corrupt: {_holds(present[name], expected)}; {RECREATE}.")
+      raise DataError(f"Dataset {path} level r{_LEVEL_PATTERN.search(name)[1]} ({name}) is "
+                      f"truncated or corrupt: {_holds(present[name], expected)}; {RECREATE}.")
   unrecorded = sorted(set(present) - set(recorded))
   if unrecorded:
     raise DataError(f"Dataset {path} holds {unrecorded[0]}, a file its dataset.json does not "
@@ -70,8 +67,7 @@ def check(path, levels, metadata):
 
 
 def damage(paths, metadata):
-  """(file name, what is wrong) for the first of `paths` cut short or unlike dataset.json, or
-  None."""
+  """(file name, what is wrong) for the first of `paths` cut short or unlike dataset.json."""
   recorded = metadata.get("files") if isinstance(metadata.get("files"), dict) else {}
   for file_path in paths:
     name = os.path.basename(file_path)
@@ -103,10 +99,9 @@ def check_counts(path, files, counts, num_images):
       expected = (f"dataset.json records {most}" if num_images is not None else
                   f"level r{max(counts, key=counts.get):02d} holds {most} and every level holds "
                   f"the same images")
-      raise DataError(
-          f"Dataset {path} level r{level:02d} ({', '.join(map(os.path.basename, files[level]))})"
-          f" is truncated or corrupt: the level holds {_images(count)}, but {expected}; "
-          f"{RECREATE}.")
+      names = ", ".join(map(os.path.basename, files[level]))
+      raise DataError(f"Dataset {path} level r{level:02d} ({names}) is truncated or corrupt: the "
+                      f"level holds {_images(count)}, but {expected}; {RECREATE}.")
 
 
 def tensorflow_reason(error):
@@ -125,8 +120,7 @@ def tensorflow_reason(error):
 
 
 def _holds(file_path, expected):
-  """'the file holds 19 whole images and 1573 bytes of a cut-off one (62000 bytes), but its
-  dataset.json records 40 images (125080 bytes)'."""
+  """'the file holds 19 whole images and 1573 bytes of a cut-off one (62000 bytes), but ...'."""
   records, tail = _counted(file_path)
   holds = (f"{records} whole image{'' if records == 1 else 's'} and {tail} bytes of a cut-off "
            f"one" if tail else _images(records))
@@ -146,10 +140,6 @@ def _counted(file_path, read=count_records):
 
 def _size(file_path):
   return _counted(file_path, os.path.getsize)
-
-
-def _level_of(name):
-  return f"r{_LEVEL_PATTERN.search(name)[1]}"
 
 
 def _images(count):

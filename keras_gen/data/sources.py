@@ -1,8 +1,5 @@
-"""Every dataset keras_gen trains on, by name (`describe_datasets`), loaded whole into memory.
-
-Images are uint8 [N, H, W, C] (C = 1 or 3) until the input pipeline batches them; points are
-float32 [N, 2]; labels int64 [N]. Any fault is one DataError sentence. See docs/data.md.
-"""
+"""Every dataset keras_gen trains on, by name (`describe_datasets`), loaded whole into memory:
+uint8 images [N, H, W, C], float32 points [N, 2], int64 labels [N] (docs/data.md)."""
 
 import dataclasses
 import numbers
@@ -28,8 +25,7 @@ _IDX_FILES = ("pass --data_dir with the IDX files (train-images-idx3-ubyte[.gz],
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Source:
-  """One split of a dataset: examples uint8 [N, H, W, C] in [0, 255] (C = 1 or 3) for kind
-  "images", float32 [N, 2] for "points"; labels int64 [N] or None; split "train" or "test"."""
+  """One split of a dataset: uint8 images [N, H, W, C] (C = 1 or 3) or float32 points [N, 2]."""
   # eq=False: the generated __eq__ would compare numpy arrays elementwise and raise.
 
   name: str
@@ -68,11 +64,9 @@ class Source:
 class _Dataset:
   kind: str
   description: str
-  # loader(argument=, split=, data_dir=, resolution=, seed=, limit=) -> (examples, labels);
-  # argument is the name after its prefix.
+  # loader(argument=, split=, data_dir=, resolution=, seed=, limit=) -> (examples, labels).
   loader: Callable
-  # A --resolution above the images' own: "resize" (bilinear) or "pad" (a black canvas, as
-  # 32x32 DCGANs and LeNet take the MNISTs).
+  # A --resolution above the images' own: "resize" (bilinear) or "pad" (a black canvas).
   enlarge: str = "resize"
   # A folder, an archive or a progan: folder is one split: "test" returns the train images.
   one_split: bool = False
@@ -101,11 +95,6 @@ def _load_tfds_by_name(argument, split, data_dir, **_):
     raise DataError("Dataset name 'tfds:' needs a tfds name, e.g. 'tfds:cifar10'.")
   _check_data_dir(data_dir)
   return _load_tfds(argument, split, data_dir)
-
-
-def _load_cifar10(split, data_dir, **_):
-  _check_data_dir(data_dir)
-  return _load_tfds("cifar10", split, data_dir)
 
 
 def _load_folder(argument, resolution, **_):  # A folder is one split.
@@ -152,7 +141,8 @@ _DATASETS = {
         "--data_dir, or tfds); --resolution=32 zero-pads to 32x32",
         _load_idx("mnist", _IDX_FILES), enlarge="pad"),
     "cifar10": _Dataset(
-        "images", "CIFAR-10, 32x32 RGB, 10 classes, 50k train / 10k test (tfds)", _load_cifar10),
+        "images", "CIFAR-10, 32x32 RGB, 10 classes, 50k train / 10k test (tfds)",
+        lambda split, data_dir, **_: _load_tfds_by_name("cifar10", split, data_dir)),
     "ring8": _Dataset(
         "points", "8 Gaussians on a circle of radius 2, std 0.02 (2-D points, labels are mode "
         "indices)", _load_mixture("ring8")),
@@ -202,8 +192,7 @@ def stored_resolutions(name: str) -> list[int] | None:
 
 
 def domain(name: str) -> str:
-  """The dataset whose FCD classifier fits `name`'s images: a progan: folder's recorded
-  "domain" (e.g. "fashion_mnist" for it padded to 32x32), else `name`."""
+  """The dataset whose FCD classifier fits `name`: a progan: folder's "domain", else `name`."""
   dataset, argument = _lookup(name)
   if dataset.loader is not _load_progan:
     return name
@@ -219,13 +208,8 @@ def has_test_split(name: str) -> bool:
 
 def load(name: str, split: str = "train", data_dir: str | None = None,
          resolution: int | None = None, seed: int = 0, limit: int | None = None) -> Source:
-  """One split ("train" or "test") of the dataset `name` as a `Source`.
-
-  data_dir: the IDX files or tfds data dir (None: the default places); resolution:
-  centre-crop and resize images to it (the MNISTs are zero-padded up); seed: the toy
-  mixtures' samples; limit: only the first `limit` examples, all a progan: folder reads.
-  Raises DataError if the name is unknown or the data missing, corrupt or unusable.
-  """
+  """One split ("train" or "test") of dataset `name` as a `Source`: images centre-cropped and
+  resized to `resolution`, and only the first `limit` examples, when given."""
   dataset, argument = _lookup(name)
   if split not in SPLITS:
     raise DataError(f"Split {split!r} of dataset {name!r} is not one of {list(SPLITS)}.")

@@ -1,8 +1,4 @@
-"""Multi-resolution TFRecord datasets for Progressive GAN (Karras et al. 2018).
-
-The original ProGAN dataset tool's format: one file per level of detail, every level the same
-images in the same order. Files, records and dataset.json: docs/data.md.
-"""
+"""Progressive GAN's multi-resolution TFRecord datasets (Karras et al. 2018; docs/data.md)."""
 
 import json
 import math
@@ -42,10 +38,7 @@ def level_file_name(name, level, shard=0, num_shards=1):
 
 
 def box_filter_levels(images):
-  """uint8 [N, R, R, C], R a power of two >= 4 -> {level: uint8 [N, 2^level, 2^level, C]}.
-
-  Each level below the top is the 2x2 average of the float level above, rounded once.
-  """
+  """uint8 [N, R, R, C] -> {level: uint8 [N, 2^level, 2^level, C]}, 2x2 float means rounded once."""
   resolution = images.shape[1]
   top = int(math.log2(resolution))
   levels = {top: images}
@@ -73,14 +66,8 @@ def _example(image, label):
 
 def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0,
                   shard_size=0, chunk_size=1024, source="", domain=""):
-  """Writes the new dataset folder `output_dir` (files NAME-rNN...); returns its metadata.
-
-  read_images(int64 indices [k]) -> uint8 [k, R, R, C] (R a power of two >= 4, C = 1 or 3)
-  is called `chunk_size` indices at a time; labels: int64 [N] or None; seed: the order every
-  level is written in; shard_size: images per shard, 0 for one file per level; domain: the
-  dataset whose FCD classifier fits these images (`keras_gen.data.domain`), if any.
-  Raises DataError, leaving nothing behind, if the folder exists or the images do not fit.
-  """
+  """Writes dataset folder `output_dir` from read_images(int64 indices [k]) -> uint8 [k, R, R, C]
+  (nothing is left on error); returns its metadata. shard_size 0: one file per level."""
   if os.path.exists(output_dir):
     raise DataError(f"Output folder {output_dir} already exists; choose a new one.")
   if num_images < 1:
@@ -148,8 +135,7 @@ def _open_writers(directory, name, resolution, num_shards):
 
 
 def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
-  """uint8 [N, H, W, C] zero-padded evenly to pad_to (28 -> 32), then centre-cropped and
-  resized to resolution; DataError naming `source` unless a power-of-two square results."""
+  """uint8 [N, H, W, C] zero-padded to pad_to, then resized to resolution: power-of-two squares."""
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   for value, flag in ((pad_to, "--pad_to"), (resolution, "--resolution")):
     if value and not is_level_resolution(value):
@@ -181,8 +167,7 @@ def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size
 
 def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0, shard_size=0,
                        domain=""):
-  """Writes every image under `folder`, centre-cropped and resized to resolution; channels 0
-  takes the first image's. Grey joins RGB repeated; RGB in a grey dataset is refused."""
+  """Writes every image under `folder`, resized; channels 0 takes the first image's."""
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   if not is_level_resolution(resolution):
     raise DataError(f"--resolution={resolution} must be a power of two of at least 4 for an "
@@ -202,9 +187,8 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
       images.append(files.crop_and_resize(image[None], resolution)[0])
     return np.stack(images)
 
-  return write_dataset(output_dir, name, len(paths), read_images, seed=seed,
-                       shard_size=shard_size, chunk_size=256, source=f"folder:{folder}",
-                       domain=domain)
+  return write_dataset(output_dir, name, len(paths), read_images, seed=seed, shard_size=shard_size,
+                       chunk_size=256, source=f"folder:{folder}", domain=domain)
 
 
 def level_files(path):
@@ -235,8 +219,7 @@ def _list_level_files(path):
 
 
 def parse_example(serialized, resolution=None, channels=None):
-  """One record -> (uint8 image [H, W, C], static with resolution and channels; int64 label
-  or -1)."""
+  """One record -> (uint8 image [H, W, C], static given resolution and channels; label or -1)."""
   features = tf.io.parse_single_example(serialized, {
       "shape": tf.io.FixedLenFeature([3], tf.int64),
       "data": tf.io.FixedLenFeature([], tf.string),
@@ -248,8 +231,7 @@ def parse_example(serialized, resolution=None, channels=None):
 
 
 def _chw_to_hwc(data, shape):
-  """Flat uint8 CHW bytes and int64 (C, H, W) -> uint8 [H, W, C], by a gather: TensorFlow
-  2.21 logs an oneDNN error for a uint8 Transpose, and grappler moves a float32 one back."""
+  """Flat uint8 CHW bytes -> [H, W, C] by a gather: TF 2.21 logs an error for a uint8 Transpose."""
   shape = tf.cast(shape, tf.int32)
   channels, pixels = shape[0], shape[1] * shape[2]
   # Element (p, c) of the HWC image is byte c * pixels + p of the CHW data.
@@ -260,8 +242,8 @@ def _chw_to_hwc(data, shape):
 def _paths_of_level(path, level):
   files = level_files(path)
   if level not in files:
-    raise DataError(f"Dataset folder {path} has no level r{level:02d} "
-                    f"({2 ** level}x{2 ** level}); it has levels {sorted(files)}.")
+    raise DataError(f"Dataset folder {path} has no level r{level:02d} ({2 ** level}x{2 ** level}); "
+                    f"it has levels {sorted(files)}.")
   return files[level]
 
 
@@ -284,8 +266,7 @@ def read_level(path, level, limit=None):
 
 
 def level_error(path, level, error, advice=record_files.RECREATE):
-  """The DataError for tf.errors.OpError `error` met reading a level: one sentence naming the
-  file cut short (or the level's files), what it holds, then `advice`."""
+  """The DataError naming the damaged file of a level for an OpError met reading it."""
   # Listed without the size check, which would raise its own sentence without `advice`.
   paths = _list_level_files(path).get(level, [])
   found = record_files.damage(paths, read_metadata(path))
@@ -318,8 +299,7 @@ def read_metadata(path):
 
 
 def info(path):
-  """{"resolution", "channels", "levels": {level: count}, "files": {level: file names}, ...}
-  of a dataset folder (the rest from its dataset.json)."""
+  """dataset.json plus "resolution", "channels", "levels" ({level: count}), "files", ..."""
   files = level_files(path)
   metadata = read_metadata(path)
   recorded = record_files.recorded_files(path, metadata)
@@ -338,19 +318,14 @@ def info(path):
     raise DataError(f"Dataset folder {path} level r{top:02d} holds no records.") from error
   return dict(metadata, resolution=int(image.shape[0]), channels=int(image.shape[2]),
               levels=counts, top_level=top,
-              # dataset.json knows; a foreign folder has the first record tell (it may be
-              # unlabelled, -1, where others are not, as emoji outside every group are).
+              # Else the first record tells, though it may be -1 where others are not.
               has_labels=metadata.get("has_labels", bool(label >= 0)),
               files={level: [os.path.basename(p) for p in paths] for level, paths in files.items()})
 
 
 def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=None):
-  """A resumable, endless stream of one level's batches (the order: docs/data.md).
-
-  Returns a function of a tf.distribute.InputContext giving per-replica batches
-  {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}; resumed at element
-  `start_index` it yields exactly what an uninterrupted stream would from there.
-  """
+  """A function of an InputContext giving a level's batches from element `start_index` on:
+  {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}, ordered as docs/data.md."""
   level_paths = _paths_of_level(path, level)
   description = info(path)
   num_examples = num_examples or description["levels"][level]

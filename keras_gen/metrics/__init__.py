@@ -1,16 +1,12 @@
-"""Metrics: a registry of name -> function(subject, options) -> dict[str, float].
-
-The `evaluate` tool and training snapshots call the same functions; adding a metric is one
-module and one line in METRICS. A metric that does not apply raises MetricSkipped.
-"""
+"""Metrics: a registry of name -> function(subject, options) -> dict[str, float], called by the
+`evaluate` tool and at training snapshots alike; one that does not apply raises MetricSkipped."""
 
 import importlib
 
 _AUTOENCODERS = ("autoencoder",)
 _IMAGE_MODELS = ("generator", "autoencoder")
 
-# name -> ("module:function", the subject kinds it applies to). What each measures, and every
-# --metric_options key below: docs/evaluation.md.
+# name -> ("module:function", the subject kinds it applies to); see docs/evaluation.md.
 METRICS = {
     "reconstruction": ("keras_gen.metrics.reconstruction:reconstruction_error", _AUTOENCODERS),
     "nll": ("keras_gen.metrics.likelihood:negative_log_likelihood", _AUTOENCODERS),
@@ -28,8 +24,7 @@ METRICS = {
     "modes": ("keras_gen.metrics.modes:modes", ("points",)),
 }
 
-# Every --metric_options key some metric reads. One option string goes to all
-# the metrics of a run, so keys are checked against this union, in one place.
+# One option string goes to all of a run's metrics, so keys are checked against this union.
 METRIC_OPTIONS = (
     "active_threshold", "baseline", "binarization", "classifier_path", "corruption",
     "feature_cache", "gaussian_stddev", "images_per_batch", "inception_resolution",

@@ -1,6 +1,4 @@
-"""The domain classifier behind FCD, the classifier score and precision/recall: a small CNN
-per dataset, `<name>.weights.h5` beside `<name>.json` (zoo/classifiers/; docs/evaluation.md).
-"""
+"""The domain classifier behind FCD, classifier score and precision/recall (docs/evaluation.md)."""
 
 import hashlib
 import json
@@ -28,18 +26,19 @@ def keras_gen_home():
   return os.environ.get("KERAS_GEN_HOME") or os.path.join(os.path.expanduser("~"), ".keras_gen")
 
 
-def _slug(dataset):
+def slug(dataset):
+  """`dataset` as a file name: runs of other characters than [A-Za-z0-9_.-] become "_"."""
   return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("_")
 
 
 def default_path(dataset):
   """$KERAS_GEN_HOME/classifiers/<dataset>.weights.h5, train_classifier's default."""
-  return os.path.join(keras_gen_home(), "classifiers", f"{_slug(dataset)}.weights.h5")
+  return os.path.join(keras_gen_home(), "classifiers", f"{slug(dataset)}.weights.h5")
 
 
 def shipped_path(dataset):
   """The zoo's reference classifier for `dataset` (which may not exist)."""
-  return os.path.join(SHIPPED_DIR, f"fcd_classifier_{_slug(dataset)}.weights.h5")
+  return os.path.join(SHIPPED_DIR, f"fcd_classifier_{slug(dataset)}.weights.h5")
 
 
 def sha256_of(path):
@@ -81,8 +80,7 @@ HOLD_OUT_EVERY = 5
 
 def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, learning_rate=1e-3,
           seed=0, verbose=2):
-  """Trains on the train split's labelled images (not -1), tests, saves for the dataset's
-  domain; returns the metadata written beside the weights. ConfigError without labels."""
+  """Trains, tests and saves the classifier of `dataset`'s domain; returns its metadata."""
   domain = data.domain(dataset)
   output_path = output_path or default_path(domain)
   (train_images, train_labels), (test_images, test_labels) = _labelled_splits(dataset, data_dir)
@@ -165,8 +163,7 @@ class ClassifierExtractor:
     self._predict = tf.function(lambda images: self._model(images, training=False))
 
   def check_images(self, images, what):
-    """ConfigError unless `images` [N, H, W, C] fit the input, or exceed it by an even
-    margin (Fashion-MNIST padded to 32x32), which `features` crops off."""
+    """ConfigError unless `images` [N, H, W, C] fit the input or exceed it by even margins."""
     height, width, channels = self.input_shape
     shape = tuple(images.shape[1:])
     margins = (shape[0] - height, shape[1] - width) if len(shape) == 3 else (-1, -1)
@@ -210,8 +207,7 @@ def resolve_path(dataset, path=""):
 
 
 def load_extractor(dataset, path=""):
-  """The extractor of domain `dataset` from `path`, by default `shipped_path`, else
-  `default_path`; ConfigError if missing or its SHA-256 is not the one its JSON records."""
+  """The extractor of domain `dataset`; ConfigError if missing or its SHA-256 is not recorded."""
   path = resolve_path(dataset, path)
 
   def build_extractor():

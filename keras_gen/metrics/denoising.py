@@ -9,8 +9,7 @@ from keras_gen.families import denoising_autoencoder
 
 
 def denoising_error(subject, options):
-  """MSE (on [0, 1]) of reconstructions of corrupted held-out images vs clean, beside the
-  corrupted input's own (`noisy_mse`); the run's corruption unless the options override it."""
+  """MSE (on [0, 1]) of reconstructions of corrupted held-out images, and of the corrupted input."""
   hparams = dict(denoising_autoencoder.DEFAULT_HPARAMS)
   hparams.update(subject.metadata.get("config", {}).get("hparams", {}))
   extra = dict(options.extra)

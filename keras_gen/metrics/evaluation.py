@@ -3,7 +3,6 @@
 import contextlib
 import functools
 import json
-import logging
 import os
 import time
 
@@ -48,28 +47,25 @@ def evaluate_networks(family, networks, config, step, metric_names, num_samples=
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   subject = subject_lib.from_run(restore.RestoredRun(config, family, networks, int(step), "",
                                                      family_state))
+  output = _default_output(config.model_dir, "", int(step))
   return evaluate_subject(subject, _metric_functions(metric_names), config.model_dir, "", "",
-                          "test", num_samples, seed, _default_output(config.model_dir, "",
-                                                                     int(step)), extra)
+                          "test", num_samples, seed, output, extra)
 
 
-class _NotFreshFunctionTracing(logging.Filter):
+def _no_retracing_warning(record):
   """Drops TensorFlow's retracing warning: each snapshot traces fresh functions by design."""
-
-  def filter(self, record):
-    return "triggered tf.function retracing" not in record.getMessage()
+  return "triggered tf.function retracing" not in record.getMessage()
 
 
 @contextlib.contextmanager
 def fresh_functions_expected():
   """Within the block, TensorFlow does not warn that new tf.functions are being traced."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  logger, quiet = tf.get_logger(), _NotFreshFunctionTracing()
-  logger.addFilter(quiet)
+  tf.get_logger().addFilter(_no_retracing_warning)
   try:
     yield
   finally:
-    logger.removeFilter(quiet)
+    tf.get_logger().removeFilter(_no_retracing_warning)
 
 
 class SnapshotMetrics:
@@ -116,11 +112,7 @@ def _check_options(extra):
 
 def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_samples, seed,
                      output, extra):
-  """Runs {name: (function, kinds)} on a subject, writes `output`, returns the results.
-
-  A ConfigError is recorded as {"error": message} and raised, naming them all, once the
-  others have run and been written; MetricSkipped is recorded as {"skipped": sentence}.
-  """
+  """Runs {name: (function, kinds)} on a subject, writes `output`; ConfigErrors are raised last."""
   _check_options(extra or {})
   for name, (_, kinds) in functions.items():
     if subject.kind not in kinds:
@@ -192,9 +184,8 @@ def _failures_sentence(failures, metric_count, output):
 
 
 def _reals_at_level(subject, stored_resolutions, load_split, split):
-  """(held-out Source, load_split, box_filtered_from: the top level's shape or None) at the
-  subject's resolution: a growing model's level read from a multi-resolution dataset
-  (`stored_resolutions` ascending, or None), else real images box-filtered down to it."""
+  """(held-out Source, load_split, box_filtered_from) at a growing model's level: read from a
+  multi-resolution dataset (`stored_resolutions` ascending) or box-filtered down to it."""
   family, _ = registry.get_family(subject.metadata["model"])
   resolution = subject.metadata.get("resolution")
   if family.resolutions is None or not resolution:
@@ -216,9 +207,9 @@ def _box_filter(source, resolution):
     return image_sets.box_filtered(source, resolution)
   except ValueError as e:
     raise config_lib.ConfigError(
-        f"Dataset {source.name!r} holds {'x'.join(map(str, source.element_shape))} images, "
-        f"which cannot be box-filtered down to the model's {resolution}x{resolution} level; "
-        f"evaluate against its multi-resolution dataset (--dataset=progan:FOLDER).") from e
+        f"Dataset {source.name!r} holds {'x'.join(map(str, source.element_shape))} images, which "
+        f"cannot be box-filtered down to the model's {resolution}x{resolution} level; evaluate "
+        f"against its multi-resolution dataset (--dataset=progan:FOLDER).") from e
 
 
 def _default_output(model_dir, saved_model, step):

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import os
-import re
 
 import numpy as np
 
@@ -19,10 +18,6 @@ def cache_dir(options):
   return folder or os.path.join(classifier.keras_gen_home(), "cache", "features")
 
 
-def _slug(text):
-  return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[-60:]
-
-
 def cache_path(folder, dataset, split, images, extractor):
   """The file for uint8 [N, H, W, C] through `extractor`; its hash covers weights and pixels."""
   digest = hashlib.sha1(json.dumps(
@@ -30,14 +25,13 @@ def cache_path(folder, dataset, split, images, extractor):
   digest.update(str(images.dtype).encode())
   digest.update(np.ascontiguousarray(images).tobytes())
   height, width, channels = images.shape[1:]
-  name = (f"{_slug(dataset)}-{split}-{height}x{width}x{channels}-{_slug(extractor.name)}"
-          f"-n{len(images)}-{digest.hexdigest()[:12]}.npz")
+  name = (f"{classifier.slug(dataset)[-60:]}-{split}-{height}x{width}x{channels}-"
+          f"{classifier.slug(extractor.name)[-60:]}-n{len(images)}-{digest.hexdigest()[:12]}.npz")
   return os.path.join(folder, name)
 
 
 def real_features(extractor, examples, dataset, split, options):
-  """(features, logits, whether cached) of uint8 [N, H, W, C] real images, read from or
-  written to the cache."""
+  """(features, logits, whether cached) of uint8 [N, H, W, C] real images, through the cache."""
   folder = cache_dir(options)
   if folder is None or extractor.cache_key is None:
     return (*_features(extractor, examples, options), False)

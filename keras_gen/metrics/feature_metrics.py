@@ -1,6 +1,4 @@
-"""FID, FCD, KID, Inception Score and classifier score: `num_samples` samples against as many
-held-out images through a feature extractor, with real-vs-real baselines (docs/evaluation.md).
-"""
+"""FID, FCD, KID, Inception Score and classifier score, with real baselines (docs/evaluation.md)."""
 
 import collections
 
@@ -49,35 +47,26 @@ def get_extractor(kind, options, metric):
                                     image_sets.int_option(options, "inception_resolution",
                                                           inception.RESOLUTION))
   if kind == "classifier":
-    extractor = classifier.load_extractor(_domain(options.held_out.name),
-                                          options.extra.get("classifier_path", ""))
+    try:
+      domain = data.domain(options.held_out.name)
+    except data.DataError as e:
+      raise config_lib.ConfigError(str(e)) from e
+    extractor = classifier.load_extractor(domain, options.extra.get("classifier_path", ""))
     if (options.box_filtered_from is not None
         and extractor.input_shape != tuple(options.held_out.element_shape)):
       # Resampling a lower level back up would feed it images it never learned from.
+      held, known = options.held_out.element_shape, extractor.input_shape
       raise metrics_lib.MetricSkipped(
-          f"{metric} skipped at {_size(options.held_out.element_shape)}: the domain "
-          f"classifier learned from {_size(extractor.input_shape)} images and has no "
-          f"features for a lower level's.")
+          f"{metric} skipped at {held[0]}x{held[1]}: the domain classifier learned from "
+          f"{known[0]}x{known[1]} images and has no features for a lower level's.")
     extractor.check_images(options.held_out.examples[:1], f"{options.held_out.name} images")
     return extractor
   raise config_lib.ConfigError(
       f"--metric_options for {metric!r}: features {kind!r} are not one of inception, classifier.")
 
 
-def _domain(dataset):
-  try:
-    return data.domain(dataset)
-  except data.DataError as e:
-    raise config_lib.ConfigError(str(e)) from e
-
-
-def _size(shape):
-  return f"{shape[0]}x{shape[1]}"
-
-
 def _real_set(extractor, examples, dataset, split, options, description):
-  features, logits, _ = feature_cache.real_features(extractor, examples, dataset, split,
-                                                    options)
+  features, logits, _ = feature_cache.real_features(extractor, examples, dataset, split, options)
   return FeatureSet(features, logits, description)
 
 

@@ -18,8 +18,7 @@ def _symmetric_sqrt(matrix):
 
 
 def trace_sqrt_product(sigma1, sigma2):
-  """Tr sqrt(S1 S2) for symmetric PSD S1, S2, from the eigenvalues of the similar symmetric
-  matrix sqrt(S1) S2 sqrt(S1)."""
+  """Tr sqrt(S1 S2) for symmetric PSD S1, S2, by the eigenvalues of sqrt(S1) S2 sqrt(S1)."""
   sqrt_sigma1 = _symmetric_sqrt(np.asarray(sigma1, np.float64))
   inner = sqrt_sigma1 @ np.asarray(sigma2, np.float64) @ sqrt_sigma1
   eigenvalues = np.linalg.eigvalsh((inner + inner.T) / 2.0)
@@ -27,8 +26,7 @@ def trace_sqrt_product(sigma1, sigma2):
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):
-  """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr sqrt(S1 S2) >= 0, mu [D], S [D, D]: the FID
-  formula (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule")."""
+  """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr sqrt(S1 S2) >= 0, FID's (Heusel et al. 2017)."""
   mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
   sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
   if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
@@ -40,11 +38,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
 
 
 def frechet_distance_of_features(features1, features2):
-  """`frechet_distance` of the Gaussians fitted to features [N1, D] and [N2, D].
-
-  With fewer vectors than dimensions, Tr sqrt(S1 S2) is the sum of the singular values of
-  A B' / sqrt((N1 - 1)(N2 - 1)), A and B the centred features: no D x D eigenproblem.
-  """
+  """`frechet_distance` of Gaussians fitted to [N1, D] and [N2, D]; with fewer vectors than D,
+  Tr sqrt(S1 S2) is the singular values' sum of A B' / sqrt((N1 - 1)(N2 - 1)), A, B centred."""
   x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
   if x.ndim != 2 or x.shape[1:] != y.shape[1:]:
     raise ValueError(f"Mismatched features: {x.shape} and {y.shape}.")
@@ -70,13 +65,11 @@ def unbiased_mmd2(x, y):
   m, n = len(x), len(y)
   k_xx, k_yy, k_xy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
   return ((k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
-          + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
-          - 2.0 * k_xy.sum() / (m * n))
+          + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1)) - 2.0 * k_xy.sum() / (m * n))
 
 
 def kernel_distance(features1, features2, num_subsets=100, subset_size=1000, seed=0):
-  """KID (Bińkowski et al. 2018, "Demystifying MMD GANs") of [N, D] and [M, D] features:
-  (mean, std) over `num_subsets` subsets of `subset_size`; may be slightly negative."""
+  """KID (Bińkowski et al. 2018) of [N, D] and [M, D] features: (mean, std) over subsets."""
   x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
   if x.ndim != 2 or x.shape[1:] != y.shape[1:]:
     raise ValueError(f"KID needs [N, D] and [M, D] features, got {x.shape} and {y.shape}.")
@@ -91,8 +84,7 @@ def kernel_distance(features1, features2, num_subsets=100, subset_size=1000, see
 
 
 def inception_score(logits, num_splits=10):
-  """exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016) of logits [N, K]: (mean, std) over
-  `num_splits` parts, each in [1, K]."""
+  """exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016) of logits [N, K]: (mean, std), in [1, K]."""
   logits = np.asarray(logits, np.float64)
   log_probabilities = logits - logits.max(axis=1, keepdims=True)
   log_probabilities -= np.log(np.exp(log_probabilities).sum(axis=1, keepdims=True))

@@ -1,8 +1,4 @@
-"""The image sets the sample-quality metrics compare: generated, held-out and a real baseline.
-
-Real sets are uint8 arrays, generated ones float32 batches in [-1, 1]; both are consumed a
-batch at a time, never as a whole float copy (16,384 samples at 256x256 would be 12.9 GB).
-"""
+"""The image sets the sample-quality metrics compare, streamed a batch at a time."""
 
 import contextlib
 import dataclasses
@@ -22,8 +18,7 @@ MAX_BATCH_VALUES = 2 ** 26
 
 @contextlib.contextmanager
 def float32_policy():
-  """Builds extractors in float32: under training's mixed_bfloat16 they would compute (and
-  cache) 8-bit-mantissa features."""
+  """Builds extractors in float32, not in training's mixed_bfloat16 (8-bit-mantissa features)."""
   previous = keras.config.dtype_policy()
   keras.config.set_dtype_policy("float32")
   try:
@@ -59,8 +54,7 @@ def real_batches_on_255_scale(examples, batch_size):
 
 
 def batched_features(predict, images, batch_size):
-  """predict(batch) -> (features, logits) over float32 [N, H, W, C] images, or an iterable
-  of such arrays, in batches of at most batch_size; both concatenated."""
+  """predict(batch) -> (features, logits) over float32 [N, H, W, C] images or batches of them."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   features, logits = [], []
   for chunk in as_batches(images):
@@ -81,8 +75,7 @@ def int_option(options, name, default):
 
 
 def box_filtered(source, resolution, chunk_size=4096):
-  """`source` with uint8 [N, R, R, C] box-filtered to [N, r, r, C] as `tfrecords` writes
-  levels (so equal to a dataset's level r); powers of two 4 <= r <= R, else ValueError."""
+  """`source` box-filtered to side r as `tfrecords` writes levels; ValueError unless 4 <= r <= R."""
   side = source.examples.shape[1]
   if (source.kind != "images" or source.examples.shape[2] != side
       or not tfrecords.is_power_of_two(side) or not tfrecords.is_power_of_two(resolution)
@@ -115,8 +108,7 @@ def held_out_examples_of_at_least(options, metric, size, needs):
 
 
 def generated_batches(subject, options, metric, count=None):
-  """`count` (default num_samples) samples: an iterator of float32 [<= batch_size, H, W, C]
-  in [-1, 1], each checked against the held-out shape (ConfigError naming both)."""
+  """`count` (num_samples) samples as float32 batches [b, H, W, C] in [-1, 1], shapes checked."""
   if "sample" not in subject.signatures:
     raise config_lib.ConfigError(f"Metric {metric!r} needs samples, but model "
                                  f"{subject.metadata['model']!r} has no 'sample' signature.")
@@ -135,8 +127,7 @@ def generated_batches(subject, options, metric, count=None):
 
 
 def baseline_examples(options, count):
-  """A real set disjoint from the held-out one: the other split, else held-out [count,
-  2 count). (uint8 images, description, cache split label), or (None, reason, None)."""
+  """A real set disjoint from the held-out one: (uint8 images, description, cache split) or None."""
   held_out = options.held_out
   other_split = "train" if held_out.split == "test" else "test"
   other = None

@@ -1,6 +1,4 @@
-"""Inception-v3 pool features and logits for FID, KID and the Inception Score: Keras'
-ImageNet weights, so comparable between keras_gen runs, not with papers (docs/evaluation.md).
-"""
+"""Inception-v3 features and logits (Keras' weights) for FID, KID and IS (docs/evaluation.md)."""
 
 import hashlib
 import os
@@ -32,18 +30,17 @@ def resolve_weights(weights=""):
     return RANDOM
   if weights:
     if not os.path.isfile(weights):
-      raise config_lib.ConfigError(
-          f"--metric_options=inception_weights={weights} is not a file; expected the Keras "
-          f"Inception-v3 weights with the top ({WEIGHTS_FILE}).")
+      raise config_lib.ConfigError(f"--metric_options=inception_weights={weights} is not a file; "
+                                   f"expected the Keras Inception-v3 weights with the top "
+                                   f"({WEIGHTS_FILE}).")
     return weights
   for candidate in keras_cache_candidates():
     if os.path.isfile(candidate):
       return candidate
   raise config_lib.ConfigError(
-      f"Inception-v3 weights are not in the Keras cache ({keras_cache_candidates()[0]}); "
-      f"download {WEIGHTS_URL} there (or run `python -c \"import keras; "
-      f"keras.applications.InceptionV3()\"` once with network access), or pass "
-      f"--metric_options=inception_weights=PATH.")
+      f"Inception-v3 weights are not in the Keras cache ({keras_cache_candidates()[0]}); download "
+      f"{WEIGHTS_URL} there (or run `python -c \"import keras; keras.applications.InceptionV3()\"` "
+      f"once with network access), or pass --metric_options=inception_weights=PATH.")
 
 
 class InceptionExtractor:
@@ -51,19 +48,17 @@ class InceptionExtractor:
 
   def __init__(self, weights, resolution=RESOLUTION):
     if resolution < 75:
-      raise config_lib.ConfigError(
-          f"--metric_options=inception_resolution={resolution} is below Inception-v3's "
-          f"minimum input size of 75.")
+      raise config_lib.ConfigError(f"--metric_options=inception_resolution={resolution} is below "
+                                   f"Inception-v3's minimum input size of 75.")
     self.resolution = resolution
-    model = keras.applications.InceptionV3(
-        include_top=True, weights=None, input_shape=(resolution, resolution, 3),
-        classifier_activation=None)
+    model = keras.applications.InceptionV3(include_top=True, weights=None,
+                                           input_shape=(resolution, resolution, 3),
+                                           classifier_activation=None)
     if weights == RANDOM:
       self.cache_key = None  # Random weights differ between runs: never cache their features.
       origin = "random initial weights (test only)"
     else:
-      extractors.load_weights(model, weights, f"Inception-v3 weights {weights} could not be "
-                                              f"loaded")
+      extractors.load_weights(model, weights, f"Inception-v3 weights {weights} could not be loaded")
       with open(weights, "rb") as f:
         digest = hashlib.sha1(f.read()).hexdigest()[:16]
       self.cache_key = f"inception_v3-{resolution}-{digest}"

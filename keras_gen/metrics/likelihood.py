@@ -1,6 +1,4 @@
-"""Held-out log-likelihood of a VAE: the IWAE bound (Burda, Grosse & Salakhutdinov 2016,
-eq. 8; k = 5000 as there), the ELBO and its two terms, in nats per image.
-"""
+"""Held-out log-likelihood of a VAE: the IWAE bound (Burda et al. 2016, eq. 8) and the ELBO."""
 
 import math
 
@@ -36,12 +34,10 @@ def gaussian_kl_to_standard_normal(loc, scale):
 
 def importance_weighted_bounds(x, posterior_fn, log_likelihood_fn, num_samples, seed,
                                samples_per_chunk=DEFAULT_SAMPLES_PER_CHUNK):
-  """Per example of x [N, ...], float64 [N] in nats: "iwae" (L_k, k = num_samples), "elbo",
-  "kl" (closed form) and "reconstruction" (E_q[-log p(x|z)]).
+  """{"iwae" (L_k, k = num_samples), "elbo", "kl", "reconstruction"}: float64 [N] in nats.
 
-  posterior_fn(x) -> (loc, scale) [N, latent_dim]; log_likelihood_fn(x, z [S * N, latent])
-  -> [S * N], row s * N + n for example n; S = samples_per_chunk bounds memory at any k.
-  """
+  posterior_fn(x) -> (loc, scale) [N, latent]; log_likelihood_fn(x, z [S * N, latent]) ->
+  [S * N], row s * N + n for example n; S = samples_per_chunk."""
   loc, scale = posterior_fn(x)
   count, latent_dim = loc.shape[0], loc.shape[1]
   running_max = np.full([count], -np.inf)
@@ -93,8 +89,7 @@ def vae_bound_functions(networks, hparams):
 
 
 def negative_log_likelihood(subject, options):
-  """IWAE NLL (k = iwae_samples), negative ELBO, KL and reconstruction, in nats per image, of
-  the first --num_samples held-out images."""
+  """IWAE NLL (k = iwae_samples), negative ELBO, KL and reconstruction, in nats per image."""
   if subject.run is None:
     raise config_lib.ConfigError("Metric 'nll' needs the encoder and decoder themselves: pass "
                                  "--model_dir (a checkpoint), not --saved_model.")

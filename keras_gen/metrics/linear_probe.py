@@ -1,7 +1,4 @@
-"""Linear probe (Radford et al. 2016, DCGAN): test accuracy of an L2-penalized logistic
-regression on a run's frozen features, beside the same on the untrained architecture and on
-raw pixels. The protocol and options: docs/evaluation.md.
-"""
+"""Linear probe (Radford et al. 2016): a classifier on frozen features (docs/evaluation.md)."""
 
 import keras
 import numpy as np
@@ -18,19 +15,16 @@ RANDOM_INIT_SEED_OFFSET = 1_000_003
 
 
 def feature_extractor(family, networks, hparams, model_name, family_state=None):
-  """(images [N, H, W, C] in [-1, 1] -> features [N, F], description) from the family's
-  `features` hook; ConfigError for a model without one."""
+  """(images [N, H, W, C] in [-1, 1] -> features [N, F], description) of the family's hook."""
   extractor = family.features(networks, hparams, family_state)
   if extractor is None:
-    raise config_lib.ConfigError(
-        f"linear_probe has no feature layer for model {model_name!r}; it probes GAN "
-        "discriminators and autoencoder encoders.")
+    raise config_lib.ConfigError(f"linear_probe has no feature layer for model {model_name!r}; "
+                                 "it probes GAN discriminators and autoencoder encoders.")
   return extractor
 
 
 def random_init_networks(family, hparams, element_shape, run_seed):
-  """The run's architecture built afresh, after keras.utils.set_random_seed(run_seed +
-  RANDOM_INIT_SEED_OFFSET) (global seeds, as training sets them)."""
+  """The run's architecture built afresh with global seed run_seed + RANDOM_INIT_SEED_OFFSET."""
   keras.utils.set_random_seed(run_seed + RANDOM_INIT_SEED_OFFSET)
   return family.build(hparams, tuple(element_shape))
 
@@ -67,8 +61,7 @@ def _mean_and_std(features, rows_per_chunk=4096):
 
 def fit_and_score(train_features, train_labels, test_features, test_labels, num_classes,
                   epochs, l2, learning_rate, batch_size, seed):
-  """(train, test accuracy) of an L2-penalized logistic regression on float32 [N, F] features
-  (standardized in place by the train split's) and int labels [N] in [0, num_classes)."""
+  """(train, test accuracy) of L2 logistic regression on float32 [N, F], standardized in place."""
   mean, std = _mean_and_std(train_features)
   for features in (train_features, test_features):
     features -= mean
@@ -124,8 +117,8 @@ def _labelled(source, role):
   if source is None:
     raise config_lib.ConfigError("linear_probe needs the train split; it was not loaded.")
   if source.labels is None:
-    raise config_lib.ConfigError(
-        f"linear_probe needs class labels, and dataset {source.name!r} ({role}) has none.")
+    raise config_lib.ConfigError(f"linear_probe needs class labels, and dataset {source.name!r} "
+                                 f"({role}) has none.")
   if source.kind != "images":
     raise config_lib.ConfigError(f"linear_probe probes image models; dataset {source.name!r} "
                                  "holds points.")
@@ -133,12 +126,11 @@ def _labelled(source, role):
 
 
 def linear_probe(subject, options):
-  """{"test_accuracy", "train_accuracy"} of the trained features, the same prefixed
-  "random_init_" and "pixels_", "chance", feature sizes, example counts and settings."""
+  """Test and train accuracy of trained, "random_init_" and "pixels_" features, and "chance"."""
   if subject.run is None:
-    raise config_lib.ConfigError(
-        "linear_probe needs the trained networks themselves: give --model_dir (a run folder), "
-        "not --saved_model (an export holds no discriminator).")
+    raise config_lib.ConfigError("linear_probe needs the trained networks themselves: give "
+                                 "--model_dir (a run folder), not --saved_model (an export "
+                                 "holds no discriminator).")
   run = subject.run
   train = options.train
   if train is None and options.load_split is not None:

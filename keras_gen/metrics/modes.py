@@ -1,6 +1,4 @@
-"""Mode coverage on the toy Gaussian mixtures (ring8, grid25), the unrolled GAN's experiment
-(Metz et al. 2017; VEEGAN; PacGAN). The protocol: docs/evaluation.md.
-"""
+"""Mode coverage on the toy mixtures ring8 and grid25 (Metz et al. 2017; docs/evaluation.md)."""
 
 import numpy as np
 
@@ -14,8 +12,7 @@ SAMPLE_COUNTS = (2_500, 100_000)
 
 
 def mode_coverage(samples, modes, std):
-  """[N, 2] samples against [K, 2] modes of std `std` -> {"modes_covered" in [0, K],
-  "num_modes", "high_quality_fraction" in [0, 1], "reverse_kl" in [0, log K]}."""
+  """[N, 2] samples vs [K, 2] modes of std `std`: modes covered, high-quality share, reverse KL."""
   samples = np.asarray(samples, np.float64)
   modes = np.asarray(modes, np.float64)
   distances = np.sqrt(((samples[:, None, :] - modes[None, :, :]) ** 2).sum(-1))
@@ -28,19 +25,17 @@ def mode_coverage(samples, modes, std):
     reverse_kl = float(np.sum(histogram[present] * np.log(len(modes) * histogram[present])))
   else:
     reverse_kl = float(np.log(len(modes)))
-  return {"modes_covered": int((counts > 0).sum()),
-          "num_modes": int(len(modes)),
+  return {"modes_covered": int((counts > 0).sum()), "num_modes": int(len(modes)),
           "high_quality_fraction": float(high_quality.mean()) if len(samples) else 0.0,
           "reverse_kl": reverse_kl}
 
 
 def modes(subject, options):
-  """mode_coverage on 2,500 and 100,000 samples, keys suffixed by the count; a checkpoint also
-  writes samples/points_over_training.png."""
+  """mode_coverage on 2,500 and 100,000 samples, keys suffixed by the count."""
   dataset = subject.dataset
   if dataset not in ("ring8", "grid25"):
-    raise config_lib.ConfigError(
-        f"The modes metric needs a toy mixture dataset (ring8 or grid25), not {dataset!r}.")
+    raise config_lib.ConfigError(f"The modes metric needs a toy mixture dataset (ring8 or "
+                                 f"grid25), not {dataset!r}.")
   mode_means, std = data.mixture_modes(dataset), data.mixture_std(dataset)
   results = {}
   for count in SAMPLE_COUNTS:

@@ -1,6 +1,4 @@
-"""MS-SSIM of consecutive sample pairs, Progressive GAN's diversity figure: multi-scale SSIM
-(Wang, Simoncelli & Bovik 2003) as its metrics/ms_ssim.py computes it (docs/evaluation.md).
-"""
+"""MS-SSIM (Wang et al. 2003) of sample pairs, as Progressive GAN's code (docs/evaluation.md)."""
 
 import numpy as np
 
@@ -69,8 +67,7 @@ def ms_ssim(images1, images2):
 
 
 def consecutive_pairs_ms_ssim(images, max_values_per_chunk=2 ** 24):
-  """Mean MS-SSIM over pairs (0, 1), (2, 3), ... of [N, H, W, C] on [0, 255] or batches of
-  them, scored max_values_per_chunk values per side at a time."""
+  """Mean MS-SSIM of pairs (0, 1), (2, 3), ... of [N, H, W, C] on [0, 255], or batches of them."""
   scores, carry, total = [], None, 0
   for batch in image_sets.as_batches(images):
     total += len(batch)

@@ -1,6 +1,4 @@
-"""Improved precision and recall (Kynkäänniemi et al. 2019), k = 3, on the domain
-classifier's features by default (the paper's are VGG-16's; docs/evaluation.md).
-"""
+"""Improved precision and recall (Kynkäänniemi et al. 2019; docs/evaluation.md)."""
 
 import numpy as np
 
@@ -13,8 +11,7 @@ _ROWS_PER_CHUNK = 1024
 
 def _squared_distances(x, y):
   """[n, D], [m, D] -> [n, m] squared Euclidean distances, clipped at 0."""
-  distances = (np.sum(x * x, axis=1)[:, None] + np.sum(y * y, axis=1)[None, :]
-               - 2.0 * x @ y.T)
+  distances = np.sum(x * x, axis=1)[:, None] + np.sum(y * y, axis=1)[None, :] - 2.0 * x @ y.T
   return np.maximum(distances, 0.0)
 
 
@@ -58,6 +55,5 @@ def precision_recall_metric(subject, options):
                                             options, "prd")
   real, generated = feature_metrics.real_and_generated(subject, options, extractor, "prd")
   precision, recall = precision_recall(real.features, generated.features, k)
-  return {"precision": precision, "recall": recall, "k": k,
-          "num_samples": len(generated.features), "num_real": len(real.features),
-          "feature_extractor": extractor.description}
+  return {"precision": precision, "recall": recall, "k": k, "num_samples": len(generated.features),
+          "num_real": len(real.features), "feature_extractor": extractor.description}

@@ -92,13 +92,13 @@ def from_saved_model(path):
   if not os.path.exists(os.path.join(path, "saved_model.pb")):
     versions = sorted((int(name) for name in os.listdir(path) if name.isdigit()), reverse=True)
     if not versions:
-      raise config_lib.ConfigError(
-          f"--saved_model={path} holds neither saved_model.pb nor numbered versions.")
+      raise config_lib.ConfigError(f"--saved_model={path} holds neither saved_model.pb nor "
+                                   "numbered versions.")
     path = os.path.join(path, str(versions[0]))
   metadata_path = os.path.join(path, "assets", serving.METADATA_FILE)
   if not os.path.exists(metadata_path):
-    raise config_lib.ConfigError(
-        f"--saved_model={path} has no assets/{serving.METADATA_FILE}; was it written by keras_gen?")
+    raise config_lib.ConfigError(f"--saved_model={path} has no assets/{serving.METADATA_FILE}; was "
+                                 "it written by keras_gen?")
   with open(metadata_path) as f:
     metadata = json.load(f)
   loaded = tf.saved_model.load(path)

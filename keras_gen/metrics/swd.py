@@ -1,7 +1,4 @@
-"""Sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018,
-"Progressive Growing of GANs", section 5 and its metrics/sliced_wasserstein.py), x1e3 per
-level and averaged, on the [0, 255] scale. The protocol: docs/evaluation.md.
-"""
+"""Sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018, section 5)."""
 
 import numpy as np
 
@@ -58,10 +55,8 @@ def resolutions(size):
   return sizes
 
 
-def patch_positions(shape, count, rng, per_image=NEIGHBOURHOODS_PER_IMAGE,
-                    size=NEIGHBOURHOOD_SIZE):
-  """Centres of per_image random size x size neighbourhoods in each of count images of
-  shape (H, W): (ys, xs), each [count * per_image], image-major."""
+def patch_positions(shape, count, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=NEIGHBOURHOOD_SIZE):
+  """Random size x size patch centres in count images of shape (H, W): (ys, xs), image-major."""
   height, width = shape
   half = size // 2
   if height < size or width < size:
@@ -92,8 +87,7 @@ def descriptors(level, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=NEIGHBOURHO
   return normalize(patches(np.asarray(level, np.float32), ys, xs, size))
 
 
-def random_directions(dimension, rng, repeats=DIRECTION_REPEATS,
-                      per_repeat=DIRECTIONS_PER_REPEAT):
+def random_directions(dimension, rng, repeats=DIRECTION_REPEATS, per_repeat=DIRECTIONS_PER_REPEAT):
   """repeats arrays of per_repeat unit vectors in R^dimension: [repeats, dimension, per_repeat]."""
   directions = rng.standard_normal((repeats, dimension, per_repeat))
   return (directions / np.linalg.norm(directions, axis=1, keepdims=True)).astype(np.float32)
@@ -121,8 +115,7 @@ def sliced_wasserstein(left, right, directions):
 
 
 def pyramid_descriptors(images, rng, count=None):
-  """{level size: [N * 128, 49 C]} of the first `count` of [N, H, W, C] images or batches;
-  neighbourhoods are drawn up front, so batches give what one array would."""
+  """{level size: [count * 128, 49 C]} of [N, H, W, C] images, or batches giving the same."""
   if count is None:
     if not isinstance(images, np.ndarray):
       raise ValueError("SWD descriptors of streamed batches need their image count.")
@@ -159,16 +152,13 @@ def swd_between(descriptors1, descriptors2, seed=0):
 
 
 def swd(subject, options):
-  """The `swd` metric: samples vs held-out images, and the real-vs-real baseline; holds two
-  sets' descriptors (75 KB per colour image per level)."""
+  """Samples vs held-out images and the real baseline; 75 KB per colour image and level held."""
   real = image_sets.held_out_examples_of_at_least(
-      options, "swd", NEIGHBOURHOOD_SIZE,
-      f"its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} neighbourhoods need images of at least "
-      f"that size")
+      options, "swd", NEIGHBOURHOOD_SIZE, f"its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} "
+      f"neighbourhoods need images of at least that size")
   count = len(real)
-  real_descriptors = pyramid_descriptors(
-      image_sets.real_batches_on_255_scale(real, options.batch_size),
-      np.random.default_rng([options.seed, 0]), count)
+  real_descriptors = pyramid_descriptors(image_sets.real_batches_on_255_scale(
+      real, options.batch_size), np.random.default_rng([options.seed, 0]), count)
   generated_descriptors = pyramid_descriptors(
       image_sets.on_255_scale(image_sets.generated_batches(subject, options, "swd")),
       np.random.default_rng([options.seed, 1]), count)
@@ -176,14 +166,12 @@ def swd(subject, options):
   del generated_descriptors  # Frees room for the baseline's.
   baseline, description, _ = image_sets.baseline_examples(options, count)
   if baseline is not None and len(baseline) == count:
-    baseline_descriptors = pyramid_descriptors(
-        image_sets.real_batches_on_255_scale(baseline, options.batch_size),
-        np.random.default_rng([options.seed, 3]), count)
+    baseline_descriptors = pyramid_descriptors(image_sets.real_batches_on_255_scale(
+        baseline, options.batch_size), np.random.default_rng([options.seed, 3]), count)
     for key, value in swd_between(real_descriptors, baseline_descriptors, options.seed).items():
       results[f"{key}_real_baseline"] = value
   results.update(num_samples=count, num_real=count, baseline_set=description,
                  feature_extractor=(f"Laplacian pyramid {resolutions(real.shape[1])}, "
-                                    f"{NEIGHBOURHOODS_PER_IMAGE} 7x7 patches per image per "
-                                    f"level, {DIRECTION_REPEATS}x{DIRECTIONS_PER_REPEAT} "
-                                    f"directions"))
+                                    f"{NEIGHBOURHOODS_PER_IMAGE} 7x7 patches per image per level, "
+                                    f"{DIRECTION_REPEATS}x{DIRECTIONS_PER_REPEAT} directions"))
   return results
