@@ -1,12 +1,4 @@
-"""Data for keras_gen: sources loaded into memory and the tf.data input pipeline.
-
-  source = data.load("fashion_mnist", split="train")
-  dataset = strategy.distribute_datasets_from_function(
-      data.input_fn(source, global_batch_size=256, seed=0, start_step=step))
-
-Images are uint8 in memory and float32 in [-1, 1] in batches; see
-`keras_gen.data.sources` and `keras_gen.data.pipeline`.
-"""
+"""Data for keras_gen: `load(name, split)` gives a Source in memory, `input_fn` its batches."""
 
 from keras_gen.data.errors import DataError
 from keras_gen.data.mixtures import mixture_modes
@@ -23,16 +15,6 @@ from keras_gen.data.sources import Source
 from keras_gen.data.sources import stored_resolutions
 
 __all__ = [
-    "DataError",
-    "Source",
-    "dataset_names",
-    "describe_datasets",
-    "domain",
-    "from_uint8",
-    "has_test_split",
-    "input_fn",
-    "load",
-    "mixture_modes",
-    "mixture_std",
-    "to_uint8",
+    "DataError", "Source", "dataset_names", "describe_datasets", "domain", "from_uint8",
+    "has_test_split", "input_fn", "load", "mixture_modes", "mixture_std", "to_uint8",
 ]

@@ -2,8 +2,4 @@
 
 
 class DataError(ValueError):
-  """A dataset that is missing, corrupt or unusable.
-
-  The message is one sentence naming the dataset, file or directory and what
-  was expected of it.
-  """
+  """A dataset missing, corrupt or unusable: one sentence naming it and what was expected."""

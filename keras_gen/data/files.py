@@ -1,8 +1,4 @@
-"""Readers for datasets stored as files: IDX (the MNISTs), npz archives and image folders.
-
-Each reader returns uint8 images [N, H, W, C] (C = 1 or 3) and, where the
-format has them, int64 labels [N]; each failure is a `DataError` naming the file.
-"""
+"""Readers of IDX files (the MNISTs), npz archives and image folders; DataError naming the file."""
 
 import gzip
 import os
@@ -17,12 +13,10 @@ import numpy as np
 from keras_gen.data.errors import DataError
 from keras_gen.lazy import tensorflow as tf
 
-# IDX magic numbers: two zero bytes, the element type (0x08 = unsigned byte),
-# then the number of dimensions.
+# Two zero bytes, the element type (0x08 = unsigned byte), the number of dimensions.
 IDX_IMAGES_MAGIC = 0x00000803
 IDX_LABELS_MAGIC = 0x00000801
 
-# The file name prefix of each split in the MNIST-style IDX layout.
 _IDX_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -36,7 +30,6 @@ def _idx_file_names(split: str) -> tuple[str, str]:
 
 
 def _find_idx_file(directory: str, file_name: str) -> str | None:
-  """The path of file_name or file_name.gz in directory, or None."""
   for candidate in (file_name, file_name + ".gz"):
     path = os.path.join(directory, candidate)
     if os.path.isfile(path):
@@ -45,8 +38,7 @@ def _find_idx_file(directory: str, file_name: str) -> str | None:
 
 
 def check_folder(directory: str, name: str) -> None:
-  """Refuses a folder that does not exist, is a file or cannot be read, in one sentence
-  calling it `name` (e.g. "--data_dir=D")."""
+  """DataError calling it `name` (e.g. "--data_dir=D") unless `directory` is a readable folder."""
   try:
     is_folder = stat.S_ISDIR(os.stat(directory).st_mode)
     if is_folder:
@@ -68,41 +60,24 @@ def has_idx_dataset(directory: str, split: str) -> bool:
 
 
 def read_idx_dataset(directory: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-  """Reads the MNIST-style IDX image and label files of one split.
-
-  Looks for `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`
-  (split "train") or `t10k-...` (split "test") in directory.
-
-  Returns:
-    (uint8 images [N, rows, cols, 1], int64 labels [N]).
-  """
+  """A split's IDX files in directory -> (uint8 images [N, rows, cols, 1], int64 labels [N])."""
   check_folder(directory, f"Directory {directory}")
   images_name, labels_name = _idx_file_names(split)
   images_path = _find_idx_file(directory, images_name)
   labels_path = _find_idx_file(directory, labels_name)
   if images_path is None or labels_path is None:
-    raise DataError(
-        f"Directory {directory} has no {split} IDX files; expected "
-        f"{images_name}[.gz] and {labels_name}[.gz].")
+    raise DataError(f"Directory {directory} has no {split} IDX files; expected "
+                    f"{images_name}[.gz] and {labels_name}[.gz].")
   images = read_idx(images_path, IDX_IMAGES_MAGIC)
   labels = read_idx(labels_path, IDX_LABELS_MAGIC)
   if len(images) != len(labels):
-    raise DataError(
-        f"IDX files {images_path} and {labels_path} disagree: {len(images)} "
-        f"images but {len(labels)} labels.")
+    raise DataError(f"IDX files {images_path} and {labels_path} disagree: {len(images)} "
+                    f"images but {len(labels)} labels.")
   return images[..., np.newaxis], labels.astype(np.int64)
 
 
 def read_idx(path: str, expected_magic: int) -> np.ndarray:
-  """Reads an unsigned-byte IDX file (plain or gzip'd) into a uint8 array.
-
-  Args:
-    path: the file; a name ending in .gz is decompressed.
-    expected_magic: IDX_IMAGES_MAGIC (3 dimensions) or IDX_LABELS_MAGIC (1).
-
-  Returns:
-    uint8 array of the shape the header gives, e.g. [N, 28, 28] or [N].
-  """
+  """An unsigned-byte IDX file (plain or .gz) -> uint8 of its header's shape, e.g. [N, 28, 28]."""
   try:
     with (gzip.open if path.endswith(".gz") else open)(path, "rb") as file:
       data = file.read()
@@ -113,23 +88,20 @@ def read_idx(path: str, expected_magic: int) -> np.ndarray:
     raise DataError(f"IDX file {path} is {len(data)} bytes long, too short for a header.")
   (magic,) = struct.unpack(">I", data[:4])
   if magic != expected_magic:
-    raise DataError(
-        f"IDX file {path} has magic number 0x{magic:08x}; expected "
-        f"0x{expected_magic:08x}.")
+    raise DataError(f"IDX file {path} has magic number 0x{magic:08x}; expected "
+                    f"0x{expected_magic:08x}.")
   num_dims = magic & 0xFF
   header_size = 4 + 4 * num_dims
   if len(data) < header_size:
-    raise DataError(
-        f"IDX file {path} is {len(data)} bytes long, too short for a header "
-        f"with {num_dims} dimensions.")
+    raise DataError(f"IDX file {path} is {len(data)} bytes long, too short for a header "
+                    f"with {num_dims} dimensions.")
   dims = struct.unpack(f">{num_dims}I", data[4:header_size])
   if 0 in dims:
     raise DataError(f"IDX file {path} has dimensions {dims}; expected all positive.")
   expected_bytes = int(np.prod(dims))
   if len(data) - header_size != expected_bytes:
-    raise DataError(
-        f"IDX file {path} holds {len(data) - header_size} bytes of data; "
-        f"expected {expected_bytes} for dimensions {dims}.")
+    raise DataError(f"IDX file {path} holds {len(data) - header_size} bytes of data; "
+                    f"expected {expected_bytes} for dimensions {dims}.")
   return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(dims)
 
 
@@ -138,19 +110,14 @@ _NPZ_EXPECTED_KEYS = ("'images' (or 'x') holding uint8 [N, H, W] or [N, H, W, C]
 
 
 def read_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
-  """Reads images (key 'images' or 'x') and labels ('labels' or 'y') from a .npz.
-
-  Returns:
-    (uint8 images [N, H, W, C], int64 labels [N] or None).
-  """
+  """A .npz's 'images' (or 'x') and 'labels' (or 'y') -> (uint8 [N, H, W, C], int64 [N] or None)."""
   if not os.path.isfile(path):
     raise DataError(f"npz file {path} does not exist.")
   with open(path, "rb") as f:
     magic = f.read(6)
   if magic == b"\x93NUMPY":
-    raise DataError(
-        f"npz file {path} holds a single array (a .npy file), not an archive; expected keys "
-        f"{_NPZ_EXPECTED_KEYS}.")
+    raise DataError(f"npz file {path} holds a single array (a .npy file), not an archive; "
+                    f"expected keys {_NPZ_EXPECTED_KEYS}.")
   if not magic.startswith(b"PK"):
     # np.load would take any other bytes for a pickle and say so, misleadingly.
     raise DataError(f"npz file {path} is not a numpy .npz archive (a zip file, as numpy.savez "
@@ -177,29 +144,18 @@ def read_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
   if images.ndim == 3:
     images = images[..., np.newaxis]
   if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-    raise DataError(
-        f"npz file {path} has {image_key!r} of dtype {images.dtype} and shape "
-        f"{images.shape}; expected {_NPZ_EXPECTED_KEYS}.")
+    raise DataError(f"npz file {path} has {image_key!r} of dtype {images.dtype} and shape "
+                    f"{images.shape}; expected {_NPZ_EXPECTED_KEYS}.")
   if labels is not None:
     if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (len(images),):
-      raise DataError(
-          f"npz file {path} has {label_key!r} of dtype {labels.dtype} and shape "
-          f"{labels.shape}; expected {_NPZ_EXPECTED_KEYS}.")
+      raise DataError(f"npz file {path} has {label_key!r} of dtype {labels.dtype} and shape "
+                      f"{labels.shape}; expected {_NPZ_EXPECTED_KEYS}.")
     labels = labels.astype(np.int64)
   return images, labels
 
 
 def read_image_folder(path: str, resolution: int) -> np.ndarray:
-  """Reads every image file under path (recursively, in sorted order).
-
-  Each image is decoded with tf.io.decode_image (the first frame of a GIF),
-  loses its alpha channel, is centre-cropped to a square and resized to
-  resolution x resolution (area averaging when shrinking). The result is grey
-  if every image is grey, else RGB (grey images are repeated over 3 channels).
-
-  Returns:
-    uint8 [N, resolution, resolution, C] with C = 1 or 3.
-  """
+  """Every image under path, sorted -> uint8 [N, R, R, C], C = 3 unless every image is grey."""
   paths = image_paths(path)
   images = [crop_and_resize(decode_image(image_path)[np.newaxis], resolution)[0]
             for image_path in paths]
@@ -209,8 +165,7 @@ def read_image_folder(path: str, resolution: int) -> np.ndarray:
 
 
 def image_paths(folder: str) -> list[str]:
-  """Every image file under folder (recursively), sorted; DataError if it is no folder or
-  holds none."""
+  """Every image file under folder (recursively), sorted; DataError if there are none."""
   if not os.path.isdir(folder):
     raise DataError(f"Image folder {folder} does not exist or is not a directory.")
   paths = sorted(str(file) for file in pathlib.Path(folder).rglob("*")
@@ -231,16 +186,8 @@ def decode_image(path: str) -> np.ndarray:
 
 
 def crop_and_resize(images: np.ndarray, resolution: int, enlarge: str = "resize") -> np.ndarray:
-  """Centre-crops uint8 [N, H, W, C] images to a square and resizes them.
-
-  Shrinking uses area averaging, which does not alias; enlarging uses bilinear
-  interpolation, since area resizing would then repeat whole rows unevenly, or,
-  with enlarge="pad", zero-pads every side evenly (the extra pixel of an odd
-  margin goes to the bottom and right).
-
-  Returns:
-    uint8 [N, resolution, resolution, C].
-  """
+  """uint8 [N, H, W, C] centre-cropped -> [N, R, R, C]: area-averaged down, bilinear up (area
+  would repeat rows unevenly) or with enlarge="pad" zero-padded (odd margins bottom right)."""
   height, width = images.shape[1:3]
   if height == width == resolution:
     return images
@@ -254,11 +201,9 @@ def crop_and_resize(images: np.ndarray, resolution: int, enlarge: str = "resize"
     after = resolution - side - before
     return np.pad(images, [(0, 0), (before, after), (before, after), (0, 0)])
   method = "area" if side > resolution else "bilinear"
-  # In chunks, so that a large dataset never needs a float32 copy of itself.
-  return np.concatenate([
-      _resize(images[start:start + _RESIZE_CHUNK], resolution, method)
-      for start in range(0, len(images), _RESIZE_CHUNK)
-  ])
+  # In chunks: a large dataset must never need a float32 copy of itself.
+  return np.concatenate([_resize(images[start:start + _RESIZE_CHUNK], resolution, method)
+                         for start in range(0, len(images), _RESIZE_CHUNK)])
 
 
 def _resize(images: np.ndarray, resolution: int, method: str) -> np.ndarray:

@@ -1,17 +1,15 @@
 """The tf.data input pipeline: a deterministic, resumable stream of batches.
 
-The training data is one global stream of example indices, epoch after epoch;
-epoch e is the permutation of range(N) given by
-`tf.random.experimental.stateless_shuffle` with seed (seed, e). Global batch k
-is elements [k * B, (k + 1) * B) of that stream (B = global batch size),
-whatever the number of replicas or input pipelines. So a run restarted from
-step k with `start_step=k` sees exactly the batches an uninterrupted run would
-have seen, without checkpointing any iterator: the stream is recomputed from
-(seed, k), skipping straight into the right epoch.
+The training data is one global stream of example indices, epoch after epoch; epoch e is the
+permutation of range(N) given by `tf.random.experimental.stateless_shuffle` with seed (seed, e).
+Global batch k is elements [k * B, (k + 1) * B) of that stream (B = global batch size),
+whatever the number of replicas or input pipelines. So a run restarted from step k with
+`start_step=k` sees exactly the batches an uninterrupted run would have seen, without
+checkpointing any iterator: the stream is recomputed from (seed, k), skipping straight into
+the right epoch.
 
-Batches are dicts: {"images": float32 [b, H, W, C] in [-1, 1]} for image
-sources (uint8 x becomes x / 127.5 - 1, after batching) or {"points": float32
-[b, 2]} for point sources, plus "labels": int64 [b] when the source has labels.
+Batches are {"images": float32 [b, H, W, C] in [-1, 1]} or {"points": float32 [b, 2]}, plus
+"labels": int64 [b] when the source has labels.
 """
 
 from __future__ import annotations
@@ -25,34 +23,11 @@ from keras_gen.data.sources import Source
 from keras_gen.lazy import tensorflow as tf
 
 
-def input_fn(source: Source,
-             global_batch_size: int,
-             seed: int,
-             start_step: int = 0,
+def input_fn(source: Source, global_batch_size: int, seed: int, start_step: int = 0,
              minibatches: int = 1) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
-  """The training input function, for `strategy.distribute_datasets_from_function`.
-
-  Args:
-    source: the training split, in memory.
-    global_batch_size: B, the examples per step summed over all replicas; must
-      be divisible by the number of replicas in sync.
-    seed: seeds the order of every epoch.
-    start_step: the first global step to produce; the result yields global
-      batches start_step, start_step + 1, ... of the stream described in the
-      module docstring.
-    minibatches: k, when one step consumes k minibatches of B / k examples (k
-      discriminator updates). Each step's examples are then dealt so that every
-      replica's batch, split into k equal parts, holds its rows of minibatch
-      j = stream elements [j * B / k, (j + 1) * B / k) of that step, the same
-      minibatches one device would see.
-
-  Returns:
-    A function of a `tf.distribute.InputContext` returning an endless dataset
-    of per-replica batches (module docstring). With P input pipelines,
-    pipeline p yields per-replica batches i of the single-pipeline order with
-    i % P == p, so each global step still gets exactly stream elements
-    [k * B, (k + 1) * B).
-  """
+  """The input function for `strategy.distribute_datasets_from_function`: global batches
+  start_step, start_step + 1, ... of the stream above; with `minibatches` k each replica's
+  batch holds, in k parts, its rows of the step's k minibatches (docs/data.md)."""
   # numbers.Integral admits numpy integers, e.g. a step read from a checkpoint.
   if not isinstance(global_batch_size, numbers.Integral) or global_batch_size < 1:
     raise DataError(f"Global batch size {global_batch_size!r} is not a positive integer.")
@@ -65,9 +40,8 @@ def input_fn(source: Source,
   def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
     num_replicas = input_context.num_replicas_in_sync
     if global_batch_size % num_replicas:
-      raise DataError(
-          f"Global batch size {global_batch_size} is not divisible by the "
-          f"{num_replicas} replicas in sync.")
+      raise DataError(f"Global batch size {global_batch_size} is not divisible by the "
+                      f"{num_replicas} replicas in sync.")
     per_replica_batch_size = input_context.get_per_replica_batch_size(global_batch_size)
     indices = _index_stream(num_examples, seed, first_epoch, first_offset)
     if minibatches > 1:
@@ -84,9 +58,8 @@ def input_fn(source: Source,
 def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
   """Reorders each step's indices from [minibatch, replica, row] to [replica, minibatch, row]."""
   if global_batch_size % (minibatches * num_replicas):
-    raise DataError(
-        f"{global_batch_size} examples per step do not split into {minibatches} minibatches "
-        f"of equal shares for {num_replicas} replicas.")
+    raise DataError(f"{global_batch_size} examples per step do not split into {minibatches} "
+                    f"minibatches of equal shares for {num_replicas} replicas.")
   rows = global_batch_size // (minibatches * num_replicas)
 
   def deal(step_indices):
@@ -99,7 +72,7 @@ def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
 
 def _index_stream(num_examples: int, seed: int, first_epoch: int,
                   first_offset: int) -> tf.data.Dataset:
-  """Indices into the examples, epoch after epoch, from epoch first_epoch, element first_offset."""
+  """Example indices, epoch after epoch, from element first_offset of epoch first_epoch."""
   seed = tf.constant(seed, tf.int64)
   first_epoch = tf.constant(first_epoch, tf.int64)
   first_offset = tf.constant(first_offset, tf.int64)
@@ -115,10 +88,8 @@ def _index_stream(num_examples: int, seed: int, first_epoch: int,
 
 
 def _gather(source: Source, indices: tf.data.Dataset) -> tf.data.Dataset:
-  """Maps batches of int64 indices to batch dicts of the source's examples."""
-  # Eager tensors on the host: the map captures them by reference, where a
-  # numpy array would be embedded in its graph as a constant (slow, and over
-  # 2 GB impossible).
+  """Batches of int64 indices -> batch dicts of the source's examples."""
+  # Eager host tensors are captured by reference, not as graph constants (limited to 2 GB).
   with tf.device("/CPU:0"):
     examples = tf.constant(source.examples)
     labels = None if source.labels is None else tf.constant(source.labels)
@@ -134,9 +105,7 @@ def _gather(source: Source, indices: tf.data.Dataset) -> tf.data.Dataset:
   dataset = indices.map(batch_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   options = tf.data.Options()
   options.deterministic = True
-  # The default static optimizations rewrite the dataset graph, which copies
-  # every captured tensor, i.e. the whole dataset; none of them would speed up
-  # this pipeline.
+  # The default static optimizations copy every captured tensor, the whole dataset.
   options.experimental_optimization.apply_default_optimizations = False
   # The stream is sharded above, by batch; tf.distribute must not shard it again.
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

@@ -1,23 +1,4 @@
-"""Whether the level files of a multi-resolution TFRecord dataset are whole.
-
-At creation `dataset.json` records each level file's images and bytes,
-
-  "files": {"NAME-r05.tfrecords": {"images": 40, "bytes": 125080}, ...}
-
-and before a dataset is used every file's size is compared with it (os.stat,
-so it is cheap): a file cut at a record boundary reads without a TensorFlow
-error and would otherwise train on part of the data without a word. Only a file
-whose size differs has its records counted, from the TFRecord framing: each
-record is a uint64 length, a uint32 CRC of it, the data and a uint32 CRC of the
-data, so counting reads 8 bytes per record.
-
-Datasets without these records (written by the original ProGAN tool, or by
-keras_gen before they were recorded) still load, without a warning: their
-records are counted from the framing instead, and a level that ends in a cut-off
-record or holds fewer images than another level (or than dataset.json's
-num_images) is refused. A record whose bytes changed is found by TensorFlow's
-CRC check when it is read (`tensorflow_reason`).
-"""
+"""Whether a multi-resolution TFRecord dataset's level files are whole (docs/data.md)."""
 
 import os
 import re
@@ -31,10 +12,7 @@ _LEVEL_PATTERN = re.compile(r"-r(\d\d)(-\d{5}-of-\d{5})?\.tfrecords$")
 
 
 def count_records(file_path):
-  """(whole records, bytes after the last whole record) of a TFRecord file.
-
-  Reads only each record's length; the CRCs are left to TensorFlow's reader.
-  """
+  """(whole records, bytes after the last whole record), reading only the lengths."""
   size = os.path.getsize(file_path)
   records = position = 0
   with open(file_path, "rb") as f:
@@ -67,10 +45,7 @@ def recorded_files(path, metadata):
 
 
 def check(path, levels, metadata):
-  """Refuses a level file that is missing, unrecorded, or of another size than recorded.
-
-  levels: {level: file paths} as found in the folder `path`; metadata: its dataset.json.
-  """
+  """Refuses a file of `levels` unrecorded, missing or of another size than `metadata` says."""
   recorded = recorded_files(path, metadata)
   if recorded is None:
     return
@@ -82,8 +57,8 @@ def check(path, levels, metadata):
                       f"{_images(expected['images'])} ({expected['bytes']} bytes); {RECREATE}.")
     size = _size(present[name])
     if size != expected["bytes"]:
-      raise DataError(f"Dataset {path} level {_level_of(name)} ({name}) is truncated or "
-                      f"corrupt: {_holds(present[name], expected)}; {RECREATE}.")
+      raise DataError(f"Dataset {path} level r{_LEVEL_PATTERN.search(name)[1]} ({name}) is "
+                      f"truncated or corrupt: {_holds(present[name], expected)}; {RECREATE}.")
   unrecorded = sorted(set(present) - set(recorded))
   if unrecorded:
     raise DataError(f"Dataset {path} holds {unrecorded[0]}, a file its dataset.json does not "
@@ -92,8 +67,7 @@ def check(path, levels, metadata):
 
 
 def damage(paths, metadata):
-  """(file name, what is wrong with it) for the first of `paths` that is cut short or differs
-  from dataset.json, or None when every file looks whole."""
+  """(file name, what is wrong) for the first of `paths` cut short or unlike dataset.json."""
   recorded = metadata.get("files") if isinstance(metadata.get("files"), dict) else {}
   for file_path in paths:
     name = os.path.basename(file_path)
@@ -106,8 +80,7 @@ def damage(paths, metadata):
 
 
 def count_level(path, level, level_paths):
-  """The records of a level whose sizes dataset.json does not record, counted from their
-  framing (8 bytes read per record)."""
+  """The records of a level dataset.json does not record, counted from their framing."""
   total = 0
   for file_path in level_paths:
     records, tail = _counted(file_path)
@@ -119,23 +92,20 @@ def count_level(path, level, level_paths):
 
 
 def check_counts(path, files, counts, num_images):
-  """Every level holds the same images, as many as dataset.json's num_images (if any), so a
-  level with fewer lost some."""
+  """Refuses a level with fewer images than another level or dataset.json's num_images."""
   most = max(counts.values()) if num_images is None else num_images
   for level, count in sorted(counts.items()):
     if count != most:
       expected = (f"dataset.json records {most}" if num_images is not None else
                   f"level r{max(counts, key=counts.get):02d} holds {most} and every level holds "
                   f"the same images")
-      raise DataError(
-          f"Dataset {path} level r{level:02d} ({', '.join(map(os.path.basename, files[level]))})"
-          f" is truncated or corrupt: the level holds {_images(count)}, but {expected}; "
-          f"{RECREATE}.")
+      names = ", ".join(map(os.path.basename, files[level]))
+      raise DataError(f"Dataset {path} level r{level:02d} ({names}) is truncated or corrupt: the "
+                      f"level holds {_images(count)}, but {expected}; {RECREATE}.")
 
 
 def tensorflow_reason(error):
-  """The line of an OpError's message that says what is wrong with a record, without the
-  function, node and op names TensorFlow wraps it in."""
+  """What an OpError's message says is wrong with a record, without function and op names."""
   # An eager error says it on its first line, a graph error after the Python stack.
   lines = [line for line in error.message.splitlines() if line.strip()] or [""]
   text = next((line for line in lines if re.search(r"\brecord\b", line)), lines[0])
@@ -150,8 +120,7 @@ def tensorflow_reason(error):
 
 
 def _holds(file_path, expected):
-  """'the file holds 19 whole images and 1573 bytes of a cut-off one (62000 bytes), but its
-  dataset.json records 40 images (125080 bytes)'."""
+  """'the file holds 19 whole images and 1573 bytes of a cut-off one (62000 bytes), but ...'."""
   records, tail = _counted(file_path)
   holds = (f"{records} whole image{'' if records == 1 else 's'} and {tail} bytes of a cut-off "
            f"one" if tail else _images(records))
@@ -162,22 +131,15 @@ def _holds(file_path, expected):
   return text
 
 
-def _counted(file_path):
+def _counted(file_path, read=count_records):
   try:
-    return count_records(file_path)
+    return read(file_path)
   except OSError as e:
     raise DataError(f"Dataset file {file_path} cannot be read ({e.strerror}).") from e
 
 
 def _size(file_path):
-  try:
-    return os.path.getsize(file_path)
-  except OSError as e:
-    raise DataError(f"Dataset file {file_path} cannot be read ({e.strerror}).") from e
-
-
-def _level_of(name):
-  return f"r{_LEVEL_PATTERN.search(name)[1]}"
+  return _counted(file_path, os.path.getsize)
 
 
 def _images(count):

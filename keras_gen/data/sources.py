@@ -1,27 +1,5 @@
-"""Data sources: every dataset keras_gen trains on, loaded whole into memory.
-
-A dataset is named by a string (`dataset_names()` lists them):
-
-  fashion_mnist, mnist   IDX files from `data_dir`, the Debian package
-                         `dataset-fashion-mnist`, or a local tfds copy.
-  cifar10, tfds:NAME     a prepared tfds copy, loaded with `batch_size=-1`; only
-                         for datasets that fit in memory.
-  folder:PATH            every image file under PATH.
-  npz:PATH               a numpy archive of uint8 images.
-  progan:PATH            a multi-resolution TFRecord folder (`keras_gen.data.tfrecords`).
-  ring8, grid25          the 2-D Gaussian mixtures of the GAN mode-coverage
-                         studies (see `keras_gen.data.mixtures`).
-
-`load` returns a `Source`. Value range, the same for every source: images are
-held as uint8 [N, H, W, C] (C = 1 or 3) in [0, 255] and become float32 in
-[-1, 1] (x / 127.5 - 1) only after batching, in the input pipeline; points are
-float32 [N, 2] and are used as they are. Labels, when a source has them, are
-int64 [N].
-
-Anything wrong with a dataset (a missing file, a corrupt header, an unknown
-name) raises `DataError` with one sentence naming the dataset or file and what
-was expected.
-"""
+"""Every dataset keras_gen trains on, by name (`describe_datasets`), loaded whole into memory:
+uint8 images [N, H, W, C], float32 points [N, 2], int64 labels [N] (docs/data.md)."""
 
 import dataclasses
 import numbers
@@ -36,28 +14,19 @@ from keras_gen.data.errors import DataError
 
 SPLITS = ("train", "test")
 
-# Where the Debian package `dataset-fashion-mnist` installs the IDX files.
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
-# Folders hold images of any size, so they need a resolution; this is it when
-# none is given.
+# Folders hold images of any size, so they need a resolution.
 DEFAULT_FOLDER_RESOLUTION = 64
+
+_IDX_FILES = ("pass --data_dir with the IDX files (train-images-idx3-ubyte[.gz], "
+              "train-labels-idx1-ubyte[.gz], t10k-...)")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Source:
-  """One split of a dataset, held in memory.
-
-  Attributes:
-    name: the name it was loaded by, e.g. "fashion_mnist" or "folder:/data/faces".
-    kind: "images" or "points".
-    examples: images: uint8 [N, H, W, C] with C = 1 or 3, values in [0, 255];
-      points: float32 [N, 2].
-    labels: int64 [N] class labels, or None.
-    split: "train" or "test".
-  """
-  # eq=False: the generated __eq__ would compare numpy arrays elementwise and
-  # raise; two sources are the same only if they are the same object.
+  """One split of a dataset: uint8 images [N, H, W, C] (C = 1 or 3) or float32 points [N, 2]."""
+  # eq=False: the generated __eq__ would compare numpy arrays elementwise and raise.
 
   name: str
   kind: str
@@ -69,29 +38,25 @@ class Source:
     shape, dtype = self.examples.shape, self.examples.dtype
     if self.kind == "images":
       if dtype != np.uint8 or len(shape) != 4 or shape[-1] not in (1, 3):
-        raise DataError(
-            f"Dataset {self.name!r} has images of dtype {dtype} and shape "
-            f"{shape}; expected uint8 [N, H, W, C] with C = 1 or 3.")
+        raise DataError(f"Dataset {self.name!r} has images of dtype {dtype} and shape {shape}; "
+                        f"expected uint8 [N, H, W, C] with C = 1 or 3.")
     elif self.kind == "points":
       if dtype != np.float32 or len(shape) != 2 or shape[-1] != 2:
-        raise DataError(
-            f"Dataset {self.name!r} has points of dtype {dtype} and shape "
-            f"{shape}; expected float32 [N, 2].")
+        raise DataError(f"Dataset {self.name!r} has points of dtype {dtype} and shape {shape}; "
+                        f"expected float32 [N, 2].")
     else:
-      raise DataError(
-          f"Dataset {self.name!r} has kind {self.kind!r}; expected 'images' "
-          "or 'points'.")
+      raise DataError(f"Dataset {self.name!r} has kind {self.kind!r}; expected 'images' or "
+                      "'points'.")
     if shape[0] == 0:
       raise DataError(f"Dataset {self.name!r} ({self.split}) has no examples.")
-    if self.labels is not None and (self.labels.dtype != np.int64 or
-                                    self.labels.shape != (shape[0],)):
-      raise DataError(
-          f"Dataset {self.name!r} has labels of dtype {self.labels.dtype} and "
-          f"shape {self.labels.shape}; expected int64 [{shape[0]}].")
+    if self.labels is not None and (self.labels.dtype != np.int64
+                                    or self.labels.shape != (shape[0],)):
+      raise DataError(f"Dataset {self.name!r} has labels of dtype {self.labels.dtype} and shape "
+                      f"{self.labels.shape}; expected int64 [{shape[0]}].")
 
   @property
   def element_shape(self) -> tuple:
-    """The shape of one example: (H, W, C) for images, (2,) for points."""
+    """(H, W, C) for images, (2,) for points."""
     return self.examples.shape[1:]
 
 
@@ -99,48 +64,30 @@ class Source:
 class _Dataset:
   kind: str
   description: str
-  # loader(argument=, split=, data_dir=, resolution=, seed=, limit=) -> (examples, labels)
-  # as `Source` holds them, where argument is the part of the name after the prefix ("" for
-  # fixed names); it reads the keywords it needs, and load() keeps the first `limit`.
+  # loader(argument=, split=, data_dir=, resolution=, seed=, limit=) -> (examples, labels).
   loader: Callable
-  # How a --resolution above the images' own size is reached: "resize"
-  # (bilinear) or "pad" (zero-pad every side evenly: 28x28 digits and clothes
-  # on a black 32x32 canvas, as 32x32 DCGANs and LeNet take the MNISTs).
+  # A --resolution above the images' own: "resize" (bilinear) or "pad" (a black canvas).
   enlarge: str = "resize"
   # A folder, an archive or a progan: folder is one split: "test" returns the train images.
   one_split: bool = False
 
 
 def _check_data_dir(data_dir):
-  """Names --data_dir itself when it is no readable folder (else it would be reported as one
-  holding no dataset files)."""
+  """Names --data_dir itself when it is no readable folder, not as one holding no files."""
   if data_dir is not None:
     files.check_folder(data_dir, f"--data_dir={data_dir}")
 
 
-def _load_fashion_mnist(split, data_dir, **_):
-  _check_data_dir(data_dir)
-  if data_dir is not None:
-    return files.read_idx_dataset(data_dir, split)
-  if files.has_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split):
-    return files.read_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split)
-  return _load_tfds(
-      "fashion_mnist", split, data_dir=None,
-      how_to_provide=(
-          "pass --data_dir with the IDX files (train-images-idx3-ubyte[.gz], "
-          "train-labels-idx1-ubyte[.gz], t10k-...) or install them with "
-          "`apt-get install dataset-fashion-mnist`"))
-
-
-def _load_mnist(split, data_dir, **_):
-  _check_data_dir(data_dir)
-  if data_dir is not None:
-    return files.read_idx_dataset(data_dir, split)
-  return _load_tfds(
-      "mnist", split, data_dir=None,
-      how_to_provide=(
-          "pass --data_dir with the IDX files (train-images-idx3-ubyte[.gz], "
-          "train-labels-idx1-ubyte[.gz], t10k-...)"))
+def _load_idx(name, how_to_provide, from_debian=False):
+  """A loader of IDX files from --data_dir, else (from_debian) Debian's, else a tfds copy."""
+  def loader(split, data_dir, **_):
+    _check_data_dir(data_dir)
+    if data_dir is not None:
+      return files.read_idx_dataset(data_dir, split)
+    if from_debian and files.has_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split):
+      return files.read_idx_dataset(DEBIAN_FASHION_MNIST_DIR, split)
+    return _load_tfds(name, split, data_dir=None, how_to_provide=how_to_provide)
+  return loader
 
 
 def _load_tfds_by_name(argument, split, data_dir, **_):
@@ -148,11 +95,6 @@ def _load_tfds_by_name(argument, split, data_dir, **_):
     raise DataError("Dataset name 'tfds:' needs a tfds name, e.g. 'tfds:cifar10'.")
   _check_data_dir(data_dir)
   return _load_tfds(argument, split, data_dir)
-
-
-def _load_cifar10(split, data_dir, **_):
-  _check_data_dir(data_dir)
-  return _load_tfds("cifar10", split, data_dir)
 
 
 def _load_folder(argument, resolution, **_):  # A folder is one split.
@@ -168,8 +110,7 @@ def _load_npz(argument, **_):  # An archive is one split.
 
 
 def _load_progan(argument, resolution, limit, **_):  # A dataset folder is one split.
-  # Only this source reads its files lazily: a 1024x1024 level of 30,000
-  # images is 94 GB, so the limit is applied while reading.
+  # Read lazily, with the limit: a 1024x1024 level of 30,000 images is 94 GB.
   levels = _progan_levels(argument)
   level = max(levels)
   if resolution is not None and resolution.bit_length() - 1 in levels:
@@ -178,7 +119,6 @@ def _load_progan(argument, resolution, limit, **_):  # A dataset folder is one s
 
 
 def _progan_levels(argument):
-  """{level: file paths} of the folder a 'progan:' name gives."""
   if not argument:
     raise DataError("Dataset name 'progan:' needs a path, e.g. 'progan:/data/celeba_hq'.")
   return tfrecords.level_files(argument)
@@ -192,35 +132,35 @@ def _load_mixture(name):
 
 _DATASETS = {
     "fashion_mnist": _Dataset(
-        "images", "Fashion-MNIST, 28x28 grey clothing, 10 classes, 60k train / "
-        "10k test (IDX files in --data_dir, the Debian package, or tfds); "
-        "--resolution=32 zero-pads to 32x32", _load_fashion_mnist, enlarge="pad"),
+        "images", "Fashion-MNIST, 28x28 grey clothing, 10 classes, 60k train / 10k test (IDX "
+        "files in --data_dir, the Debian package, or tfds); --resolution=32 zero-pads to 32x32",
+        _load_idx("fashion_mnist", f"{_IDX_FILES} or install them with `apt-get install "
+                  "dataset-fashion-mnist`", from_debian=True), enlarge="pad"),
     "mnist": _Dataset(
-        "images", "MNIST digits, 28x28 grey, 10 classes, 60k train / 10k test "
-        "(IDX files in --data_dir, or tfds); --resolution=32 zero-pads to 32x32",
-        _load_mnist, enlarge="pad"),
+        "images", "MNIST digits, 28x28 grey, 10 classes, 60k train / 10k test (IDX files in "
+        "--data_dir, or tfds); --resolution=32 zero-pads to 32x32",
+        _load_idx("mnist", _IDX_FILES), enlarge="pad"),
     "cifar10": _Dataset(
         "images", "CIFAR-10, 32x32 RGB, 10 classes, 50k train / 10k test (tfds)",
-        _load_cifar10),
+        lambda split, data_dir, **_: _load_tfds_by_name("cifar10", split, data_dir)),
     "ring8": _Dataset(
-        "points", "8 Gaussians on a circle of radius 2, std 0.02 (2-D points, "
-        "labels are mode indices)", _load_mixture("ring8")),
+        "points", "8 Gaussians on a circle of radius 2, std 0.02 (2-D points, labels are mode "
+        "indices)", _load_mixture("ring8")),
     "grid25": _Dataset(
-        "points", "25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (2-D "
-        "points, labels are mode indices)", _load_mixture("grid25")),
+        "points", "25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (2-D points, labels are "
+        "mode indices)", _load_mixture("grid25")),
 }
 
 _PREFIXED_DATASETS = {
     "tfds:": ("NAME", _Dataset(
-        "images", "any tfds image dataset with an 'image' feature that fits in "
-        "memory, from a prepared copy in --data_dir or tfds' default dir",
-        _load_tfds_by_name)),
+        "images", "any tfds image dataset with an 'image' feature that fits in memory, from a "
+        "prepared copy in --data_dir or tfds' default dir", _load_tfds_by_name)),
     "folder:": ("PATH", _Dataset(
-        "images", "every .png/.jpg/.jpeg/.bmp/.gif under PATH, centre-cropped "
-        "and resized to --resolution (default 64)", _load_folder, one_split=True)),
+        "images", "every .png/.jpg/.jpeg/.bmp/.gif under PATH, centre-cropped and resized to "
+        "--resolution (default 64)", _load_folder, one_split=True)),
     "npz:": ("PATH", _Dataset(
-        "images", "a .npz with uint8 'images' (or 'x') [N, H, W(, C)] and "
-        "optional 'labels' (or 'y')", _load_npz, one_split=True)),
+        "images", "a .npz with uint8 'images' (or 'x') [N, H, W(, C)] and optional 'labels' "
+        "(or 'y')", _load_npz, one_split=True)),
     "progan:": ("PATH", _Dataset(
         "images", "a multi-resolution TFRecord folder (tools/dataset_tool.py or the original "
         "ProGAN tool); loads its top level, phased models stream every level", _load_progan,
@@ -230,8 +170,8 @@ _PREFIXED_DATASETS = {
 
 def dataset_names() -> list[str]:
   """Every valid dataset name; prefixed forms appear as e.g. 'folder:PATH'."""
-  return list(_DATASETS) + [
-      prefix + placeholder for prefix, (placeholder, _) in _PREFIXED_DATASETS.items()]
+  return list(_DATASETS) + [prefix + placeholder
+                            for prefix, (placeholder, _) in _PREFIXED_DATASETS.items()]
 
 
 def describe_datasets() -> str:
@@ -244,11 +184,7 @@ def describe_datasets() -> str:
 
 
 def stored_resolutions(name: str) -> list[int] | None:
-  """The sides a multi-resolution dataset (progan:PATH) stores, ascending; None for others.
-
-  Raises:
-    DataError: the name is unknown, or a progan: folder is missing or holds no levels.
-  """
+  """The sides a progan:PATH dataset stores, ascending; None for other datasets."""
   dataset, argument = _lookup(name)
   if dataset.loader is not _load_progan:
     return None
@@ -256,13 +192,7 @@ def stored_resolutions(name: str) -> list[int] | None:
 
 
 def domain(name: str) -> str:
-  """The dataset whose domain classifier (FCD) applies to `name`'s images: the "domain" a
-  progan: folder's dataset.json records (e.g. "fashion_mnist" for Fashion-MNIST padded to
-  32x32), else `name` itself.
-
-  Raises:
-    DataError: the name is unknown, or a progan: folder is missing.
-  """
+  """The dataset whose FCD classifier fits `name`: a progan: folder's "domain", else `name`."""
   dataset, argument = _lookup(name)
   if dataset.loader is not _load_progan:
     return name
@@ -271,39 +201,15 @@ def domain(name: str) -> str:
 
 
 def has_test_split(name: str) -> bool:
-  """Whether `name` has a test split of its own (a folder, an npz archive or a progan:
-  folder is one split, whose "test" is its train images). Raises DataError for unknown names."""
+  """False for one-split datasets (a folder, an npz archive, a progan: folder)."""
   dataset, _ = _lookup(name)
   return not dataset.one_split
 
 
-def load(name: str,
-         split: str = "train",
-         data_dir: str | None = None,
-         resolution: int | None = None,
-         seed: int = 0,
-         limit: int | None = None) -> Source:
-  """Loads one split of a dataset into memory.
-
-  Args:
-    name: a name from `dataset_names()`, e.g. "fashion_mnist", "folder:/data/faces".
-    split: "train" or "test". Folders and npz archives are one split and
-      return the same examples for both.
-    data_dir: where to look for the files (IDX files for the MNISTs, a tfds
-      data dir for cifar10 and tfds:NAME); None looks in the default places.
-    resolution: if given, images are centre-cropped to a square and resized to
-      resolution x resolution (the MNISTs are zero-padded to a larger one);
-      None keeps their own size (folders default to 64). Ignored for points.
-    seed: seeds the samples of the toy mixtures; ignored by every other source.
-    limit: if given, only the first `limit` examples (in stored order); a
-      multi-resolution dataset then reads only those from disk.
-
-  Returns:
-    A `Source`; see the module docstring for dtypes and value ranges.
-
-  Raises:
-    DataError: the name is unknown, or the data is missing, corrupt or unusable.
-  """
+def load(name: str, split: str = "train", data_dir: str | None = None,
+         resolution: int | None = None, seed: int = 0, limit: int | None = None) -> Source:
+  """One split ("train" or "test") of dataset `name` as a `Source`: images centre-cropped and
+  resized to `resolution`, and only the first `limit` examples, when given."""
   dataset, argument = _lookup(name)
   if split not in SPLITS:
     raise DataError(f"Split {split!r} of dataset {name!r} is not one of {list(SPLITS)}.")
@@ -332,39 +238,33 @@ def _lookup(name: str) -> tuple[_Dataset, str]:
   raise DataError(f"Dataset {name!r} is unknown; valid names are {', '.join(dataset_names())}.")
 
 
-def _load_tfds(name: str,
-               split: str,
-               data_dir: str | None,
+def _load_tfds(name: str, split: str, data_dir: str | None,
                how_to_provide: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-  """Loads a tfds split into memory: (uint8 images [N, H, W, C], int64 labels or None)."""
-  # Imported here because it is slow to import and only these sources need it.
+  """A tfds split in memory: (uint8 images [N, H, W, C], int64 labels or None)."""
+  # Slow to import, and only these sources need it.
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  how_to_provide = how_to_provide or (
-      f"prepare it on a machine with network access (`tfds build {name}`) and "
-      "pass that data dir as --data_dir")
+  how_to_provide = how_to_provide or (f"prepare it on a machine with network access (`tfds "
+                                      f"build {name}`) and pass that data dir as --data_dir")
   load_arguments = dict(split=split, batch_size=-1, data_dir=data_dir)
   try:
     arrays = tfds.load(name, download=False, **load_arguments)
   except tfds.core.DatasetNotFoundError as error:
     raise DataError(f"tfds has no dataset named {name!r}.") from error
   except AssertionError:
-    # tfds raises AssertionError when there is no prepared copy; only then is
-    # a download worth trying.
+    # tfds raises AssertionError when there is no prepared copy: only then try a download.
     try:
       arrays = tfds.load(name, download=True, **load_arguments)
     except Exception as error:  # pylint: disable=broad-except
-      # Without network the failure can be any of many error types; they all
-      # mean the same thing to the user.
-      raise DataError(
-          f"Dataset {name!r} ({split}) has no local tfds copy and could not be "
-          f"downloaded; {how_to_provide}.") from error
+      # Without network the failure can be of many types, all meaning the same to the user.
+      raise DataError(f"Dataset {name!r} ({split}) has no local tfds copy and could not be "
+                      f"downloaded; {how_to_provide}.") from error
   except ValueError as error:
     raise DataError(f"tfds dataset {name!r} has no usable split {split!r}: {error}") from error
   arrays = tfds.as_numpy(arrays)
   if "image" not in arrays:
-    raise DataError(
-        f"tfds dataset {name!r} has features {sorted(arrays)}; expected an 'image' feature.")
+    raise DataError(f"tfds dataset {name!r} has features {sorted(arrays)}; expected an 'image' "
+                    "feature.")
   images = np.asarray(arrays["image"])
   if images.ndim == 3:
     images = images[..., np.newaxis]

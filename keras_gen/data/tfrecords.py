@@ -1,32 +1,4 @@
-"""Multi-resolution TFRecord datasets for Progressive GAN (Karras et al. 2018).
-
-Format: the original ProGAN dataset tool's, so one reader handles datasets
-written here and those users already have. A dataset is a folder holding one
-file per level of detail,
-
-  NAME-r02.tfrecords  (4x4)  NAME-r03.tfrecords  (8x8) ...  NAME-rNN.tfrecords
-
-where NN = log2(resolution); a large level may be split into shards
-NAME-rNN-SSSSS-of-TTTTT.tfrecords (this tool's extension, same records). Each
-record is a tf.train.Example with
-
-  shape  int64 [3]: (C, H, W)
-  data   bytes: the uint8 image in CHW order (C = 1 or 3)
-  label  int64 [1]: the class label, only when the source has labels (this
-         tool's extension; the original kept labels in a separate .labels file,
-         which is not read here)
-
-Every level holds the same images in the same order, a fixed permutation of
-the source drawn from `seed`. Level L - 1 is the 2x2 box-filter average of
-level L, computed in float from the full-resolution image and rounded once (as
-the original tool does), so it equals the 2x2 average of the stored level L up
-to rounding. `dataset.json` records the counts, and each file's images and
-bytes, which are checked before any use (`keras_gen.data.record_files`); folders
-without these records are counted from their record framing.
-
-Every file is written into a temporary folder that is renamed into place at
-the end, so a failed write leaves nothing behind.
-"""
+"""Progressive GAN's multi-resolution TFRecord datasets (Karras et al. 2018; docs/data.md)."""
 
 import json
 import math
@@ -66,11 +38,7 @@ def level_file_name(name, level, shard=0, num_shards=1):
 
 
 def box_filter_levels(images):
-  """All levels of a batch: {level: uint8 [N, 2^level, 2^level, C]}, MIN_LEVEL to the top.
-
-  `images` is uint8 [N, R, R, C] with R a power of two >= 4. Each level below is
-  the 2x2 average of the float level above, rounded to uint8 once.
-  """
+  """uint8 [N, R, R, C] -> {level: uint8 [N, 2^level, 2^level, C]}, 2x2 float means rounded once."""
   resolution = images.shape[1]
   top = int(math.log2(resolution))
   levels = {top: images}
@@ -91,36 +59,15 @@ def _example(image, label):
   }
   if label is not None:
     features["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))
-  # Deterministic: protobuf writes map entries in an order that varies between
-  # processes otherwise, and the same source must give the same file bytes.
+  # Protobuf's map order varies between processes otherwise; a source must give the same bytes.
   return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(
       deterministic=True)
 
 
 def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0,
                   shard_size=0, chunk_size=1024, source="", domain=""):
-  """Writes a multi-resolution dataset; returns its metadata dict.
-
-  Args:
-    output_dir: the dataset folder to create; it must not exist yet.
-    name: the file name prefix, e.g. "fashion_mnist".
-    num_images: N.
-    read_images: function(int64 indices [k]) -> uint8 [k, R, R, C], R a power
-      of two >= 4 and C = 1 or 3, the same for every call; lets large sources
-      (image folders) be read a chunk at a time.
-    labels: int64 [N] or None.
-    seed: the permutation of the source that every level is written in.
-    shard_size: images per shard; 0 writes one file per level.
-    chunk_size: images read and filtered at a time.
-    source: a description of the source, recorded in dataset.json.
-    domain: the keras_gen dataset name the images are (padded) copies of, e.g.
-      "fashion_mnist", recorded in dataset.json when given: the domain
-      classifier of FCD is looked up by it (`keras_gen.data.domain`).
-
-  Raises:
-    DataError: the output exists, there are no images or they are not square
-      power-of-two uint8 images (nothing is left behind).
-  """
+  """Writes dataset folder `output_dir` from read_images(int64 indices [k]) -> uint8 [k, R, R, C]
+  (nothing is left on error); returns its metadata. shard_size 0: one file per level."""
   if os.path.exists(output_dir):
     raise DataError(f"Output folder {output_dir} already exists; choose a new one.")
   if num_images < 1:
@@ -153,7 +100,8 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
         writer.close()
     metadata = {
         "name": name, "resolution": int(shape[0]), "channels": int(shape[2]),
-        "num_images": int(num_images), "levels": list(range(MIN_LEVEL, int(math.log2(shape[0])) + 1)),
+        "num_images": int(num_images),
+        "levels": list(range(MIN_LEVEL, int(math.log2(shape[0])) + 1)),
         "num_shards": num_shards, "has_labels": labels is not None, "seed": seed,
         "source": source, "format": "ProGAN TFRecords: shape int64 [C, H, W], data CHW uint8",
         "files": record_files.describe_files(partial, images_per_file)}
@@ -186,17 +134,8 @@ def _open_writers(directory, name, resolution, num_shards):
           for level in range(MIN_LEVEL, int(math.log2(resolution)) + 1)}
 
 
-# Sources: arrays (IDX, npz, tfds) and image folders.
-
-
 def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
-  """Pads and/or resizes uint8 [N, H, W, C] images into power-of-two squares.
-
-  pad_to: zero-pads each side evenly to pad_to x pad_to first (Fashion-MNIST
-  28 -> 32, as the ProGAN recipe needs); resolution: then centre-crops and
-  resizes (area averaging when shrinking). Raises DataError naming `source` if
-  the result is not a power-of-two square.
-  """
+  """uint8 [N, H, W, C] zero-padded to pad_to, then resized to resolution: power-of-two squares."""
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   for value, flag in ((pad_to, "--pad_to"), (resolution, "--resolution")):
     if value and not is_level_resolution(value):
@@ -212,14 +151,15 @@ def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
     images = files.crop_and_resize(images, resolution)
   height, width = images.shape[1:3]
   if height != width or not is_level_resolution(height):
+    suggestion = 2 ** math.ceil(math.log2(max(height, width, 4)))
     raise DataError(f"{source} holds {height}x{width} images, not a power-of-two square; "
-                    f"pass --pad_to or --resolution (e.g. {2 ** math.ceil(math.log2(max(height, width, 4)))}).")
+                    f"pass --pad_to or --resolution (e.g. {suggestion}).")
   return images
 
 
 def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size=0, source="",
                        domain=""):
-  """Writes in-memory uint8 [N, R, R, C] images (and int64 labels [N]) as a dataset."""
+  """Writes uint8 [N, R, R, C] images (and int64 labels [N]) as a dataset."""
   return write_dataset(output_dir, name, len(images), lambda indices: images[indices],
                        labels=labels, seed=seed, shard_size=shard_size, source=source,
                        domain=domain)
@@ -227,16 +167,11 @@ def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size
 
 def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0, shard_size=0,
                        domain=""):
-  """Writes every image under `folder`, centre-cropped and resized to resolution.
-
-  channels: 1 or 3; 0 takes the channels of the first image (in sorted order).
-  Grey images join an RGB dataset by repeating their channel; an RGB image in
-  a grey dataset is an error naming the file.
-  """
+  """Writes every image under `folder`, resized; channels 0 takes the first image's."""
   from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   if not is_level_resolution(resolution):
-    raise DataError(f"--resolution={resolution} must be a power of two of at least 4 "
-                    f"for an image folder.")
+    raise DataError(f"--resolution={resolution} must be a power of two of at least 4 for an "
+                    f"image folder.")
   paths = files.image_paths(folder)
   channels = channels or files.decode_image(paths[0]).shape[-1]
 
@@ -252,21 +187,12 @@ def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0,
       images.append(files.crop_and_resize(image[None], resolution)[0])
     return np.stack(images)
 
-  return write_dataset(output_dir, name, len(paths), read_images, seed=seed,
-                       shard_size=shard_size, chunk_size=256, source=f"folder:{folder}",
-                       domain=domain)
-
-
-# Reading.
+  return write_dataset(output_dir, name, len(paths), read_images, seed=seed, shard_size=shard_size,
+                       chunk_size=256, source=f"folder:{folder}", domain=domain)
 
 
 def level_files(path):
-  """{level: sorted file paths} of a dataset folder.
-
-  Raises:
-    DataError: the folder cannot be read, holds no level files, or a file is missing or
-      differs in size from what its dataset.json records.
-  """
+  """{level: sorted file paths}; DataError if none, or one is missing or of the wrong size."""
   levels = _list_level_files(path)
   record_files.check(path, levels, read_metadata(path))
   return levels
@@ -293,10 +219,7 @@ def _list_level_files(path):
 
 
 def parse_example(serialized, resolution=None, channels=None):
-  """One record -> (uint8 image [H, W, C], int64 label, -1 if none).
-
-  With resolution and channels given the image gets a static shape.
-  """
+  """One record -> (uint8 image [H, W, C], static given resolution and channels; label or -1)."""
   features = tf.io.parse_single_example(serialized, {
       "shape": tf.io.FixedLenFeature([3], tf.int64),
       "data": tf.io.FixedLenFeature([], tf.string),
@@ -308,12 +231,7 @@ def parse_example(serialized, resolution=None, channels=None):
 
 
 def _chw_to_hwc(data, shape):
-  """Flat uint8 CHW bytes and int64 (C, H, W) -> uint8 [H, W, C].
-
-  A gather, not a transpose: TensorFlow 2.21 logs an error line ("oneDNN supports
-  DT_UINT8 only on platforms with AVX-512") for a Transpose of any dtype but
-  float32, and grappler moves a float32 transpose back before the cast to uint8.
-  """
+  """Flat uint8 CHW bytes -> [H, W, C] by a gather: TF 2.21 logs an error for a uint8 Transpose."""
   shape = tf.cast(shape, tf.int32)
   channels, pixels = shape[0], shape[1] * shape[2]
   # Element (p, c) of the HWC image is byte c * pixels + p of the CHW data.
@@ -324,8 +242,8 @@ def _chw_to_hwc(data, shape):
 def _paths_of_level(path, level):
   files = level_files(path)
   if level not in files:
-    raise DataError(f"Dataset folder {path} has no level r{level:02d} "
-                    f"({2 ** level}x{2 ** level}); it has levels {sorted(files)}.")
+    raise DataError(f"Dataset folder {path} has no level r{level:02d} ({2 ** level}x{2 ** level}); "
+                    f"it has levels {sorted(files)}.")
   return files[level]
 
 
@@ -348,9 +266,7 @@ def read_level(path, level, limit=None):
 
 
 def level_error(path, level, error, advice=record_files.RECREATE):
-  """The DataError for `error`, a tf.errors.OpError met reading level `level` of the dataset
-  at `path`: one sentence naming the file cut short (or the level's files) and what it holds,
-  ending in `advice`."""
+  """The DataError naming the damaged file of a level for an OpError met reading it."""
   # Listed without the size check, which would raise its own sentence without `advice`.
   paths = _list_level_files(path).get(level, [])
   found = record_files.damage(paths, read_metadata(path))
@@ -383,8 +299,7 @@ def read_metadata(path):
 
 
 def info(path):
-  """{"resolution", "channels", "levels": {level: count}, "files": {level: file names}, ...}
-  of a dataset folder (the rest from its dataset.json)."""
+  """dataset.json plus "resolution", "channels", "levels" ({level: count}), "files", ..."""
   files = level_files(path)
   metadata = read_metadata(path)
   recorded = record_files.recorded_files(path, metadata)
@@ -403,31 +318,18 @@ def info(path):
     raise DataError(f"Dataset folder {path} level r{top:02d} holds no records.") from error
   return dict(metadata, resolution=int(image.shape[0]), channels=int(image.shape[2]),
               levels=counts, top_level=top,
-              # dataset.json knows; a foreign folder has the first record tell (it may be
-              # unlabelled, -1, where others are not, as emoji outside every group are).
+              # Else the first record tells, though it may be -1 where others are not.
               has_labels=metadata.get("has_labels", bool(label >= 0)),
               files={level: [os.path.basename(p) for p in paths] for level, paths in files.items()})
 
 
 def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=None):
-  """A resumable, endless stream of training batches of one level.
-
-  Epoch e reads the level's shards in an order drawn from (seed, e), through a
-  parallel interleave, and shuffles the records within consecutive blocks of
-  4096 (fewer for large images: at most 256 MB), each block's permutation drawn
-  from (seed, e, block); the files themselves are in a shuffled order already. Global batch k holds stream elements [k * B, (k + 1) * B); a run
-  resumed at element `start_index` skips whole epochs and then at most one
-  epoch of records, so it sees exactly what an uninterrupted run would.
-
-  Returns:
-    A function of a tf.distribute.InputContext returning per-replica batches
-    {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}.
-  """
+  """A function of an InputContext giving a level's batches from element `start_index` on:
+  {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}, ordered as docs/data.md."""
   level_paths = _paths_of_level(path, level)
   description = info(path)
   num_examples = num_examples or description["levels"][level]
   resolution, channels = 2 ** level, description["channels"]
-  # Records shuffle within blocks of at most _SHUFFLE_BUFFER records or 256 MB.
   block_size = max(16, min(_SHUFFLE_BUFFER, 2 ** 28 // (resolution * resolution * channels)))
   first_epoch, first_offset = divmod(int(start_index), num_examples)
 
@@ -437,8 +339,7 @@ def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=N
     records = tf.data.Dataset.from_tensor_slices(paths).interleave(
         tf.data.TFRecordDataset, cycle_length=min(len(level_paths), 8), block_length=16,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    # A buffer shuffle cannot take a per-epoch seed, so blocks of records are
-    # shuffled statelessly instead, each with a seed folded from (seed, epoch, block).
+    # A buffer shuffle cannot take a per-epoch seed; blocks are shuffled statelessly instead.
     def shuffle_block(block_index, block):
       block_seed = tf.random.experimental.stateless_fold_in(epoch_seed, block_index)
       return tf.data.Dataset.from_tensor_slices(

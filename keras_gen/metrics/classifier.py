@@ -1,34 +1,4 @@
-"""The domain classifier behind FCD, the classifier score and precision/recall.
-
-Inception-v3 features say little about grey 28x28 images, so for such datasets
-keras_gen trains its own small CNN classifier and measures generated images on
-its features (the Fréchet distance on them is FCD; its class probabilities give
-the classifier score in Inception Score form).
-
-Network (input: the dataset's images as float32 [N, H, W, C] in [-1, 1]):
-
-  conv3x3 32 ReLU, maxpool 2, conv3x3 64 ReLU, maxpool 2
-  (then conv3x3 64 ReLU, maxpool 2 until the side is at most 8: once for 64x64)
-  -> flatten -> dense 128 ReLU ("features", the 128-d feature vector)
-  -> dropout 0.3 -> dense num_classes ("logits")
-
-Artifact: `<name>.weights.h5` (Keras weights) beside `<name>.json` (dataset,
-input shape, classes, test accuracy, training settings, the SHA-256 of the
-weights and the machine). The zoo ships the reference classifiers in
-zoo/classifiers/ (`fcd_classifier_<dataset>.weights.h5`: Fashion-MNIST's, 1.7 MB,
-and the emoji's, labelled by Unicode emoji group), and evaluation uses a shipped one by default
-after checking its SHA-256, so every user's FCD is measured on the same
-network. For other datasets, train one with
-
-  python -m keras_gen.metrics.train_classifier --dataset=NAME
-
-which writes `$KERAS_GEN_HOME/classifiers/<dataset>.weights.h5` (KERAS_GEN_HOME
-defaults to ~/.keras_gen), the next place evaluation looks; any other file is
-used with --metric_options=classifier_path=PATH. On the machines the shipped
-Fashion-MNIST classifier's JSON lists under `bit_for_bit_on` the command above
-reproduces its weights bit for bit (tests/classifier_test.py checks the hash
-there, and elsewhere that the retrained one measures like the shipped one).
-"""
+"""The domain classifier behind FCD, classifier score and precision/recall (docs/evaluation.md)."""
 
 import hashlib
 import json
@@ -56,18 +26,19 @@ def keras_gen_home():
   return os.environ.get("KERAS_GEN_HOME") or os.path.join(os.path.expanduser("~"), ".keras_gen")
 
 
-def _slug(dataset):
+def slug(dataset):
+  """`dataset` as a file name: runs of other characters than [A-Za-z0-9_.-] become "_"."""
   return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("_")
 
 
 def default_path(dataset):
-  """Where train_classifier saves the classifier for `dataset` by default."""
-  return os.path.join(keras_gen_home(), "classifiers", f"{_slug(dataset)}.weights.h5")
+  """$KERAS_GEN_HOME/classifiers/<dataset>.weights.h5, train_classifier's default."""
+  return os.path.join(keras_gen_home(), "classifiers", f"{slug(dataset)}.weights.h5")
 
 
 def shipped_path(dataset):
   """The zoo's reference classifier for `dataset` (which may not exist)."""
-  return os.path.join(SHIPPED_DIR, f"fcd_classifier_{_slug(dataset)}.weights.h5")
+  return os.path.join(SHIPPED_DIR, f"fcd_classifier_{slug(dataset)}.weights.h5")
 
 
 def sha256_of(path):
@@ -80,9 +51,7 @@ def metadata_path(weights_path):
 
 
 def _conv_filters(side):
-  """Feature maps of each conv + maxpool stage: 32, 64, then 64 again until the side is at
-  most 8 (two stages for 28x28 and 32x32, three for 64x64), which keeps the dense layer
-  to at most 8 x 8 x 64 inputs."""
+  """Feature maps per conv + maxpool stage: 32, 64, then 64 until the side is at most 8."""
   filters = [32, 64]
   side //= 4
   while side > 8:
@@ -105,22 +74,13 @@ def build(input_shape, num_classes, feature_dim=128, dropout=0.3):
   return keras.Model(inputs, logits, name="domain_classifier")
 
 
-# A dataset that is one split (a folder, an npz archive, a progan: folder) is
-# split here: every HOLD_OUT_EVERY-th labelled image, in stored order, is tested.
+# A one-split dataset tests every HOLD_OUT_EVERY-th labelled image, in stored order.
 HOLD_OUT_EVERY = 5
 
 
 def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, learning_rate=1e-3,
           seed=0, verbose=2):
-  """Trains the classifier on the train split, tests it on the test split, saves both files.
-
-  Images labelled -1 (no class) are left out. A one-split dataset is split by
-  `HOLD_OUT_EVERY`. The classifier is saved for the dataset's domain
-  (`keras_gen.data.domain`: "emoji" for a progan: folder of the emoji).
-
-  Returns the metadata written beside the weights (including "test_accuracy"
-  and "wall_seconds"). Raises ConfigError if the dataset has no labels.
-  """
+  """Trains, tests and saves the classifier of `dataset`'s domain; returns its metadata."""
   domain = data.domain(dataset)
   output_path = output_path or default_path(domain)
   (train_images, train_labels), (test_images, test_labels) = _labelled_splits(dataset, data_dir)
@@ -137,28 +97,22 @@ def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, lear
   _, test_accuracy = model.evaluate(data.from_uint8(test_images).numpy(), test_labels,
                                     batch_size=1024, verbose=0)
   metadata = {
-      "command": TRAIN_COMMAND.format(dataset=dataset),
-      "dataset": domain,
-      "input_shape": list(train_images.shape[1:]),
-      "num_classes": num_classes,
-      "test_accuracy": round(float(test_accuracy), 4),
-      "num_train_examples": len(train_images),
+      "command": TRAIN_COMMAND.format(dataset=dataset), "dataset": domain,
+      "input_shape": list(train_images.shape[1:]), "num_classes": num_classes,
+      "test_accuracy": round(float(test_accuracy), 4), "num_train_examples": len(train_images),
       "num_test_examples": len(test_images),
       "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-      "wall_seconds": round(time.perf_counter() - started, 1),
-      "machine": machine.describe(),
-  }
+      "wall_seconds": round(time.perf_counter() - started, 1), "machine": machine.describe()}
   metadata["machine"]["other_load_cores"] = other_load.stop()
   _save(model, metadata, output_path)
   return metadata
 
 
 def _labelled_splits(dataset, data_dir):
-  """((train images, labels), (test images, labels)) of the labelled images."""
   train_split = data.load(dataset, "train", data_dir)
   if train_split.kind != "images" or train_split.labels is None:
-    raise config_lib.ConfigError(
-        f"--dataset={dataset} has no labelled images; the domain classifier needs class labels.")
+    raise config_lib.ConfigError(f"--dataset={dataset} has no labelled images; the domain "
+                                 "classifier needs class labels.")
   labelled = np.flatnonzero(train_split.labels >= 0)
   if data.has_test_split(dataset):
     test_split = data.load(dataset, "test", data_dir)
@@ -169,15 +123,15 @@ def _labelled_splits(dataset, data_dir):
             (test_split.examples[tested], test_split.labels[tested]))
   tested, trained = labelled[::HOLD_OUT_EVERY], np.delete(labelled, np.s_[::HOLD_OUT_EVERY])
   if not len(trained):
-    raise config_lib.ConfigError(
-        f"--dataset={dataset} has {len(labelled)} labelled image(s); holding out every "
-        f"{HOLD_OUT_EVERY}th for the test leaves none to train on.")
+    raise config_lib.ConfigError(f"--dataset={dataset} has {len(labelled)} labelled image(s); "
+                                 f"holding out every {HOLD_OUT_EVERY}th for the test leaves "
+                                 "none to train on.")
   images, labels = train_split.examples, train_split.labels
   return (images[trained], labels[trained]), (images[tested], labels[tested])
 
 
 def _save(model, metadata, output_path):
-  """Writes weights and metadata under temporary names, then renames both into place."""
+  """Weights and metadata under temporary names, then both renamed into place."""
   os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
   partial_weights = output_path[:-len(".weights.h5")] + ".partial.weights.h5"
   partial_metadata = metadata_path(output_path) + ".partial"
@@ -205,16 +159,11 @@ class ClassifierExtractor:
                         f"before the logits, larger images centre-cropped to its input")
     # Features cached from other weights must not be reused: the key holds their hash.
     self.cache_key = f"{self.name}-{metadata['dataset']}-{sha256[:16]}"
-    self._model = keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output,
-                                            model.output])
+    self._model = keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])
     self._predict = tf.function(lambda images: self._model(images, training=False))
 
   def check_images(self, images, what):
-    """Raises ConfigError unless `images` [N, H, W, C] fit the classifier's input.
-
-    Images larger than the input by an even margin on each side (Fashion-MNIST
-    zero-padded to 32x32) fit: `features` centre-crops them to the input size.
-    """
+    """ConfigError unless `images` [N, H, W, C] fit the input or exceed it by even margins."""
     height, width, channels = self.input_shape
     shape = tuple(images.shape[1:])
     margins = (shape[0] - height, shape[1] - width) if len(shape) == 3 else (-1, -1)
@@ -222,9 +171,9 @@ class ClassifierExtractor:
         or any(margin < 0 or margin % 2 for margin in margins)):
       raise config_lib.ConfigError(
           f"The {what} have shape {shape}, but the domain classifier for "
-          f"{self.metadata['dataset']!r} expects {self.input_shape} (or larger by an even "
-          f"margin, centre-cropped); evaluate against the dataset it was trained on or train "
-          f"one for yours ({TRAIN_COMMAND.format(dataset='NAME')}).")
+          f"{self.metadata['dataset']!r} expects {self.input_shape} (or larger by an even margin, "
+          f"centre-cropped); evaluate against the dataset it was trained on or train one for "
+          f"yours ({TRAIN_COMMAND.format(dataset='NAME')}).")
 
   def _centre_crop(self, images):
     height, width, _ = self.input_shape
@@ -232,9 +181,7 @@ class ClassifierExtractor:
     return images[:, top:top + height, left:left + width]
 
   def features(self, images, batch_size=500):
-    """images: float32 [N, H, W, C] in [-1, 1], or an iterable of such batches
-    -> (float32 [N, 128], float32 [N, classes]). Larger images are centre-cropped
-    to the classifier's input (see `check_images`)."""
+    """float32 [N, H, W, C] in [-1, 1], or batches of them -> (float32 [N, 128], [N, classes])."""
     def checked(batches):
       for batch in batches:
         self.check_images(batch, "images")
@@ -244,8 +191,7 @@ class ClassifierExtractor:
 
 
 def resolve_path(dataset, path=""):
-  """The classifier weights `load_extractor` would use for `dataset`; raises ConfigError,
-  naming the command that trains it, when there are none."""
+  """The weights `load_extractor` would use; ConfigError naming how to train them if none."""
   if not path:
     path = shipped_path(dataset)
     path = path if os.path.exists(path) else default_path(dataset)
@@ -255,18 +201,13 @@ def resolve_path(dataset, path=""):
     raise config_lib.ConfigError(
         f"No domain classifier for {dataset!r} at {path} (with "
         f"{os.path.basename(metadata_path(path))} beside it); train it with "
-        f"`{TRAIN_COMMAND.format(dataset=dataset)}` or pass "
-        f"--metric_options=classifier_path=PATH{hint}.")
+        f"`{TRAIN_COMMAND.format(dataset=dataset)}` or pass --metric_options=classifier_path=PATH"
+        f"{hint}.")
   return path
 
 
 def load_extractor(dataset, path=""):
-  """The classifier for `dataset` (a domain, `keras_gen.data.domain`) from `path`; by
-  default the zoo's shipped one (`shipped_path`), else train_classifier's (`default_path`).
-
-  Raises ConfigError, naming the command that trains it, when it is missing,
-  and naming the file when its SHA-256 is not the one its JSON records.
-  """
+  """The extractor of domain `dataset`; ConfigError if missing or its SHA-256 is not recorded."""
   path = resolve_path(dataset, path)
 
   def build_extractor():

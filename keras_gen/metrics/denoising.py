@@ -9,13 +9,7 @@ from keras_gen.families import denoising_autoencoder
 
 
 def denoising_error(subject, options):
-  """MSE (on the [0, 1] scale) of reconstructions of corrupted held-out images, vs. clean.
-
-  Next to it, `noisy_mse`: the error of the corrupted input itself, the
-  baseline a denoiser must beat. The corruption and its level are the run's
-  (metric option `corruption` and the level hyperparameters override them); the
-  corrupted images are rounded to uint8, as the `reconstruct` signature takes them.
-  """
+  """MSE (on [0, 1]) of reconstructions of corrupted held-out images, and of the corrupted input."""
   hparams = dict(denoising_autoencoder.DEFAULT_HPARAMS)
   hparams.update(subject.metadata.get("config", {}).get("hparams", {}))
   extra = dict(options.extra)

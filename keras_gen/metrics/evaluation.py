@@ -3,7 +3,6 @@
 import contextlib
 import functools
 import json
-import logging
 import os
 import time
 
@@ -21,9 +20,7 @@ from keras_gen.metrics import subject as subject_lib
 def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir="",
              split="test", num_samples=5000, seed=0, output="", extra=None, pretrained="",
              step=None):
-  """Evaluates a checkpoint (model_dir: its newest, or the one at training step `step`), an
-  export (saved_model) or a pretrained model (a name or folder of zoo/pretrained/); returns
-  the results dict."""
+  """Evaluates a checkpoint (the newest, or `step`'s), an export or a pretrained model."""
   config_lib.check_model_source(model_dir, saved_model, pretrained, step)
   functions = _metric_functions(metric_names)
   if pretrained:
@@ -40,45 +37,35 @@ def evaluate(model_dir="", saved_model="", metric_names=(), dataset="", data_dir
   # Before the metrics run, which may take an hour, not after.
   storage.check_writable(os.path.dirname(output) or ".",
                          "pass --output=PATH to write the results elsewhere")
-  return evaluate_subject(subject, functions, source, dataset, data_dir,
-                          split, num_samples, seed, output, extra)
+  return evaluate_subject(subject, functions, source, dataset, data_dir, split, num_samples, seed,
+                          output, extra)
 
 
 def evaluate_networks(family, networks, config, step, metric_names, num_samples=5000, seed=0,
                       extra=None, family_state=None):
-  """Evaluates networks in memory (at the family's state), as at a training snapshot.
-
-  Writes MODEL_DIR/eval/stepNNNNNNN.json, the file `--model_dir` evaluation
-  of the same step writes, and returns the results dict.
-  """
+  """Evaluates networks in memory, as at a snapshot, into MODEL_DIR/eval/stepNNNNNNN.json."""
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
   subject = subject_lib.from_run(restore.RestoredRun(config, family, networks, int(step), "",
                                                      family_state))
+  output = _default_output(config.model_dir, "", int(step))
   return evaluate_subject(subject, _metric_functions(metric_names), config.model_dir, "", "",
-                          "test", num_samples, seed,
-                          _default_output(config.model_dir, "", int(step)), extra)
+                          "test", num_samples, seed, output, extra)
 
 
-class _NotFreshFunctionTracing(logging.Filter):
-  """Drops TensorFlow's 'N out of the last N calls to <function> triggered tf.function
-  retracing' warning, which each snapshot after the fifth would print: a snapshot builds
-  fresh serving functions from the networks as they are then (a growing model's level
-  included), so tracing each once is by design, not a tracing bug to fix."""
-
-  def filter(self, record):
-    return "triggered tf.function retracing" not in record.getMessage()
+def _no_retracing_warning(record):
+  """Drops TensorFlow's retracing warning: each snapshot traces fresh functions by design."""
+  return "triggered tf.function retracing" not in record.getMessage()
 
 
 @contextlib.contextmanager
 def fresh_functions_expected():
   """Within the block, TensorFlow does not warn that new tf.functions are being traced."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  logger, quiet = tf.get_logger(), _NotFreshFunctionTracing()
-  logger.addFilter(quiet)
+  tf.get_logger().addFilter(_no_retracing_warning)
   try:
     yield
   finally:
-    logger.removeFilter(quiet)
+    tf.get_logger().removeFilter(_no_retracing_warning)
 
 
 class SnapshotMetrics:
@@ -87,8 +74,7 @@ class SnapshotMetrics:
   def check(self, config):
     _metric_functions(config.metrics)
     _check_options(config.metric_options)
-    feature_metrics.check_extractors_exist(config.metrics, config.metric_options,
-                                           config.dataset)
+    feature_metrics.check_extractors_exist(config.metrics, config.metric_options, config.dataset)
 
   def __call__(self, config, family, networks, family_state, step):
     """Returns ({"metric/key": number}, [why a metric was skipped])."""
@@ -106,8 +92,8 @@ class SnapshotMetrics:
 
 def _metric_functions(metric_names):
   if not metric_names:
-    raise config_lib.ConfigError(
-        f"--metrics is empty; valid metrics: {', '.join(metrics_lib.metric_names())}.")
+    raise config_lib.ConfigError(f"--metrics is empty; valid metrics: "
+                                 f"{', '.join(metrics_lib.metric_names())}.")
   functions = {}
   for name in metric_names:
     try:
@@ -126,21 +112,12 @@ def _check_options(extra):
 
 def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_samples, seed,
                      output, extra):
-  """Runs {name: (function, kinds)} on a subject, writes `output` and returns the results.
-
-  A metric that fails with a ConfigError (a cause the user can fix) is recorded
-  as {"error": message}; the others still run and are written, and then the
-  ConfigError is raised naming them all. A metric that does not apply (it
-  raises MetricSkipped) is recorded as {"skipped": sentence} and is no failure.
-  A growing model below its top level is compared with real images box-filtered
-  down to its level (`_reals_at_level`).
-  """
+  """Runs {name: (function, kinds)} on a subject, writes `output`; ConfigErrors are raised last."""
   _check_options(extra or {})
   for name, (_, kinds) in functions.items():
     if subject.kind not in kinds:
-      raise config_lib.ConfigError(
-          f"Metric {name!r} applies to {' or '.join(kinds)} models, not to "
-          f"{subject.metadata['model']!r} ({subject.kind}).")
+      raise config_lib.ConfigError(f"Metric {name!r} applies to {' or '.join(kinds)} models, not "
+                                   f"to {subject.metadata['model']!r} ({subject.kind}).")
   dataset = dataset or subject.dataset
   run_config = subject.metadata.get("config", {})
   resolution = run_config.get("resolution") or None
@@ -149,9 +126,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
                                  resolution=resolution, seed=seed)
   stored = data.stored_resolutions(dataset)
   if stored is not None:
-    # Its one split may be far larger than memory (30,000 images at 1024x1024
-    # are 94 GB); the metrics read the first num_samples and the real baseline
-    # the next num_samples, so only those are read.
+    # Its one split may outgrow memory; metrics read num_samples, the baseline as many more.
     load_split = functools.partial(load_split, limit=2 * num_samples)
   held_out, load_split, box_filtered_from = _reals_at_level(subject, stored, load_split, split)
   train = held_out if split == "train" else None
@@ -163,9 +138,8 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
                                 box_filtered_from=box_filtered_from,
                                 batch_size=image_sets.stream_batch_size(held_out.element_shape))
   results = {"model": subject.metadata["model"], "step": subject.metadata["step"],
-             "source": source, "dataset": dataset, "split": split,
-             "seed": seed, "num_samples": num_samples, "metric_options": dict(extra or {}),
-             "metrics": {}}
+             "source": source, "dataset": dataset, "split": split, "seed": seed,
+             "num_samples": num_samples, "metric_options": dict(extra or {}), "metrics": {}}
   if box_filtered_from is not None:
     results["real_images_box_filtered_from"] = list(box_filtered_from)
   failures = {}
@@ -187,9 +161,8 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
   try:
     storage.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
   except OSError as error:
-    raise storage.StorageError(
-        f"Cannot write the results {output} ({error.strerror}); pass --output=PATH to write "
-        f"them elsewhere.") from error
+    raise storage.StorageError(f"Cannot write the results {output} ({error.strerror}); pass "
+                               f"--output=PATH to write them elsewhere.") from error
   results["output"] = output
   if failures:
     raise config_lib.ConfigError(_failures_sentence(failures, len(functions), output))
@@ -197,8 +170,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
 
 
 def _failures_sentence(failures, metric_count, output):
-  """Each failure's message once, naming its metrics when several metrics failed (FID, KID
-  and IS share the one about missing Inception-v3 weights), then where the results are."""
+  """Each failure's message once (naming its metrics if several failed), then the output."""
   by_message = {}
   for name, message in failures.items():
     by_message.setdefault(message, []).append(name)
@@ -212,17 +184,8 @@ def _failures_sentence(failures, metric_count, output):
 
 
 def _reals_at_level(subject, stored_resolutions, load_split, split):
-  """(held-out Source, load_split, box_filtered_from) at the subject's resolution.
-
-  A Progressive GAN snapshot at 8x8 of a 32x32 run is compared with real images
-  box-filtered down to 8x8, the filter its dataset's levels are written with
-  and the data that level trained on, so every image metric sees samples and
-  reals of one size; a metric that is not sound there raises MetricSkipped.
-  A multi-resolution dataset (`stored_resolutions`, ascending, else None)
-  holds that level already, and it is read instead of the top level, which may
-  not fit in memory. box_filtered_from is the top level's shape, or None when
-  the reals are at their own size.
-  """
+  """(held-out Source, load_split, box_filtered_from) at a growing model's level: read from a
+  multi-resolution dataset (`stored_resolutions` ascending) or box-filtered down to it."""
   family, _ = registry.get_family(subject.metadata["model"])
   resolution = subject.metadata.get("resolution")
   if family.resolutions is None or not resolution:
@@ -244,9 +207,9 @@ def _box_filter(source, resolution):
     return image_sets.box_filtered(source, resolution)
   except ValueError as e:
     raise config_lib.ConfigError(
-        f"Dataset {source.name!r} holds {'x'.join(map(str, source.element_shape))} images, "
-        f"which cannot be box-filtered down to the model's {resolution}x{resolution} level; "
-        f"evaluate against its multi-resolution dataset (--dataset=progan:FOLDER).") from e
+        f"Dataset {source.name!r} holds {'x'.join(map(str, source.element_shape))} images, which "
+        f"cannot be box-filtered down to the model's {resolution}x{resolution} level; evaluate "
+        f"against its multi-resolution dataset (--dataset=progan:FOLDER).") from e
 
 
 def _default_output(model_dir, saved_model, step):

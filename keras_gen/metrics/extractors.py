@@ -1,5 +1,4 @@
-"""What the feature networks of the metrics (Inception-v3, the domain classifier) share:
-built once per process, and a weights file that does not fit named in one sentence."""
+"""What the metrics' feature networks (Inception-v3, the domain classifier) share."""
 
 from keras_gen import config as config_lib
 

@@ -1,22 +1,8 @@
-"""Features of real images, cached on disk between evaluations.
-
-A cache file holds the features (and logits) an extractor computed for the
-first N images of one dataset split:
-
-  CACHE_DIR/<dataset>-<split>-<H>x<W>x<C>-<extractor>-n<N>-<hash>.npz
-
-where the hash covers the extractor's weights and the image bytes themselves,
-so a changed dataset or a retrained classifier never reuses stale features.
-CACHE_DIR is `--metric_options=feature_cache=DIR`, by default
-$KERAS_GEN_HOME/cache/features (~/.keras_gen/cache/features);
-`feature_cache=none` turns caching off. Extractors with random weights (tests)
-are never cached.
-"""
+"""Features of real images, cached on disk between evaluations (docs/evaluation.md)."""
 
 import hashlib
 import json
 import os
-import re
 
 import numpy as np
 
@@ -32,33 +18,20 @@ def cache_dir(options):
   return folder or os.path.join(classifier.keras_gen_home(), "cache", "features")
 
 
-def _slug(text):
-  return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[-60:]
-
-
 def cache_path(folder, dataset, split, images, extractor):
-  """The file for uint8 images [N, H, W, C] of a dataset split through an extractor.
-
-  The name spells out the key; its hash also covers the extractor's weights
-  (`extractor.cache_key`) and the image bytes.
-  """
+  """The file for uint8 [N, H, W, C] through `extractor`; its hash covers weights and pixels."""
   digest = hashlib.sha1(json.dumps(
       [dataset, split, list(images.shape), extractor.cache_key]).encode())
   digest.update(str(images.dtype).encode())
   digest.update(np.ascontiguousarray(images).tobytes())
   height, width, channels = images.shape[1:]
-  name = (f"{_slug(dataset)}-{split}-{height}x{width}x{channels}-{_slug(extractor.name)}"
-          f"-n{len(images)}-{digest.hexdigest()[:12]}.npz")
+  name = (f"{classifier.slug(dataset)[-60:]}-{split}-{height}x{width}x{channels}-"
+          f"{classifier.slug(extractor.name)[-60:]}-n{len(images)}-{digest.hexdigest()[:12]}.npz")
   return os.path.join(folder, name)
 
 
 def real_features(extractor, examples, dataset, split, options):
-  """The extractor's (features, logits) of real images, read from or written to the cache.
-
-  examples: uint8 [N, H, W, C] of a real dataset split, converted to [-1, 1]
-  one `options.batch_size` batch at a time. Returns (features, logits,
-  whether they came from the cache).
-  """
+  """(features, logits, whether cached) of uint8 [N, H, W, C] real images, through the cache."""
   folder = cache_dir(options)
   if folder is None or extractor.cache_key is None:
     return (*_features(extractor, examples, options), False)

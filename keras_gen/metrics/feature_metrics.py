@@ -1,26 +1,4 @@
-"""The metrics on extractor features: FID, FCD, KID, Inception Score and classifier score.
-
-Each compares `num_samples` generated images with the first `num_samples`
-held-out images (fewer if the split is smaller) through a feature extractor:
-
-  fid               Fréchet distance on Inception-v3 pool features (Heusel et al. 2017)
-  fcd               the same on the domain classifier's features (`classifier.py`)
-  kid               KID (Bińkowski et al. 2018) on Inception-v3 features, or on the
-                    classifier's with --metric_options=kid_features=classifier
-  inception_score   Inception Score (Salimans et al. 2016) of the samples
-  classifier_score  the same formula on the domain classifier's class probabilities
-
-Frechet distances and KID also report a real-vs-real baseline, the same figure
-between the held-out images and a second real set of the same size (the other
-split), so a model's figure can be read against the floor the sample size sets.
-Real features are cached (`feature_cache.py`). Options (--metric_options):
-inception_weights, inception_resolution, classifier_path, feature_cache,
-kid_features, kid_subsets, kid_subset_size, score_splits, baseline (0 skips
-the baselines). Below a growing model's top level (real images box-filtered
-down to it) the domain classifier's metrics are skipped; Inception resizes
-every image to its own input size, so fid, kid and is still compare like with
-like there.
-"""
+"""FID, FCD, KID, Inception Score and classifier score, with real baselines (docs/evaluation.md)."""
 
 import collections
 
@@ -43,16 +21,13 @@ _FEATURES = {"fid": "inception", "is": "inception", "fcd": "classifier",
 
 
 def feature_kind(metric, extra):
-  """"inception" or "classifier": the features `metric` measures on with these
-  --metric_options; None for a metric on no such features."""
+  """"inception", "classifier" or None: the features `metric` uses with these options."""
   kind = _FEATURES.get(metric)
   return extra.get(*kind) if isinstance(kind, tuple) else kind
 
 
 def check_extractors_exist(metric_names, extra, dataset):
-  """Raises ConfigError, with the sentence the first snapshot would give, when a metric's
-  feature extractor (Inception-v3's weights, `dataset`'s domain classifier) is missing:
-  training calls this before it starts, not at its first snapshot."""
+  """ConfigError, as the first snapshot would give it, when a metric's extractor is missing."""
   for name in metric_names:
     kind = feature_kind(name, extra)
     if kind == "inception":
@@ -66,41 +41,32 @@ def check_extractors_exist(metric_names, extra, dataset):
 
 
 def get_extractor(kind, options, metric):
-  """"inception" or "classifier" -> an extractor configured from the options."""
+  """"inception" or "classifier" -> its extractor, configured from the options."""
   if kind == "inception":
     return inception.load_extractor(options.extra.get("inception_weights", ""),
                                     image_sets.int_option(options, "inception_resolution",
                                                           inception.RESOLUTION))
   if kind == "classifier":
-    extractor = classifier.load_extractor(_domain(options.held_out.name),
-                                          options.extra.get("classifier_path", ""))
+    try:
+      domain = data.domain(options.held_out.name)
+    except data.DataError as e:
+      raise config_lib.ConfigError(str(e)) from e
+    extractor = classifier.load_extractor(domain, options.extra.get("classifier_path", ""))
     if (options.box_filtered_from is not None
         and extractor.input_shape != tuple(options.held_out.element_shape)):
       # Resampling a lower level back up would feed it images it never learned from.
+      held, known = options.held_out.element_shape, extractor.input_shape
       raise metrics_lib.MetricSkipped(
-          f"{metric} skipped at {_size(options.held_out.element_shape)}: the domain "
-          f"classifier learned from {_size(extractor.input_shape)} images and has no "
-          f"features for a lower level's.")
+          f"{metric} skipped at {held[0]}x{held[1]}: the domain classifier learned from "
+          f"{known[0]}x{known[1]} images and has no features for a lower level's.")
     extractor.check_images(options.held_out.examples[:1], f"{options.held_out.name} images")
     return extractor
   raise config_lib.ConfigError(
       f"--metric_options for {metric!r}: features {kind!r} are not one of inception, classifier.")
 
 
-def _domain(dataset):
-  try:
-    return data.domain(dataset)
-  except data.DataError as e:
-    raise config_lib.ConfigError(str(e)) from e
-
-
-def _size(shape):
-  return f"{shape[0]}x{shape[1]}"
-
-
 def _real_set(extractor, examples, dataset, split, options, description):
-  features, logits, _ = feature_cache.real_features(extractor, examples, dataset, split,
-                                                    options)
+  features, logits, _ = feature_cache.real_features(extractor, examples, dataset, split, options)
   return FeatureSet(features, logits, description)
 
 
@@ -136,8 +102,7 @@ def _frechet_metric(subject, options, kind, name):
 
 
 def _with_baseline(results, name, options, extractor, real, generated, distance):
-  """`results` with the set sizes, the extractor and NAME_real_baseline: `distance` between
-  the held-out set and a second real set (or why there is none)."""
+  """`results` plus set sizes, extractor and NAME_real_baseline (or why there is none)."""
   results.update(num_samples=len(generated.features), num_real=len(real.features),
                  feature_extractor=extractor.description)
   baseline, reason = baseline_set(options, extractor, len(real.features))
@@ -148,7 +113,7 @@ def _with_baseline(results, name, options, extractor, real, generated, distance)
 
 
 def fid(subject, options):
-  """FID: Fréchet distance between Inception-v3 pool features of samples and held-out images."""
+  """Fréchet distance of Inception-v3 pool features (Heusel et al. 2017)."""
   return _frechet_metric(subject, options, "inception", "fid")
 
 

@@ -1,9 +1,4 @@
-"""Distances between sets of feature vectors, and the Inception Score form.
-
-Pure functions of numpy arrays, shared by FID and FCD (the same Fréchet
-distance on Inception-v3 or domain-classifier features), KID and the
-Inception / classifier score. Computed in float64.
-"""
+"""Fréchet distance, KID and the Inception Score form on feature arrays, in float64."""
 
 import numpy as np
 
@@ -23,11 +18,7 @@ def _symmetric_sqrt(matrix):
 
 
 def trace_sqrt_product(sigma1, sigma2):
-  """Tr sqrt(S1 S2) for symmetric PSD S1, S2, without a general matrix square root.
-
-  S1 S2 is similar to sqrt(S1) S2 sqrt(S1), which is symmetric PSD, so their
-  eigenvalues agree and Tr sqrt(S1 S2) = sum_i sqrt(eig_i(sqrt(S1) S2 sqrt(S1))).
-  """
+  """Tr sqrt(S1 S2) for symmetric PSD S1, S2, by the eigenvalues of sqrt(S1) S2 sqrt(S1)."""
   sqrt_sigma1 = _symmetric_sqrt(np.asarray(sigma1, np.float64))
   inner = sqrt_sigma1 @ np.asarray(sigma2, np.float64) @ sqrt_sigma1
   eigenvalues = np.linalg.eigvalsh((inner + inner.T) / 2.0)
@@ -35,14 +26,7 @@ def trace_sqrt_product(sigma1, sigma2):
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):
-  """The Fréchet (2-Wasserstein) distance between N(mu1, S1) and N(mu2, S2):
-
-    ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr sqrt(S1 S2)
-
-  (Dowson & Landau 1982; as FID in Heusel et al. 2017, "GANs Trained by a Two
-  Time-Scale Update Rule Converge to a Local Nash Equilibrium"). mu [D], S
-  [D, D]; returns a float >= 0 (up to rounding), 0 for identical Gaussians.
-  """
+  """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr sqrt(S1 S2) >= 0, FID's (Heusel et al. 2017)."""
   mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
   sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
   if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
@@ -54,15 +38,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
 
 
 def frechet_distance_of_features(features1, features2):
-  """`frechet_distance` between the Gaussians fitted to features [N1, D] and [N2, D].
-
-  With fewer vectors than dimensions (small test sets through Inception's 2048
-  features) the covariances have low rank and a D x D eigendecomposition is
-  wasted work: with centred A [N1, D] and B [N2, D], S1 = A'A / (N1 - 1) and
-  S2 = B'B / (N2 - 1), the non-zero eigenvalues of S1 S2 are the squared
-  singular values of A B' / sqrt((N1 - 1)(N2 - 1)), so Tr sqrt(S1 S2) is the
-  sum of those singular values. Otherwise the statistics route is used.
-  """
+  """`frechet_distance` of Gaussians fitted to [N1, D] and [N2, D]; with fewer vectors than D,
+  Tr sqrt(S1 S2) is the singular values' sum of A B' / sqrt((N1 - 1)(N2 - 1)), A, B centred."""
   x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
   if x.ndim != 2 or x.shape[1:] != y.shape[1:]:
     raise ValueError(f"Mismatched features: {x.shape} and {y.shape}.")
@@ -88,18 +65,11 @@ def unbiased_mmd2(x, y):
   m, n = len(x), len(y)
   k_xx, k_yy, k_xy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
   return ((k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
-          + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
-          - 2.0 * k_xy.sum() / (m * n))
+          + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1)) - 2.0 * k_xy.sum() / (m * n))
 
 
 def kernel_distance(features1, features2, num_subsets=100, subset_size=1000, seed=0):
-  """KID (Bińkowski et al. 2018, "Demystifying MMD GANs"): unbiased MMD^2, cubic kernel.
-
-  As in the paper's reference code, the estimate is averaged over `num_subsets`
-  random subsets of `subset_size` vectors from each set (fewer if a set is
-  smaller). features [N, D] and [M, D]; returns (mean, standard deviation over
-  subsets). Unbiased, so it can be slightly negative when the sets match.
-  """
+  """KID (Bińkowski et al. 2018) of [N, D] and [M, D] features: (mean, std) over subsets."""
   x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
   if x.ndim != 2 or x.shape[1:] != y.shape[1:]:
     raise ValueError(f"KID needs [N, D] and [M, D] features, got {x.shape} and {y.shape}.")
@@ -114,14 +84,7 @@ def kernel_distance(features1, features2, num_subsets=100, subset_size=1000, see
 
 
 def inception_score(logits, num_splits=10):
-  """exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016, "Improved Techniques for Training GANs").
-
-  logits [N, K] (unnormalized log-probabilities). As in the paper's code, the
-  samples are cut into `num_splits` equal parts, p(y) is the mean prediction of
-  each part, and the mean and standard deviation of the per-part scores are
-  returned. In [1, K]: 1 when every prediction is the same, K when predictions
-  are one-hot and the classes equally frequent.
-  """
+  """exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016) of logits [N, K]: (mean, std), in [1, K]."""
   logits = np.asarray(logits, np.float64)
   log_probabilities = logits - logits.max(axis=1, keepdims=True)
   log_probabilities -= np.log(np.exp(log_probabilities).sum(axis=1, keepdims=True))

@@ -1,10 +1,4 @@
-"""The image sets the sample-quality metrics compare: generated, held-out and a real baseline.
-
-Real sets are the datasets' uint8 [N, H, W, C] arrays; generated sets are
-streamed as float32 batches in [-1, 1], as `Subject.sample_batches` yields
-them. Metrics convert and consume a batch at a time, so no float copy of a
-whole set is ever held: 16,384 samples at 256x256 would take 12.9 GB.
-"""
+"""The image sets the sample-quality metrics compare, streamed a batch at a time."""
 
 import contextlib
 import dataclasses
@@ -18,18 +12,13 @@ from keras_gen import data
 from keras_gen import metrics as metrics_lib
 from keras_gen.data import tfrecords
 
-# A streamed batch holds at most this many float32 values (256 MB), however
-# large the images: 21 images at 1024x1024x3, 256 at 256x256x3.
+# Float32 values in a streamed batch (256 MB): 21 images at 1024x1024x3.
 MAX_BATCH_VALUES = 2 ** 26
 
 
 @contextlib.contextmanager
 def float32_policy():
-  """Builds feature extractors in float32 whatever policy training set.
-
-  Snapshot metrics run inside a mixed_bfloat16 training process; an extractor
-  built under that policy would compute (and cache) 8-bit-mantissa features.
-  """
+  """Builds extractors in float32, not in training's mixed_bfloat16 (8-bit-mantissa features)."""
   previous = keras.config.dtype_policy()
   keras.config.set_dtype_policy("float32")
   try:
@@ -49,10 +38,7 @@ def as_batches(images):
 
 
 def float_batches(examples, batch_size):
-  """uint8 [N, H, W, C] -> float32 batches in [-1, 1], one at a time.
-
-  Streams a real set: only one batch's float copy exists at a time.
-  """
+  """uint8 [N, H, W, C] -> float32 batches in [-1, 1], one at a time."""
   for start in range(0, len(examples), batch_size):
     yield data.from_uint8(examples[start:start + batch_size]).numpy()
 
@@ -63,19 +49,12 @@ def on_255_scale(batches):
 
 
 def real_batches_on_255_scale(examples, batch_size):
-  """uint8 [N, H, W, C] -> float32 batches on [0, 255], through [-1, 1] as samples go.
-
-  The round trip keeps real and generated images on exactly the same float path.
-  """
+  """uint8 [N, H, W, C] -> float32 batches on [0, 255], through [-1, 1] as samples go."""
   return on_255_scale(float_batches(examples, batch_size))
 
 
 def batched_features(predict, images, batch_size):
-  """Runs predict(batch) -> (features, logits) over images; concatenates both.
-
-  images: float32 [N, H, W, C], or an iterable of such arrays (streamed: one
-  is held at a time); each is cut into batches of at most batch_size.
-  """
+  """predict(batch) -> (features, logits) over float32 [N, H, W, C] images or batches of them."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   features, logits = [], []
   for chunk in as_batches(images):
@@ -92,18 +71,11 @@ def int_option(options, name, default):
   try:
     return int(value)
   except (TypeError, ValueError) as e:
-    raise config_lib.ConfigError(
-        f"--metric_options={name}={value} is not an integer.") from e
+    raise config_lib.ConfigError(f"--metric_options={name}={value} is not an integer.") from e
 
 
 def box_filtered(source, resolution, chunk_size=4096):
-  """`source` with its uint8 [N, R, R, C] images box-filtered down to [N, r, r, C], r = resolution.
-
-  The filter is the one every level of a Progressive GAN dataset is written
-  with (`tfrecords.box_filter_levels`: 2x2 averages in float, rounded once), so
-  the result equals the dataset's own level r. R and r must be powers of two
-  with 4 <= r <= R; chunks of `chunk_size` images bound the float copy.
-  """
+  """`source` box-filtered to side r as `tfrecords` writes levels; ValueError unless 4 <= r <= R."""
   side = source.examples.shape[1]
   if (source.kind != "images" or source.examples.shape[2] != side
       or not tfrecords.is_power_of_two(side) or not tfrecords.is_power_of_two(resolution)
@@ -119,23 +91,15 @@ def box_filtered(source, resolution, chunk_size=4096):
 
 
 def held_out_examples(options, metric):
-  """The first min(num_samples, N) held-out images, uint8 (a view, not a copy).
-
-  ConfigError if the split holds no images.
-  """
+  """The first min(num_samples, N) held-out images, uint8 (a view); ConfigError for points."""
   if options.held_out.kind != "images":
-    raise config_lib.ConfigError(
-        f"Metric {metric!r} compares images, but dataset {options.held_out.name!r} holds "
-        f"{options.held_out.kind}.")
+    raise config_lib.ConfigError(f"Metric {metric!r} compares images, but dataset "
+                                 f"{options.held_out.name!r} holds {options.held_out.kind}.")
   return options.held_out.examples[:options.num_samples]
 
 
 def held_out_examples_of_at_least(options, metric, size, needs):
-  """held_out_examples, or MetricSkipped when they are smaller than size x size.
-
-  `needs` finishes the sentence "METRIC skipped: ...", e.g. "its 5 scales need
-  images of at least 16x16".
-  """
+  """held_out_examples, or MetricSkipped "METRIC skipped: {needs}, ..." below size x size."""
   examples = held_out_examples(options, metric)
   if min(examples.shape[1:3]) < size:
     raise metrics_lib.MetricSkipped(
@@ -144,17 +108,10 @@ def held_out_examples_of_at_least(options, metric, size, needs):
 
 
 def generated_batches(subject, options, metric, count=None):
-  """`count` (default num_samples) samples of the subject, streamed in batches.
-
-  Returns an iterator of float32 [options.batch_size or fewer, H, W, C] in
-  [-1, 1]; a metric holds what it computes from each batch, never every
-  sample at once. The 'sample' signature is checked now, each batch's shape
-  against the held-out images' as it arrives (ConfigError naming both).
-  """
+  """`count` (num_samples) samples as float32 batches [b, H, W, C] in [-1, 1], shapes checked."""
   if "sample" not in subject.signatures:
-    raise config_lib.ConfigError(
-        f"Metric {metric!r} needs samples, but model {subject.metadata['model']!r} has no "
-        f"'sample' signature.")
+    raise config_lib.ConfigError(f"Metric {metric!r} needs samples, but model "
+                                 f"{subject.metadata['model']!r} has no 'sample' signature.")
   expected = tuple(options.held_out.element_shape)
 
   def checked(batches):
@@ -162,8 +119,7 @@ def generated_batches(subject, options, metric, count=None):
       if images.ndim != 4 or tuple(images.shape[1:]) != expected:
         raise config_lib.ConfigError(
             f"Metric {metric!r}: model {subject.metadata['model']!r} makes samples of shape "
-            f"{tuple(images.shape[1:])}, but dataset {options.held_out.name!r} holds "
-            f"{expected}.")
+            f"{tuple(images.shape[1:])}, but dataset {options.held_out.name!r} holds {expected}.")
       yield images
 
   return checked(subject.sample_batches(count or options.num_samples, options.seed,
@@ -171,13 +127,7 @@ def generated_batches(subject, options, metric, count=None):
 
 
 def baseline_examples(options, count):
-  """A second real set, disjoint from the held-out images, for real-vs-real baselines.
-
-  The other split of the dataset (train when evaluating on test) when it holds
-  different data; otherwise held-out examples [count, 2 count). Returns
-  (uint8 images, description, split label for the feature cache), or (None,
-  reason, None) when neither exists.
-  """
+  """A real set disjoint from the held-out one: (uint8 images, description, cache split) or None."""
   held_out = options.held_out
   other_split = "train" if held_out.split == "test" else "test"
   other = None

@@ -1,21 +1,4 @@
-"""Inception-v3 pool features and logits for FID, KID and the Inception Score.
-
-The network is `keras.applications.InceptionV3` with its ImageNet top, whose
-weights Keras keeps in its cache (~/.keras/models, or $KERAS_HOME/models) as
-inception_v3_weights_tf_dim_ordering_tf_kernels.h5; `--metric_options=
-inception_weights=PATH` names another copy, and `inception_weights=random`
-uses random initial weights (for tests only: the figures mean nothing).
-
-Preprocessing, fixed: images in [-1, 1] (already the range Keras' Inception
-preprocessing produces), grey images replicated to 3 channels, then resized
-with bilinear interpolation (tf.image.resize, no antialiasing) to 299x299.
-Features are the 2048-d global-average-pool output; logits are the 1000
-ImageNet class scores before the softmax.
-
-These are the Keras weights, not the 2015 TF graph of the reference FID code
-(TTUR), so FID/KID/IS values are comparable between keras_gen runs, not with
-figures in papers.
-"""
+"""Inception-v3 features and logits (Keras' weights) for FID, KID and IS (docs/evaluation.md)."""
 
 import hashlib
 import os
@@ -42,26 +25,22 @@ def keras_cache_candidates():
 
 
 def resolve_weights(weights=""):
-  """The weights path to use: the given one, or the first copy in the Keras cache.
-
-  Raises ConfigError saying how to get them when there are none.
-  """
+  """The given weights, or the first in the Keras cache; ConfigError saying how to get them."""
   if weights == RANDOM:
     return RANDOM
   if weights:
     if not os.path.isfile(weights):
-      raise config_lib.ConfigError(
-          f"--metric_options=inception_weights={weights} is not a file; expected the Keras "
-          f"Inception-v3 weights with the top ({WEIGHTS_FILE}).")
+      raise config_lib.ConfigError(f"--metric_options=inception_weights={weights} is not a file; "
+                                   f"expected the Keras Inception-v3 weights with the top "
+                                   f"({WEIGHTS_FILE}).")
     return weights
   for candidate in keras_cache_candidates():
     if os.path.isfile(candidate):
       return candidate
   raise config_lib.ConfigError(
-      f"Inception-v3 weights are not in the Keras cache ({keras_cache_candidates()[0]}); "
-      f"download {WEIGHTS_URL} there (or run `python -c \"import keras; "
-      f"keras.applications.InceptionV3()\"` once with network access), or pass "
-      f"--metric_options=inception_weights=PATH.")
+      f"Inception-v3 weights are not in the Keras cache ({keras_cache_candidates()[0]}); download "
+      f"{WEIGHTS_URL} there (or run `python -c \"import keras; keras.applications.InceptionV3()\"` "
+      f"once with network access), or pass --metric_options=inception_weights=PATH.")
 
 
 class InceptionExtractor:
@@ -69,19 +48,17 @@ class InceptionExtractor:
 
   def __init__(self, weights, resolution=RESOLUTION):
     if resolution < 75:
-      raise config_lib.ConfigError(
-          f"--metric_options=inception_resolution={resolution} is below Inception-v3's "
-          f"minimum input size of 75.")
+      raise config_lib.ConfigError(f"--metric_options=inception_resolution={resolution} is below "
+                                   f"Inception-v3's minimum input size of 75.")
     self.resolution = resolution
-    model = keras.applications.InceptionV3(
-        include_top=True, weights=None, input_shape=(resolution, resolution, 3),
-        classifier_activation=None)
+    model = keras.applications.InceptionV3(include_top=True, weights=None,
+                                           input_shape=(resolution, resolution, 3),
+                                           classifier_activation=None)
     if weights == RANDOM:
       self.cache_key = None  # Random weights differ between runs: never cache their features.
       origin = "random initial weights (test only)"
     else:
-      extractors.load_weights(model, weights, f"Inception-v3 weights {weights} could not be "
-                                              f"loaded")
+      extractors.load_weights(model, weights, f"Inception-v3 weights {weights} could not be loaded")
       with open(weights, "rb") as f:
         digest = hashlib.sha1(f.read()).hexdigest()[:16]
       self.cache_key = f"inception_v3-{resolution}-{digest}"
@@ -100,8 +77,7 @@ class InceptionExtractor:
     return self._model(images, training=False)
 
   def features(self, images, batch_size=64):
-    """images: float32 [N, H, W, 1 or 3] in [-1, 1], or an iterable of such batches
-    -> (float32 [N, 2048], float32 [N, 1000])."""
+    """float32 [N, H, W, 1 or 3] in [-1, 1], or batches -> (float32 [N, 2048], [N, 1000])."""
     return image_sets.batched_features(self._predict, images, batch_size)
 
 

@@ -1,17 +1,4 @@
-"""Held-out log-likelihood of a VAE: the IWAE bound, the ELBO and its two terms.
-
-Burda, Grosse & Salakhutdinov (2016), "Importance Weighted Autoencoders", eq. 8:
-
-  log p(x) >= L_k = E[log (1/k) sum_i w_i],   w_i = p(x|z_i) p(z_i) / q(z_i|x),
-
-with z_i ~ q(z|x) independent. L_1 is the ELBO, L_k never decreases with k and
-tends to log p(x); the reported NLL is -L_k with k = 5000 as in the paper. The
-k samples are drawn `samples_per_chunk` at a time and folded into a running
-log-sum-exp, so memory does not grow with k.
-
-Every figure is in nats per image on the data the likelihood models; the
-binarization (or grey-level model) is stated in the results.
-"""
+"""Held-out log-likelihood of a VAE: the IWAE bound (Burda et al. 2016, eq. 8) and the ELBO."""
 
 import math
 
@@ -47,23 +34,10 @@ def gaussian_kl_to_standard_normal(loc, scale):
 
 def importance_weighted_bounds(x, posterior_fn, log_likelihood_fn, num_samples, seed,
                                samples_per_chunk=DEFAULT_SAMPLES_PER_CHUNK):
-  """The IWAE bound L_k, the ELBO and its terms, per example.
+  """{"iwae" (L_k, k = num_samples), "elbo", "kl", "reconstruction"}: float64 [N] in nats.
 
-  Args:
-    x: the data, a tensor [N, ...] passed through to the two functions.
-    posterior_fn: x -> (loc, scale), each [N, latent_dim]: q(z|x) diagonal Gaussian.
-    log_likelihood_fn: (x, z [S * N, latent_dim]) -> log p(x|z) [S * N], where
-      row s * N + n of z belongs to example n.
-    num_samples: k, the importance samples per example.
-    seed: int; the samples are a function of (seed, chunk index).
-    samples_per_chunk: S, how many of the k samples are drawn at once; memory
-      is that of S * N decoder evaluations whatever k is.
-
-  Returns:
-    A dict of float64 numpy arrays [N], in nats: "iwae" (L_k), "elbo" (the
-    mean of log w over the k samples, an unbiased ELBO estimate), "kl"
-    (closed form) and "reconstruction" (E_q[-log p(x|z)], Monte Carlo).
-  """
+  posterior_fn(x) -> (loc, scale) [N, latent]; log_likelihood_fn(x, z [S * N, latent]) ->
+  [S * N], row s * N + n for example n; S = samples_per_chunk."""
   loc, scale = posterior_fn(x)
   count, latent_dim = loc.shape[0], loc.shape[1]
   running_max = np.full([count], -np.inf)
@@ -71,9 +45,9 @@ def importance_weighted_bounds(x, posterior_fn, log_likelihood_fn, num_samples, 
   log_likelihood_sum = np.zeros([count])
   for chunk, start in enumerate(range(0, num_samples, samples_per_chunk)):
     samples = min(samples_per_chunk, num_samples - start)
-    log_weights, log_likelihood = _chunk_log_weights(
-        x, loc, scale, log_likelihood_fn, samples, count, latent_dim,
-        tf.constant([seed, chunk], tf.int64))
+    log_weights, log_likelihood = _chunk_log_weights(x, loc, scale, log_likelihood_fn, samples,
+                                                     count, latent_dim,
+                                                     tf.constant([seed, chunk], tf.int64))
     log_weights = log_weights.numpy().astype(np.float64)
     new_max = np.maximum(running_max, log_weights.max(axis=0))
     running_sum = (running_sum * np.exp(running_max - new_max)
@@ -115,34 +89,25 @@ def vae_bound_functions(networks, hparams):
 
 
 def negative_log_likelihood(subject, options):
-  """IWAE NLL (k = iwae_samples), negative ELBO, KL and reconstruction, in nats per image.
-
-  Metric options (--metric_options): iwae_samples (k, default 5000),
-  samples_per_chunk (default 100), images_per_batch (default 50), and
-  binarization (dynamic or threshold; default the run's). The first
-  --num_samples images of the held-out split are used. Dynamic binarization
-  draws one fixed binary image per test image (seed --seed).
-  """
+  """IWAE NLL (k = iwae_samples), negative ELBO, KL and reconstruction, in nats per image."""
   if subject.run is None:
-    raise config_lib.ConfigError(
-        "Metric 'nll' needs the encoder and decoder themselves: pass --model_dir (a "
-        "checkpoint), not --saved_model.")
+    raise config_lib.ConfigError("Metric 'nll' needs the encoder and decoder themselves: pass "
+                                 "--model_dir (a checkpoint), not --saved_model.")
   hparams = dict(subject.run.config.hparams)
   if "likelihood" not in hparams:
-    raise config_lib.ConfigError(
-        f"Metric 'nll' applies to VAEs, not to {subject.metadata['model']!r}.")
+    raise config_lib.ConfigError(f"Metric 'nll' applies to VAEs, not to "
+                                 f"{subject.metadata['model']!r}.")
   extra = dict(options.extra)
   k = int(extra.pop("iwae_samples", DEFAULT_IWAE_SAMPLES))
   samples_per_chunk = int(extra.pop("samples_per_chunk", DEFAULT_SAMPLES_PER_CHUNK))
   images_per_batch = int(extra.pop("images_per_batch", DEFAULT_IMAGES_PER_BATCH))
   hparams["binarization"] = extra.pop("binarization", hparams["binarization"])
   if hparams["binarization"] not in likelihoods.BINARIZATIONS:
-    raise config_lib.ConfigError(
-        f"binarization={hparams['binarization']!r} is not one of "
-        f"{', '.join(likelihoods.BINARIZATIONS)}.")
+    raise config_lib.ConfigError(f"binarization={hparams['binarization']!r} is not one of "
+                                 f"{', '.join(likelihoods.BINARIZATIONS)}.")
   if min(k, samples_per_chunk, images_per_batch) < 1:
-    raise config_lib.ConfigError(
-        "iwae_samples, samples_per_chunk and images_per_batch must be positive.")
+    raise config_lib.ConfigError("iwae_samples, samples_per_chunk and images_per_batch must be "
+                                 "positive.")
   posterior_fn, log_likelihood_fn = vae_bound_functions(subject.run.networks, hparams)
   examples = options.held_out.examples[:options.num_samples]
   totals = {"iwae": [], "elbo": [], "kl": [], "reconstruction": []}
@@ -156,10 +121,7 @@ def negative_log_likelihood(subject, options):
     for name, values in bounds.items():
       totals[name].append(values)
   totals = {name: np.concatenate(values) for name, values in totals.items()}
-  return {"nll_nats": float(-totals["iwae"].mean()),
-          "elbo_nats": float(totals["elbo"].mean()),
+  return {"nll_nats": float(-totals["iwae"].mean()), "elbo_nats": float(totals["elbo"].mean()),
           "kl_nats": float(totals["kl"].mean()),
-          "reconstruction_nats": float(totals["reconstruction"].mean()),
-          "iwae_samples": k,
-          "num_images": int(len(examples)),
-          "data": likelihoods.describe_data(hparams)}
+          "reconstruction_nats": float(totals["reconstruction"].mean()), "iwae_samples": k,
+          "num_images": int(len(examples)), "data": likelihoods.describe_data(hparams)}

@@ -1,32 +1,4 @@
-"""Linear probe: how much a trained network's frozen features help a linear classifier.
-
-Radford et al. (2016, DCGAN) showed that a GAN discriminator learns features
-that serve supervised tasks: a linear L2-SVM on its features reached 82.8% on
-CIFAR-10. Here a multinomial logistic regression with an L2 penalty is fitted
-on the train split's labels and scored on the held-out split, from:
-
-  trained      the run's network, through its family's `features` hook: the
-               discriminator's last features for GANs (DCGAN: the flattened
-               last convolution; MLP: the last hidden layer; Progressive GAN:
-               the flattened b4 convolution at the images' level and the run's
-               alpha), the encoder's code for autoencoders, the posterior mean
-               for the VAE;
-  random_init  the same architecture rebuilt by `family.build` with another
-               seed (never the run's own), untrained: what the architecture
-               alone gives (a growing model's at its level and alpha);
-  pixels       the raw pixels in [-1, 1].
-
-The figure that says what training added is trained minus random_init.
-Everything is deterministic: a seeded subset of the train split, features
-standardized with the train mean and std, zero-initialized weights, Adam for a
-fixed number of epochs over a seeded order.
-
-Metric options (--metric_options): probe_epochs (default 30), probe_l2 (1e-3,
-the weight of the sum of squared weights, added to the mean cross-entropy),
-probe_learning_rate (1e-3), probe_batch_size (256), probe_train_examples (the
-train examples used; default --num_samples).
-"""
-
+"""Linear probe (Radford et al. 2016): a classifier on frozen features (docs/evaluation.md)."""
 
 import keras
 import numpy as np
@@ -38,31 +10,21 @@ from keras_gen import data
 DEFAULTS = {"probe_epochs": 30, "probe_l2": 1e-3, "probe_learning_rate": 1e-3,
             "probe_batch_size": 256}
 FEATURE_BATCH = 500  # Images per feature-extraction call.
-# The random-init network is built with the run's seed plus this, so it is never the run's own
-# initialization.
+# Added to the run's seed, so that the random-init network is never the run's own init.
 RANDOM_INIT_SEED_OFFSET = 1_000_003
 
 
 def feature_extractor(family, networks, hparams, model_name, family_state=None):
-  """(function of images [N, H, W, C] in [-1, 1] -> features [N, F], a description).
-
-  The family's own `features` hook (at the family's state). Raises
-  ConfigError for a model that has none.
-  """
+  """(images [N, H, W, C] in [-1, 1] -> features [N, F], description) of the family's hook."""
   extractor = family.features(networks, hparams, family_state)
   if extractor is None:
-    raise config_lib.ConfigError(
-        f"linear_probe has no feature layer for model {model_name!r}; it probes GAN "
-        "discriminators and autoencoder encoders.")
+    raise config_lib.ConfigError(f"linear_probe has no feature layer for model {model_name!r}; "
+                                 "it probes GAN discriminators and autoencoder encoders.")
   return extractor
 
 
 def random_init_networks(family, hparams, element_shape, run_seed):
-  """The run's architecture, freshly built with seed run_seed + RANDOM_INIT_SEED_OFFSET.
-
-  Sets Keras' global seeds (Python, NumPy, TensorFlow) as a side effect, as
-  training does before it builds its networks.
-  """
+  """The run's architecture built afresh with global seed run_seed + RANDOM_INIT_SEED_OFFSET."""
   keras.utils.set_random_seed(run_seed + RANDOM_INIT_SEED_OFFSET)
   return family.build(hparams, tuple(element_shape))
 
@@ -84,8 +46,7 @@ def pixels(images):
 
 
 def _mean_and_std(features, rows_per_chunk=4096):
-  """Per-feature mean and std (float32 [F]) in float64, a chunk of rows at a time; a
-  constant feature gets std 1, so that it stays constant (zero) once standardized."""
+  """Per-feature float32 mean and std [F], summed in float64; a constant feature gets std 1."""
   sums = np.zeros(features.shape[1])
   squares = np.zeros(features.shape[1])
   for start in range(0, len(features), rows_per_chunk):
@@ -100,11 +61,7 @@ def _mean_and_std(features, rows_per_chunk=4096):
 
 def fit_and_score(train_features, train_labels, test_features, test_labels, num_classes,
                   epochs, l2, learning_rate, batch_size, seed):
-  """Multinomial logistic regression with an L2 penalty; returns (train accuracy, test accuracy).
-
-  Features float32 [N, F] are standardized in place with the train split's
-  mean and std; labels are int [N] in [0, num_classes).
-  """
+  """(train, test accuracy) of L2 logistic regression on float32 [N, F], standardized in place."""
   mean, std = _mean_and_std(train_features)
   for features in (train_features, test_features):
     features -= mean
@@ -160,8 +117,8 @@ def _labelled(source, role):
   if source is None:
     raise config_lib.ConfigError("linear_probe needs the train split; it was not loaded.")
   if source.labels is None:
-    raise config_lib.ConfigError(
-        f"linear_probe needs class labels, and dataset {source.name!r} ({role}) has none.")
+    raise config_lib.ConfigError(f"linear_probe needs class labels, and dataset {source.name!r} "
+                                 f"({role}) has none.")
   if source.kind != "images":
     raise config_lib.ConfigError(f"linear_probe probes image models; dataset {source.name!r} "
                                  "holds points.")
@@ -169,17 +126,11 @@ def _labelled(source, role):
 
 
 def linear_probe(subject, options):
-  """Test accuracy of linear classifiers on trained, random-init and pixel features.
-
-  Returns:
-    {"test_accuracy", "train_accuracy"} for the trained network, the same with
-    prefixes "random_init_" and "pixels_", "chance" (1 / classes), the feature
-    sizes, the example counts and the settings used.
-  """
+  """Test and train accuracy of trained, "random_init_" and "pixels_" features, and "chance"."""
   if subject.run is None:
-    raise config_lib.ConfigError(
-        "linear_probe needs the trained networks themselves: give --model_dir (a run folder), "
-        "not --saved_model (an export holds no discriminator).")
+    raise config_lib.ConfigError("linear_probe needs the trained networks themselves: give "
+                                 "--model_dir (a run folder), not --saved_model (an export "
+                                 "holds no discriminator).")
   run = subject.run
   train = options.train
   if train is None and options.load_split is not None:

@@ -1,17 +1,4 @@
-"""MS-SSIM between consecutive pairs of samples, the diversity figure of Progressive GAN.
-
-Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) as the Progressive GAN code
-computes it (metrics/ms_ssim.py, after Odena et al. 2017): images on the
-[0, 255] scale, an 11x11 Gaussian window with sigma 1.5 (shrunk with the same
-sigma-to-size ratio when a level is smaller than 11 pixels), 'valid'
-filtering, K1 = 0.01, K2 = 0.03, five scales weighted (0.0448, 0.2856,
-0.3001, 0.2363, 0.1333), 2x2 box downsampling between scales. Where a scale
-has an odd side, its last row or column is dropped before downsampling (the
-original code fails there; 28x28 images reach 7x7). The metric averages it over
-the pairs (0, 1), (2, 3), ... of the samples: lower means more diverse. The
-same figure on held-out images is reported beside it. Images below 16x16 have
-no fifth scale; the metric is skipped for them (MetricSkipped).
-"""
+"""MS-SSIM (Wang et al. 2003) of sample pairs, as Progressive GAN's code (docs/evaluation.md)."""
 
 import numpy as np
 
@@ -27,14 +14,13 @@ MIN_RESOLUTION = 2 ** (len(WEIGHTS) - 1)
 
 
 def _gaussian_1d(size, sigma):
-  """The normalized 1-D factor of the separable size x size Gaussian window."""
   positions = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
   window = np.exp(-positions ** 2 / (2.0 * sigma ** 2))
   return window / window.sum()
 
 
 def _valid_filter(images, window):
-  """'valid' separable filtering of [N, H, W, C] with a 1-D window along H then W."""
+  """'valid' separable filtering of [N, H, W, C] along H then W."""
   size = len(window)
   height, width = images.shape[1] - size + 1, images.shape[2] - size + 1
   images = sum(window[i] * images[:, i:i + height] for i in range(size))
@@ -81,13 +67,7 @@ def ms_ssim(images1, images2):
 
 
 def consecutive_pairs_ms_ssim(images, max_values_per_chunk=2 ** 24):
-  """Mean MS-SSIM over pairs (0, 1), (2, 3), ... of images on [0, 255].
-
-  images: [N, H, W, C], or an iterable of such batches (streamed; a pair may
-  straddle two batches). Pairs are scored in chunks of at most
-  max_values_per_chunk values per side, which bounds the float64 filtering's
-  memory at any resolution.
-  """
+  """Mean MS-SSIM of pairs (0, 1), (2, 3), ... of [N, H, W, C] on [0, 255], or batches of them."""
   scores, carry, total = [], None, 0
   for batch in image_sets.as_batches(images):
     total += len(batch)
@@ -105,10 +85,7 @@ def consecutive_pairs_ms_ssim(images, max_values_per_chunk=2 ** 24):
 
 
 def ms_ssim_metric(subject, options):
-  """The `ms_ssim` metric: mean MS-SSIM of consecutive sample pairs, and of held-out pairs.
-
-  Both sets stream through a batch at a time.
-  """
+  """The `ms_ssim` metric: mean MS-SSIM of consecutive sample pairs, and of held-out pairs."""
   real = image_sets.held_out_examples_of_at_least(
       options, "ms_ssim", MIN_RESOLUTION,
       f"its {len(WEIGHTS)} scales need images of at least {MIN_RESOLUTION}x{MIN_RESOLUTION}")

@@ -1,14 +1,4 @@
-"""Improved precision and recall (Kynkäänniemi et al. 2019, "Improved Precision and Recall
-Metric for Assessing Generative Models").
-
-Each set's manifold is the union of balls around its feature vectors, each
-ball's radius the distance to that vector's k-th nearest neighbour in its own
-set (k = 3, the paper's choice). Precision is the fraction of generated vectors
-inside the real manifold; recall is the fraction of real vectors inside the
-generated one. The paper uses VGG-16 features; keras_gen uses the domain
-classifier's by default (`--metric_options=prd_features=inception` for
-Inception-v3's).
-"""
+"""Improved precision and recall (Kynkäänniemi et al. 2019; docs/evaluation.md)."""
 
 import numpy as np
 
@@ -21,8 +11,7 @@ _ROWS_PER_CHUNK = 1024
 
 def _squared_distances(x, y):
   """[n, D], [m, D] -> [n, m] squared Euclidean distances, clipped at 0."""
-  distances = (np.sum(x * x, axis=1)[:, None] + np.sum(y * y, axis=1)[None, :]
-               - 2.0 * x @ y.T)
+  distances = np.sum(x * x, axis=1)[:, None] + np.sum(y * y, axis=1)[None, :] - 2.0 * x @ y.T
   return np.maximum(distances, 0.0)
 
 
@@ -33,7 +22,7 @@ def knn_radii(features, k=DEFAULT_K):
   radii = []
   for start in range(0, len(features), _ROWS_PER_CHUNK):
     distances = _squared_distances(features[start:start + _ROWS_PER_CHUNK], features)
-    # Index k, not k - 1: each vector's nearest neighbour is itself, at distance 0.
+    # Index k, not k - 1: each vector's nearest neighbour is itself.
     radii.append(np.partition(distances, k, axis=1)[:, k])
   return np.concatenate(radii)
 
@@ -66,6 +55,5 @@ def precision_recall_metric(subject, options):
                                             options, "prd")
   real, generated = feature_metrics.real_and_generated(subject, options, extractor, "prd")
   precision, recall = precision_recall(real.features, generated.features, k)
-  return {"precision": precision, "recall": recall, "k": k,
-          "num_samples": len(generated.features), "num_real": len(real.features),
-          "feature_extractor": extractor.description}
+  return {"precision": precision, "recall": recall, "k": k, "num_samples": len(generated.features),
+          "num_real": len(real.features), "feature_extractor": extractor.description}

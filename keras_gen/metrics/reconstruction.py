@@ -6,11 +6,7 @@ from keras_gen import data
 
 
 def reconstruction_error(subject, options):
-  """Pixel MSE on the [0, 1] scale and PSNR in dB (peak 1), over the held-out split.
-
-  Both are computed from the uint8 images the export returns, so a checkpoint
-  and its export give the same figure.
-  """
+  """Pixel MSE on [0, 1] and PSNR in dB (peak 1) of the held-out split's uint8 reconstructions."""
   images = data.from_uint8(options.held_out.examples[:options.num_samples]).numpy()
   reconstructions = subject.reconstruct(images)
   squared = np.square((reconstructions - images) / 2.0).reshape(len(images), -1).mean(axis=1)

@@ -5,12 +5,7 @@ import tensorflow as tf
 
 
 def active_units(subject, options):
-  """Fraction of code units active (h_j > threshold) per held-out image, and dead units.
-
-  The threshold is the run's `active_threshold` hyperparameter (metric option
-  `active_threshold` overrides it). Codes come from the `encode` signature, so a
-  checkpoint and its export give the same figures.
-  """
+  """Fraction of code units with h_j > active_threshold on held-out images; units never active."""
   hparams = subject.metadata.get("config", {}).get("hparams", {})
   extra = dict(options.extra)
   threshold = float(extra.pop("active_threshold", hparams.get("active_threshold", 0.0)))
@@ -22,6 +17,5 @@ def active_units(subject, options):
   active = np.concatenate(codes) > threshold
   return {"active_fraction": float(active.mean()),
           "units_never_active": int((~active.any(axis=0)).sum()),
-          "code_units": int(active.shape[1]),
-          "active_threshold": threshold,
+          "code_units": int(active.shape[1]), "active_threshold": threshold,
           "num_images": int(len(examples))}

@@ -23,20 +23,14 @@ class Options:
   # Images per streamed batch; evaluation sizes it to the images (`image_sets.stream_batch_size`).
   batch_size: int = 256
   extra: dict = dataclasses.field(default_factory=dict)  # Metric-specific settings.
-  # load_split("train" | "test") -> data.Source of the same dataset, data_dir and
-  # resolution: a second real set, for real-vs-real baselines.
+  # load_split("train" | "test") -> data.Source of the same dataset, for baselines.
   load_split: Callable[[str], data.Source] | None = None
-  # The data's own (H, W, C) when the real images were box-filtered down to the
-  # level a growing model is at (`image_sets.box_filtered`); None otherwise.
+  # The data's own (H, W, C) when reals were box-filtered to a growing model's level.
   box_filtered_from: tuple | None = None
 
 
 class Subject:
-  """Samples / encodes / reconstructs with float arrays in [-1, 1] at the boundary.
-
-  `run` is the RestoredRun when evaluating a checkpoint (metrics that need the
-  networks themselves, like the VAE's likelihood, use it); None for an export.
-  """
+  """Samples / encodes / reconstructs in [-1, 1]; `run`: the RestoredRun, None for an export."""
 
   def __init__(self, kind, metadata, signatures, run=None):
     self.kind = kind
@@ -98,13 +92,13 @@ def from_saved_model(path):
   if not os.path.exists(os.path.join(path, "saved_model.pb")):
     versions = sorted((int(name) for name in os.listdir(path) if name.isdigit()), reverse=True)
     if not versions:
-      raise config_lib.ConfigError(
-          f"--saved_model={path} holds neither saved_model.pb nor numbered versions.")
+      raise config_lib.ConfigError(f"--saved_model={path} holds neither saved_model.pb nor "
+                                   "numbered versions.")
     path = os.path.join(path, str(versions[0]))
   metadata_path = os.path.join(path, "assets", serving.METADATA_FILE)
   if not os.path.exists(metadata_path):
-    raise config_lib.ConfigError(
-        f"--saved_model={path} has no assets/{serving.METADATA_FILE}; was it written by keras_gen?")
+    raise config_lib.ConfigError(f"--saved_model={path} has no assets/{serving.METADATA_FILE}; was "
+                                 "it written by keras_gen?")
   with open(metadata_path) as f:
     metadata = json.load(f)
   loaded = tf.saved_model.load(path)

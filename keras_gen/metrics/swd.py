@@ -1,18 +1,4 @@
-"""Sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018,
-"Progressive Growing of GANs", section 5 and the paper's metrics/sliced_wasserstein.py).
-
-For each level of a Laplacian pyramid from full resolution down to 16x16 (one
-level per halving while the side is >= 16; a single level, the images
-themselves, for 28x28): 128 random 7x7 neighbourhoods per image, each set of
-descriptors normalized to zero mean and unit standard deviation per channel,
-then the sliced Wasserstein distance over 512 random unit directions (4 repeats
-of 128): the mean absolute difference of the sorted projections. Reported per
-level and averaged, x1e3, with a real-vs-real baseline beside it.
-
-Images are taken on the [0, 255] scale as in the paper; the per-channel
-normalization makes the figure independent of that scale. Images below 7x7
-hold no neighbourhood; the metric is skipped for them (MetricSkipped).
-"""
+"""Sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018, section 5)."""
 
 import numpy as np
 
@@ -29,7 +15,7 @@ _BINOMIAL = np.float32([1, 4, 6, 4, 1]) / 16.0
 
 
 def _filter(images, kernel):
-  """Separable 5x5 filtering of [N, H, W, C] with mirror boundaries (scipy's 'mirror')."""
+  """Separable 5x5 filtering of [N, H, W, C], mirror boundaries (scipy's 'mirror')."""
   padded = np.pad(images, ((0, 0), (2, 2), (0, 0), (0, 0)), mode="reflect")
   height = images.shape[1]
   images = sum(kernel[i] * padded[:, i:i + height] for i in range(5))
@@ -69,10 +55,8 @@ def resolutions(size):
   return sizes
 
 
-def patch_positions(shape, count, rng, per_image=NEIGHBOURHOODS_PER_IMAGE,
-                    size=NEIGHBOURHOOD_SIZE):
-  """Centres of per_image random size x size neighbourhoods in each of count images of
-  shape (H, W): (ys, xs), each [count * per_image], image-major."""
+def patch_positions(shape, count, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=NEIGHBOURHOOD_SIZE):
+  """Random size x size patch centres in count images of shape (H, W): (ys, xs), image-major."""
   height, width = shape
   half = size // 2
   if height < size or width < size:
@@ -83,8 +67,7 @@ def patch_positions(shape, count, rng, per_image=NEIGHBOURHOODS_PER_IMAGE,
 
 
 def patches(level, ys, xs, size=NEIGHBOURHOOD_SIZE):
-  """The neighbourhoods of [n, H, W, C] centred at (ys, xs), n * k of them, k per image
-  in order -> [n * k, size, size, C]."""
+  """[n, H, W, C] -> [n * k, size, size, C], the k neighbourhoods per image at (ys, xs)."""
   image = np.repeat(np.arange(len(level)), len(ys) // len(level))
   offsets = np.arange(-(size // 2), size // 2 + 1)
   return level[image[:, None, None], ys[:, None, None] + offsets[None, :, None],
@@ -92,8 +75,7 @@ def patches(level, ys, xs, size=NEIGHBOURHOOD_SIZE):
 
 
 def normalize(raw):
-  """Per-channel zero mean and unit std over every patch of [M, size, size, C] (in place)
-  -> descriptors [M, size * size * C]."""
+  """[M, size, size, C] normalized per channel in place -> descriptors [M, size * size * C]."""
   raw -= raw.mean(axis=(0, 1, 2), keepdims=True)
   raw /= np.maximum(raw.std(axis=(0, 1, 2), keepdims=True), 1e-8)
   return raw.reshape(len(raw), -1)
@@ -105,23 +87,18 @@ def descriptors(level, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=NEIGHBOURHO
   return normalize(patches(np.asarray(level, np.float32), ys, xs, size))
 
 
-def random_directions(dimension, rng, repeats=DIRECTION_REPEATS,
-                      per_repeat=DIRECTIONS_PER_REPEAT):
+def random_directions(dimension, rng, repeats=DIRECTION_REPEATS, per_repeat=DIRECTIONS_PER_REPEAT):
   """repeats arrays of per_repeat unit vectors in R^dimension: [repeats, dimension, per_repeat]."""
   directions = rng.standard_normal((repeats, dimension, per_repeat))
   return (directions / np.linalg.norm(directions, axis=1, keepdims=True)).astype(np.float32)
 
 
 def sliced_wasserstein(left, right, directions):
-  """Mean |sorted(left . d) - sorted(right . d)| over points and directions, averaged over repeats.
-
-  left, right: [M, D] descriptor sets of the same size; directions as
-  `random_directions` returns them.
-  """
+  """Mean |sorted(left . d) - sorted(right . d)| of [M, D] sets, averaged over repeats."""
   if left.shape != right.shape:
     raise ValueError(f"SWD compares equal-sized descriptor sets, got {left.shape} and "
                      f"{right.shape}.")
-  # Projections are computed as [directions, M] so each sort runs over contiguous memory.
+  # [directions, M], so that each sort runs over contiguous memory.
   left_t, right_t = np.ascontiguousarray(left.T), np.ascontiguousarray(right.T)
   distances = []
   for repeat in directions:
@@ -138,14 +115,7 @@ def sliced_wasserstein(left, right, directions):
 
 
 def pyramid_descriptors(images, rng, count=None):
-  """Descriptors over the Laplacian pyramid: {level size: [N * 128, 49 C]}.
-
-  images: [N, H, W, C], or an iterable of batches of them, of which the first
-  `count` images are taken (the rest are never drawn). A batch's pyramid is
-  dropped once its patches are copied out, so what is held is the
-  descriptors. Every neighbourhood is drawn up front, in the order one array
-  of the same images would draw them: batches give the same descriptors.
-  """
+  """{level size: [count * 128, 49 C]} of [N, H, W, C] images, or batches giving the same."""
   if count is None:
     if not isinstance(images, np.ndarray):
       raise ValueError("SWD descriptors of streamed batches need their image count.")
@@ -172,11 +142,7 @@ def pyramid_descriptors(images, rng, count=None):
 
 
 def swd_between(descriptors1, descriptors2, seed=0):
-  """SWD x1e3 per level and averaged between two `pyramid_descriptors` results.
-
-  The directions depend only on the seed and the level, so every comparison
-  made with one seed projects on the same directions.
-  """
+  """SWD x1e3 per level and averaged; the directions depend only on the seed and level."""
   results = {}
   for index, (size, left) in enumerate(descriptors1.items()):
     directions = random_directions(left.shape[1], np.random.default_rng([seed, 2, index]))
@@ -186,20 +152,13 @@ def swd_between(descriptors1, descriptors2, seed=0):
 
 
 def swd(subject, options):
-  """The `swd` metric: samples vs held-out images, and the real-vs-real baseline.
-
-  Images stream through a batch at a time; the descriptors of two sets are
-  held at once (75 KB per colour image per level: 1.2 GB per level for
-  16,384 images).
-  """
+  """Samples vs held-out images and the real baseline; 75 KB per colour image and level held."""
   real = image_sets.held_out_examples_of_at_least(
-      options, "swd", NEIGHBOURHOOD_SIZE,
-      f"its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} neighbourhoods need images of at least "
-      f"that size")
+      options, "swd", NEIGHBOURHOOD_SIZE, f"its {NEIGHBOURHOOD_SIZE}x{NEIGHBOURHOOD_SIZE} "
+      f"neighbourhoods need images of at least that size")
   count = len(real)
-  real_descriptors = pyramid_descriptors(
-      image_sets.real_batches_on_255_scale(real, options.batch_size),
-      np.random.default_rng([options.seed, 0]), count)
+  real_descriptors = pyramid_descriptors(image_sets.real_batches_on_255_scale(
+      real, options.batch_size), np.random.default_rng([options.seed, 0]), count)
   generated_descriptors = pyramid_descriptors(
       image_sets.on_255_scale(image_sets.generated_batches(subject, options, "swd")),
       np.random.default_rng([options.seed, 1]), count)
@@ -207,14 +166,12 @@ def swd(subject, options):
   del generated_descriptors  # Frees room for the baseline's.
   baseline, description, _ = image_sets.baseline_examples(options, count)
   if baseline is not None and len(baseline) == count:
-    baseline_descriptors = pyramid_descriptors(
-        image_sets.real_batches_on_255_scale(baseline, options.batch_size),
-        np.random.default_rng([options.seed, 3]), count)
+    baseline_descriptors = pyramid_descriptors(image_sets.real_batches_on_255_scale(
+        baseline, options.batch_size), np.random.default_rng([options.seed, 3]), count)
     for key, value in swd_between(real_descriptors, baseline_descriptors, options.seed).items():
       results[f"{key}_real_baseline"] = value
   results.update(num_samples=count, num_real=count, baseline_set=description,
                  feature_extractor=(f"Laplacian pyramid {resolutions(real.shape[1])}, "
-                                    f"{NEIGHBOURHOODS_PER_IMAGE} 7x7 patches per image per "
-                                    f"level, {DIRECTION_REPEATS}x{DIRECTIONS_PER_REPEAT} "
-                                    f"directions"))
+                                    f"{NEIGHBOURHOODS_PER_IMAGE} 7x7 patches per image per level, "
+                                    f"{DIRECTION_REPEATS}x{DIRECTIONS_PER_REPEAT} directions"))
   return results

@@ -1,12 +1,9 @@
-"""Trains the domain classifier for FCD: `python -m keras_gen.metrics.train_classifier`.
+"""Trains the domain classifier for FCD:
 
   python -m keras_gen.metrics.train_classifier --dataset=fashion_mnist
 
-writes ~/.keras_gen/classifiers/fashion_mnist.weights.h5 and .json (see
-`keras_gen.metrics.classifier`), where `keras_gen.evaluate` looks when the zoo
-ships no classifier for the dataset (it ships Fashion-MNIST's, which this
-command reproduces bit for bit on the machine its JSON names).
-"""
+writes ~/.keras_gen/classifiers/fashion_mnist.weights.h5 and .json, where `keras_gen.evaluate`
+looks when the zoo ships no classifier for the dataset."""
 
 from absl import flags
 
