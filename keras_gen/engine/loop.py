@@ -1,10 +1,6 @@
-"""The training loop: one tf.function around strategy.run(family.train_step), over a
-schedule of segments (`keras_gen.engine.segments`).
-
-`run(config)` owns everything a family does not, the same for every model: the
-strategy, precision, XLA, checkpoints, summaries, --on_nonfinite, --metrics (through
-the `Snapshot` it is handed), signals and the final export.
-"""
+"""The training loop, the same for every model: one tf.function around
+strategy.run(family.train_step) over the schedule's segments, with checkpoints, summaries,
+--on_nonfinite, --metrics (a `Snapshot`), signals and the final export."""
 
 import contextlib
 import dataclasses
@@ -75,11 +71,8 @@ class NonFiniteError(RuntimeError):
 
 
 def resolve(config, snapshot=None):
-  """Returns `config` with the family's hyperparameters, XLA and the precision ('auto')
-  resolved and checked.
-
-  Raises ConfigError for anything the user got wrong, before a file is written.
-  """
+  """`config` with hyperparameters, XLA and precision resolved; ConfigError for anything the
+  user got wrong, before a file is written."""
   family, presets = registry.get_family(config.model)
   overrides = dict(presets)
   overrides.update(config.hparams)
@@ -237,11 +230,8 @@ def _checkpoint_dir_for(strategy, model_dir):
 
 
 def run(config, snapshot=None):
-  """Trains `config.model` on `config.dataset` to `config.train_steps`; returns a summary dict.
-
-  Rerunning with the same model_dir resumes from its newest checkpoint.
-  `snapshot` evaluates config.metrics at checkpoints (see `Snapshot`).
-  """
+  """Trains `config.model` on `config.dataset` to `config.train_steps`, resuming from
+  model_dir's newest checkpoint; returns a RunResult. `snapshot` evaluates config.metrics."""
   config = resolve(config, snapshot)
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
@@ -277,12 +267,8 @@ def _what_is_intact(checkpoint_dir):
 
 @contextlib.contextmanager
 def precision_and_state(config, family, strategy, plan):
-  """Checks model_dir, sets precision, builds the state, then claims model_dir: the chief
-  holds its lock (`keras_gen.engine.lock`) until the block ends.
-
-  Yields (chief, TrainingState). Everything a user can get wrong is refused
-  before model_dir is created; the precision policy is reset after.
-  """
+  """Yields (chief, TrainingState): checks model_dir, sets precision and builds the state
+  before creating model_dir, whose lock the chief then holds until the block ends."""
   checkpoints.check_model_dir(config)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
@@ -483,13 +469,8 @@ class _Trainer:
       print(f"Step {step}: {note}", flush=True)
 
   def finish(self, step):
-    """Ends a finished run: the weights digest, peak memory, the chief's export (described
-    by the schedule's config now: a growing model's at the resolution it reached), a
-    barrier.
-
-    A signal before or during the export abandons it, as it can be redone from the
-    checkpoint, and returns the interrupted result.
-    """
+    """The weights digest, peak memory, the chief's export (of the networks as they are now)
+    and a barrier; a signal abandons the export, which the checkpoint can redo."""
     result, state = self.result, self.state
     if self.scratch_dir:
       shutil.rmtree(self.scratch_dir, ignore_errors=True)
