@@ -17,6 +17,8 @@ from __future__ import annotations
 import numbers
 from typing import Callable
 
+import numpy as np
+
 from keras_gen.data.errors import DataError
 from keras_gen.data.pixels import from_uint8
 from keras_gen.data.sources import Source
@@ -61,10 +63,13 @@ def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
     raise DataError(f"{global_batch_size} examples per step do not split into {minibatches} "
                     f"minibatches of equal shares for {num_replicas} replicas.")
   rows = global_batch_size // (minibatches * num_replicas)
+  # A gather by a fixed permutation, not a transpose: TensorFlow 2.21 logs an error line
+  # ("oneDNN supports DT_INT64 only on platforms with AVX-512") for an int64 Transpose.
+  order = np.arange(global_batch_size).reshape(minibatches, num_replicas, rows)
+  order = tf.constant(order.transpose(1, 0, 2).reshape(-1), tf.int32)
 
   def deal(step_indices):
-    by_minibatch = tf.reshape(step_indices, [minibatches, num_replicas, rows])
-    return tf.reshape(tf.transpose(by_minibatch, [1, 0, 2]), [-1])
+    return tf.gather(step_indices, order)
 
   return indices.batch(global_batch_size, drop_remainder=True).map(
       deal, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
