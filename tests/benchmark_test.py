@@ -91,3 +91,19 @@ def test_an_xla_only_benchmark_reports_no_profiler_count_rather_than_zero(tiny_c
   assert results["profiler_flops_per_step"] is None
   assert ("TensorFlow's profiler does not count inside an XLA-compiled step"
           in benchmark.format_report(results))
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--xla=on", "--precisions=none"], "--record_policy needs a comparison: time --xla=both, "
+     "or float32 and mixed_bfloat16 (--precisions=none,mixed_bfloat16)."),
+    (["--memory=dcgan_fashion_mnist"], "--record_policy records a recipe's step timings; it "
+     "does not go with --progan_levels or --memory."),
+])
+def test_record_policy_without_a_comparison_is_refused_before_timing(flags, message):
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run([sys.executable, os.path.join(repo, "tools", "benchmark.py"),
+                           "--record_policy"] + flags, capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 2
+  assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+      f"Error: {message}"]

@@ -26,7 +26,8 @@ def _results(other_load_cores=0.0):
 def test_a_benchmark_gives_an_xla_case_per_precision_and_a_precision_case():
   cases = policy.cases_from(_results(), "dcgan_fashion_mnist", "python tools/benchmark.py",
                             "2026-12-06")
-  about = {"recipe": "dcgan_fashion_mnist", "cpu": "Test CPU", "cpu_flags": MACHINE["cpu_flags"],
+  about = {"recipe": "dcgan_fashion_mnist", "cpu": "Test CPU", "cpu_signature": None,
+           "cpu_flags": MACHINE["cpu_flags"],
            "tensorflow": "2.21.0", "date": "2026-12-06", "command": "python tools/benchmark.py"}
   assert cases == [
       dict(choice="xla", faster="off", step_ms={"off": 90.0, "on": 95.1},

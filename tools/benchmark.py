@@ -122,14 +122,15 @@ def main(argv):
   print(benchmark.format_report(results))
   _write(results)
   if FLAGS.record_policy:
-    _record_policy(results, argv)
+    _record_policy(results)
 
 
-def _record_policy(results, argv):
+def _record_policy(results):
   import time  # pylint: disable=g-import-not-at-top
   from keras_gen.bench import policy  # pylint: disable=g-import-not-at-top
-  command = " ".join(["python tools/benchmark.py"]
-                     + [arg for arg in argv[1:] if arg != "--record_policy"])
+  # The command as given (absl leaves no flags in main's argv), less what only writes files.
+  command = " ".join(["python tools/benchmark.py"] + [
+      arg for arg in sys.argv[1:] if arg != "--record_policy" and not arg.startswith("--output")])
   cases = policy.cases_from(results, FLAGS.recipe, command, time.strftime("%Y-%m-%d"))
   cli.exit_on_user_error(policy.record, cases, results)
   for case in cases:
