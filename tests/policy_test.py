@@ -16,7 +16,8 @@ MACHINE = {"cpu": "Test CPU", "cpu_flags": ["avx2", "avx512f", "avx512_bf16"],
 def _results(other_load_cores=0.0):
   def mode(precision, xla, seconds):
     return {"precision": precision, "xla": xla, "step_seconds": seconds}
-  return {"machine": MACHINE, "batch_size": 32, "other_load_cores": other_load_cores,
+  return {"machine": MACHINE, "model": "dcgan", "batch_size": 32,
+          "other_load_cores": other_load_cores,
           "modes": {"float32": mode("none", False, 0.0900), "float32 + XLA":
                     mode("none", True, 0.0951), "mixed_bfloat16": mode("mixed_bfloat16", False,
                                                                        0.0702),
@@ -26,7 +27,8 @@ def _results(other_load_cores=0.0):
 def test_a_benchmark_gives_an_xla_case_per_precision_and_a_precision_case():
   cases = policy.cases_from(_results(), "dcgan_fashion_mnist", "python tools/benchmark.py",
                             "2026-12-06")
-  about = {"recipe": "dcgan_fashion_mnist", "cpu": "Test CPU", "cpu_signature": None,
+  about = {"recipe": "dcgan_fashion_mnist", "model": "dcgan", "cpu": "Test CPU",
+           "cpu_signature": None,
            "cpu_flags": MACHINE["cpu_flags"],
            "tensorflow": "2.21.0", "date": "2026-12-06", "command": "python tools/benchmark.py"}
   assert cases == [

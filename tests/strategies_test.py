@@ -16,6 +16,7 @@ AVX512_BF16 = ["avx2", "avx512f", "avx512_bf16"]
 
 def _case(choice, faster, step_ms, flags, date="2026-12-02", recipe="dcgan_fashion_mnist"):
   return {"choice": choice, "faster": faster, "step_ms": step_ms, "recipe": recipe,
+          "model": recipe.rsplit("_fashion_mnist", 1)[0],
           "setting": "float32", "cpu": "Measured CPU", "cpu_flags": flags,
           "tensorflow": "2.21.0", "date": date, "command": "python tools/benchmark.py"}
 
@@ -93,11 +94,23 @@ def test_cases_that_disagree_give_the_default_and_the_newest_of_agreeing_ones_is
   later = _case("xla", "off", {"off": 50.0, "on": 51.0}, AVX512_BF16, date="2026-12-06",
                 recipe="wgan_gp_fashion_mnist")
   cpu(AVX512_BF16, CASES + [later])
-  assert strategies.choose_xla(_config(xla="auto")).note.startswith(
+  assert strategies.choose_xla(_config(model="vae", xla="auto")).note.startswith(
       "XLA auto: off (measured: wgan_gp_fashion_mnist (float32) 50.0 ms/step without XLA")
   cpu(AVX512_BF16, CASES + [dict(later, faster="on", step_ms={"off": 51.0, "on": 50.0})])
   assert strategies.choose_xla(_config(xla="auto")).note.startswith(
       "XLA auto: off: no measured case covers Test CPU")
+
+
+def test_a_run_cites_its_own_models_case_where_its_class_has_one(cpu):
+  progan = _case("xla", "off", {"off": 114.3, "on": 445.9}, AVX512_BF16, date="2026-12-01",
+                 recipe="progan_fashion_mnist")
+  cpu(AVX512_BF16, CASES + [progan])
+  assert strategies.choose_xla(_config(model="progan", xla="auto")).note.startswith(
+      "XLA auto: off (measured: progan_fashion_mnist (float32) 114.3 ms/step without XLA")
+  assert strategies.choose_xla(_config(model="dcgan", xla="auto")).note.startswith(
+      "XLA auto: off (measured: dcgan_fashion_mnist (float32) 60.0 ms/step without XLA")
+  assert strategies.choose_xla(_config(model="vae", xla="auto")).note.startswith(
+      "XLA auto: off (measured: dcgan_fashion_mnist")  # No vae case: the newest of all.
 
 
 @pytest.mark.parametrize("flags,xla,precision", [

@@ -17,7 +17,7 @@ def cases_from(results, recipe, command, date):
   step_ms = {(mode["precision"], mode["xla"]): round(mode["step_seconds"] * 1000, 1)
              for mode in results["modes"].values() if mode["precision"] in _PRECISION_WORDS}
   info = results["machine"]
-  about = {"recipe": recipe, "cpu": info["cpu"], "cpu_signature": info.get("cpu_signature"),
+  about = {"recipe": recipe, "model": results["model"], "cpu": info["cpu"], "cpu_signature": info.get("cpu_signature"),
            "cpu_flags": info["cpu_flags"],
            "tensorflow": info.get("tensorflow"), "date": date, "command": command}
   cases = []

@@ -97,15 +97,16 @@ def cpu_class(choice, flags):
           "avx512f" in flags if choice == "xla" else machine.has_native_bfloat16(flags))
 
 
-def measured_choice(choice, flags):
-  """(the faster mode, the newest case that found it) for a CPU with `flags`; (None, None)
-  when no case in MEASURED_POLICY covers its class or the cases disagree."""
+def measured_choice(choice, flags, model=None):
+  """(the faster mode, the case to cite: the newest of `model`'s, else the newest) for a CPU
+  with `flags`; (None, None) when no case covers its class or the cases disagree."""
   with open(MEASURED_POLICY) as f:
     cases = [case for case in json.load(f)["cases"] if case["choice"] == choice
              and cpu_class(choice, case["cpu_flags"]) == cpu_class(choice, flags)]
   if len({case["faster"] for case in cases}) != 1:
     return None, None
-  newest = max(cases, key=lambda case: case["date"])
+  own = [case for case in cases if case.get("model") == model]
+  newest = max(own or cases, key=lambda case: case["date"])
   return newest["faster"], newest
 
 
@@ -152,17 +153,17 @@ def choose_precision(config):
       return PrecisionChoice("none", "Precision auto: float32 on the GPU (pass "
                              "--mixed_precision=mixed_float16 to use its half-precision units).",
                              False)
-    faster, case = measured_choice("precision", flags)
+    faster, case = measured_choice("precision", flags, config.model)
     if faster is None:
       return PrecisionChoice("none", f"Precision auto: {_uncovered(cpu, 'float32')}.", False)
     note = f"Precision auto: {'float32' if faster == 'none' else faster} (measured: {cite(case)})."
-    xla_faster, xla_case = measured_choice("xla", flags)
+    xla_faster, xla_case = measured_choice("xla", flags, config.model)
     if not config.xla and xla_faster == "on":
       note += f" --xla may be faster here: {cite(xla_case)}."
     return PrecisionChoice(faster, note, False)
   if (precision == "mixed_bfloat16" and on_cpu and not config.xla
       and not machine.has_native_bfloat16(set(flags))):
-    _, case = measured_choice("precision", flags)
+    _, case = measured_choice("precision", flags, config.model)
     measured = f" (measured: {cite(case)})" if case else ""
     return PrecisionChoice(precision, (
         f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no native bfloat16 "
@@ -192,12 +193,12 @@ def choose_xla(config):
                               "one replica).")
     if not _runs_on_cpu(config):
       return XlaChoice(False, "XLA auto: off on the GPU (not measured there; --xla turns it on).")
-    faster, case = measured_choice("xla", flags)
+    faster, case = measured_choice("xla", flags, config.model)
     if faster is None:
       return XlaChoice(False, f"XLA auto: {_uncovered(cpu, 'off')}.")
     return XlaChoice(faster == "on", f"XLA auto: {faster} (measured: {cite(case)}).")
   if config.xla and _runs_on_cpu(config):
-    faster, case = measured_choice("xla", flags)
+    faster, case = measured_choice("xla", flags, config.model)
     if faster == "off":
       return XlaChoice(True, f"--xla on {cpu}, where XLA was measured slower: {cite(case)}; "
                              f"--noxla turns it off.")
