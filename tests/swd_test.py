@@ -35,7 +35,8 @@ def test_laplacian_pyramid_reconstructs_the_image():
 def test_descriptors_are_7x7_patches_normalized_per_channel():
   rng = np.random.default_rng(1)
   level = rng.uniform(0, 255, (4, 16, 16, 3)).astype(np.float32) * np.float32([1, 2, 3])
-  descriptors = swd.descriptors(level, rng)
+  ys, xs = swd.patch_positions(level.shape[1:3], len(level), rng)
+  descriptors = swd.normalize(swd.patches(level, ys, xs))
   assert descriptors.shape == (4 * 128, 7 * 7 * 3)
   per_channel = descriptors.reshape(-1, 7, 7, 3)
   np.testing.assert_allclose(per_channel.mean(axis=(0, 1, 2)), 0.0, atol=1e-4)

@@ -3,6 +3,8 @@
 
 import importlib
 
+from keras_gen import config as config_lib
+
 _AUTOENCODERS = ("autoencoder",)
 _IMAGE_MODELS = ("generator", "autoencoder")
 
@@ -39,11 +41,10 @@ class MetricSkipped(Exception):
 
 
 def check_metric_options(extra):
-  """Raises ValueError naming any --metric_options key no metric reads."""
   unknown = sorted(set(extra) - set(METRIC_OPTIONS))
   if unknown:
-    raise ValueError(f"Unknown --metric_options {', '.join(unknown)}; valid: "
-                     f"{', '.join(sorted(METRIC_OPTIONS))}.")
+    raise config_lib.ConfigError(f"Unknown --metric_options {', '.join(unknown)}; valid: "
+                                 f"{', '.join(sorted(METRIC_OPTIONS))}.")
 
 
 def metric_names():

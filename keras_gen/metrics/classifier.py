@@ -27,12 +27,10 @@ def keras_gen_home():
 
 
 def slug(dataset):
-  """`dataset` as a file name: runs of other characters than [A-Za-z0-9_.-] become "_"."""
   return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("_")
 
 
 def default_path(dataset):
-  """$KERAS_GEN_HOME/classifiers/<dataset>.weights.h5, train_classifier's default."""
   return os.path.join(keras_gen_home(), "classifiers", f"{slug(dataset)}.weights.h5")
 
 
@@ -52,8 +50,7 @@ def metadata_path(weights_path):
 
 def _conv_filters(side):
   """Feature maps per conv + maxpool stage: 32, 64, then 64 until the side is at most 8."""
-  filters = [32, 64]
-  side //= 4
+  filters, side = [32, 64], side // 4
   while side > 8:
     filters.append(64)
     side //= 2
@@ -62,8 +59,7 @@ def _conv_filters(side):
 
 def build(input_shape, num_classes, feature_dim=128, dropout=0.3):
   """The classifier: images [N, H, W, C] in [-1, 1] -> logits [N, num_classes]."""
-  inputs = keras.Input(input_shape, name="images")
-  x = inputs
+  x = inputs = keras.Input(input_shape, name="images")
   for filters in _conv_filters(input_shape[0]):
     x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
     x = keras.layers.MaxPooling2D(2)(x)
@@ -89,9 +85,8 @@ def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, lear
   other_load = machine.OtherLoad().start()
   keras.utils.set_random_seed(seed)
   model = build(train_images.shape[1:], num_classes)
-  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"])
+  model.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"],
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
   model.fit(data.from_uint8(train_images).numpy(), train_labels, batch_size=batch_size,
             epochs=epochs, shuffle=True, verbose=verbose)
   _, test_accuracy = model.evaluate(data.from_uint8(test_images).numpy(), test_labels,
@@ -100,10 +95,10 @@ def train(dataset, output_path="", data_dir=None, epochs=3, batch_size=128, lear
       "command": TRAIN_COMMAND.format(dataset=dataset), "dataset": domain,
       "input_shape": list(train_images.shape[1:]), "num_classes": num_classes,
       "test_accuracy": round(float(test_accuracy), 4), "num_train_examples": len(train_images),
-      "num_test_examples": len(test_images),
-      "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-      "wall_seconds": round(time.perf_counter() - started, 1), "machine": machine.describe()}
-  metadata["machine"]["other_load_cores"] = other_load.stop()
+      "num_test_examples": len(test_images), "epochs": epochs, "batch_size": batch_size,
+      "learning_rate": learning_rate, "seed": seed,
+      "wall_seconds": round(time.perf_counter() - started, 1),
+      "machine": dict(machine.describe(), other_load_cores=other_load.stop())}
   _save(model, metadata, output_path)
   return metadata
 
@@ -115,19 +110,19 @@ def _labelled_splits(dataset, data_dir):
                                  "classifier needs class labels.")
   labelled = np.flatnonzero(train_split.labels >= 0)
   if data.has_test_split(dataset):
-    test_split = data.load(dataset, "test", data_dir)
+    test_split, trained = data.load(dataset, "test", data_dir), labelled
     tested = np.flatnonzero(test_split.labels >= 0) if test_split.labels is not None else []
     if not len(tested):
       raise config_lib.ConfigError(f"--dataset={dataset} has no labelled test images.")
-    return ((train_split.examples[labelled], train_split.labels[labelled]),
-            (test_split.examples[tested], test_split.labels[tested]))
-  tested, trained = labelled[::HOLD_OUT_EVERY], np.delete(labelled, np.s_[::HOLD_OUT_EVERY])
-  if not len(trained):
-    raise config_lib.ConfigError(f"--dataset={dataset} has {len(labelled)} labelled image(s); "
-                                 f"holding out every {HOLD_OUT_EVERY}th for the test leaves "
-                                 "none to train on.")
-  images, labels = train_split.examples, train_split.labels
-  return (images[trained], labels[trained]), (images[tested], labels[tested])
+  else:
+    test_split = train_split
+    tested, trained = labelled[::HOLD_OUT_EVERY], np.delete(labelled, np.s_[::HOLD_OUT_EVERY])
+    if not len(trained):
+      raise config_lib.ConfigError(f"--dataset={dataset} has {len(labelled)} labelled image(s); "
+                                   f"holding out every {HOLD_OUT_EVERY}th for the test leaves "
+                                   "none to train on.")
+  return ((train_split.examples[trained], train_split.labels[trained]),
+          (test_split.examples[tested], test_split.labels[tested]))
 
 
 def _save(model, metadata, output_path):
@@ -166,28 +161,24 @@ class ClassifierExtractor:
     """ConfigError unless `images` [N, H, W, C] fit the input or exceed it by even margins."""
     height, width, channels = self.input_shape
     shape = tuple(images.shape[1:])
-    margins = (shape[0] - height, shape[1] - width) if len(shape) == 3 else (-1, -1)
     if (len(shape) != 3 or shape[2] != channels
-        or any(margin < 0 or margin % 2 for margin in margins)):
+        or any(margin < 0 or margin % 2 for margin in (shape[0] - height, shape[1] - width))):
       raise config_lib.ConfigError(
           f"The {what} have shape {shape}, but the domain classifier for "
           f"{self.metadata['dataset']!r} expects {self.input_shape} (or larger by an even margin, "
           f"centre-cropped); evaluate against the dataset it was trained on or train one for "
           f"yours ({TRAIN_COMMAND.format(dataset='NAME')}).")
 
-  def _centre_crop(self, images):
-    height, width, _ = self.input_shape
-    top, left = (images.shape[1] - height) // 2, (images.shape[2] - width) // 2
-    return images[:, top:top + height, left:left + width]
-
   def features(self, images, batch_size=500):
     """float32 [N, H, W, C] in [-1, 1], or batches of them -> (float32 [N, 128], [N, classes])."""
-    def checked(batches):
+    def centre_cropped(batches):
+      height, width, _ = self.input_shape
       for batch in batches:
         self.check_images(batch, "images")
-        yield self._centre_crop(batch)
-    return image_sets.batched_features(self._predict, checked(image_sets.as_batches(images)),
-                                       batch_size)
+        top, left = (batch.shape[1] - height) // 2, (batch.shape[2] - width) // 2
+        yield batch[:, top:top + height, left:left + width]
+    return image_sets.batched_features(
+        self._predict, centre_cropped(image_sets.as_batches(images)), batch_size)
 
 
 def resolve_path(dataset, path=""):
@@ -219,8 +210,7 @@ def load_extractor(dataset, path=""):
           f"Classifier weights {path} have SHA-256 {sha256}, not the {metadata['sha256']} "
           f"{os.path.basename(metadata_path(path))} records: the file is damaged or was "
           f"replaced (restore it, e.g. with `git checkout`, or retrain it).")
-    with image_sets.float32_policy():
-      model = build(tuple(metadata["input_shape"]), metadata["num_classes"])
+    model = build(tuple(metadata["input_shape"]), metadata["num_classes"])
     extractors.load_weights(model, path, f"Classifier weights {path} do not fit the classifier "
                                          f"described in {metadata_path(path)}")
     return ClassifierExtractor(model, metadata, path, sha256)

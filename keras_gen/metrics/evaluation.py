@@ -52,20 +52,19 @@ def evaluate_networks(family, networks, config, step, metric_names, num_samples=
                           "test", num_samples, seed, output, extra)
 
 
-def _no_retracing_warning(record):
-  """Drops TensorFlow's retracing warning: each snapshot traces fresh functions by design."""
-  return "triggered tf.function retracing" not in record.getMessage()
-
-
 @contextlib.contextmanager
 def fresh_functions_expected():
-  """Within the block, TensorFlow does not warn that new tf.functions are being traced."""
+  """Drops TensorFlow's retracing warning within: each snapshot traces fresh functions."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.get_logger().addFilter(_no_retracing_warning)
+
+  def no_retracing_warning(record):
+    return "triggered tf.function retracing" not in record.getMessage()
+
+  tf.get_logger().addFilter(no_retracing_warning)
   try:
     yield
   finally:
-    tf.get_logger().removeFilter(_no_retracing_warning)
+    tf.get_logger().removeFilter(no_retracing_warning)
 
 
 class SnapshotMetrics:
@@ -73,7 +72,7 @@ class SnapshotMetrics:
 
   def check(self, config):
     _metric_functions(config.metrics)
-    _check_options(config.metric_options)
+    metrics_lib.check_metric_options(config.metric_options)
     feature_metrics.check_extractors_exist(config.metrics, config.metric_options, config.dataset)
 
   def __call__(self, config, family, networks, family_state, step):
@@ -83,9 +82,8 @@ class SnapshotMetrics:
                                   num_samples=config.metric_samples, seed=config.seed,
                                   extra=config.metric_options, family_state=family_state)
     values = {f"{name}/{key}": value for name, metric in results["metrics"].items()
-              for key, value in metric.items()
-              if isinstance(value, (int, float)) and not isinstance(value, bool)
-              and key != "seconds"}
+              for key, value in metric.items() if key != "seconds"
+              and isinstance(value, (int, float)) and not isinstance(value, bool)}
     notes = [metric["skipped"] for metric in results["metrics"].values() if "skipped" in metric]
     return values, notes
 
@@ -94,36 +92,25 @@ def _metric_functions(metric_names):
   if not metric_names:
     raise config_lib.ConfigError(f"--metrics is empty; valid metrics: "
                                  f"{', '.join(metrics_lib.metric_names())}.")
-  functions = {}
-  for name in metric_names:
-    try:
-      functions[name] = metrics_lib.get_metric(name)
-    except ValueError as e:
-      raise config_lib.ConfigError(f"--metrics: {e}") from e
-  return functions
-
-
-def _check_options(extra):
   try:
-    metrics_lib.check_metric_options(extra)
+    return {name: metrics_lib.get_metric(name) for name in metric_names}
   except ValueError as e:
-    raise config_lib.ConfigError(str(e)) from e
+    raise config_lib.ConfigError(f"--metrics: {e}") from e
 
 
 def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_samples, seed,
                      output, extra):
   """Runs {name: (function, kinds)} on a subject, writes `output`; ConfigErrors are raised last."""
-  _check_options(extra or {})
+  metrics_lib.check_metric_options(extra or {})
   for name, (_, kinds) in functions.items():
     if subject.kind not in kinds:
       raise config_lib.ConfigError(f"Metric {name!r} applies to {' or '.join(kinds)} models, not "
                                    f"to {subject.metadata['model']!r} ({subject.kind}).")
-  dataset = dataset or subject.dataset
+  dataset = dataset or subject.metadata["dataset"]
   run_config = subject.metadata.get("config", {})
-  resolution = run_config.get("resolution") or None
   load_split = functools.partial(data.load, dataset,
                                  data_dir=data_dir or run_config.get("data_dir") or None,
-                                 resolution=resolution, seed=seed)
+                                 resolution=run_config.get("resolution") or None, seed=seed)
   stored = data.stored_resolutions(dataset)
   if stored is not None:
     # Its one split may outgrow memory; metrics read num_samples, the baseline as many more.
@@ -156,8 +143,7 @@ def evaluate_subject(subject, functions, source, dataset, data_dir, split, num_s
       values = {"error": str(e)}
     values["seconds"] = round(time.perf_counter() - started, 2)
     results["metrics"][name] = values
-  results["machine"] = machine.describe()
-  results["machine"]["other_load_cores"] = other_load.stop()
+  results["machine"] = dict(machine.describe(), other_load_cores=other_load.stop())
   try:
     storage.write_atomically(output, json.dumps(results, indent=2, sort_keys=True))
   except OSError as error:
@@ -174,10 +160,8 @@ def _failures_sentence(failures, metric_count, output):
   by_message = {}
   for name, message in failures.items():
     by_message.setdefault(message, []).append(name)
-  if len(failures) == 1:
-    text = next(iter(by_message))
-  else:
-    text = " ".join(f"{', '.join(names)}: {message}" for message, names in by_message.items())
+  text = (next(iter(by_message)) if len(failures) == 1 else
+          " ".join(f"{', '.join(names)}: {message}" for message, names in by_message.items()))
   others = ("The other metrics' results are in" if len(failures) < metric_count
             else "The errors are recorded in")
   return f"{text} {others} {output}."
@@ -224,7 +208,6 @@ def format_table(results):
     for key, value in values.items():
       text = f"{value:.6g}" if isinstance(value, float) else str(value)
       lines.append(f"  {metric:<16} {key:<24} {text}")
-  if "machine" in results:
-    lines.append(f"On {machine.summary(results['machine'])}; "
-                 f"{machine.load_note(results['machine']['other_load_cores'])}.")
+  lines.append(f"On {machine.summary(results['machine'])}; "
+               f"{machine.load_note(results['machine']['other_load_cores'])}.")
   return "\n".join(lines)

@@ -1,14 +1,21 @@
 """What the metrics' feature networks (Inception-v3, the domain classifier) share."""
 
+import keras
+
 from keras_gen import config as config_lib
 
 _BUILT = {}
 
 
 def built_once(key, build):
-  """`build()` the first time `key` is asked for in this process; the same object after."""
+  """`build()` once per `key` in this process, in float32 (not mixed_bfloat16's 8-bit mantissa)."""
   if key not in _BUILT:
-    _BUILT[key] = build()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+      _BUILT[key] = build()
+    finally:
+      keras.config.set_dtype_policy(previous)
   return _BUILT[key]
 
 

@@ -10,14 +10,6 @@ from keras_gen.metrics import classifier
 from keras_gen.metrics import image_sets
 
 
-def cache_dir(options):
-  """The cache folder from the options, or None when caching is off."""
-  folder = options.extra.get("feature_cache", "")
-  if folder.lower() == "none":
-    return None
-  return folder or os.path.join(classifier.keras_gen_home(), "cache", "features")
-
-
 def cache_path(folder, dataset, split, images, extractor):
   """The file for uint8 [N, H, W, C] through `extractor`; its hash covers weights and pixels."""
   digest = hashlib.sha1(json.dumps(
@@ -31,10 +23,13 @@ def cache_path(folder, dataset, split, images, extractor):
 
 
 def real_features(extractor, examples, dataset, split, options):
-  """(features, logits, whether cached) of uint8 [N, H, W, C] real images, through the cache."""
-  folder = cache_dir(options)
-  if folder is None or extractor.cache_key is None:
-    return (*_features(extractor, examples, options), False)
+  """(features, logits, whether cached) of uint8 [N, H, W, C] real images, through the cache
+  (--metric_options=feature_cache=FOLDER, or none to turn it off)."""
+  folder = (options.extra.get("feature_cache", "")
+            or os.path.join(classifier.keras_gen_home(), "cache", "features"))
+  batches = image_sets.float_batches(examples, options.batch_size)  # Read on a cache miss only.
+  if folder.lower() == "none" or extractor.cache_key is None:
+    return (*extractor.features(batches), False)
   path = cache_path(folder, dataset, split, examples, extractor)
   if os.path.exists(path):
     try:
@@ -42,14 +37,10 @@ def real_features(extractor, examples, dataset, split, options):
         return cached["features"], cached["logits"], True
     except (OSError, ValueError, KeyError):
       pass  # A damaged cache file is recomputed and replaced below.
-  features, logits = _features(extractor, examples, options)
+  features, logits = extractor.features(batches)
   os.makedirs(folder, exist_ok=True)
   partial = f"{path}.partial-{os.getpid()}"
   with open(partial, "wb") as f:
     np.savez(f, features=features, logits=logits)
   os.replace(partial, path)
   return features, logits, False
-
-
-def _features(extractor, examples, options):
-  return extractor.features(image_sets.float_batches(examples, options.batch_size))

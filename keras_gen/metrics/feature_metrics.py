@@ -1,6 +1,6 @@
 """FID, FCD, KID, Inception Score and classifier score, with real baselines (docs/evaluation.md)."""
 
-import collections
+import functools
 
 from keras_gen import config as config_lib
 from keras_gen import data
@@ -10,8 +10,6 @@ from keras_gen.metrics import feature_cache
 from keras_gen.metrics import frechet
 from keras_gen.metrics import image_sets
 from keras_gen.metrics import inception
-
-FeatureSet = collections.namedtuple("FeatureSet", ["features", "logits", "description"])
 
 
 # The features each metric measures on: a kind, or (the option choosing it, its default).
@@ -65,77 +63,54 @@ def get_extractor(kind, options, metric):
       f"--metric_options for {metric!r}: features {kind!r} are not one of inception, classifier.")
 
 
-def _real_set(extractor, examples, dataset, split, options, description):
-  features, logits, _ = feature_cache.real_features(extractor, examples, dataset, split, options)
-  return FeatureSet(features, logits, description)
+def _real_features(extractor, examples, split, options):
+  """(features, logits) of uint8 images of the held-out dataset's `split`, through the cache."""
+  return feature_cache.real_features(extractor, examples, options.held_out.name, split,
+                                     options)[:2]
 
 
-def real_and_generated(subject, options, extractor, metric):
-  """(held-out FeatureSet, generated FeatureSet) through the extractor."""
-  held_out = options.held_out
-  real = _real_set(extractor, image_sets.held_out_examples(options, metric), held_out.name,
-                   held_out.split, options, f"{held_out.name} {held_out.split} split")
-  generated = FeatureSet(
-      *extractor.features(image_sets.generated_batches(subject, options, metric)), "samples")
-  return real, generated
-
-
-def baseline_set(options, extractor, count):
-  """The real-vs-real baseline's second set, or (None, reason) when there is none."""
-  if options.extra.get("baseline", "1") in ("0", "false", "False"):
-    return None, "turned off by --metric_options=baseline=0"
-  examples, description, split = image_sets.baseline_examples(options, count)
-  if examples is None:
-    return None, description
-  return _real_set(extractor, examples, options.held_out.name, split, options, description), None
-
-
-def _frechet_between(left, right):
-  return frechet.frechet_distance_of_features(left.features, right.features)
-
-
-def _frechet_metric(subject, options, kind, name):
-  extractor = get_extractor(kind, options, name)
-  real, generated = real_and_generated(subject, options, extractor, name)
-  return _with_baseline({name: _frechet_between(real, generated)}, name, options, extractor,
-                        real, generated, _frechet_between)
+def real_and_generated(subject, options, metric):
+  """(extractor, held-out features [N, F], sample features [M, F]) for `metric`."""
+  extractor = get_extractor(feature_kind(metric, options.extra), options, metric)
+  real, _ = _real_features(extractor, image_sets.held_out_examples(options, metric),
+                           options.held_out.split, options)
+  generated, _ = extractor.features(image_sets.generated_batches(subject, options, metric))
+  return extractor, real, generated
 
 
 def _with_baseline(results, name, options, extractor, real, generated, distance):
   """`results` plus set sizes, extractor and NAME_real_baseline (or why there is none)."""
-  results.update(num_samples=len(generated.features), num_real=len(real.features),
+  results.update(num_samples=len(generated), num_real=len(real),
                  feature_extractor=extractor.description)
-  baseline, reason = baseline_set(options, extractor, len(real.features))
-  if baseline is not None:
+  if options.extra.get("baseline", "1") in ("0", "false", "False"):
+    examples, description = None, "turned off by --metric_options=baseline=0"
+  else:
+    examples, description, split = image_sets.baseline_examples(options, len(real))
+  if examples is not None:
+    baseline, _ = _real_features(extractor, examples, split, options)
     results[f"{name}_real_baseline"] = distance(real, baseline)
-  results["baseline_set"] = baseline.description if baseline is not None else f"none: {reason}"
+  results["baseline_set"] = description if examples is not None else f"none: {description}"
   return results
 
 
-def fid(subject, options):
-  """Fréchet distance of Inception-v3 pool features (Heusel et al. 2017)."""
-  return _frechet_metric(subject, options, "inception", "fid")
-
-
-def fcd(subject, options):
-  """FCD: the Fréchet distance on the domain classifier's 128-d features."""
-  return _frechet_metric(subject, options, "classifier", "fcd")
+def _frechet_metric(subject, options, name):
+  extractor, real, generated = real_and_generated(subject, options, name)
+  distance = frechet.frechet_distance_of_features
+  return _with_baseline({name: distance(real, generated)}, name, options, extractor, real,
+                        generated, distance)
 
 
 def kid(subject, options):
   """KID (unbiased MMD^2, cubic polynomial kernel), mean and std over subsets."""
-  extractor = get_extractor(feature_kind("kid", options.extra), options, "kid")
-  real, generated = real_and_generated(subject, options, extractor, "kid")
+  extractor, real, generated = real_and_generated(subject, options, "kid")
   num_subsets = image_sets.int_option(options, "kid_subsets", 100)
   subset_size = image_sets.int_option(options, "kid_subset_size", 1000)
-  value, spread = frechet.kernel_distance(real.features, generated.features, num_subsets,
-                                          subset_size, options.seed)
+  value, spread = frechet.kernel_distance(real, generated, num_subsets, subset_size, options.seed)
   results = {"kid": value, "kid_std": spread, "num_subsets": num_subsets,
-             "subset_size": min(subset_size, len(real.features), len(generated.features))}
+             "subset_size": min(subset_size, len(real), len(generated))}
   return _with_baseline(results, "kid", options, extractor, real, generated,
                         lambda real, baseline: frechet.kernel_distance(
-                            real.features, baseline.features, num_subsets, subset_size,
-                            options.seed)[0])
+                            real, baseline, num_subsets, subset_size, options.seed)[0])
 
 
 def _score_metric(subject, options, kind, name):
@@ -145,17 +120,17 @@ def _score_metric(subject, options, kind, name):
   mean, spread = frechet.inception_score(logits, num_splits)
   results = {name: mean, f"{name}_std": spread, "num_splits": num_splits,
              "num_samples": len(logits), "feature_extractor": extractor.description}
-  real = _real_set(extractor, image_sets.held_out_examples(options, name), options.held_out.name,
-                   options.held_out.split, options, "")
-  results[f"{name}_real"], _ = frechet.inception_score(real.logits, num_splits)
+  _, real_logits = _real_features(extractor, image_sets.held_out_examples(options, name),
+                                  options.held_out.split, options)
+  results[f"{name}_real"], _ = frechet.inception_score(real_logits, num_splits)
   return results
 
 
-def inception_score(subject, options):
-  """Inception Score of samples (mean and std over 10 splits), and of held-out images."""
-  return _score_metric(subject, options, "inception", "inception_score")
-
-
-def classifier_score(subject, options):
-  """The Inception Score formula on the domain classifier, for samples and held-out images."""
-  return _score_metric(subject, options, "classifier", "classifier_score")
+# Fréchet distance of Inception-v3 pool features (Heusel et al. 2017), and FCD: the same on the
+# domain classifier's 128-d features.
+fid = functools.partial(_frechet_metric, name="fid")
+fcd = functools.partial(_frechet_metric, name="fcd")
+# The Inception Score of samples (mean and std over 10 splits) and of held-out images, and the
+# classifier score: the same formula on the domain classifier.
+inception_score = functools.partial(_score_metric, kind="inception", name="inception_score")
+classifier_score = functools.partial(_score_metric, kind="classifier", name="classifier_score")

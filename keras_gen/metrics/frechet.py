@@ -11,15 +11,11 @@ def feature_statistics(features):
   return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
-def _symmetric_sqrt(matrix):
-  """The principal square root of a symmetric positive semi-definite matrix, by eigh."""
-  eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
-  return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
-
-
 def trace_sqrt_product(sigma1, sigma2):
   """Tr sqrt(S1 S2) for symmetric PSD S1, S2, by the eigenvalues of sqrt(S1) S2 sqrt(S1)."""
-  sqrt_sigma1 = _symmetric_sqrt(np.asarray(sigma1, np.float64))
+  sigma1 = np.asarray(sigma1, np.float64)
+  eigenvalues, eigenvectors = np.linalg.eigh((sigma1 + sigma1.T) / 2.0)
+  sqrt_sigma1 = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
   inner = sqrt_sigma1 @ np.asarray(sigma2, np.float64) @ sqrt_sigma1
   eigenvalues = np.linalg.eigvalsh((inner + inner.T) / 2.0)
   return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
@@ -27,8 +23,7 @@ def trace_sqrt_product(sigma1, sigma2):
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):
   """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr sqrt(S1 S2) >= 0, FID's (Heusel et al. 2017)."""
-  mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-  sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+  mu1, sigma1, mu2, sigma2 = (np.asarray(value, np.float64) for value in (mu1, sigma1, mu2, sigma2))
   if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
     raise ValueError(f"Mismatched statistics: means {mu1.shape} and {mu2.shape}, "
                      f"covariances {sigma1.shape} and {sigma2.shape}.")

@@ -1,10 +1,8 @@
 """The image sets the sample-quality metrics compare, streamed a batch at a time."""
 
-import contextlib
 import dataclasses
 import math
 
-import keras
 import numpy as np
 
 from keras_gen import config as config_lib
@@ -16,24 +14,11 @@ from keras_gen.data import tfrecords
 MAX_BATCH_VALUES = 2 ** 26
 
 
-@contextlib.contextmanager
-def float32_policy():
-  """Builds extractors in float32, not in training's mixed_bfloat16 (8-bit-mantissa features)."""
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy("float32")
-  try:
-    yield
-  finally:
-    keras.config.set_dtype_policy(previous)
-
-
 def stream_batch_size(element_shape, largest=256):
-  """Images per streamed batch: `largest`, or fewer to keep within MAX_BATCH_VALUES."""
   return max(1, min(largest, MAX_BATCH_VALUES // int(np.prod(element_shape))))
 
 
 def as_batches(images):
-  """An array [N, ...] as one batch, or an iterable of batches passed through."""
   return [images] if isinstance(images, np.ndarray) else images
 
 
@@ -44,7 +29,6 @@ def float_batches(examples, batch_size):
 
 
 def on_255_scale(batches):
-  """Float batches in [-1, 1] -> the same on [0, 255], one at a time."""
   return ((images + 1.0) * 127.5 for images in batches)
 
 
@@ -66,7 +50,6 @@ def batched_features(predict, images, batch_size):
 
 
 def int_option(options, name, default):
-  """An integer from --metric_options, or ConfigError naming it."""
   value = options.extra.get(name, default)
   try:
     return int(value)
@@ -107,8 +90,8 @@ def held_out_examples_of_at_least(options, metric, size, needs):
   return examples
 
 
-def generated_batches(subject, options, metric, count=None):
-  """`count` (num_samples) samples as float32 batches [b, H, W, C] in [-1, 1], shapes checked."""
+def generated_batches(subject, options, metric):
+  """num_samples samples as float32 batches [b, H, W, C] in [-1, 1], shapes checked."""
   if "sample" not in subject.signatures:
     raise config_lib.ConfigError(f"Metric {metric!r} needs samples, but model "
                                  f"{subject.metadata['model']!r} has no 'sample' signature.")
@@ -122,7 +105,7 @@ def generated_batches(subject, options, metric, count=None):
             f"{tuple(images.shape[1:])}, but dataset {options.held_out.name!r} holds {expected}.")
       yield images
 
-  return checked(subject.sample_batches(count or options.num_samples, options.seed,
+  return checked(subject.sample_batches(options.num_samples, options.seed,
                                         batch_size=options.batch_size))
 
 
@@ -130,12 +113,10 @@ def baseline_examples(options, count):
   """A real set disjoint from the held-out one: (uint8 images, description, cache split) or None."""
   held_out = options.held_out
   other_split = "train" if held_out.split == "test" else "test"
-  other = None
-  if options.load_split is not None:
-    try:
-      other = options.load_split(other_split)
-    except data.DataError:
-      other = None
+  try:
+    other = options.load_split(other_split) if options.load_split is not None else None
+  except data.DataError:
+    other = None
   if (other is not None and other.kind == "images"
       and other.element_shape == held_out.element_shape
       and not _same_examples(other.examples, held_out.examples)):

@@ -84,9 +84,5 @@ class InceptionExtractor:
 def load_extractor(weights="", resolution=RESOLUTION):
   """The extractor for the given weights (see `resolve_weights`), built once per process."""
   weights = resolve_weights(weights)
-
-  def build_extractor():
-    with image_sets.float32_policy():
-      return InceptionExtractor(weights, resolution)
-
-  return extractors.built_once(("inception", weights, resolution), build_extractor)
+  return extractors.built_once(("inception", weights, resolution),
+                               lambda: InceptionExtractor(weights, resolution))

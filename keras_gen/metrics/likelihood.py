@@ -41,14 +41,17 @@ def importance_weighted_bounds(x, posterior_fn, log_likelihood_fn, num_samples, 
   loc, scale = posterior_fn(x)
   count, latent_dim = loc.shape[0], loc.shape[1]
   running_max = np.full([count], -np.inf)
-  running_sum = np.zeros([count])
-  log_likelihood_sum = np.zeros([count])
+  running_sum, log_likelihood_sum = np.zeros([count]), np.zeros([count])
   for chunk, start in enumerate(range(0, num_samples, samples_per_chunk)):
     samples = min(samples_per_chunk, num_samples - start)
-    log_weights, log_likelihood = _chunk_log_weights(x, loc, scale, log_likelihood_fn, samples,
-                                                     count, latent_dim,
-                                                     tf.constant([seed, chunk], tf.int64))
-    log_weights = log_weights.numpy().astype(np.float64)
+    epsilon = tf.random.stateless_normal([samples, count, latent_dim],
+                                         tf.constant([seed, chunk], tf.int64))
+    z = loc[None] + scale[None] * epsilon
+    log_likelihood = tf.reshape(
+        log_likelihood_fn(x, tf.reshape(z, [samples * count, latent_dim])), [samples, count])
+    # log w = log p(x|z) + log p(z) - log q(z|x), [samples, N].
+    log_weights = (log_likelihood + standard_normal_log_prob(z)
+                   - gaussian_log_prob(z, loc[None], scale[None])).numpy().astype(np.float64)
     new_max = np.maximum(running_max, log_weights.max(axis=0))
     running_sum = (running_sum * np.exp(running_max - new_max)
                    + np.exp(log_weights - new_max).sum(axis=0))
@@ -60,19 +63,26 @@ def importance_weighted_bounds(x, posterior_fn, log_likelihood_fn, num_samples, 
           "elbo": -reconstruction - kl, "kl": kl, "reconstruction": reconstruction}
 
 
-def _chunk_log_weights(x, loc, scale, log_likelihood_fn, samples, count, latent_dim, seed):
-  """log w and log p(x|z) for `samples` draws per example, each [samples, N]."""
-  epsilon = tf.random.stateless_normal([samples, count, latent_dim], seed)
-  z = loc[None] + scale[None] * epsilon
-  log_likelihood = tf.reshape(
-      log_likelihood_fn(x, tf.reshape(z, [samples * count, latent_dim])), [samples, count])
-  log_weights = (log_likelihood + standard_normal_log_prob(z)
-                 - gaussian_log_prob(z, loc[None], scale[None]))
-  return log_weights, log_likelihood
-
-
-def vae_bound_functions(networks, hparams):
-  """(posterior_fn, log_likelihood_fn) of a `keras_gen.families.vae` model, traced once."""
+def negative_log_likelihood(subject, options):
+  """IWAE NLL (k = iwae_samples), negative ELBO, KL and reconstruction, in nats per image."""
+  if subject.run is None:
+    raise config_lib.ConfigError("Metric 'nll' needs the encoder and decoder themselves: pass "
+                                 "--model_dir (a checkpoint), not --saved_model.")
+  hparams = dict(subject.run.config.hparams)
+  if "likelihood" not in hparams:
+    raise config_lib.ConfigError(f"Metric 'nll' applies to VAEs, not to "
+                                 f"{subject.metadata['model']!r}.")
+  k = int(options.extra.get("iwae_samples", DEFAULT_IWAE_SAMPLES))
+  samples_per_chunk = int(options.extra.get("samples_per_chunk", DEFAULT_SAMPLES_PER_CHUNK))
+  images_per_batch = int(options.extra.get("images_per_batch", DEFAULT_IMAGES_PER_BATCH))
+  hparams["binarization"] = options.extra.get("binarization", hparams["binarization"])
+  if hparams["binarization"] not in likelihoods.BINARIZATIONS:
+    raise config_lib.ConfigError(f"binarization={hparams['binarization']!r} is not one of "
+                                 f"{', '.join(likelihoods.BINARIZATIONS)}.")
+  if min(k, samples_per_chunk, images_per_batch) < 1:
+    raise config_lib.ConfigError("iwae_samples, samples_per_chunk and images_per_batch must be "
+                                 "positive.")
+  networks = subject.run.networks
 
   @tf.function(reduce_retracing=True)
   def posterior_fn(images):
@@ -85,43 +95,17 @@ def vae_bound_functions(networks, hparams):
     return likelihoods.log_likelihood(repeated, networks["decoder"](z, training=False),
                                       hparams["likelihood"])
 
-  return posterior_fn, log_likelihood_fn
-
-
-def negative_log_likelihood(subject, options):
-  """IWAE NLL (k = iwae_samples), negative ELBO, KL and reconstruction, in nats per image."""
-  if subject.run is None:
-    raise config_lib.ConfigError("Metric 'nll' needs the encoder and decoder themselves: pass "
-                                 "--model_dir (a checkpoint), not --saved_model.")
-  hparams = dict(subject.run.config.hparams)
-  if "likelihood" not in hparams:
-    raise config_lib.ConfigError(f"Metric 'nll' applies to VAEs, not to "
-                                 f"{subject.metadata['model']!r}.")
-  extra = dict(options.extra)
-  k = int(extra.pop("iwae_samples", DEFAULT_IWAE_SAMPLES))
-  samples_per_chunk = int(extra.pop("samples_per_chunk", DEFAULT_SAMPLES_PER_CHUNK))
-  images_per_batch = int(extra.pop("images_per_batch", DEFAULT_IMAGES_PER_BATCH))
-  hparams["binarization"] = extra.pop("binarization", hparams["binarization"])
-  if hparams["binarization"] not in likelihoods.BINARIZATIONS:
-    raise config_lib.ConfigError(f"binarization={hparams['binarization']!r} is not one of "
-                                 f"{', '.join(likelihoods.BINARIZATIONS)}.")
-  if min(k, samples_per_chunk, images_per_batch) < 1:
-    raise config_lib.ConfigError("iwae_samples, samples_per_chunk and images_per_batch must be "
-                                 "positive.")
-  posterior_fn, log_likelihood_fn = vae_bound_functions(subject.run.networks, hparams)
   examples = options.held_out.examples[:options.num_samples]
-  totals = {"iwae": [], "elbo": [], "kl": [], "reconstruction": []}
+  bounds = []
   for batch_index, start in enumerate(range(0, len(examples), images_per_batch)):
     images = data.from_uint8(examples[start:start + images_per_batch])
     noise = tf.random.stateless_uniform(images.shape, [options.seed, 1_000_000 + batch_index])
     targets = vae.targets(images, hparams, noise)
-    bounds = importance_weighted_bounds(
+    bounds.append(importance_weighted_bounds(
         targets, lambda x, images=images: posterior_fn(images), log_likelihood_fn, k,
-        seed=options.seed * 1_000_003 + batch_index, samples_per_chunk=samples_per_chunk)
-    for name, values in bounds.items():
-      totals[name].append(values)
-  totals = {name: np.concatenate(values) for name, values in totals.items()}
-  return {"nll_nats": float(-totals["iwae"].mean()), "elbo_nats": float(totals["elbo"].mean()),
-          "kl_nats": float(totals["kl"].mean()),
-          "reconstruction_nats": float(totals["reconstruction"].mean()), "iwae_samples": k,
+        seed=options.seed * 1_000_003 + batch_index, samples_per_chunk=samples_per_chunk))
+  means = {name: float(np.concatenate([bound[name] for bound in bounds]).mean())
+           for name in ("iwae", "elbo", "kl", "reconstruction")}
+  return {"nll_nats": -means["iwae"], "elbo_nats": means["elbo"], "kl_nats": means["kl"],
+          "reconstruction_nats": means["reconstruction"], "iwae_samples": k,
           "num_images": int(len(examples)), "data": likelihoods.describe_data(hparams)}

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras_gen import config as config_lib
 from keras_gen import data
 
+# In the order of fit_and_score's epochs, l2, learning_rate and batch_size.
 DEFAULTS = {"probe_epochs": 30, "probe_l2": 1e-3, "probe_learning_rate": 1e-3,
             "probe_batch_size": 256}
 FEATURE_BATCH = 500  # Images per feature-extraction call.
@@ -24,7 +25,6 @@ def feature_extractor(family, networks, hparams, model_name, family_state=None):
 
 
 def random_init_networks(family, hparams, element_shape, run_seed):
-  """The run's architecture built afresh with global seed run_seed + RANDOM_INIT_SEED_OFFSET."""
   keras.utils.set_random_seed(run_seed + RANDOM_INIT_SEED_OFFSET)
   return family.build(hparams, tuple(element_shape))
 
@@ -47,8 +47,7 @@ def pixels(images):
 
 def _mean_and_std(features, rows_per_chunk=4096):
   """Per-feature float32 mean and std [F], summed in float64; a constant feature gets std 1."""
-  sums = np.zeros(features.shape[1])
-  squares = np.zeros(features.shape[1])
+  sums, squares = np.zeros(features.shape[1]), np.zeros(features.shape[1])
   for start in range(0, len(features), rows_per_chunk):
     chunk = features[start:start + rows_per_chunk].astype(np.float64)
     sums += chunk.sum(axis=0)
@@ -132,10 +131,7 @@ def linear_probe(subject, options):
                                  "--model_dir (a run folder), not --saved_model (an export "
                                  "holds no discriminator).")
   run = subject.run
-  train = options.train
-  if train is None and options.load_split is not None:
-    train = options.load_split("train")
-  train, held_out = _labelled(train, "train"), _labelled(options.held_out, "held-out")
+  train, held_out = _labelled(options.train, "train"), _labelled(options.held_out, "held-out")
   settings = {name: _option(options.extra, name, default) for name, default in DEFAULTS.items()}
   train_count = min(_option(options.extra, "probe_train_examples", options.num_samples),
                     len(train.examples))
@@ -159,11 +155,9 @@ def linear_probe(subject, options):
              "random_init_seed": run.config.seed + RANDOM_INIT_SEED_OFFSET, **settings}
   for prefix, function in (("", trained), ("random_init_", untrained), ("pixels_", pixels)):
     train_features = extract(function, train_images)
-    test_features = extract(function, test_images)
     train_accuracy, test_accuracy = fit_and_score(
-        train_features, train_labels, test_features, test_labels, num_classes,
-        settings["probe_epochs"], settings["probe_l2"], settings["probe_learning_rate"],
-        settings["probe_batch_size"], options.seed)
+        train_features, train_labels, extract(function, test_images), test_labels, num_classes,
+        *settings.values(), options.seed)
     results[f"{prefix}test_accuracy"] = test_accuracy
     results[f"{prefix}train_accuracy"] = train_accuracy
     results[f"{prefix}feature_dim"] = int(train_features.shape[1])

@@ -13,8 +13,7 @@ SAMPLE_COUNTS = (2_500, 100_000)
 
 def mode_coverage(samples, modes, std):
   """[N, 2] samples vs [K, 2] modes of std `std`: modes covered, high-quality share, reverse KL."""
-  samples = np.asarray(samples, np.float64)
-  modes = np.asarray(modes, np.float64)
+  samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
   distances = np.sqrt(((samples[:, None, :] - modes[None, :, :]) ** 2).sum(-1))
   nearest = distances.argmin(axis=1)
   high_quality = distances[np.arange(len(samples)), nearest] <= HIGH_QUALITY_STDS * std
@@ -32,16 +31,15 @@ def mode_coverage(samples, modes, std):
 
 def modes(subject, options):
   """mode_coverage on 2,500 and 100,000 samples, keys suffixed by the count."""
-  dataset = subject.dataset
+  dataset = subject.metadata["dataset"]
   if dataset not in ("ring8", "grid25"):
     raise config_lib.ConfigError(f"The modes metric needs a toy mixture dataset (ring8 or "
                                  f"grid25), not {dataset!r}.")
   mode_means, std = data.mixture_modes(dataset), data.mixture_std(dataset)
   results = {}
   for count in SAMPLE_COUNTS:
-    samples = subject.sample(count, options.seed, batch_size=1024)
-    for key, value in mode_coverage(samples, mode_means, std).items():
-      results[f"{key}_{count}"] = value
+    coverage = mode_coverage(subject.sample(count, options.seed, batch_size=1024), mode_means, std)
+    results.update({f"{key}_{count}": value for key, value in coverage.items()})
   if subject.run is not None:
     path, _ = plots.training_row(subject.run.config.model_dir)
     if path:

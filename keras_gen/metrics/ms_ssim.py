@@ -13,12 +13,6 @@ MAX_VALUE = 255.0
 MIN_RESOLUTION = 2 ** (len(WEIGHTS) - 1)
 
 
-def _gaussian_1d(size, sigma):
-  positions = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-  window = np.exp(-positions ** 2 / (2.0 * sigma ** 2))
-  return window / window.sum()
-
-
 def _valid_filter(images, window):
   """'valid' separable filtering of [N, H, W, C] along H then W."""
   size = len(window)
@@ -30,7 +24,9 @@ def _valid_filter(images, window):
 def ssim_and_contrast(images1, images2):
   """Per-image SSIM and contrast-structure term at one scale: [N, H, W, C] x2 -> ([N], [N])."""
   size = min(FILTER_SIZE, images1.shape[1], images1.shape[2])
-  window = _gaussian_1d(size, size * FILTER_SIGMA / FILTER_SIZE)
+  positions = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+  window = np.exp(-positions ** 2 / (2.0 * (size * FILTER_SIGMA / FILTER_SIZE) ** 2))
+  window /= window.sum()
   mu1, mu2 = _valid_filter(images1, window), _valid_filter(images2, window)
   sigma11 = _valid_filter(images1 * images1, window) - mu1 * mu1
   sigma22 = _valid_filter(images2 * images2, window) - mu2 * mu2
@@ -54,14 +50,12 @@ def ms_ssim(images1, images2):
     raise ValueError(f"MS-SSIM compares equal-shaped [N, H, W, C] batches, got {images1.shape} "
                      f"and {images2.shape}.")
   images1, images2 = np.asarray(images1, np.float64), np.asarray(images2, np.float64)
-  ssims, contrasts = [], []
+  scales = []
   for _ in WEIGHTS:
-    ssim, contrast = ssim_and_contrast(images1, images2)
-    ssims.append(ssim)
-    contrasts.append(contrast)
+    scales.append(ssim_and_contrast(images1, images2))
     images1, images2 = _downsample(images1), _downsample(images2)
   # Clipped at zero as in the reference code: a negative term to a fractional power is NaN.
-  ssims, contrasts = np.clip(ssims, 0.0, None), np.clip(contrasts, 0.0, None)
+  ssims, contrasts = (np.clip(terms, 0.0, None) for terms in zip(*scales))
   weights = np.asarray(WEIGHTS)[:, None]
   return np.prod(contrasts[:-1] ** weights[:-1], axis=0) * ssims[-1] ** weights[-1, 0]
 

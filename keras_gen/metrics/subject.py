@@ -29,18 +29,13 @@ class Options:
   box_filtered_from: tuple | None = None
 
 
+@dataclasses.dataclass(eq=False)
 class Subject:
   """Samples / encodes / reconstructs in [-1, 1]; `run`: the RestoredRun, None for an export."""
-
-  def __init__(self, kind, metadata, signatures, run=None):
-    self.kind = kind
-    self.metadata = metadata
-    self.signatures = signatures
-    self.run = run
-
-  @property
-  def dataset(self):
-    return self.metadata["dataset"]
+  kind: str
+  metadata: dict
+  signatures: dict
+  run: object = None
 
   def sample(self, num, seed, batch_size=256):
     """num samples: images [num, H, W, C] in [-1, 1] or points [num, 2]."""
@@ -49,18 +44,16 @@ class Subject:
   def sample_batches(self, num, seed, batch_size=256):
     """The same num samples as `sample`, yielded batch_size (or fewer) at a time."""
     for start in range(0, num, batch_size):
-      count = min(batch_size, num - start)
-      result = self.signatures["sample"](num=tf.constant(count, tf.int32),
+      result = self.signatures["sample"](num=tf.constant(min(batch_size, num - start), tf.int32),
                                          seed=tf.constant(seed * 1_000_003 + start, tf.int64))
       yield _from_output(result)
 
   def reconstruct(self, images):
     """images in [-1, 1] -> reconstructions in [-1, 1], batched."""
-    outputs = []
-    for start in range(0, len(images), 256):
-      batch = data.to_uint8(tf.constant(images[start:start + 256]))
-      outputs.append(_from_output(self.signatures["reconstruct"](images=batch)))
-    return np.concatenate(outputs)
+    reconstruct = self.signatures["reconstruct"]
+    return np.concatenate([
+        _from_output(reconstruct(images=data.to_uint8(tf.constant(images[start:start + 256]))))
+        for start in range(0, len(images), 256)])
 
 
 def _from_output(result):
@@ -77,9 +70,8 @@ def from_model_dir(model_dir, step=None):
 
 def from_run(run):
   """The subject of a restored run's (or a training run's) networks in memory."""
-  module = serving.make_module(run.family, run.networks, run.config.hparams,
-                               tuple(run.config.element_shape), run.family_state)
-  signatures = module.signatures()
+  signatures = serving.make_module(run.family, run.networks, run.config.hparams,
+                                   tuple(run.config.element_shape), run.family_state).signatures()
   metadata = serving.metadata(run.config, run.step, run.config.element_shape, signatures)
   kind = serving.output_kind(run.family, run.config.element_shape)
   return Subject(kind, metadata, signatures, run)

@@ -16,11 +16,10 @@ _BINOMIAL = np.float32([1, 4, 6, 4, 1]) / 16.0
 
 def _filter(images, kernel):
   """Separable 5x5 filtering of [N, H, W, C], mirror boundaries (scipy's 'mirror')."""
+  height, width = images.shape[1:3]
   padded = np.pad(images, ((0, 0), (2, 2), (0, 0), (0, 0)), mode="reflect")
-  height = images.shape[1]
   images = sum(kernel[i] * padded[:, i:i + height] for i in range(5))
   padded = np.pad(images, ((0, 0), (0, 0), (2, 2), (0, 0)), mode="reflect")
-  width = images.shape[2]
   return sum(kernel[i] * padded[:, :, i:i + width] for i in range(5))
 
 
@@ -61,9 +60,8 @@ def patch_positions(shape, count, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=
   half = size // 2
   if height < size or width < size:
     raise ValueError(f"SWD needs images of at least {size}x{size}, got {height}x{width}.")
-  ys = rng.integers(half, height - half, size=count * per_image)
-  xs = rng.integers(half, width - half, size=count * per_image)
-  return ys, xs
+  return (rng.integers(half, height - half, size=count * per_image),
+          rng.integers(half, width - half, size=count * per_image))
 
 
 def patches(level, ys, xs, size=NEIGHBOURHOOD_SIZE):
@@ -79,12 +77,6 @@ def normalize(raw):
   raw -= raw.mean(axis=(0, 1, 2), keepdims=True)
   raw /= np.maximum(raw.std(axis=(0, 1, 2), keepdims=True), 1e-8)
   return raw.reshape(len(raw), -1)
-
-
-def descriptors(level, rng, per_image=NEIGHBOURHOODS_PER_IMAGE, size=NEIGHBOURHOOD_SIZE):
-  """Random size x size patches of [N, H, W, C], normalized per channel -> [N * per_image, D]."""
-  ys, xs = patch_positions(level.shape[1:3], len(level), rng, per_image, size)
-  return normalize(patches(np.asarray(level, np.float32), ys, xs, size))
 
 
 def random_directions(dimension, rng, repeats=DIRECTION_REPEATS, per_repeat=DIRECTIONS_PER_REPEAT):
@@ -159,11 +151,9 @@ def swd(subject, options):
   count = len(real)
   real_descriptors = pyramid_descriptors(image_sets.real_batches_on_255_scale(
       real, options.batch_size), np.random.default_rng([options.seed, 0]), count)
-  generated_descriptors = pyramid_descriptors(
+  results = swd_between(real_descriptors, pyramid_descriptors(
       image_sets.on_255_scale(image_sets.generated_batches(subject, options, "swd")),
-      np.random.default_rng([options.seed, 1]), count)
-  results = swd_between(real_descriptors, generated_descriptors, options.seed)
-  del generated_descriptors  # Frees room for the baseline's.
+      np.random.default_rng([options.seed, 1]), count), options.seed)
   baseline, description, _ = image_sets.baseline_examples(options, count)
   if baseline is not None and len(baseline) == count:
     baseline_descriptors = pyramid_descriptors(image_sets.real_batches_on_255_scale(
