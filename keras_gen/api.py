@@ -23,15 +23,14 @@ from keras_gen.generation import latents  # numpy only, like layout: no TensorFl
 from keras_gen.generation import layout
 
 RUN_INFO = "run_info.json"
+DTYPES = ("uint8", "float32")
 
 
 def fit(recipe=None, *, model_dir, **settings):
   """Trains as `python -m keras_gen.train` does and returns model_dir (resumed if it exists).
-
   recipe: a zoo recipe name or path (None: the defaults); settings: train flags by name
   (`hparams`, `metric_options` as dicts or 'name=value,...'), over the recipe's. Raises
-  ConfigError before anything is written, or NonFiniteError if training diverged.
-  """
+  ConfigError before anything is written, or NonFiniteError if training diverged."""
   run_training(config_lib.make_config(recipe, dict(settings, model_dir=model_dir)))
   return model_dir
 
@@ -75,17 +74,13 @@ def load(source, step=None):
   if step is not None:
     raise config_lib.ConfigError(f"step={step} picks a checkpoint of a run folder; {source!r} is "
                                  "not one (no config.json).")
-  if os.path.isdir(source):
-    return Model(models.from_pretrained(source) if is_pretrained_folder
-                 else models.from_export(source))
-  if source in pretrained.names():
+  if os.path.isdir(source) and not is_pretrained_folder:
+    return Model(models.from_export(source))
+  if is_pretrained_folder or source in pretrained.names():
     return Model(models.from_pretrained(source))
   raise config_lib.ConfigError(
       f"{source!r} is neither a folder (a run, an export or a pretrained model) nor the name "
       f"of a pretrained model; pretrained models: {', '.join(pretrained.names()) or 'none'}.")
-
-
-DTYPES = ("uint8", "float32")
 
 
 class Model:

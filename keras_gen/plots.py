@@ -1,10 +1,7 @@
-"""Point-cloud pictures of 2-D samples, drawn with TensorFlow alone (no matplotlib).
-
-`point_cloud_image` renders one cloud as an image the engine logs to TensorBoard
-and to model_dir/samples/points_stepN.png; `training_row` puts several of those
-PNGs side by side, the figure style of Metz et al. 2017 ("Unrolled GANs", fig. 2):
-one panel per training step, left to right.
-"""
+"""Point-cloud pictures of 2-D samples, drawn with TensorFlow alone (no matplotlib): one cloud
+(`point_cloud_image`, which the engine logs to TensorBoard and model_dir/samples/points_stepN.png)
+or a row of them over training (`training_row`), as in Metz et al. 2017 ("Unrolled GANs", fig. 2):
+one panel per training step, left to right."""
 
 import glob
 import os
@@ -33,23 +30,13 @@ def _density(points, extent, size):
 
 def _dilate(mask, radius):
   """Grows each marked pixel into a (2 radius + 1)^2 square, so single points are visible."""
-  pooled = tf.nn.max_pool2d(mask[None, :, :, None], 2 * radius + 1, 1, "SAME")
-  return pooled[0, :, :, 0]
+  return tf.nn.max_pool2d(mask[None, :, :, None], 2 * radius + 1, 1, "SAME")[0, :, :, 0]
 
 
 def point_cloud_image(samples, reference, size=256, extent=None):
-  """Draws 2-D samples over reference points.
-
-  Args:
-    samples: float [N, 2] generated points; darker blue where they are denser.
-    reference: float [M, 2] real points (or the mixture's modes), drawn red on top.
-    size: the image's height and width in pixels.
-    extent: the square [-extent, extent]^2 shown; default 1.5 max |reference|.
-
-  Returns:
-    float32 [1, size, size, 3] in [-1, 1] (white background), for
-    `Summaries.images`.
-  """
+  """Samples float [N, 2] in blue (darker where denser) under reference float [M, 2] (real
+  points or the mixture's modes) in red, over [-extent, extent]^2 (default 1.5 max |reference|):
+  float32 [1, size, size, 3] in [-1, 1], white background."""
   reference = tf.cast(reference, tf.float32)
   if extent is None:
     extent = tf.maximum(1.5 * tf.reduce_max(tf.abs(reference)), 1.0)
@@ -67,16 +54,10 @@ def point_cloud_image(samples, reference, size=256, extent=None):
 def training_row(model_dir, tag="points", panels=6, gap=4):
   """Writes model_dir/samples/<tag>_over_training.png: up to `panels` of the clouds the engine
   saved (samples/<tag>_stepN.png), evenly over training and always the last, each labelled
-  with its step.
-
-  Returns:
-    (path written, list of the steps shown), or (None, []) if there are no PNGs.
-  """
-  found = {}
-  for path in glob.glob(os.path.join(model_dir, "samples", f"{tag}_step*.png")):
-    match = re.search(r"_step(\d+)\.png$", path)
-    if match:
-      found[int(match.group(1))] = path
+  with its step. Returns (the path, the steps shown), or (None, []) if there are no PNGs."""
+  matches = [re.search(r"_step(\d+)\.png$", path)
+             for path in glob.glob(os.path.join(model_dir, "samples", f"{tag}_step*.png"))]
+  found = {int(match.group(1)): match.string for match in matches if match}
   if not found:
     return None, []
   chosen = chosen_steps(sorted(found), panels)
@@ -103,8 +84,7 @@ def labelled_row(images, steps, gap=4, label_height=24):
     label = Image.new("RGB", (image.shape[1], label_height), "white")
     ImageDraw.Draw(label).text((image.shape[1] / 2, label_height / 2), f"step {step:,}",
                                fill="black", font=font, anchor="mm")
-    panel = np.full([height, image.shape[1], 3], 255, np.uint8)
-    panel[:image.shape[0]] = image
+    panel = np.pad(image, [(0, height - image.shape[0]), (0, 0), (0, 0)], constant_values=255)
     row += [np.concatenate([panel, np.asarray(label)]),
             np.full([height + label_height, gap, 3], 128, np.uint8)]
   return np.concatenate(row[:-1], axis=1)

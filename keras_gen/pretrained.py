@@ -35,10 +35,9 @@ def folder_of(name_or_folder, root=PRETRAINED_DIR):
   for folder in (name_or_folder, os.path.join(root, name_or_folder)):
     if os.path.isfile(os.path.join(folder, MANIFEST)):
       return folder
-  shipped = ", ".join(names(root)) or "none yet"
   raise config_lib.ConfigError(
       f"--pretrained={name_or_folder!r} is neither a pretrained model in {root} nor a folder "
-      f"holding {MANIFEST}; pretrained models: {shipped}.")
+      f"holding {MANIFEST}; pretrained models: {', '.join(names(root)) or 'none yet'}.")
 
 
 def sha256_of(path):
@@ -128,8 +127,8 @@ def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
     weights_path = os.path.join(partial, WEIGHTS)
     with open(weights_path, "wb") as f:
       np.savez_compressed(f, **arrays)
-    manifest = dict(manifest_fields)
-    manifest.update({
+    manifest = {
+        **manifest_fields,
         "model": run.config.model, "dataset": run.config.dataset, "step": run.step,
         "element_shape": list(run.config.element_shape),
         "storage_dtype": storage_dtype, "loaded_as": "float32", "kept_float32": kept,
@@ -137,11 +136,11 @@ def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
         "config": {**run_config, **{field: "" for field in LOCAL_FIELDS}},
         "files": {WEIGHTS: {"sha256": sha256_of(weights_path),
                             "bytes": os.path.getsize(weights_path)}},
-    })
+    }
     with open(os.path.join(partial, MANIFEST), "w") as f:
       f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     root = os.path.dirname(os.path.abspath(folder))
-    total = folder_bytes(root) - (folder_bytes(folder) if os.path.isdir(folder) else 0)
+    total = folder_bytes(root) - folder_bytes(folder)  # Without the version it replaces.
     if total > budget_bytes:
       raise config_lib.ConfigError(
           f"With {os.path.basename(folder)} ({folder_bytes(partial):,} bytes) the pretrained "

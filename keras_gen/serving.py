@@ -17,6 +17,7 @@ from keras_gen.families import base
 
 MAX_BATCH = 1024
 METADATA_FILE = "keras_gen.json"
+_NONFINITE_OUTPUT = "The model produced NaN or infinite values for this request"
 
 
 def _check_batch(count):
@@ -42,19 +43,16 @@ def _check_request(tensor, name, element_shape):
       message=f"`{name}` must have shape [N, {', '.join(str(d) for d in element_shape)}]")
 
 
-def _prior_sample_function(generate, latent_dim, output):
+def _prior_sample_function(functions, output):
   @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num"),
                                 tf.TensorSpec([], tf.int64, name="seed")])
   def sample(num, seed):
     _check_batch(num)
     with tf.control_dependencies([tf.debugging.assert_non_negative(num)]):
-      z = tf.random.stateless_normal(tf.stack([num, latent_dim]),
+      z = tf.random.stateless_normal(tf.stack([num, functions.latent_dim]),
                                      seed=tf.stack([seed, tf.constant(0, tf.int64)]))
-    return output(generate(z))
+    return output(functions.generate(z))
   return sample
-
-
-_NONFINITE_OUTPUT = "The model produced NaN or infinite values for this request"
 
 
 def _images_output(images):
@@ -72,7 +70,6 @@ def _generate_function(functions, output):
   def generate(z):
     _check_request(z, "z", [functions.latent_dim])
     return output(functions.generate(_check_finite(z, "`z` must hold finite numbers")))
-
   return generate
 
 
@@ -83,7 +80,7 @@ class GeneratorModule(tf.Module):
     self.networks = networks
     output = _points_output if kind == "points" else _images_output
     self.serving_default = _generate_function(functions, output)
-    self.sample = _prior_sample_function(functions.generate, functions.latent_dim, output)
+    self.sample = _prior_sample_function(functions, output)
 
   def signatures(self):
     return {"serving_default": self.serving_default, "sample": self.sample}
@@ -105,8 +102,8 @@ class AutoencoderModule(tf.Module):
     @tf.function(input_signature=[code_spec])
     def decode(code):
       _check_request(code, "code", functions.code_shape)
-      return _images_output(functions.decode(_check_finite(code, "`code` must hold finite "
-                                                                 "numbers")))
+      code = _check_finite(code, "`code` must hold finite numbers")
+      return _images_output(functions.decode(code))
 
     @tf.function(input_signature=[images_spec])
     def reconstruct(images):
@@ -117,8 +114,7 @@ class AutoencoderModule(tf.Module):
     self.generate = self.sample = None
     if functions.generate is not None:
       self.generate = _generate_function(functions, _images_output)
-      self.sample = _prior_sample_function(functions.generate, functions.latent_dim,
-                                           _images_output)
+      self.sample = _prior_sample_function(functions, _images_output)
 
   def signatures(self):
     signatures = {"serving_default": self.reconstruct, "encode": self.encode,
@@ -130,9 +126,7 @@ class AutoencoderModule(tf.Module):
 
 def output_kind(family, element_shape):
   """The family's KIND, except that a generator trained on 2-D points serves "points"."""
-  if family.KIND == "generator" and len(element_shape) == 1:
-    return "points"
-  return family.KIND
+  return "points" if family.KIND == "generator" and len(element_shape) == 1 else family.KIND
 
 
 def make_module(family, networks, hparams, element_shape, family_state=None):
@@ -181,8 +175,7 @@ def export(family, networks, config, step, export_dir, family_state=None):
   signatures = module.signatures()
   final_path = os.path.join(export_dir, str(int(step)))
   try:
-    with published_folder(final_path) as partial_path, \
-        tempfile.TemporaryDirectory() as scratch:
+    with published_folder(final_path) as partial_path, tempfile.TemporaryDirectory() as scratch:
       metadata_path = os.path.join(scratch, METADATA_FILE)
       with open(metadata_path, "w") as f:
         json.dump(metadata(config, step, element_shape, signatures), f, indent=2)
@@ -210,7 +203,12 @@ def published_folder(final_path):
   """Yields a temporary folder beside `final_path` that replaces it if the block succeeds."""
   parent, name = os.path.split(final_path)
   os.makedirs(parent, exist_ok=True)
-  partial_path = _make_partial_folder(parent, name)
+  # Not mkdtemp, whose 0700 a serving process of another user could not read.
+  while True:
+    partial_path = os.path.join(parent, f".{name}.partial-{secrets.token_hex(4)}")
+    with contextlib.suppress(FileExistsError):
+      os.mkdir(partial_path)
+      break
   try:
     yield partial_path
     if os.path.exists(final_path):
@@ -218,14 +216,3 @@ def published_folder(final_path):
     os.replace(partial_path, final_path)
   finally:
     shutil.rmtree(partial_path, ignore_errors=True)
-
-
-def _make_partial_folder(parent, name):
-  # Not mkdtemp, whose 0700 a serving process of another user could not read.
-  while True:
-    path = os.path.join(parent, f".{name}.partial-{secrets.token_hex(4)}")
-    try:
-      os.mkdir(path)
-      return path
-    except FileExistsError:
-      continue

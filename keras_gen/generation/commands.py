@@ -4,6 +4,7 @@ looping latent walk), timeline (a row per checkpoint) and reconstruct (with MSE 
 Files go to OUTPUT_DIR as `<model>_step<step>_<mode>..._seed<seed>.<ext>`."""
 
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -29,6 +30,10 @@ class Result:
   notes: list = dataclasses.field(default_factory=list)   # One line each, for the terminal.
   writer: object = None  # With options.tensorboard.
 
+  def wrote(self, path, note=""):
+    self.paths.append(path)
+    self.notes.append(f"Wrote {path}{note}")
+
 
 def run(options):
   """Draws options.mode for the model; returns the Result. User errors raise ConfigError."""
@@ -40,8 +45,7 @@ def run(options):
                          "choose another folder for the pictures with --output_dir=FOLDER")
   result = Result()
   if options.tensorboard:
-    result.writer = tf.summary.create_file_writer(
-        os.path.join(_output_dir(options), "tensorboard"))
+    result.writer = tf.summary.create_file_writer(os.path.join(_output_dir(options), "tensorboard"))
   try:
     {"grid": grid, "interpolate": interpolate, "video": video, "timeline": timeline,
      "reconstruct": reconstruct}[options.mode](model, options, result)
@@ -54,12 +58,10 @@ def run(options):
 def _output_dir(options):
   if options.output_dir:
     return options.output_dir
-  if options.model_dir:
-    return os.path.join(options.model_dir, "generated")
-  if options.pretrained:
-    return "generated"
-  return os.path.join(os.path.dirname(os.path.abspath(options.saved_model.rstrip("/"))),
-                      "generated")
+  if options.saved_model:  # Beside the export.
+    return os.path.join(os.path.dirname(os.path.abspath(options.saved_model.rstrip("/"))),
+                        "generated")
+  return os.path.join(options.model_dir, "generated")  # ./generated for --pretrained.
 
 
 def _path(options, model, suffix, extension):
@@ -71,17 +73,15 @@ def _write_picture(options, model, suffix, picture, result, tag=None):
   """Writes a uint8 [H, W, C] picture as a PNG (and to TensorBoard)."""
   path = _path(options, model, suffix, "png")
   summaries.write_png(path, picture[None])
-  result.paths.append(path)
-  result.notes.append(f"Wrote {path} ({picture.shape[1]}x{picture.shape[0]})")
+  result.wrote(path, f" ({picture.shape[1]}x{picture.shape[0]})")
   _log_images(result, tag or options.mode, picture[None], model.step)
   return path
 
 
 def _log_images(result, tag, pictures, step):
-  if result.writer is None:
-    return
-  with result.writer.as_default():
-    tf.summary.image(tag, pictures, step=step, max_outputs=len(pictures))
+  if result.writer is not None:
+    with result.writer.as_default():
+      tf.summary.image(tag, pictures, step=step, max_outputs=len(pictures))
 
 
 def _require_prior(model, mode):
@@ -93,19 +93,14 @@ def _require_prior(model, mode):
         f"without one: it is not a generator; {hint}.")
 
 
-def _require_encoder(model, mode):
-  if model.encode is None:
-    raise config_lib.ConfigError(
-        f"--mode={mode} with real images needs an autoencoder, and {model.name!r} is a "
-        f"{model.kind} model without an encoder; use --source=prior.")
-
-
 def _source(model, options, default):
   source = options.source or default
   if source == "prior":
     _require_prior(model, options.mode)
-  else:
-    _require_encoder(model, options.mode)
+  elif model.encode is None:
+    raise config_lib.ConfigError(
+        f"--mode={options.mode} with real images needs an autoencoder, and {model.name!r} is a "
+        f"{model.kind} model without an encoder; use --source=prior.")
   return source
 
 
@@ -127,15 +122,6 @@ def _real_images(model, options, count):
                                    f"holds {len(examples)}.")
     chosen = np.random.default_rng(options.seed).choice(len(examples), count, replace=False)
   return data.from_uint8(examples[chosen]).numpy(), chosen
-
-
-def _pair_count(options, rows):
-  if options.indices:
-    if len(options.indices) % 2:
-      raise config_lib.ConfigError(f"--indices={','.join(map(str, options.indices))} must name "
-                                   "endpoints in pairs (an even count).")
-    return len(options.indices) // 2
-  return rows
 
 
 def _given_latents(model, options):
@@ -174,13 +160,10 @@ def _prior_endpoints(model, options, rows):
   return given[chosen[0::2]], given[chosen[1::2]]
 
 
-def _reference_points(model, options):
-  return model.real_examples(options.split, options.data_dir).examples
-
-
-def _scatter(samples, reference):
-  """uint8 [256, 256, 3]: samples in blue over reference points in red."""
-  return layout.to_uint8(plots.point_cloud_image(samples, reference)[0].numpy())
+def _scatter_plotter(model, options):
+  """A function drawing samples [N, 2] in blue over the real points in red: uint8 [256, 256, 3]."""
+  reference = model.real_examples(options.split, options.data_dir).examples
+  return lambda samples: layout.to_uint8(plots.point_cloud_image(samples, reference)[0].numpy())
 
 
 def grid(model, options, result):
@@ -189,8 +172,8 @@ def grid(model, options, result):
   rows, columns = options_lib.shape(options)
   if model.kind == "points":
     z = latents.gaussian(options.num_points, model.latent_dim, options.seed, options.truncation)
-    _write_picture(options, model, "points",
-                   _scatter(model.generate(z), _reference_points(model, options)), result)
+    scatter = _scatter_plotter(model, options)
+    _write_picture(options, model, "points", scatter(model.generate(z)), result)
     return
   z = latents.gaussian(rows * columns, model.latent_dim, options.seed, options.truncation)
   path = _write_picture(options, model, f"grid{rows}x{columns}",
@@ -199,8 +182,7 @@ def grid(model, options, result):
   buffer = io.BytesIO()
   np.save(buffer, z)
   storage.write_atomically(latents_path, buffer.getvalue())
-  result.paths.append(latents_path)
-  result.notes.append(f"Wrote {latents_path} (z of the cells, row by row: use with --latents)")
+  result.wrote(latents_path, " (z of the cells, row by row: use with --latents)")
 
 
 def interpolate(model, options, result):
@@ -212,18 +194,21 @@ def interpolate(model, options, result):
   source = _source(model, options, "images" if model.encode is not None else "prior")
   if source == "prior":
     start, end = _prior_endpoints(model, options, rows)
-    method = options.interpolation or "slerp"
-    path = latents.interpolate(start, end, options.steps, method)
-    images = model.generate(path.reshape(-1, model.latent_dim))
-    picture, gaps = images.reshape([len(start), options.steps, *images.shape[1:]]), None
+    method, draw = options.interpolation or "slerp", model.generate
   else:
-    real, chosen = _real_images(model, options, 2 * _pair_count(options, rows))
+    if len(options.indices) % 2:
+      raise config_lib.ConfigError(f"--indices={','.join(map(str, options.indices))} must name "
+                                   "endpoints in pairs (an even count).")
+    real, chosen = _real_images(model, options, len(options.indices) or 2 * rows)
     codes = model.encode(real)
-    method = options.interpolation or "linear"
-    path = latents.interpolate(codes[0::2], codes[1::2], options.steps, method)
-    decoded = model.decode(path.reshape(-1, codes.shape[-1]))
-    decoded = decoded.reshape([len(codes) // 2, options.steps, *decoded.shape[1:]])
-    picture = np.concatenate([real[0::2, None], decoded, real[1::2, None]], axis=1)
+    start, end = codes[0::2], codes[1::2]
+    method, draw = options.interpolation or "linear", model.decode
+  path = latents.interpolate(start, end, options.steps, method)
+  images = draw(path.reshape(-1, path.shape[-1]))
+  picture = images.reshape([len(start), options.steps, *images.shape[1:]])
+  gaps = None
+  if source == "images":
+    picture = np.concatenate([real[0::2, None], picture, real[1::2, None]], axis=1)
     gaps = {1: 2 * layout.GAP, options.steps + 1: 2 * layout.GAP}
     result.notes.append(f"Endpoints: examples {chosen.tolist()} of the {options.split} split, "
                         "in pairs; the outer columns are the real images.")
@@ -231,26 +216,22 @@ def interpolate(model, options, result):
                  layout.table(picture, column_gaps=gaps), result)
 
 
-def _walk_sigma(options):
-  """One second of smoothing, as the Progressive GAN video's, but at most an eighth of the loop."""
-  return min(options.fps, options.frames / 8.0)
-
-
 def video(model, options, result):
   """A looping GIF of rows x columns cells walking through latent space."""
   rows, columns = options_lib.shape(options)
   cells = rows * columns
+  # One second of smoothing, as in the Progressive GAN video, but at most an eighth of the loop.
+  sigma = min(options.fps, options.frames / 8.0)
   if model.kind == "points":
     walk = latents.smooth_walk(options.frames, options.num_points, model.latent_dim,
-                               options.seed, _walk_sigma(options))
-    reference = _reference_points(model, options)
-    frames = np.stack([_scatter(model.generate(z), reference) for z in walk])
+                               options.seed, sigma)
+    scatter = _scatter_plotter(model, options)
+    frames = np.stack([scatter(model.generate(z)) for z in walk])
     source = "prior"
   else:
     source = _source(model, options, "prior" if model.generate is not None else "images")
     if source == "prior":
-      walk = latents.smooth_walk(options.frames, cells, model.latent_dim, options.seed,
-                                 _walk_sigma(options))
+      walk = latents.smooth_walk(options.frames, cells, model.latent_dim, options.seed, sigma)
       images = model.generate(walk.reshape(-1, model.latent_dim))
     else:
       # About one second per real image.
@@ -263,14 +244,12 @@ def video(model, options, result):
     frames = np.stack([layout.grid(frame, rows, columns) for frame in images])
   path = _path(options, model, f"video_{source}", "gif")
   gif.write_gif(path, frames, options.fps)
-  result.paths.append(path)
-  result.notes.append(f"Wrote {path} ({frames.shape[2]}x{frames.shape[1]}, {len(frames)} frames "
-                      f"at {options.fps} fps)")
+  result.wrote(path, f" ({frames.shape[2]}x{frames.shape[1]}, {len(frames)} frames at "
+                     f"{options.fps} fps)")
   if options.mp4:
     mp4_path = path[:-len(".gif")] + ".mp4"
     gif.write_mp4(mp4_path, frames, options.fps)
-    result.paths.append(mp4_path)
-    result.notes.append(f"Wrote {mp4_path}")
+    result.wrote(mp4_path)
   shown = np.unique(np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int))
   _log_images(result, "video_frames", frames[shown], model.step)
 
@@ -281,37 +260,27 @@ def timeline(model, options, result):
     raise config_lib.ConfigError("--mode=timeline reads the checkpoints of one run: give "
                                  "--model_dir, not --saved_model or --pretrained.")
   paths = models.checkpoint_paths(options.model_dir)
-  count = min(options.checkpoints, len(paths))
-  chosen = sorted({round(i * (len(paths) - 1) / max(count - 1, 1)) for i in range(count)})
   _, columns = options_lib.shape(options)
-  rows, steps = [], []
+  rows, steps, first, z = [], [], "", None  # z stays None when real images are reconstructed.
   if model.kind == "points":
     z = latents.gaussian(options.num_points, model.latent_dim, options.seed, options.truncation)
-    reference = _reference_points(model, options)
+  elif _source(model, options, "prior" if model.generate is not None else "images") == "prior":
+    z = latents.gaussian(columns, model.latent_dim, options.seed, options.truncation)
   else:
-    source = _source(model, options, "prior" if model.generate is not None else "images")
-    if source == "prior":
-      z = latents.gaussian(columns, model.latent_dim, options.seed, options.truncation)
-    else:
-      real, _ = _real_images(model, options, columns)
-      rows.append(layout.grid(real, 1, columns))
-  for index in chosen:
+    real, _ = _real_images(model, options, columns)
+    rows.append(layout.grid(real, 1, columns))
+    first = "row 0: the real images; then "
+  draw = (_scatter_plotter(model, options) if model.kind == "points"
+          else functools.partial(layout.grid, rows=1, columns=columns))
+  for index in plots.chosen_steps(range(len(paths)), options.checkpoints):
     at_step = models.from_checkpoint(options.model_dir, paths[index])
     steps.append(at_step.step)
-    if model.kind == "points":
-      row = _scatter(at_step.generate(z), reference)
-    elif source == "prior":
-      row = layout.grid(at_step.generate(z), 1, columns)
-    else:
-      row = layout.grid(at_step.reconstruct(real), 1, columns)
-    rows.append(row)
-    _log_images(result, "timeline", row[None], at_step.step)
+    rows.append(draw(at_step.generate(z) if z is not None else at_step.reconstruct(real)))
+    _log_images(result, "timeline", rows[-1][None], at_step.step)
   picture = layout.side_by_side(rows) if model.kind == "points" else layout.stacked(rows)
   name = f"timeline_steps{steps[0]}-{steps[-1]}"
   _write_picture(options, model, name, picture, result, tag="timeline_all")
   order = "left to right" if model.kind == "points" else "top to bottom"
-  first = ("" if model.kind == "points" or source == "prior"
-           else "row 0: the real images; then ")
   result.notes.append(f"Rows {order}: {first}steps {', '.join(map(str, steps))}.")
   if len(paths) < 2:
     result.notes.append("The run keeps a single checkpoint; train with --checkpoint_every and "
@@ -324,7 +293,7 @@ def reconstruct(model, options, result):
     raise config_lib.ConfigError(f"--mode=reconstruct needs an autoencoder; {model.name!r} is a "
                                  f"{model.kind} model.")
   rows, columns = options_lib.shape(options)
-  count = len(options.indices) if options.indices else rows * columns
+  count = len(options.indices) or rows * columns
   rows = -(-count // columns)
   real, chosen = _real_images(model, options, count)
   reconstructions = model.reconstruct(real)
@@ -343,6 +312,5 @@ def reconstruct(model, options, result):
       "indices": chosen.tolist(), "mse": squared.tolist(), "psnr_db": psnr.tolist(),
       "mean_mse": float(squared.mean()), "mean_psnr_db": float(psnr.mean()),
       "error_scale": "pixel MSE on the [0, 1] scale; PSNR with peak 1"}, indent=2))
-  result.paths.append(json_path)
-  result.notes.append(f"Wrote {json_path}: mean MSE {squared.mean():.5f}, mean PSNR "
-                      f"{psnr.mean():.2f} dB over {count} images")
+  result.wrote(json_path, f": mean MSE {squared.mean():.5f}, mean PSNR {psnr.mean():.2f} dB "
+                         f"over {count} images")

@@ -15,11 +15,10 @@ _MAX_CODE = 4096  # GIF's LZW codes have at most 12 bits.
 
 def _palette_and_indices(frames):
   if frames.shape[-1] == 1:
-    levels = np.arange(256, dtype=np.uint8)
-    return np.stack([levels] * 3, axis=1), frames[..., 0]
+    return np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1), frames[..., 0]
+  palette = np.zeros([256, 3], np.uint8)
   colours, inverse = np.unique(frames.reshape(-1, 3), axis=0, return_inverse=True)
   if len(colours) <= 256:
-    palette = np.zeros([256, 3], np.uint8)
     palette[:len(colours)] = colours
     return palette, inverse.reshape(frames.shape[:3]).astype(np.uint8)
   # More than 256 colours: the nearest level of a uniform 6 x 7 x 6 cube (252 colours).
@@ -27,7 +26,6 @@ def _palette_and_indices(frames):
   steps = np.round(frames.astype(np.float32) / 255.0 * (levels - 1)).astype(np.int32)
   indices = (steps[..., 0] * levels[1] + steps[..., 1]) * levels[2] + steps[..., 2]
   grid = np.stack(np.meshgrid(*[np.arange(n) for n in levels], indexing="ij"), -1).reshape(-1, 3)
-  palette = np.zeros([256, 3], np.uint8)
   palette[:len(grid)] = np.round(grid / (levels - 1) * 255.0).astype(np.uint8)
   return palette, indices.astype(np.uint8)
 
@@ -36,8 +34,7 @@ def lzw_compress(indices, min_code_size=8):
   """GIF's variable-length LZW of palette indices, packed least significant bit first."""
   clear_code = 1 << min_code_size
   end_code = clear_code + 1
-  code_size = min_code_size + 1
-  next_code = end_code + 1
+  code_size, next_code = min_code_size + 1, end_code + 1
   table = {}
   output = bytearray()
   buffer, buffered_bits = 0, 0
@@ -81,13 +78,8 @@ def lzw_compress(indices, min_code_size=8):
 
 
 def _sub_blocks(payload):
-  blocks = bytearray()
-  for start in range(0, len(payload), 255):
-    chunk = payload[start:start + 255]
-    blocks.append(len(chunk))
-    blocks += chunk
-  blocks.append(0)
-  return bytes(blocks)
+  chunks = [payload[start:start + 255] for start in range(0, len(payload), 255)]
+  return b"".join(bytes([len(chunk)]) + chunk for chunk in chunks) + b"\x00"
 
 
 def encode_gif(frames, fps=24, loop=0):
@@ -97,7 +89,7 @@ def encode_gif(frames, fps=24, loop=0):
   if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] not in (1, 3):
     raise ValueError(f"GIF frames must be uint8 [T, H, W, C] with C = 1 or 3, got "
                      f"{frames.dtype} {frames.shape}.")
-  count, height, width, _ = frames.shape
+  _, height, width, _ = frames.shape
   palette, indices = _palette_and_indices(frames)
   delay = max(2, int(round(100.0 / fps)))
   parts = [b"GIF89a",
@@ -105,12 +97,12 @@ def encode_gif(frames, fps=24, loop=0):
            struct.pack("<HHBBB", width, height, 0xF7, 0, 0),
            palette.tobytes(),
            b"\x21\xFF\x0BNETSCAPE2.0" + struct.pack("<BBHB", 3, 1, loop, 0)]
-  for index in range(count):
-    parts.append(struct.pack("<BBBBHBB", 0x21, 0xF9, 4, 0x04, delay, 0, 0))
-    parts.append(struct.pack("<BHHHHB", 0x2C, 0, 0, width, height, 0))
-    parts.append(b"\x08" + _sub_blocks(lzw_compress(indices[index])))
-  parts.append(b"\x3B")
-  return b"".join(parts)
+  # Each frame: a graphic control extension (the delay) and a full-screen image descriptor.
+  frame_header = (struct.pack("<BBBBHBB", 0x21, 0xF9, 4, 0x04, delay, 0, 0)
+                  + struct.pack("<BHHHHB", 0x2C, 0, 0, width, height, 0))
+  for frame in indices:
+    parts.append(frame_header + b"\x08" + _sub_blocks(lzw_compress(frame)))
+  return b"".join(parts) + b"\x3B"
 
 
 def write_gif(path, frames, fps=24):

@@ -11,11 +11,8 @@ def gaussian(count, latent_dim, seed, truncation=0.0):
   (BigGAN's truncation trick, Brock et al. 2019)."""
   rng = np.random.default_rng(seed)
   z = rng.standard_normal([count, latent_dim])
-  if truncation > 0:
-    outside = np.abs(z) > truncation
-    while outside.any():
-      z[outside] = rng.standard_normal(int(outside.sum()))
-      outside = np.abs(z) > truncation
+  while truncation > 0 and (outside := np.abs(z) > truncation).any():
+    z[outside] = rng.standard_normal(int(outside.sum()))
   return z.astype(np.float32)
 
 
@@ -32,14 +29,10 @@ def lerp(a, b, t):
 def slerp(a, b, t):
   """float32 [..., d] from a to b (exact at t = 0, 1; t in [0, 1] broadcastable to [..., 1]):
   direction along the great circle, norm linear in t; parallel directions fall back to linear."""
-  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  t = np.asarray(t, np.float64)
-  norm_a = np.linalg.norm(a, axis=-1, keepdims=True)
-  norm_b = np.linalg.norm(b, axis=-1, keepdims=True)
-  unit_a = a / np.maximum(norm_a, 1e-12)
-  unit_b = b / np.maximum(norm_b, 1e-12)
-  cosine = np.clip(np.sum(unit_a * unit_b, axis=-1, keepdims=True), -1.0, 1.0)
-  omega = np.arccos(cosine)
+  a, b, t = (np.asarray(value, np.float64) for value in (a, b, t))
+  norm_a, norm_b = (np.linalg.norm(value, axis=-1, keepdims=True) for value in (a, b))
+  unit_a, unit_b = a / np.maximum(norm_a, 1e-12), b / np.maximum(norm_b, 1e-12)
+  omega = np.arccos(np.clip(np.sum(unit_a * unit_b, axis=-1, keepdims=True), -1.0, 1.0))
   sine = np.sin(omega)
   degenerate = sine < 1e-6
   safe_sine = np.where(degenerate, 1.0, sine)
@@ -64,8 +57,7 @@ def interpolate(a, b, steps, method="slerp"):
 def smooth_walk(frames, count, latent_dim, seed, sigma_frames):
   """float32 [frames, count, latent_dim]: looping walks, as in the Progressive GAN video; noise
   blurred by a circular Gaussian of sigma_frames, each z rescaled to norm sqrt(latent_dim)."""
-  rng = np.random.default_rng(seed)
-  noise = rng.standard_normal([frames, count, latent_dim])
+  noise = np.random.default_rng(seed).standard_normal([frames, count, latent_dim])
   offsets = np.minimum(np.arange(frames), frames - np.arange(frames))  # Circular distance.
   kernel = np.exp(-0.5 * np.square(offsets / max(sigma_frames, 1e-6)))
   blurred = np.real(np.fft.ifft(np.fft.fft(noise, axis=0) *

@@ -27,15 +27,14 @@ class LoadedModel:
   dataset: str
   data_dir: str | None
   resolution: int | None
-  latent_dim: int
-  generate: Callable[[np.ndarray], np.ndarray] | None
+  latent_dim: int = 0
+  generate: Callable[[np.ndarray], np.ndarray] | None = None
   encode: Callable[[np.ndarray], np.ndarray] | None = None
   decode: Callable[[np.ndarray], np.ndarray] | None = None
-  model_dir: str | None = None
   element_shape: tuple = ()
 
   def reconstruct(self, images):
-      return self.decode(self.encode(images))
+    return self.decode(self.encode(images))
 
   def real_examples(self, split, data_dir=""):
     """A split of the run's dataset, a `data.Source`."""
@@ -43,7 +42,11 @@ class LoadedModel:
                      self.resolution, seed=0)
 
 
-def _batched(function, to_input=tf.constant, from_output=np.asarray):
+def _numpy(tensor):
+  return tf.cast(tensor, tf.float32).numpy()
+
+
+def _batched(function, to_input=tf.constant, from_output=_numpy):
   def apply(values):
     values = np.asarray(values)
     outputs = [from_output(function(to_input(values[start:start + BATCH_SIZE])))
@@ -52,13 +55,9 @@ def _batched(function, to_input=tf.constant, from_output=np.asarray):
   return apply
 
 
-def _numpy(tensor):
-  return tf.cast(tensor, tf.float32).numpy()
-
-
 def from_checkpoint(model_dir, checkpoint_path=None, step=None):
   from keras_gen.engine import restore  # pylint: disable=g-import-not-at-top
-  return from_run(restore.load_run(model_dir, checkpoint_path, step), model_dir)
+  return from_run(restore.load_run(model_dir, checkpoint_path, step))
 
 
 def from_pretrained(name_or_folder):
@@ -66,23 +65,18 @@ def from_pretrained(name_or_folder):
   return from_run(pretrained.load_run(name_or_folder))
 
 
-def from_run(run, model_dir=None):
+def from_run(run):
   element_shape = tuple(run.config.element_shape)
   functions = run.family.serving(run.networks, run.config.hparams, run.family_state)
-  fields = dict(name=run.config.model, step=run.step,
-                kind=serving.output_kind(run.family, element_shape),
-                dataset=run.config.dataset, data_dir=run.config.data_dir or None,
-                resolution=run.config.resolution or None, model_dir=model_dir,
-                element_shape=element_shape)
+  model = LoadedModel(name=run.config.model, step=run.step,
+                      kind=serving.output_kind(run.family, element_shape),
+                      dataset=run.config.dataset, data_dir=run.config.data_dir or None,
+                      resolution=run.config.resolution or None, element_shape=element_shape)
+  if functions.generate is not None:  # An autoencoder's is None without a prior.
+    model.latent_dim, model.generate = functions.latent_dim, _batched(functions.generate)
   if isinstance(functions, base.AutoencoderServing):
-    generate = (_batched(functions.generate, from_output=_numpy)
-                if functions.generate is not None else None)
-    return LoadedModel(**fields, latent_dim=functions.latent_dim if generate else 0,
-                       generate=generate,
-                       encode=_batched(functions.encode, from_output=_numpy),
-                       decode=_batched(functions.decode, from_output=_numpy))
-  return LoadedModel(**fields, latent_dim=functions.latent_dim,
-                     generate=_batched(functions.generate, from_output=_numpy))
+    model.encode, model.decode = _batched(functions.encode), _batched(functions.decode)
+  return model
 
 
 def _images_from_uint8(result):
@@ -95,31 +89,27 @@ def from_export(path):
   subject = subject_lib.from_saved_model(path)
   signatures, metadata = subject.signatures, subject.metadata
   run_config = metadata.get("config", {})
-  fields = dict(name=metadata["model"], step=int(metadata["step"]), kind=subject.kind,
-                dataset=metadata["dataset"], data_dir=run_config.get("data_dir") or None,
-                resolution=run_config.get("resolution") or None,
-                element_shape=tuple(metadata["element_shape"]))
-  generate, latent_dim = None, 0
+  model = LoadedModel(name=metadata["model"], step=int(metadata["step"]), kind=subject.kind,
+                      dataset=metadata["dataset"], data_dir=run_config.get("data_dir") or None,
+                      resolution=run_config.get("resolution") or None,
+                      element_shape=tuple(metadata["element_shape"]))
   # A generator's serving_default (and the VAE's) takes {"z"}; an autoencoder's, images.
-  default_inputs = signatures["serving_default"].structured_input_signature[1]
+  default = signatures["serving_default"]
+  default_inputs = default.structured_input_signature[1]
   if "z" in default_inputs:
-    latent_dim = int(default_inputs["z"].shape[-1])
-    signature = signatures["serving_default"]
-    generate = _batched(
-        lambda z: signature(z=z), to_input=lambda z: tf.constant(z, tf.float32),
+    model.latent_dim = int(default_inputs["z"].shape[-1])
+    model.generate = _batched(
+        lambda z: default(z=z), to_input=lambda z: tf.constant(z, tf.float32),
         from_output=(_images_from_uint8 if subject.kind != "points"
                      else lambda result: result["samples"].numpy()))
-  if subject.kind != "autoencoder":
-    return LoadedModel(**fields, latent_dim=latent_dim, generate=generate)
-  encode_signature, decode_signature = signatures["encode"], signatures["decode"]
-  return LoadedModel(
-      **fields, latent_dim=latent_dim, generate=generate,
-      encode=_batched(lambda images: encode_signature(images=images)["code"],
-                      to_input=lambda images: data.to_uint8(tf.constant(images)),
-                      from_output=_numpy),
-      decode=_batched(lambda code: decode_signature(code=code),
-                      to_input=lambda code: tf.constant(code, tf.float32),
-                      from_output=_images_from_uint8))
+  if subject.kind == "autoencoder":
+    encode, decode = signatures["encode"], signatures["decode"]
+    model.encode = _batched(lambda images: encode(images=images)["code"],
+                            to_input=lambda images: data.to_uint8(tf.constant(images)))
+    model.decode = _batched(lambda code: decode(code=code),
+                            to_input=lambda code: tf.constant(code, tf.float32),
+                            from_output=_images_from_uint8)
+  return model
 
 
 def load(model_dir="", saved_model="", pretrained="", step=None):

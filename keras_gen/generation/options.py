@@ -25,9 +25,8 @@ class Options:
   model_dir: str = ""          # A run folder (checkpoints) ...
   saved_model: str = ""        # ... or an export ...
   pretrained: str = ""         # ... or a model of zoo/pretrained/ (a name or its folder).
-  step: int | None = None      # With model_dir: the checkpoint of this training step, not the newest.
-  output_dir: str = ""         # Default: MODEL_DIR/generated, `generated` beside the export,
-                               # or ./generated for a pretrained model.
+  step: int | None = None      # With model_dir: this training step's checkpoint, not the newest.
+  output_dir: str = ""         # Default: MODEL_DIR/generated, beside the export, or ./generated.
   seed: int = 0
   rows: int = 0                # 0: DEFAULT_SHAPES[mode].
   columns: int = 0
@@ -66,11 +65,10 @@ def check(options):
          options.checkpoints, options.num_points) < 0 or options.truncation < 0:
     raise config_lib.ConfigError("--rows, --columns, --steps, --frames, --fps, --checkpoints, "
                                  "--num_points and --truncation must not be negative.")
-  if options.interpolation not in ("",) + latents.INTERPOLATIONS:
-    raise config_lib.ConfigError(f"--interpolation={options.interpolation!r} is not one of "
-                                 f"{', '.join(latents.INTERPOLATIONS)}.")
-  if options.source not in ("",) + SOURCES:
-    raise config_lib.ConfigError(f"--source={options.source!r} is not one of {', '.join(SOURCES)}.")
+  for flag, choices in (("interpolation", latents.INTERPOLATIONS), ("source", SOURCES)):
+    value = getattr(options, flag)
+    if value not in ("",) + choices:
+      raise config_lib.ConfigError(f"--{flag}={value!r} is not one of {', '.join(choices)}.")
   if len(options.indices) > MAX_IMAGES:
     raise config_lib.ConfigError(f"--indices names {len(options.indices)} examples; one picture "
                                  f"holds at most {MAX_IMAGES}.")
@@ -94,10 +92,10 @@ def check(options):
       raise config_lib.ConfigError(
           f"--rows={rows} x --columns={columns} cells over --frames={options.frames} is too "
           f"large a video: at most {MAX_CELLS} cells and {MAX_VIDEO_IMAGES} images in all.")
+    if options.fps < 1:
+      raise config_lib.ConfigError(f"--fps={options.fps} must be at least 1.")
   if options.mode == "timeline":
     if columns > MAX_CELLS or not 1 <= options.checkpoints <= MAX_CHECKPOINTS:
       raise config_lib.ConfigError(
           f"--columns={columns} and --checkpoints={options.checkpoints}: a timeline has at most "
           f"{MAX_CELLS} columns and 1 to {MAX_CHECKPOINTS} checkpoints.")
-  if options.mode == "video" and options.fps < 1:
-    raise config_lib.ConfigError(f"--fps={options.fps} must be at least 1.")
