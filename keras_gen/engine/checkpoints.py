@@ -1,10 +1,9 @@
 """One checkpoint for everything a resumed run needs, and the run folder's identity.
 
-A checkpoint holds every network (moving averages included, they are networks
-too), every optimizer, the global step and the family's own state, if it makes
-one (under its module name). Randomness and the input position are functions of
-(seed, step) (and the family's state), so that is all the state they need.
-"""
+A checkpoint holds every network (moving averages included, they are networks too), every
+optimizer, the global step and the family's own state, if it makes one (under its module name).
+Randomness and the input position are functions of (seed, step) (and the family's state), so that
+is all the state they need."""
 
 import contextlib
 import dataclasses
@@ -29,22 +28,15 @@ PREFIX = "ckpt-"  # tf.train.CheckpointManager's checkpoint_name, and the number
 STATE_FILE = "checkpoint"  # The manager's index of the checkpoints it keeps.
 
 
-def network_variables(networks):
-  """Checkpoint children for the networks: each one's variables, in creation order.
-
-  Keras 3 layers held in Python lists are not children in TensorFlow's object
-  graph, so checkpointing the model objects would silently drop their weights;
-  the flat list of `model.variables` holds every weight, and its order is fixed
-  by the architecture (unlike Keras' auto-generated layer names).
-  """
-  return {f"network_{name}": list(network.variables) for name, network in networks.items()}
-
-
 def make_checkpoint(step, networks, optimizers=None, family_state=None):
   """A tf.train.Checkpoint of the step, the networks, the optimizers and the family's state
-  (under its module name)."""
+  (under its module name). A network is its list of variables: Keras 3 layers held in Python
+  lists are not children in TensorFlow's object graph, so checkpointing the model would drop
+  their weights silently; the architecture fixes the variables' order (unlike Keras'
+  auto-generated layer names)."""
   return tf.train.Checkpoint(
-      step=step, **network_variables(networks),
+      step=step,
+      **{f"network_{name}": list(network.variables) for name, network in networks.items()},
       **{f"optimizer_{name}": optimizer for name, optimizer in (optimizers or {}).items()},
       **({family_state.name: family_state} if family_state is not None else {}))
 
@@ -61,12 +53,9 @@ def make_manager(model_dir, checkpoint, max_to_keep):
 def keep_newest(checkpoint_dir, max_to_keep):
   """Removes all but the newest `max_to_keep` complete checkpoints (none while those are all
   damaged) and rewrites the `checkpoint` state file to list the rest if it lists others or
-  is damaged (with a warning then).
-
-  The manager rotates only the checkpoints its state file lists, and a kill between a
-  save's rename and the state's update leaves a complete checkpoint it does not list,
-  which would stay forever; a damaged state file stops the manager altogether.
-  """
+  is damaged (with a warning then): the manager rotates only the checkpoints it lists, and a
+  kill between a save's rename and the state's update leaves one it does not list, which
+  would stay forever; a damaged state file stops the manager altogether."""
   paths = complete_checkpoints(checkpoint_dir)
   kept = paths[:max_to_keep] if max_to_keep else paths
   if len(kept) < len(paths) and all(damage(path) is not None for path in kept):
@@ -127,12 +116,9 @@ def _write_state(checkpoint_dir, oldest_first):
 
 
 def complete_checkpoints(checkpoint_dir):
-  """Paths of the checkpoints in checkpoint_dir whose index was written, newest first.
-
-  TensorFlow writes a checkpoint's index after its data, so these are every
-  checkpoint a save finished (whatever the `checkpoint` state file, which may be damaged
-  or one save behind, says); their bytes may still have been damaged since.
-  """
+  """Paths of the checkpoints in checkpoint_dir whose index was written, newest first: every
+  checkpoint a save finished, as TensorFlow writes the index last, whatever the state file
+  (perhaps damaged or one save behind) says; their bytes may have been damaged since."""
   steps = [int(name[len(PREFIX):-len(".index")]) for name in _names(checkpoint_dir)
            if name.startswith(PREFIX) and name.endswith(".index")
            and name[len(PREFIX):-len(".index")].isdigit()]
@@ -161,26 +147,15 @@ def damage(path):
   return None
 
 
-def newest_intact(checkpoint_dir):
-  """The path of the newest complete checkpoint whose bytes all read back (`damage`), or None."""
-  return next((path for path in complete_checkpoints(checkpoint_dir) if damage(path) is None),
-              None)
-
-
 def restore(checkpoint, paths, partial=False):
-  """Restores the first intact checkpoint of `paths` (newest first); returns it, or None if
-  `paths` is empty.
-
-  A checkpoint whose bytes are damaged is skipped with a warning that names it and
-  the step restored instead. Raises StorageError naming the damaged files when none
-  is intact, and ConfigError when intact bytes do not fit the networks and
-  optimizers (a checkpoint of another configuration). `partial` restores only what
-  `checkpoint` holds (the networks, for export and evaluation).
-  """
+  """Restores the first intact checkpoint of `paths` (newest first; damaged ones are skipped
+  with a warning) and returns its path, or None if `paths` is empty. StorageError naming the
+  damaged files when none is intact; ConfigError when intact bytes do not fit the networks
+  and optimizers (another configuration's). `partial` restores only what `checkpoint` holds
+  (the networks, for export and evaluation)."""
   damaged = []
   for path in paths:
-    problem = damage(path)
-    if problem is not None:
+    if (problem := damage(path)) is not None:
       damaged.append(f"{path} ({problem})")
       continue
     if damaged:
@@ -244,8 +219,7 @@ def read_run_config(model_dir):
   except (ValueError, OSError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors.
     problem = str(e)
   if problem is None:
-    unknown = set(run_config) - {field.name for field in
-                                 dataclasses.fields(config_lib.TrainConfig)}
+    unknown = set(run_config) - {field.name for field in dataclasses.fields(config_lib.TrainConfig)}
     problem = (f"unknown fields {sorted(unknown)}" if unknown
                else registry.run_config_problem(run_config))
   if problem is not None:
@@ -277,30 +251,25 @@ def check_model_dir(config):
           f"not {getattr(config, field)!r}; use a new --model_dir.")
   if read_latest_step(config.model_dir) is None:
     return  # Nothing to resume: the run starts afresh with this command's values.
-  before, now = _resume_changes(previous, config)
-  if not before:
-    return
-  if config.allow_changes:
-    print(f"Resuming --model_dir={config.model_dir} with changes (--allow_changes): "
-          + ", ".join(f"{old} -> {new.split('=', 1)[1]}" for old, new in zip(before, now))
-          + ".", flush=True)
-    return
-  raise config_lib.ConfigError(
-      f"--model_dir={config.model_dir} was trained with {', '.join(before)}; this command "
-      f"asks {', '.join(now)}. Rerun with the same values, use a new --model_dir, or pass "
-      f"--allow_changes to resume with the new ones.")
-
-
-def _resume_changes(previous, config):
-  """(["name=old", ...], ["name=new", ...]) for the RESUME_FIELDS and hparams that differ from
-  the run's config.json; an hparam it lacks (added to the family since) is no change."""
   pairs = [(field, previous[field], getattr(config, field))
            for field in RESUME_FIELDS if field in previous]
+  # An hparam the run's config.json lacks (added to the family since) is no change.
   pairs += [(name, previous["hparams"][name], value) for name, value in config.hparams.items()
             if name in previous.get("hparams", {})]
   changed = [(name, old, new) for name, old, new in pairs if old != new]
-  return ([f"{name}={old!r}" for name, old, _ in changed],
-          [f"{name}={new!r}" for name, _, new in changed])
+  if not changed:
+    return
+  if config.allow_changes:
+    print(f"Resuming --model_dir={config.model_dir} with changes (--allow_changes): "
+          + ", ".join(f"{name}={old!r} -> {new!r}" for name, old, new in changed) + ".",
+          flush=True)
+    return
+  before = ", ".join(f"{name}={old!r}" for name, old, _ in changed)
+  now = ", ".join(f"{name}={new!r}" for name, _, new in changed)
+  raise config_lib.ConfigError(
+      f"--model_dir={config.model_dir} was trained with {before}; this command asks {now}. "
+      f"Rerun with the same values, use a new --model_dir, or pass --allow_changes to resume "
+      f"with the new ones.")
 
 
 def read_latest_step(model_dir):

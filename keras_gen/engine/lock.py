@@ -32,25 +32,20 @@ def _describe(holder):
           f"{holder.get('pid')}, started {holder.get('started')}")
 
 
-def _in_use(model_dir, holder):
-  return storage.StorageError(
-      f"--model_dir={model_dir} is in use by {_describe(holder)}; wait for it to end or use "
-      f"another --model_dir.")
-
-
 def _lock_or_refuse(model_dir, descriptor, operation):
   """flock; StorageError naming another holder (closing `descriptor`), False without locks."""
   try:
     fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
   except BlockingIOError:
     os.close(descriptor)
-    raise _in_use(model_dir, _read(os.path.join(model_dir, LOCK_FILE))) from None
+    holder = _describe(_read(os.path.join(model_dir, LOCK_FILE)))
+    raise storage.StorageError(f"--model_dir={model_dir} is in use by {holder}; wait for it to "
+                               f"end or use another --model_dir.") from None
   except OSError as error:
     if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
       raise
     print(f"Warning: this model_dir's filesystem does not support locks ({error.strerror}); "
-          f"it is not protected from a second run.",
-          file=sys.stderr, flush=True)
+          f"it is not protected from a second run.", file=sys.stderr, flush=True)
     return False
   return True
 
@@ -81,8 +76,7 @@ def acquire(model_dir, command):
       if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
         break
     os.close(descriptor)
-  left_by = _read(path)
-  if left_by:
+  if left_by := _read(path):
     state = ("which is no longer running" if locks else
              "which may still be running (without locks this cannot be checked)")
     print(f"Warning: took over the lock of {_describe(left_by)}, {state}.",

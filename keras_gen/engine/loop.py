@@ -74,22 +74,19 @@ def resolve(config, snapshot=None):
   """`config` with hyperparameters, XLA and precision resolved; ConfigError for anything the
   user got wrong, before a file is written."""
   family, presets = registry.get_family(config.model)
-  overrides = dict(presets)
-  overrides.update(config.hparams)
-  config.hparams = config_lib.resolve_hparams(config.model, family.DEFAULT_HPARAMS, overrides)
+  config.hparams = config_lib.resolve_hparams(config.model, family.DEFAULT_HPARAMS,
+                                              {**presets, **config.hparams})
   try:
     family.validate_hparams(config.hparams)
   except ValueError as e:
     raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
   config_lib.validate(config)
-  xla_choice = strategies.choose_xla(config)
-  config.xla = xla_choice.xla
-  if xla_choice.note:
-    print(xla_choice.note, flush=True)
-  choice = strategies.choose_precision(config)
-  config.mixed_precision = choice.precision
-  if choice.note:
-    print(choice.note, file=sys.stderr if choice.is_warning else sys.stdout, flush=True)
+  config.xla, note = strategies.choose_xla(config)
+  if note:
+    print(note, flush=True)
+  config.mixed_precision, note, is_warning = strategies.choose_precision(config)
+  if note:
+    print(note, file=sys.stderr if is_warning else sys.stdout, flush=True)
   if config.metrics:
     if snapshot is None:
       raise config_lib.ConfigError(
@@ -121,11 +118,8 @@ def build_state(config, family, strategy, element_shape):
 
 def step_writes(state):
   """Every variable a step may write: what the checkpoint holds, but the step counter."""
-  variables = [v for network in state.networks.values() for v in network.variables]
-  variables += [v for optimizer in state.optimizers.values() for v in optimizer.variables]
-  if state.family_state is not None:
-    variables += list(state.family_state.variables)
-  return variables
+  holders = [*state.networks.values(), *state.optimizers.values(), state.family_state]
+  return [v for holder in holders if holder is not None for v in holder.variables]
 
 
 def make_train_function(config, family, strategy, state, global_batch_size, *, before_step=None,
@@ -172,12 +166,8 @@ def make_summary_function(config, family, state, summary_batch):
 
 
 class _Stopped(BaseException):
-  """A signal during `_StopRequest.at_once`. Not an Exception, so that no `except Exception`
-  on the way (TensorFlow's export has some) holds it up."""
-
-  def __init__(self, signum):
-    super().__init__(signum)
-    self.signal = signum
+  """A signal (its number the one argument) during `_StopRequest.at_once`. Not an Exception, so
+  that no `except Exception` on the way (TensorFlow's export has some) holds it up."""
 
 
 class _StopRequest:
@@ -186,16 +176,14 @@ class _StopRequest:
 
   def __init__(self):
     self.signal = None
-    self._previous = {}
     self._at_once = False
 
   def __enter__(self):
-    for signum in (signal.SIGINT, signal.SIGTERM):
-      self._previous[signum] = signal.signal(signum, self._handle)
+    self._previous = {signum: signal.signal(signum, self._handle)
+                      for signum in (signal.SIGINT, signal.SIGTERM)}
     return self
 
-  def _handle(self, signum, frame):
-    del frame
+  def _handle(self, signum, unused_frame):
     self.signal = signum
     if self._at_once:
       raise _Stopped(signum)
@@ -217,33 +205,21 @@ class _StopRequest:
       signal.signal(signum, handler)
 
 
-def _export_dir(config):
-  return config.export_dir or os.path.join(config.model_dir, "export")
-
-
-def _checkpoint_dir_for(strategy, model_dir):
-  """Workers other than the chief write to a temporary folder, as MWMS requires."""
-  if strategies.is_chief(strategy):
-    return model_dir, None
-  scratch = tempfile.mkdtemp(prefix="keras_gen_worker_")
-  return scratch, scratch
-
-
 def run(config, snapshot=None):
   """Trains `config.model` on `config.dataset` to `config.train_steps`, resuming from
   model_dir's newest checkpoint; returns a RunResult. `snapshot` evaluates config.metrics."""
   config = resolve(config, snapshot)
   family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
-  if strategies.is_chief(strategy):
+  chief = strategies.is_chief(strategy)
+  if chief:
     lock.refuse_if_held(config.model_dir)
   plan = segments.make_schedule(config, family, strategy.num_replicas_in_sync)
   config.element_shape = list(plan.element_shape)
   memory.check(config, family, plan.element_shape, strategy)  # Before a byte is allocated.
   try:
-    with precision_and_state(config, family, strategy, plan) as (chief, state):
-      return _Trainer(config, family, strategy, plan, state, chief=chief,
-                      snapshot=snapshot).train()
+    with precision_and_state(config, family, strategy, plan, chief) as state:
+      return _Trainer(config, family, strategy, plan, state, chief=chief, snapshot=snapshot).train()
   except (OSError, tf.errors.OpError) as error:
     if not storage.is_disk_full(error):
       raise
@@ -255,9 +231,10 @@ def run(config, snapshot=None):
 def _what_is_intact(checkpoint_dir):
   """What a run stopped by a full disk still has, checked (its newest checkpoint whose bytes
   all read back), and what to do."""
-  if not checkpoints.complete_checkpoints(checkpoint_dir):
+  paths = checkpoints.complete_checkpoints(checkpoint_dir)
+  if not paths:
     return "nothing was saved: free space and rerun the same command to resume"
-  intact = checkpoints.newest_intact(checkpoint_dir)
+  intact = next((path for path in paths if checkpoints.damage(path) is None), None)
   if intact is None:
     return (f"no checkpoint in {checkpoint_dir} reads back intact: free space, then restore "
             f"them from a copy or move them away to start over")
@@ -266,8 +243,8 @@ def _what_is_intact(checkpoint_dir):
 
 
 @contextlib.contextmanager
-def precision_and_state(config, family, strategy, plan):
-  """Yields (chief, TrainingState): checks model_dir, sets precision and builds the state
+def precision_and_state(config, family, strategy, plan, chief):
+  """Yields the TrainingState: checks model_dir, sets precision and builds the state
   before creating model_dir, whose lock the chief then holds until the block ends."""
   checkpoints.check_model_dir(config)
   if config.deterministic:
@@ -279,7 +256,6 @@ def precision_and_state(config, family, strategy, plan):
       plan.bind(state.family_state)
     except ValueError as e:
       raise config_lib.ConfigError(f"Model {config.model!r}: {e}") from e
-    chief = strategies.is_chief(strategy)
     try:
       os.makedirs(config.model_dir, exist_ok=True)
     except OSError as e:
@@ -289,7 +265,7 @@ def precision_and_state(config, family, strategy, plan):
     with lock.hold(config.model_dir, "train") if chief else contextlib.nullcontext():
       if chief:
         checkpoints.write_run_config(config)
-      yield chief, state
+      yield state
   finally:
     keras.mixed_precision.set_global_policy("float32")
 
@@ -300,8 +276,7 @@ def _checked_step(train_function, iterator, plan, step):
   try:
     return train_function(iterator)
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-    data_error = plan.data_error(error)
-    if data_error is None:
+    if (data_error := plan.data_error(error)) is None:
       raise
     raise data_error from error
   except tf.errors.ResourceExhaustedError as error:
@@ -321,83 +296,84 @@ class _Trainer:
   def __init__(self, config, family, strategy, plan, state, *, chief, snapshot):
     self.config, self.family, self.strategy, self.plan = config, family, strategy, plan
     self.chief, self.state, self.snapshot = chief, state, snapshot
-    checkpoint_dir, self.scratch_dir = _checkpoint_dir_for(strategy, config.model_dir)
+    self.export_dir = config.export_dir or os.path.join(config.model_dir, "export")
+    # Workers other than the chief write to a temporary folder, as MWMS requires.
+    self.scratch_dir = None if chief else tempfile.mkdtemp(prefix="keras_gen_worker_")
     self.checkpoint = checkpoints.make_checkpoint(state.step, state.networks, state.optimizers,
                                                   state.family_state)
-    self.manager = checkpoints.make_manager(checkpoint_dir, self.checkpoint,
-                                            config.keep_checkpoints)
+    self.manager = checkpoints.make_manager(self.scratch_dir or config.model_dir,
+                                            self.checkpoint, config.keep_checkpoints)
     self.last_failure = None  # The step whose non-finite values last restored a checkpoint.
 
   def train(self):
-    """Resumes or starts, trains every segment and ends the run; returns `result`."""
-    start_step = current = saved_at = self._restore_or_start()
-    self.summaries = summaries_lib.Summaries(self.config.model_dir, enabled=self.chief)
-    self.summaries.text("config", "```\n" + self.config.to_json() + "\n```", start_step)
-    self.summaries.hparams(self.config)
-    self.progress = summaries_lib.Progress(self.plan.total_steps(start_step),
-                                           self.config.batch_size, start_step)
-    self.result = RunResult(start_step=start_step, chief=self.chief)
+    """Starts (from the newest checkpoint, if any), trains every segment, saves the last step
+    and ends the run; returns `result`."""
+    current = self.saved_at = self._start()
     with _StopRequest() as self.stop:
-      segment = self.plan.segment(current, self.state.optimizers)
-      while segment is not None:
-        current, saved_at, stopped = self._train_segment(segment, current, saved_at)
+      while (segment := self.plan.segment(current, self.state.optimizers)) is not None:
+        current, stopped = self._train_segment(segment, current)
         if stopped:
-          return stopped_by_signal(self.summaries, self.stop.signal, current, self.result)
-        segment = self.plan.segment(current, self.state.optimizers)
+          self.summaries.close()
+          return self._interrupted(self.stop.signal, current, f"at step {current}; checkpoint "
+                                   f"saved. Rerun the same command to resume.")
       # A signal from here on is honoured too: during the last save once it is written,
       # during the export at once (`finish`).
-      if saved_at != current:
+      if self.saved_at != current:
         checkpoints.save(self.manager, current)
       self.summaries.close()
       self.result.schedule = self.plan.finish()
       return self.finish(current)
 
-  def _restore_or_start(self):
-    """Clears what killed writes left and restores the newest complete checkpoint; returns
-    the step training starts from."""
+  def _start(self):
+    """Clears what killed writes left, restores the newest complete checkpoint and opens the
+    logs (summaries with the config and HParams, the progress line, the result) at its step;
+    returns that step."""
     if self.chief:
       checkpoints.remove_partial_writes(self.manager.directory)
-      serving.remove_partial_exports(_export_dir(self.config))
+      serving.remove_partial_exports(self.export_dir)
     restored = self._restore_newest()
     step = int(self.state.step.numpy())
     if restored:
       position, _ = self.plan.position()
       print(f"Resumed from {restored} at step {step}"
             + (f", {position}." if position else "."), flush=True)
+    self.summaries = summaries_lib.Summaries(self.config.model_dir, enabled=self.chief)
+    self.summaries.text("config", "```\n" + self.config.to_json() + "\n```", step)
+    self.summaries.hparams(self.config)
+    self.progress = summaries_lib.Progress(
+        self.plan.total_steps(step), self.config.batch_size, step)
+    self.result = RunResult(start_step=step, chief=self.chief)
     return step
 
   def _restore_newest(self):
     return checkpoints.restore(self.checkpoint,
                                checkpoints.complete_checkpoints(self.manager.directory))
 
-  def _train_segment(self, segment, current, saved_at):
-    """Steps through `segment` from `current`; returns (step reached, step last saved,
-    whether a signal stopped the run). A checkpoint restored for non-finite values ends
-    the segment early: the schedule gives the segment at the restored step."""
+  def _train_segment(self, segment, current):
+    """Steps through `segment` from `current`; returns (step reached, whether a signal stopped
+    the run). A checkpoint restored for non-finite values ends the segment early: the schedule
+    gives the segment at the restored step."""
     iterator = iter(self.strategy.distribute_datasets_from_function(segment.input_fn))
-    train_function = make_train_function(self.config, self.family, self.strategy, self.state,
-                                         segment.global_batch_size,
-                                         before_step=segment.before_step,
-                                         after_step=segment.after_step)
+    train_function = make_train_function(
+        self.config, self.family, self.strategy, self.state, segment.global_batch_size,
+        before_step=segment.before_step, after_step=segment.after_step)
     summary_function = make_summary_function(self.config, self.family, self.state,
                                              segment.summary_batch)
     self.progress.global_batch_size = segment.examples_per_step
     first_step = current + 1
-    while current < segment.end_step:
-      losses, finite = _checked_step(train_function, iterator, self.plan, current + 1)
-      current += 1
+    for current in range(first_step, segment.end_step + 1):
+      losses, finite = _checked_step(train_function, iterator, self.plan, current)
       if current == first_step:
         self.progress.reset_clock(current)  # Leave tracing out of the throughput.
       losses = {name: float(value) for name, value in losses.items()}
       if not finite:
         restored_step = self._on_nonfinite(current, losses)
         if restored_step is not None:
-          return restored_step, saved_at, False
-      if self._end_of_step(current, losses, current == segment.end_step, summary_function):
-        saved_at = current
+          return restored_step, False
+      self._end_of_step(current, losses, current == segment.end_step, summary_function)
       if self.stop.signal is not None:
-        return current, saved_at, True
-    return current, saved_at, False
+        return current, True
+    return current, False
 
   def _on_nonfinite(self, step, losses):
     """--on_nonfinite for a step with NaN or infinity: "skip" (its writes were not applied)
@@ -409,16 +385,14 @@ class _Trainer:
     what = (f"a non-finite loss {losses}" if not all(map(math.isfinite, losses.values()))
             else f"an update that would write NaN or infinity (losses {losses})")
     if self.config.on_nonfinite == "skip":
-      print(f"Step {step}: {what}; the step was skipped, none of its writes applied.",
-            flush=True)
+      print(f"Step {step}: {what}; the step was skipped, none of its writes applied.", flush=True)
       return None
     if self.last_failure is not None and step <= self.last_failure:
       raise NonFiniteError(
           f"Step {step} gave non-finite values again after restoring the last "
           f"checkpoint; stopping (try a lower learning rate or --on_nonfinite=skip).")
     self.last_failure = step
-    restored = self._restore_newest()
-    if restored is None:
+    if (restored := self._restore_newest()) is None:
       raise NonFiniteError(f"Step {step} gave {what} and there is no checkpoint to restore; "
                            f"stopping.")
     restored_step = int(self.state.step.numpy())
@@ -427,28 +401,25 @@ class _Trainer:
     return restored_step
 
   def _end_of_step(self, step, losses, at_end, summary_function):
-    """The progress line, image summaries, checkpoint and metrics due at `step`; returns
-    whether a checkpoint was saved."""
+    """The progress line, image summaries, checkpoint (`saved_at`) and metrics due at `step`."""
     config = self.config
     if step % config.log_every == 0 or at_end:
       self._log_progress(step, losses)
       self.result.losses = losses
     if step % config.summary_every == 0 or at_end:
       self.summaries.images(summary_function(), step)
-    if not (step % config.checkpoint_every == 0 or at_end or self.stop.signal is not None):
-      return False
-    checkpoints.save(self.manager, step)
-    if config.metrics and self.chief and self.stop.signal is None:
-      self._evaluate_snapshot(step)
-    self.progress.reset_clock(step)
-    return True
+    if step % config.checkpoint_every == 0 or at_end or self.stop.signal is not None:
+      checkpoints.save(self.manager, step)
+      self.saved_at = step
+      if config.metrics and self.chief and self.stop.signal is None:
+        self._evaluate_snapshot(step)
+      self.progress.reset_clock(step)
 
   def _log_progress(self, step, losses):
     images_per_sec, step_time = self.progress.measure(step)
     position, scalars = self.plan.position()
     print(self.progress.line(step, losses, images_per_sec, step_time, position), flush=True)
-    scalars = dict(scalars)
-    scalars.update({f"loss/{name}": value for name, value in losses.items()})
+    scalars = {**scalars, **{f"loss/{name}": value for name, value in losses.items()}}
     scalars.update({f"learning_rate/{name}":
                     float(keras.ops.convert_to_numpy(optimizer.learning_rate))
                     for name, optimizer in self.state.optimizers.items()})
@@ -475,13 +446,11 @@ class _Trainer:
     if self.scratch_dir:
       shutil.rmtree(self.scratch_dir, ignore_errors=True)
     result.step = step
-    skipped = result.nonfinite_steps
-    if skipped:
+    if skipped := result.nonfinite_steps:
       print(f"Warning: {len(skipped)} of this run's {step - result.start_step} steps were "
             f"skipped for non-finite values (the first at step {skipped[0]}); if that is many, "
             f"lower the learning rates.", file=sys.stderr, flush=True)
-    nonfinite = serving.nonfinite_variables(step_writes(state))
-    if nonfinite:
+    if nonfinite := serving.nonfinite_variables(step_writes(state)):
       raise NonFiniteError(f"Step {step}: NaN or infinity in {storage.name_some(nonfinite)}; "
                            f"the run is not exported.")
     result.weights_digest = checkpoints.weights_digest(state.networks, state.family_state)
@@ -492,34 +461,22 @@ class _Trainer:
         with self.stop.at_once():
           result.export_path = serving.export(
               self.family, state.networks, self.plan.config_now(self.config), step,
-              _export_dir(self.config), state.family_state)
+              self.export_dir, state.family_state)
       except _Stopped as stopped:
         if result.export_path is None:  # Else the signal came just after the export ended.
-          return stopped_before_export(self.config, stopped.signal, step, result)
+          flag = f" --export_dir={self.config.export_dir}" if self.config.export_dir else ""
+          return self._interrupted(stopped.args[0], step, (
+              f"before the export was written; the checkpoint of step {step} is saved: export it "
+              f"with `python -m keras_gen.export --model_dir={self.config.model_dir}{flag}`."))
       print(f"Exported SavedModel to {result.export_path}", flush=True)
       result.peak_memory_mb["export"] = summaries_lib.peak_resident_mb()
-    print("Peak resident memory: " + ", ".join(
-        f"{stage} {mb:.0f} MB" for stage, mb in result.peak_memory_mb.items()) + ".",
-          flush=True)
+    peaks = ", ".join(f"{stage} {mb:.0f} MB" for stage, mb in result.peak_memory_mb.items())
+    print(f"Peak resident memory: {peaks}.", flush=True)
     strategies.barrier(self.strategy)
     return result
 
-
-def stopped_by_signal(summaries, signum, step, result):
-  """Closes the logs after the checkpoint a signal asked for; returns the interrupted result."""
-  summaries.close()
-  print(f"Stopped by signal {signum} at step {step}; checkpoint saved. "
-        f"Rerun the same command to resume.", flush=True)
-  result.interrupted, result.signal, result.step = True, signum, step
-  return result
-
-
-def stopped_before_export(config, signum, step, result):
-  """Says what a signal during the run's ending left (the last checkpoint, no export);
-  returns the interrupted result."""
-  export_dir = f" --export_dir={config.export_dir}" if config.export_dir else ""
-  print(f"Stopped by signal {signum} before the export was written; the checkpoint of step "
-        f"{step} is saved: export it with `python -m keras_gen.export "
-        f"--model_dir={config.model_dir}{export_dir}`.", flush=True)
-  result.interrupted, result.signal, result.step = True, signum, step
-  return result
+  def _interrupted(self, signum, step, what):
+    """Says what a signal that stopped the run left; returns the interrupted result."""
+    print(f"Stopped by signal {signum} {what}", flush=True)
+    self.result.interrupted, self.result.signal, self.result.step = True, signum, step
+    return self.result

@@ -65,10 +65,12 @@ def check(config, family, element_shape, strategy):
   memory cannot be read."""
   if not strategies._runs_on_cpu(config):  # pylint: disable=protected-access
     return
-  available = available_bytes()
-  if available is None:
+  if (available := available_bytes()) is None:
     return
-  devices = _local_devices(strategy)
+  try:
+    devices = len(strategy.extended.worker_devices)
+  except RuntimeError:  # The default strategy: one device.
+    devices = 1
   estimate = estimate_step(config, family, element_shape, devices,
                            devices / strategy.num_replicas_in_sync)
   if estimate.total > available:
@@ -78,9 +80,8 @@ def check(config, family, element_shape, strategy):
 def refusal(config, estimate, available):
   """The sentence refusing `estimate`, naming what to lower: the batch or the networks."""
   figures = (f"about {format_bytes(estimate.total)} for one {config.model} step (weights "
-             f"{format_bytes(estimate.weights)}, activations "
-             f"{format_bytes(estimate.activations)}, runtime {format_bytes(RUNTIME_BYTES)}), "
-             f"more than the {format_bytes(available)} "
+             f"{format_bytes(estimate.weights)}, activations {format_bytes(estimate.activations)}, "
+             f"runtime {format_bytes(RUNTIME_BYTES)}), more than the {format_bytes(available)} "
              f"this machine has available")
   if estimate.weights > estimate.activations:
     return (f"The networks of these --hparams ({estimate.largest_network} has "
@@ -102,14 +103,12 @@ def estimate_step(config, family, element_shape, devices=1, batch_fraction=1.0):
   network_variables = _unique(v for network in networks.values() for v in network.variables)
   trained = _unique(v for _, variables in optimizers for v in variables)
   slots = _unique(v for optimizer, _ in optimizers for v in optimizer.variables)
-  state = _bytes(network_variables) + _bytes(slots)
-  copies = 1 if config.on_nonfinite == "skip" else 0
-  weights = (state * (1 + copies) + _bytes(trained)) * devices
+  copies = 2 if config.on_nonfinite == "skip" else 1  # The step transaction keeps a copy.
+  weights = ((_bytes(network_variables) + _bytes(slots)) * copies + _bytes(trained)) * devices
   trained_ids = {id(v) for v in trained}
-  layers = [layer for network in networks.values()
-            if any(id(v) in trained_ids for v in network.variables)
-            for layer in _leaf_layers(network)]
-  outputs = [shape for layer in layers for shape in _output_shapes(layer)]
+  outputs = [shape for network in networks.values()
+             if any(id(v) in trained_ids for v in network.variables)
+             for layer in _leaf_layers(network) for shape in _output_shapes(layer)]
   activations, batch_size, side = 0, config.batch_size, None
   for segment_side, batch, examples in _segments(config, family, element_shape):
     per_example = sum(math.prod(shape[1:]) for shape in outputs
@@ -169,10 +168,7 @@ def _keras_state_kept():
 
 
 def _unique(variables):
-  seen = {}
-  for variable in variables:
-    seen.setdefault(id(variable), variable)
-  return list(seen.values())
+  return list({id(variable): variable for variable in variables}.values())
 
 
 def _bytes(variables):
@@ -188,8 +184,7 @@ def _leaf_layers(network):
 def _output_shapes(layer):
   """The shapes of what `layer` returned on the call that built it, [batch, ...] each (none
   for a layer that builds nothing: reshapes and flattens, which are views)."""
-  build_shapes = getattr(layer, "_build_shapes_dict", None)
-  if not build_shapes:
+  if not (build_shapes := getattr(layer, "_build_shapes_dict", None)):
     return []
   try:
     spec = layer.compute_output_spec(*[keras.KerasTensor(shape)
@@ -200,24 +195,13 @@ def _output_shapes(layer):
           if len(tensor.shape) > 1 and None not in tensor.shape[1:]]
 
 
-def _local_devices(strategy):
-  try:
-    return len(strategy.extended.worker_devices)
-  except RuntimeError:  # The default strategy: one device.
-    return 1
-
-
 def available_bytes():
   """The memory this process can still take: /proc/meminfo's MemAvailable, lowered to what a
   cgroup limit leaves (v2 memory.max - memory.current, or v1 memory.limit_in_bytes -
   memory.usage_in_bytes); None where neither can be read."""
   available = []
-  try:
-    with open("/proc/meminfo") as f:
-      available += [int(line.split()[1]) * 1024 for line in f
-                    if line.startswith("MemAvailable:")]
-  except (OSError, ValueError, IndexError):
-    pass
+  with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/meminfo") as f:
+    available += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
   for folder, limit_file, usage_file in _cgroup_files():
     try:
       with open(os.path.join(folder, limit_file)) as f:
@@ -235,14 +219,11 @@ def _cgroup_files():
   """(folder, limit file, usage file) of this process's memory cgroups, v2 and v1, each at
   its path in /proc/self/cgroup and at the mount's root (a container's own cgroup)."""
   paths = {"": "/", "memory": "/"}
-  try:
-    with open("/proc/self/cgroup") as f:
-      for line in f:
-        _, controllers, path = line.rstrip("\n").split(":", 2)
-        if controllers in paths:
-          paths[controllers] = path
-  except (OSError, ValueError):
-    pass
+  with contextlib.suppress(OSError, ValueError), open("/proc/self/cgroup") as f:
+    for line in f:
+      _, controllers, path = line.rstrip("\n").split(":", 2)
+      if controllers in paths:
+        paths[controllers] = path
   v2 = ("/sys/fs/cgroup", "memory.max", "memory.current")
   v1 = ("/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes")
   return [(os.path.join(root, path.lstrip("/")), limit, usage)

@@ -1,9 +1,7 @@
-"""Builds the tf.distribute strategy a run asks for.
+"""Builds the tf.distribute strategy a run asks for, and resolves --xla and --mixed_precision.
 
-`--cpu_replicas=N` splits the host CPU into N logical devices before TensorFlow
-initializes, so MirroredStrategy runs on a laptop or in CI exactly as it would
-on N accelerators.
-"""
+`--cpu_replicas=N` splits the host CPU into N logical devices before TensorFlow initializes, so
+MirroredStrategy runs on a laptop or in CI exactly as it would on N accelerators."""
 
 import json
 import os
@@ -30,15 +28,6 @@ def split_cpu(num_replicas):
         f"its devices, and it already has ({e}).") from e
 
 
-def _replica_devices(num_replicas):
-  """The first `num_replicas` accelerators, else logical CPU devices."""
-  for kind in ("GPU", "CPU"):
-    devices = [d.name for d in tf.config.list_logical_devices(kind)]
-    if devices and (kind == "CPU" or len(devices) >= max(num_replicas, 1)):
-      return devices if not num_replicas else devices[:num_replicas]
-  return None
-
-
 def make_strategy(config):
   """Returns the tf.distribute.Strategy named by `config.strategy`."""
   if config.cpu_replicas > 1:
@@ -51,12 +40,12 @@ def make_strategy(config):
   if config.strategy == "mirrored":
     if tf.config.list_logical_devices("GPU"):
       return tf.distribute.MirroredStrategy()
-    # Logical CPU devices share memory: reducing on one device costs nothing, and
-    # unlike the collective all-reduce it keeps synchronized batch norm's
-    # reductions and the gradient reduction from racing each other (replicas
-    # issued them in different orders and aborted with a shape mismatch).
+    # Logical CPU devices share memory, so reducing on one device costs nothing; unlike the
+    # collective all-reduce it keeps the reductions of synchronized batch norm and of the gradients
+    # from racing (replicas issued them in different orders and aborted with a shape mismatch).
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(
-        _replica_devices(config.cpu_replicas),
+        cpus[:config.cpu_replicas] if config.cpu_replicas else cpus,
         cross_device_ops=tf.distribute.ReductionToOneDevice())
   if config.strategy == "multi_worker":
     if "TF_CONFIG" not in os.environ:
@@ -114,11 +103,9 @@ def cite(case):
   """A measured case in one clause, for the notes that follow it."""
   faster = case["faster"]
   (slower,) = set(case["step_ms"]) - {faster}
-  flags = set(case["cpu_flags"])
-  if case["choice"] == "xla":
-    kind = "AVX-512" if "avx512f" in flags else "AVX2 and no AVX-512"
-  else:
-    kind = "native bfloat16" if machine.has_native_bfloat16(flags) else "no native bfloat16"
+  _, has_feature = cpu_class(case["choice"], case["cpu_flags"])
+  kind = {"xla": ("AVX2 and no AVX-512", "AVX-512"),
+          "precision": ("no native bfloat16", "native bfloat16")}[case["choice"]][has_feature]
   return (f"{case['recipe']} ({case['setting']}) {case['step_ms'][faster]} ms/step "
           f"{_MODE_WORDS[faster]}, {case['step_ms'][slower]} {_MODE_WORDS[slower]}, on "
           f"{case['cpu']} with {kind}, TensorFlow {case['tensorflow']}, {case['date']}")
@@ -131,9 +118,9 @@ def _uncovered(cpu, default):
 
 class PrecisionChoice(NamedTuple):
   """What `choose_precision` decided, and what the log should say about it."""
-  precision: str    # A keras_gen.config.MIXED_PRECISION value other than 'auto'.
-  note: str         # A sentence for the log; empty when there is nothing to say.
-  is_warning: bool  # The note goes to stderr as a warning.
+  precision: str            # A keras_gen.config.MIXED_PRECISION value other than 'auto'.
+  note: str = ""            # A sentence for the log; empty when there is nothing to say.
+  is_warning: bool = False  # The note goes to stderr as a warning.
 
 
 def choose_precision(config):
@@ -147,20 +134,18 @@ def choose_precision(config):
   if precision == "auto":
     if config.strategy == "tpu":
       return PrecisionChoice(
-          "mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 natively).",
-          False)
+          "mixed_bfloat16", "Precision auto: mixed_bfloat16 (a TPU computes bfloat16 natively).")
     if not on_cpu:
       return PrecisionChoice("none", "Precision auto: float32 on the GPU (pass "
-                             "--mixed_precision=mixed_float16 to use its half-precision units).",
-                             False)
+                             "--mixed_precision=mixed_float16 to use its half-precision units).")
     faster, case = measured_choice("precision", flags, config.model)
     if faster is None:
-      return PrecisionChoice("none", f"Precision auto: {_uncovered(cpu, 'float32')}.", False)
+      return PrecisionChoice("none", f"Precision auto: {_uncovered(cpu, 'float32')}.")
     note = f"Precision auto: {'float32' if faster == 'none' else faster} (measured: {cite(case)})."
     xla_faster, xla_case = measured_choice("xla", flags, config.model)
     if not config.xla and xla_faster == "on":
       note += f" --xla may be faster here: {cite(xla_case)}."
-    return PrecisionChoice(faster, note, False)
+    return PrecisionChoice(faster, note)
   if (precision == "mixed_bfloat16" and on_cpu and not config.xla
       and not machine.has_native_bfloat16(set(flags))):
     _, case = measured_choice("precision", flags, config.model)
@@ -168,8 +153,8 @@ def choose_precision(config):
     return PrecisionChoice(precision, (
         f"Warning: --mixed_precision=mixed_bfloat16 on {cpu}, which has no native bfloat16 "
         f"(AVX-512 BF16 or AMX): TensorFlow emulates it{measured}; --mixed_precision=auto or "
-        f"none avoids it."), True)
-  return PrecisionChoice(precision, "", False)
+        f"none avoids it."), is_warning=True)
+  return PrecisionChoice(precision)
 
 
 class XlaChoice(NamedTuple):

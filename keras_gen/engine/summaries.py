@@ -14,17 +14,16 @@ from keras_gen import data
 from keras_gen import storage
 
 
-def image_grid(images, columns=None):
+def image_grid(images):
   """Tiles [N, H, W, C] images in [-1, 1] into one [1, rows*H, cols*W, C] uint8 image."""
   images = np.asarray(images, np.float32)
   count, height, width, channels = images.shape
-  columns = columns or int(math.ceil(math.sqrt(count)))
+  columns = int(math.ceil(math.sqrt(count)))
   rows = int(math.ceil(count / columns))
   canvas = np.zeros([rows * height, columns * width, channels], np.uint8)
-  pixels = data.to_uint8(images).numpy()
-  for index in range(count):
+  for index, image in enumerate(data.to_uint8(images).numpy()):
     row, column = divmod(index, columns)
-    canvas[row * height:(row + 1) * height, column * width:(column + 1) * width] = pixels[index]
+    canvas[row * height:(row + 1) * height, column * width:(column + 1) * width] = image
   return canvas[None]
 
 
@@ -50,13 +49,10 @@ class Summaries:
   HParams dashboard."""
 
   def __init__(self, model_dir, enabled=True):
-    self.model_dir = model_dir
-    self.enabled = enabled
+    self.model_dir, self.enabled = model_dir, enabled
     self.writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train"))
                    if enabled else tf.summary.create_noop_writer())
-    self._hparams = {}
-    self._loss_tags = set()
-    self._declared = False
+    self._hparams, self._loss_tags, self._declared = {}, set(), False
 
   def hparams(self, config):
     self._hparams = hparams_of(config)
@@ -106,19 +102,12 @@ class Summaries:
     self.writer.close()
 
 
-def _format_duration(seconds):
-  seconds = int(math.ceil(seconds))  # An ETA rounds up: 2.5 s left is "0:00:03".
-  return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 class Progress:
   """Throughput between log points, and one line per point."""
 
   def __init__(self, total_steps, global_batch_size, start_step):
-    self.total_steps = total_steps
-    self.global_batch_size = global_batch_size
-    self._last_step = start_step
-    self._last_time = time.perf_counter()
+    self.total_steps, self.global_batch_size = total_steps, global_batch_size
+    self.reset_clock(start_step)
 
   def reset_clock(self, step):
     self._last_step = step
@@ -127,8 +116,7 @@ class Progress:
   def measure(self, step):
     """(images/s, seconds per step) since the last call; (None, None) if no step ran."""
     now = time.perf_counter()
-    steps = step - self._last_step
-    elapsed = now - self._last_time
+    steps, elapsed = step - self._last_step, now - self._last_time
     self._last_step, self._last_time = step, now
     if steps <= 0:
       return None, None
@@ -139,9 +127,9 @@ class Progress:
     parts = [f"step {step}/{self.total_steps}", position,
              "  ".join(f"{name} {float(value):.4f}" for name, value in sorted(losses.items()))]
     if step_time is not None:
-      eta = (self.total_steps - step) * step_time
+      eta = math.ceil((self.total_steps - step) * step_time)  # Rounds up: 2.5 s is "0:00:03".
       parts += [f"{images_per_sec:.1f} img/s", f"{step_time * 1000:.1f} ms/step",
-                f"ETA {_format_duration(eta)}"]
+                f"ETA {eta // 3600}:{eta % 3600 // 60:02d}:{eta % 60:02d}"]
     return "  ".join(part for part in parts if part)
 
 
