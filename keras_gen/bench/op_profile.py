@@ -71,8 +71,7 @@ def executed_flops(concrete_function):
 
 def all_flops(concrete_function):
   """The profiler's count: every op in the traced graph, pruned or not."""
-  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  options["output"] = "none"
+  options = dict(tf.compat.v1.profiler.ProfileOptionBuilder.float_operation(), output="none")
   with tf_startup.python_warnings_hidden():
     return int(tf.compat.v1.profiler.profile(concrete_function.graph,
                                              options=options).total_float_ops)
