@@ -30,8 +30,8 @@ def _sum_over_non_batch_axes(values):
 def _check_same_shape(x, y, x_name, y_name):
   # Broadcasting would silently turn a [batch] and a [batch, 1] into a [batch, batch] loss.
   if not x.shape.is_compatible_with(y.shape):
-    raise ValueError(
-        f"{x_name} and {y_name} must have the same shape, got {x.shape} and {y.shape}.")
+    raise ValueError(f"{x_name} and {y_name} must have the same shape, got {x.shape} and "
+                     f"{y.shape}.")
 
 
 def minimax_generator_loss(fake_logits):
@@ -123,22 +123,18 @@ def gradient_penalty(critic_fn, real, fake, epsilon, target=1.0):
   float [batch, ...]; epsilon ~ U(0, 1), [batch, 1, ..., 1]; f must treat examples apart.
   """
   real = tf.convert_to_tensor(real)
-  fake = tf.cast(fake, real.dtype)
-  epsilon = tf.cast(epsilon, real.dtype)
+  fake, epsilon = tf.cast(fake, real.dtype), tf.cast(epsilon, real.dtype)
   _check_same_shape(real, fake, "real", "fake")
   # A [batch] epsilon would broadcast against the last axis of an image batch.
   if epsilon.shape.rank != real.shape.rank:
-    raise ValueError(
-        f"epsilon must have shape [batch, 1, ..., 1] with the rank of "
-        f"real ({real.shape.rank}), got {epsilon.shape}.")
+    raise ValueError(f"epsilon must have shape [batch, 1, ..., 1] with the rank of real "
+                     f"({real.shape.rank}), got {epsilon.shape}.")
   x_hat = epsilon * real + (1.0 - epsilon) * fake
   with tf.GradientTape() as tape:
     tape.watch(x_hat)
-    scores = critic_fn(x_hat)
-    score_sum = tf.reduce_sum(tf.cast(scores, tf.float32))
+    score_sum = tf.reduce_sum(tf.cast(critic_fn(x_hat), tf.float32))
   gradients = tf.cast(tape.gradient(score_sum, x_hat), tf.float32)
-  squared_norms = _sum_over_non_batch_axes(tf.square(gradients))
-  norms = tf.sqrt(squared_norms + GRADIENT_NORM_EPSILON)
+  norms = tf.sqrt(_sum_over_non_batch_axes(tf.square(gradients)) + GRADIENT_NORM_EPSILON)
   return tf.square((norms - target) / target)
 
 
@@ -152,24 +148,20 @@ def r1_penalty(discriminator_fn, real):
   real = tf.convert_to_tensor(real)
   with tf.GradientTape() as tape:
     tape.watch(real)
-    logits = discriminator_fn(real)
-    logit_sum = tf.reduce_sum(tf.cast(logits, tf.float32))
+    logit_sum = tf.reduce_sum(tf.cast(discriminator_fn(real), tf.float32))
   gradients = tf.cast(tape.gradient(logit_sum, real), tf.float32)
   return _sum_over_non_batch_axes(tf.square(gradients))
 
 
 def squared_error(x, x_hat):
   """sum((x - x_hat)^2) over the non-batch axes of float [batch, ...], in [0, inf)."""
-  x = tf.cast(x, tf.float32)
-  x_hat = tf.cast(x_hat, tf.float32)
+  x, x_hat = tf.cast(x, tf.float32), tf.cast(x_hat, tf.float32)
   _check_same_shape(x, x_hat, "x", "x_hat")
   return _sum_over_non_batch_axes(tf.square(x - x_hat))
 
 
 def bernoulli_cross_entropy(x, logits):
   """Bernoulli NLL of x in [0, 1] under logits, summed over non-batch axes, in [0, inf)."""
-  x = tf.cast(x, tf.float32)
-  logits = tf.cast(logits, tf.float32)
+  x, logits = tf.cast(x, tf.float32), tf.cast(logits, tf.float32)
   _check_same_shape(x, logits, "x", "logits")
-  cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
-  return _sum_over_non_batch_axes(cross_entropy)
+  return _sum_over_non_batch_axes(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits))

@@ -2,7 +2,9 @@
 `PhaseState`, and the `Segment`s the engine runs.
 """
 
+import bisect
 import dataclasses
+import itertools
 from typing import Callable
 
 import tensorflow as tf
@@ -60,8 +62,7 @@ class PhaseState(tf.Module):
 
   def named_variables(self):
     """{name: variable}, in the weights digest's and the pretrained format's order."""
-    return {"images_shown": self.images_shown, "phase": self.phase, "level": self.level,
-            "alpha": self.alpha}
+    return {name: getattr(self, name) for name in ("images_shown", "phase", "level", "alpha")}
 
   def values(self):
     """[images_shown, phase, level, alpha] as Python numbers."""
@@ -70,18 +71,12 @@ class PhaseState(tf.Module):
 
 def phase_starts(phases):
   """[start_0, ..., total] in images."""
-  starts = [0]
-  for phase in phases:
-    starts.append(starts[-1] + phase.images)
-  return starts
+  return list(itertools.accumulate((phase.images for phase in phases), initial=0))
 
 
 def find_phase(phases, images_shown):
   """The index of the phase images_shown falls in; len(phases) once done."""
-  for index, end in enumerate(phase_starts(phases)[1:]):
-    if images_shown < end:
-      return index
-  return len(phases)
+  return bisect.bisect_right(phase_starts(phases)[1:], images_shown)
 
 
 def alpha_at(phase, start, images_shown):

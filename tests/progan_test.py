@@ -109,9 +109,10 @@ def test_fade_in_at_alpha_0_is_the_old_path_and_at_alpha_1_the_new_one():
   np.testing.assert_allclose(D(images, level=4, alpha=0.0),
                              D(progan_layers.downsample(images), level=3, alpha=1.0), atol=1e-5)
   x = D._block(D._from_rgb(images, 4), 4)  # pylint: disable=protected-access
-  for current in (3, 2):
-    x = D._block(x, current)  # pylint: disable=protected-access
-  np.testing.assert_allclose(D(images, level=4, alpha=1.0), x, atol=1e-5)
+  x = D.mbstd(D._block(x, 3))  # pylint: disable=protected-access
+  features = D.flatten(progan_layers.leaky_relu(D.b4_conv(x)))
+  np.testing.assert_allclose(D(images, level=4, alpha=1.0),
+                             D.b4_score(progan_layers.leaky_relu(D.b4_dense(features))), atol=1e-5)
 
 
 def test_d_features_are_the_flattened_b4_conv_that_feeds_its_dense_layers():

@@ -35,18 +35,11 @@ def matmul_gflops(size=2048, repeats=20, dtype=tf.float32):
       result = tf.matmul(result, b) * 1e-3
     return result
 
-  chain(a, b).numpy()
-  best = float("inf")
-  for _ in range(3):
-    start = time.perf_counter()
-    chain(a, b).numpy()
-    best = min(best, time.perf_counter() - start)
-  return 2.0 * size ** 3 * repeats / best / 1e9
+  return 2.0 * size ** 3 * repeats / op_profile.best_seconds(lambda: chain(a, b)) / 1e9
 
 
 def input_images_per_sec(source, batch_size, seed, batches=200):
-  dataset = data.input_fn(source, batch_size, seed)(tf.distribute.InputContext())
-  iterator = iter(dataset)
+  iterator = iter(data.input_fn(source, batch_size, seed)(tf.distribute.InputContext()))
   next(iterator)
   start = time.perf_counter()
   for _ in range(batches):
@@ -54,7 +47,8 @@ def input_images_per_sec(source, batch_size, seed, batches=200):
   return batches * batch_size / (time.perf_counter() - start)
 
 
-def _time_steps(train_function, iterator, steps):
+def time_steps(train_function, iterator, steps):
+  """Seconds per step of `steps` steps, the last one's losses awaited."""
   start = time.perf_counter()
   for _ in range(steps):
     losses, _ = train_function(iterator)
@@ -104,9 +98,7 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
       "element_shape": list(source.element_shape), "hparams": config.hparams,
       "steps_timed": steps, "machine": machine.describe(), "run_mode": run_mode,
       "matmul_size": matmul_size, "matmul_gflops": matmul_gflops(matmul_size),
-      "matmul_bfloat16_gflops": matmul_gflops(matmul_size, dtype=tf.bfloat16),
-      "modes": {},
-  }
+      "matmul_bfloat16_gflops": matmul_gflops(matmul_size, dtype=tf.bfloat16), "modes": {}}
   built = {mode: _build(config, family, strategy, source, mode, examples_per_step)
            for mode in modes}
   train_function, iterator = built[modes[0]]
@@ -118,7 +110,7 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
   seconds = {mode: [] for mode in modes}
   for _ in range(ROUNDS):
     for mode, (train_function, iterator) in built.items():
-      seconds[mode].append(_time_steps(train_function, iterator, max(steps // ROUNDS, 1)))
+      seconds[mode].append(time_steps(train_function, iterator, max(steps // ROUNDS, 1)))
   for mode in modes:
     best = min(seconds[mode])
     achieved = results["flops_per_step"] / best / 1e9

@@ -4,7 +4,7 @@ replays each live convolution and matmul alone, with its shapes, and times it.""
 
 import collections
 import functools
-import time
+import timeit
 
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops  # For the registered FLOP statistics.
@@ -58,13 +58,10 @@ def _flops(graph, op):
 
 def heavy_work(concrete_function):
   """[OpWork] for every live heavy op of the step, nested function graphs included."""
-  work = []
-  for _, graph in function_graphs(concrete_function.graph):
-    for op in live_ops(graph):
-      if op.type in HEAVY_OPS:
-        shapes = [tuple(tensor.shape.as_list()) for tensor in op.inputs]
-        work.append(OpWork(op.name, op.type, shapes, op.outputs[0].dtype, _flops(graph, op)))
-  return work
+  return [OpWork(op.name, op.type, [tuple(tensor.shape.as_list()) for tensor in op.inputs],
+                 op.outputs[0].dtype, _flops(graph, op))
+          for _, graph in function_graphs(concrete_function.graph)
+          for op in live_ops(graph) if op.type in HEAVY_OPS]
 
 
 def executed_flops(concrete_function):
@@ -74,8 +71,7 @@ def executed_flops(concrete_function):
 
 def all_flops(concrete_function):
   """The profiler's count: every op in the traced graph, pruned or not."""
-  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  options["output"] = "none"
+  options = dict(tf.compat.v1.profiler.ProfileOptionBuilder.float_operation(), output="none")
   with tf_startup.python_warnings_hidden():
     return int(tf.compat.v1.profiler.profile(concrete_function.graph,
                                              options=options).total_float_ops)
@@ -83,21 +79,16 @@ def all_flops(concrete_function):
 
 def _replay(op, repeats):
   """`op` alone `repeats` times, each on its own random arguments, which Grappler cannot fold."""
-  attrs = {name: op.get_attr(name) for name in op.node_def.attr if name != "T"}
+  known = {attr.name for attr in op.op_def.attr}
+  attrs = {name: op.get_attr(name) for name in op.node_def.attr if name != "T" and name in known}
   names = [arg.name for arg in op.op_def.input_arg]
-  attrs = {name: value for name, value in attrs.items()
-           if name in {attr.name for attr in op.op_def.attr}}
   raw = getattr(tf.raw_ops, op.type)
 
   def inputs(repeat):
-    values = []
-    for tensor in op.inputs:
-      if tensor.dtype == tf.int32:  # input_sizes or filter_sizes: the shape the op makes.
-        values.append(tf.constant(op.outputs[0].shape.as_list(), tf.int32))
-      else:
-        values.append(tf.cast(tf.random.stateless_normal(tensor.shape, seed=[1, repeat]),
-                              tensor.dtype))
-    return values
+    # An int32 input is input_sizes or filter_sizes: the shape the op makes.
+    return [tf.constant(op.outputs[0].shape.as_list(), tf.int32) if tensor.dtype == tf.int32
+            else tf.cast(tf.random.stateless_normal(tensor.shape, seed=[1, repeat]), tensor.dtype)
+            for tensor in op.inputs]
 
   arguments = [inputs(repeat) for repeat in range(repeats)]
 
@@ -112,18 +103,15 @@ def _replay(op, repeats):
   return functools.partial(run, arguments)
 
 
+def best_seconds(run, rounds=3):
+  """The fastest of `rounds` timed calls of `run` (its numpy() awaited), after an untimed one."""
+  run().numpy()
+  return min(timeit.repeat(lambda: run().numpy(), repeat=rounds, number=1))
+
+
 def time_heavy_ops(concrete_function, repeats=10):
   """Seconds per call of each live heavy op run alone: [(OpWork, seconds)]."""
   graph_ops = {op.name: op for _, graph in function_graphs(concrete_function.graph)
                for op in graph.get_operations()}
-  timings = []
-  for item in heavy_work(concrete_function):
-    run = _replay(graph_ops[item.name], repeats)
-    run().numpy()
-    best = float("inf")
-    for _ in range(3):
-      start = time.perf_counter()
-      run().numpy()
-      best = min(best, (time.perf_counter() - start) / repeats)
-    timings.append((item, best))
-  return timings
+  return [(item, best_seconds(_replay(graph_ops[item.name], repeats)) / repeats)
+          for item in heavy_work(concrete_function)]

@@ -17,14 +17,13 @@ def cases_from(results, recipe, command, date):
   step_ms = {(mode["precision"], mode["xla"]): round(mode["step_seconds"] * 1000, 1)
              for mode in results["modes"].values() if mode["precision"] in _PRECISION_WORDS}
   info = results["machine"]
-  about = {"recipe": recipe, "model": results["model"], "cpu": info["cpu"], "cpu_signature": info.get("cpu_signature"),
-           "cpu_flags": info["cpu_flags"],
+  about = {"recipe": recipe, "model": results["model"], "cpu": info["cpu"],
+           "cpu_signature": info.get("cpu_signature"), "cpu_flags": info["cpu_flags"],
            "tensorflow": info.get("tensorflow"), "date": date, "command": command}
-  cases = []
-  for precision in _PRECISION_WORDS:
-    if (precision, False) in step_ms and (precision, True) in step_ms:
-      cases.append(_case("xla", {"off": step_ms[precision, False], "on": step_ms[precision, True]},
-                         f"{_PRECISION_WORDS[precision]}, batch {results['batch_size']}", about))
+  cases = [_case("xla", {"off": step_ms[precision, False], "on": step_ms[precision, True]},
+                 f"{word}, batch {results['batch_size']}", about)
+           for precision, word in _PRECISION_WORDS.items()
+           if (precision, False) in step_ms and (precision, True) in step_ms]
   if ("none", False) in step_ms and ("mixed_bfloat16", False) in step_ms:
     cases.append(_case("precision", {"none": step_ms["none", False],
                                      "mixed_bfloat16": step_ms["mixed_bfloat16", False]},

@@ -103,22 +103,15 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
   iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
   train_function = loop.make_train_function(config, family, strategy, state, batch_size)
 
-  def run_step():
-    losses, _ = train_function(iterator)
-    for value in losses.values():
-      value.numpy()
-
   # With lazy R1, whole intervals, so the timed steps hold the penalty's share.
   interval = config.hparams["r1_interval"] if config.hparams["loss"] == "ns_r1" else 1
-  started = time.perf_counter()
-  run_step()
-  first_step = time.perf_counter() - started
-  run_step()  # Warm-up.
+  first_step = benchmark.time_steps(train_function, iterator, 1)
+  benchmark.time_steps(train_function, iterator, 1)  # Warm-up.
   timed, started = 0, time.perf_counter()
   while timed < steps and (timed < MIN_TIMED_STEPS
                            or time.perf_counter() - started < TIME_BUDGET_SECONDS):
     for _ in range(interval):
-      run_step()
+      benchmark.time_steps(train_function, iterator, 1)
     timed += interval
   seconds = (time.perf_counter() - started) / timed
   training_peak = _status_kb("VmHWM") if resettable else None
@@ -133,10 +126,8 @@ def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2
           "flops_per_step": flops, "gflop_per_image": flops / batch_size / 1e9,
           "gflops": flops / seconds / 1e9, "matmul_gflops": matmul_rate,
           "fraction_of_matmul": flops / seconds / 1e9 / matmul_rate,
-          "first_step_seconds": first_step,
-          "process_peak_mb": summaries.peak_resident_mb(),
-          "training_peak_mb": None if training_peak is None else training_peak / 1024.0,
-          **lazy}
+          "first_step_seconds": first_step, "process_peak_mb": summaries.peak_resident_mb(),
+          "training_peak_mb": None if training_peak is None else training_peak / 1024.0, **lazy}
 
 
 # Channels of a missing progan: folder named after a known dataset; longest names first.
@@ -150,9 +141,7 @@ def data_shape(config, resolution=0, channels=0):
   if resolution:
     if not tfrecords.is_level_resolution(resolution):
       raise config_lib.ConfigError(f"--resolution={resolution} is not a power of two >= 4.")
-    if channels:
-      return (resolution, resolution, channels), "--channels"
-    channels, source = dataset_channels(path)
+    channels, source = (channels, "--channels") if channels else dataset_channels(path)
     return (resolution, resolution, channels), source
   try:
     description = tfrecords.info(path)
@@ -204,8 +193,8 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
     if side > top or not tfrecords.is_level_resolution(side):
       raise config_lib.ConfigError(f"--progan_levels holds {side}, which is not a power of "
                                    f"two from 4 to {top}.")
-  levels = [int(math.log2(side)) for side in resolutions or
-            [2 ** level for level in range(2, int(math.log2(top)) + 1)]]
+  levels = ([int(math.log2(side)) for side in resolutions]
+            or list(range(2, int(math.log2(top)) + 1)))
   batch_sizes = {phase.level: phase.batch_size for phase in phases}
   rows, load = [], machine.OtherLoad().start()
   for level in levels:

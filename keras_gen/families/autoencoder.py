@@ -136,11 +136,13 @@ def reconstruction_loss(images, decoder_outputs, hparams):
   return losses.squared_error(images, decoder_outputs) / pixels
 
 
-def train_step(networks, optimizers, batch, context, hparams):
+def train_step(networks, optimizers, batch, context, hparams, encoder_inputs=None):
+  """One update reconstructing batch["images"] from encoder_inputs (default: the images)."""
   images = batch["images"]
+  inputs = images if encoder_inputs is None else encoder_inputs
   variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   with tf.GradientTape() as tape:
-    outputs = networks["decoder"](networks["encoder"](images, training=True), training=True)
+    outputs = networks["decoder"](networks["encoder"](inputs, training=True), training=True)
     loss = context.average(reconstruction_loss(images, outputs, hparams))
   context.minimize(tape, loss, variables, optimizers["autoencoder"])
   return {"loss": loss, "mse": context.average(pixel_error(images, to_images(outputs, hparams)))}
@@ -165,9 +167,8 @@ def summaries(networks, batch, context, hparams, code=encoder_code):
   """Each held-out image beside its reconstruction through `code` and the decoder."""
   del context
   images = batch["images"]
-  serving_functions = serving(networks, hparams, code)
-  reconstructions = serving_functions.decode(serving_functions.encode(images))
-  return {"reconstructions": side_by_side(images, reconstructions)}
+  functions = serving(networks, hparams, code)
+  return {"reconstructions": side_by_side(images, functions.decode(functions.encode(images)))}
 
 
 def serving(networks, hparams, code=encoder_code):

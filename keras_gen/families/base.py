@@ -158,11 +158,10 @@ class Family:
     if values["KIND"] not in KINDS:
       raise TypeError(f"Family module {module.__name__} has KIND {values['KIND']!r}, not one "
                       f"of {', '.join(KINDS)}.")
-    stateful = "make_state" in values
     if "features" not in values and values["KIND"] == "autoencoder":
       values["features"] = _code_features(values["serving"])
     for name in ("serving", "features"):
-      if name in values and not stateful:
+      if name in values and "make_state" not in values:
         values[name] = _ignoring_state(values[name])
     return cls(name=module.__name__, **values)
 

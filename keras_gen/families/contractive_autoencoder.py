@@ -2,6 +2,8 @@
 of a sigmoid code (Rifai et al. 2011, eq. 5; Goodfellow et al. 2016, sec. 14.2.3).
 """
 
+import functools
+
 import tensorflow as tf
 
 from keras_gen.families import autoencoder
@@ -65,9 +67,5 @@ def train_step(networks, optimizers, batch, context, hparams):
           "jacobian_frobenius_squared": context.average(contraction)}
 
 
-def summaries(networks, batch, context, hparams):
-  return autoencoder.summaries(networks, batch, context, hparams, code=code)
-
-
-def serving(networks, hparams):
-  return autoencoder.serving(networks, hparams, code=code)
+summaries = functools.partial(autoencoder.summaries, code=code)
+serving = functools.partial(autoencoder.serving, code=code)

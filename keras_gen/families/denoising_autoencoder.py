@@ -51,29 +51,20 @@ optimizers = autoencoder.optimizers
 
 
 def train_step(networks, optimizers, batch, context, hparams):
-  images = batch["images"]
-  corrupted = corrupt_with_context(images, context, hparams)
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  with tf.GradientTape() as tape:
-    outputs = networks["decoder"](networks["encoder"](corrupted, training=True), training=True)
-    loss = context.average(autoencoder.reconstruction_loss(images, outputs, hparams))
-  context.minimize(tape, loss, variables, optimizers["autoencoder"])
-  reconstructions = autoencoder.to_images(outputs, hparams)
-  return {"loss": loss, "mse": context.average(autoencoder.pixel_error(images, reconstructions)),
-          "noisy_mse": context.average(autoencoder.pixel_error(images, corrupted))}
+  corrupted = corrupt_with_context(batch["images"], context, hparams)
+  results = autoencoder.train_step(networks, optimizers, batch, context, hparams,
+                                   encoder_inputs=corrupted)
+  return {**results,
+          "noisy_mse": context.average(autoencoder.pixel_error(batch["images"], corrupted))}
 
 
 def summaries(networks, batch, context, hparams):
   """(clean, corrupted, denoised) triples, and reconstructions of clean inputs."""
   images = batch["images"]
-  corrupted = corrupt_with_context(images, context, hparams)
-
-  def reconstruct(x):
-    return autoencoder.to_images(networks["decoder"](networks["encoder"](x)), hparams)
-
-  return {"denoising": autoencoder.side_by_side(images[:12], corrupted[:12],
-                                                reconstruct(corrupted[:12])),
-          "reconstructions": autoencoder.side_by_side(images, reconstruct(images))}
+  corrupted = corrupt_with_context(images, context, hparams)[:12]
+  denoised = autoencoder.to_images(networks["decoder"](networks["encoder"](corrupted)), hparams)
+  return {"denoising": autoencoder.side_by_side(images[:12], corrupted, denoised),
+          **autoencoder.summaries(networks, batch, context, hparams)}
 
 
 serving = autoencoder.serving

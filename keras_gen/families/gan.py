@@ -63,10 +63,9 @@ def validate_hparams(hparams):
   losses.get_gan_loss(hparams["loss"])
   base.check_values(hparams, ("n_critic", "latent_dim", "g_units", "d_units", "g_filters",
                              "d_filters"), lambda value: value < 1, "at least 1")
-  for name in ("n_critic", "unroll_steps"):
-    if hparams[name] > salts.MAX_INDEX:
-      raise ValueError(f"{name} must be at most {salts.MAX_INDEX} (the random streams have "
-                       f"salts for {salts.MAX_INDEX} D updates per step), got {hparams[name]}.")
+  base.check_values(hparams, ("n_critic", "unroll_steps"), lambda value: value > salts.MAX_INDEX,
+                    f"at most {salts.MAX_INDEX} (the random streams have salts for "
+                    f"{salts.MAX_INDEX} D updates per step)")
   base.check_values(hparams, ("clip_value", "gradient_penalty_weight", "r1_gamma",
                              "r1_gamma_anneal_steps", "instance_noise_std",
                              "instance_noise_anneal_steps", "unroll_steps", "g_layers", "d_layers",
@@ -76,8 +75,8 @@ def validate_hparams(hparams):
     raise ValueError(f"learning_rate_decay_start must be below learning_rate_decay_steps (the G "
                      f"step where the rates reach 0), got {hparams['learning_rate_decay_start']} "
                      f"and {hparams['learning_rate_decay_steps']}.")
-  if not 0.0 <= hparams["ema_decay"] < 1.0:
-    raise ValueError(f"ema_decay must be in [0, 1) (0 disables G_ema), got {hparams['ema_decay']}.")
+  base.check_values(hparams, ("ema_decay",), lambda value: not 0.0 <= value < 1.0,
+                    "in [0, 1) (0 disables G_ema)")
   base.check_values(hparams, ("beta_1", "beta_2"), lambda value: not 0.0 <= value < 1.0,
                     "in [0, 1)")  # Adam's beta_2 = 1 would divide by 0.
   for penalty in ("gradient_penalty_weight", "r1_gamma"):
@@ -123,17 +122,13 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     return {"initial": self.initial, "start": self.start, "end": self.end}
 
 
-def _learning_rate(initial, hparams, updates_per_g_step):
-  # The schedule counts the optimizer's own updates: D's take n_critic per G step.
-  if hparams["learning_rate_decay_steps"] == 0:
-    return initial
-  return LinearDecay(initial, hparams["learning_rate_decay_start"] * updates_per_g_step,
-                     hparams["learning_rate_decay_steps"] * updates_per_g_step)
-
-
 def optimizers(hparams, networks):
   def make(learning_rate, updates_per_g_step):
-    learning_rate = _learning_rate(learning_rate, hparams, updates_per_g_step)
+    # The schedule counts the optimizer's own updates: D's take n_critic per G step.
+    if hparams["learning_rate_decay_steps"] != 0:
+      learning_rate = LinearDecay(learning_rate,
+                                  hparams["learning_rate_decay_start"] * updates_per_g_step,
+                                  hparams["learning_rate_decay_steps"] * updates_per_g_step)
     if hparams["optimizer"] == "rmsprop":
       # The WGAN paper's RMSProp has no momentum; rho 0.9 is its (Torch) default decay.
       return keras.optimizers.RMSprop(learning_rate, rho=0.9)
@@ -164,8 +159,7 @@ def discriminator_penalties(discriminator_fn, real, fake, salt, context, hparams
     weighted_sum += hparams["gradient_penalty_weight"] * penalties["gradient_penalty"]
   if hparams["r1_gamma"] > 0:
     penalties["r1_penalty"] = context.average(losses.r1_penalty(discriminator_fn, real))
-    gamma = gan_stabilizers.r1_gamma(hparams, context.step)
-    weighted_sum += 0.5 * gamma * penalties["r1_penalty"]
+    weighted_sum += 0.5 * gan_stabilizers.r1_gamma(hparams, context.step) * penalties["r1_penalty"]
   return weighted_sum, penalties
 
 
@@ -223,8 +217,8 @@ def train_step(networks, optimizers, batch, context, hparams):
     g_loss = generator_loss(networks, optimizers, real_minibatches[-1], fake, context, hparams)
   context.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
   if _uses_ema(hparams):
-    gan_stabilizers.update_ema(networks["G_ema"], G, gan_stabilizers.ema_decay(hparams, context.step),
-                               context)
+    gan_stabilizers.update_ema(networks["G_ema"], G,
+                               gan_stabilizers.ema_decay(hparams, context.step), context)
 
   results = {"d_loss": d_loss, "g_loss": g_loss, **penalties}
   if hparams["instance_noise_std"] > 0:

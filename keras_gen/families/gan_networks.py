@@ -104,13 +104,11 @@ class DCGANGenerator(keras.Model):
                                 kernel_initializer=_dcgan_init())
     self.reshape = layers.Reshape((start, start, top_filters))
     self.project_norm = _batch_norm()
-    self.blocks = []
-    for index in range(doublings - 1):
-      filters = top_filters // 2 ** (index + 1)
-      self.blocks.append((
-          layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
-                                 kernel_initializer=_dcgan_init()),
-          _batch_norm()))
+    self.blocks = [(layers.Conv2DTranspose(top_filters // 2 ** (index + 1), 4, strides=2,
+                                           padding="same", use_bias=False,
+                                           kernel_initializer=_dcgan_init()),
+                    _batch_norm())
+                   for index in range(doublings - 1)]
     # An image no larger than the start map (4x4) needs no last upsampling.
     self.to_image = layers.Conv2DTranspose(channels, 4, strides=2 if doublings else 1,
                                            padding="same", kernel_initializer=_dcgan_init(),

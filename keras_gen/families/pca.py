@@ -72,8 +72,7 @@ class PrincipalComponents(layers.Layer):
 
 def pca_encode(images, mean, basis):
   """images [N, H, W, C] -> h [N, k]."""
-  x = tf.reshape(images, [tf.shape(images)[0], -1])
-  return tf.matmul(x - mean, basis)
+  return tf.matmul(tf.reshape(images, [tf.shape(images)[0], -1]) - mean, basis)
 
 
 def pca_decode(code, mean, basis, image_shape):
@@ -138,8 +137,7 @@ def summaries(networks, batch, context, hparams):
   del context
   images = batch["images"]
   encode, decode = _functions(networks, hparams)
-  reconstructions = decode(encode(images))
-  return {"reconstructions": autoencoder.side_by_side(images, reconstructions)}
+  return {"reconstructions": autoencoder.side_by_side(images, decode(encode(images)))}
 
 
 def serving(networks, hparams):

@@ -143,7 +143,7 @@ def phases(hparams, element_shape):
   return result
 
 
-def _networks(hparams, element_shape, name):
+def _generator(hparams, element_shape, name):
   resolution, _, channels = element_shape
   return progan_networks.Generator(
       resolution, channels, latent_dim=hparams["latent_dim"], fmap_base=hparams["fmap_base"],
@@ -156,12 +156,12 @@ def build(hparams, element_shape):
   if element_shape[0] != element_shape[1] or not tfrecords.is_level_resolution(resolution):
     raise ValueError(f"Progressive GAN needs square power-of-two images of at least 4x4, "
                      f"got {tuple(element_shape)}.")
-  G = _networks(hparams, element_shape, "G")
+  G = _generator(hparams, element_shape, "G")
   D = progan_networks.Discriminator(
       resolution, fmap_base=hparams["fmap_base"], fmap_decay=hparams["fmap_decay"],
       fmap_max=hparams["fmap_max"], mbstd_group_size=hparams["mbstd_group_size"], name="D")
   progan_networks.build_all_levels(G, D)
-  G_ema = _networks(hparams, element_shape, "G_ema")
+  G_ema = _generator(hparams, element_shape, "G_ema")
   progan_networks.build_all_levels(G_ema, D)
   gan_stabilizers.copy_weights(G_ema, G)
   return {"G": G, "D": D, "G_ema": G_ema}
@@ -171,8 +171,7 @@ def optimizers(hparams, networks):
   def make():
     return keras.optimizers.Adam(hparams["learning_rate"], beta_1=hparams["beta_1"],
                                  beta_2=hparams["beta_2"], epsilon=hparams["adam_epsilon"])
-  return {"G": (make(), networks["G"].trainable_variables),
-          "D": (make(), networks["D"].trainable_variables)}
+  return {name: (make(), networks[name].trainable_variables) for name in ("G", "D")}
 
 
 def level_of(images):
@@ -206,25 +205,19 @@ def ema_beta(hparams, global_batch_size):
   return hparams["ema_decay"]
 
 
-def r1_applies(hparams, step):
-  """Whether `step` takes the lazy R1 penalty (every r1_interval-th from 0): a Python bool if
-  known while tracing, else a bool tensor."""
+def lazy_r1(hparams, step, penalty):
+  """penalty() on every r1_interval-th step from 0, else 0: a Python choice if the step is known
+  while tracing, else a tf.cond named LAZY_R1."""
   known = tf.get_static_value(step)
   if known is not None:
-    return bool(known % hparams["r1_interval"] == 0)
-  return tf.equal(tf.math.floormod(step, tf.cast(hparams["r1_interval"], step.dtype)), 0)
+    return penalty() if known % hparams["r1_interval"] == 0 else tf.zeros([])
+  applies = tf.equal(tf.math.floormod(step, tf.cast(hparams["r1_interval"], step.dtype)), 0)
+  return tf.cond(applies, penalty, lambda: tf.zeros([]), name=LAZY_R1)
 
 
 def r1_weight(hparams, level, top_level):
   """r1_gamma / 2 * r1_interval / 4^(top_level - level): lazy R1's weight at the level's size."""
   return 0.5 * hparams["r1_gamma"] * hparams["r1_interval"] / 4.0 ** (top_level - level)
-
-
-def _lazy(apply, penalty):
-  """penalty() where `apply` holds, else 0; a Python bool traces no cond."""
-  if isinstance(apply, bool):
-    return penalty() if apply else tf.zeros([])
-  return tf.cond(apply, penalty, lambda: tf.zeros([]), name=LAZY_R1)
 
 
 def wgan_gp_critic_loss(critic, real, fake, context, hparams, level, top_level):
@@ -243,8 +236,8 @@ def wgan_gp_critic_loss(critic, real, fake, context, hparams, level, top_level):
 def ns_r1_critic_loss(critic, real, fake, context, hparams, level, top_level):
   """(d_loss, its regularized total, {"r1_penalty"}) of the logistic loss with lazy R1."""
   d_loss = context.average(losses.non_saturating_discriminator_loss(critic(real), critic(fake)))
-  penalty = _lazy(r1_applies(hparams, context.step),
-                  lambda: context.average(losses.r1_penalty(critic, real)))
+  penalty = lazy_r1(hparams, context.step,
+                    lambda: context.average(losses.r1_penalty(critic, real)))
   return d_loss, d_loss + r1_weight(hparams, level, top_level) * penalty, {"r1_penalty": penalty}
 
 
@@ -291,12 +284,12 @@ def summaries(networks, batch, context, hparams):
   G, G_ema = networks["G"], networks["G_ema"]
   alpha = tf.convert_to_tensor(context.family_state.alpha)
   level = level_of(batch["images"])
-  factor = 2 ** (G.max_level - level)
   z = context.normal([batch["images"].shape[0], hparams["latent_dim"]], salt=salts.SUMMARY_Z)
   images = {"samples": G_ema(z, level=level, alpha=alpha),
             "samples_G": G(z, level=level, alpha=alpha),
             "reals": crossfade_reals(batch["images"], alpha)}
-  return {name: progan_layers.upsample(value, factor) for name, value in images.items()}
+  return {name: progan_layers.upsample(value, 2 ** (G.max_level - level))
+          for name, value in images.items()}
 
 
 make_state = schedule.PhaseState

@@ -76,8 +76,7 @@ class Generator(keras.Model):
       x = progan_layers.pixel_norm(progan_layers.leaky_relu(x))
       return progan_layers.pixel_norm(progan_layers.leaky_relu(self.b4_conv(x)))
     conv0, conv1 = self.blocks[f"b{2 ** level}"]
-    x = progan_layers.upsample(x)
-    x = progan_layers.pixel_norm(progan_layers.leaky_relu(conv0(x)))
+    x = progan_layers.pixel_norm(progan_layers.leaky_relu(conv0(progan_layers.upsample(x))))
     return progan_layers.pixel_norm(progan_layers.leaky_relu(conv1(x)))
 
   def variables_at(self, level):
@@ -125,20 +124,9 @@ class Discriminator(keras.Model):
     self.flatten = keras.layers.Flatten()
 
   def _block(self, x, level):
-    if level == MIN_LEVEL:
-      return self._score(self._b4_features(x))
     conv0, conv1 = self.blocks[f"b{2 ** level}"]
     x = progan_layers.leaky_relu(conv0(x))
-    x = progan_layers.leaky_relu(conv1(x))
-    return progan_layers.downsample(x)
-
-  def _b4_features(self, x):
-    if self.mbstd is not None:
-      x = self.mbstd(x)
-    return self.flatten(progan_layers.leaky_relu(self.b4_conv(x)))
-
-  def _score(self, features):
-    return self.b4_score(progan_layers.leaky_relu(self.b4_dense(features)))
+    return progan_layers.downsample(progan_layers.leaky_relu(conv1(x)))
 
   def _from_rgb(self, images, level):
     return progan_layers.leaky_relu(self.from_rgb[f"b{2 ** level}"](images))
@@ -160,10 +148,13 @@ class Discriminator(keras.Model):
       x = lerp(old, new, alpha)
     for current in range(level - 1, MIN_LEVEL, -1):
       x = self._block(x, current)
-    return self._b4_features(x)
+    if self.mbstd is not None:
+      x = self.mbstd(x)
+    return self.flatten(progan_layers.leaky_relu(self.b4_conv(x)))
 
   def call(self, images, level=None, alpha=1.0, training=False):
-    return self._score(self.features(images, level=level, alpha=alpha, training=training))
+    features = self.features(images, level=level, alpha=alpha, training=training)
+    return self.b4_score(progan_layers.leaky_relu(self.b4_dense(features)))
 
 
 def build_all_levels(G, D, batch_size=4):

@@ -15,13 +15,13 @@ DATASET_PREFIX = "progan:"
 class PhasedSchedule:
   """A family's phases, each one segment; the position is `self.phase`, a PhaseState."""
 
-  def __init__(self, config, phases, replicas, minibatches_per_step=1):
+  def __init__(self, config, phases, replicas):
     if not config.dataset.startswith(DATASET_PREFIX):
       raise config_lib.ConfigError(
           f"--model={config.model} trains in phases of growing resolution, which needs a "
           f"multi-resolution dataset --dataset=progan:FOLDER (create one with "
           f"`python -m tools.dataset_tool`), not {config.dataset!r}.")
-    self.config, self.minibatches = config, minibatches_per_step
+    self.config = config
     self.path = config.dataset[len(DATASET_PREFIX):]
     description = tfrecords.info(self.path)
     resolution = description["resolution"]
@@ -65,25 +65,22 @@ class PhasedSchedule:
       return None
     phase, start, end = self.phases[index], self.starts[index], self.starts[index + 1]
     self._enter(index, optimizers, shown)
-    examples = phase.batch_size * self.minibatches
-
-    ramping = start < 1000 * phase.learning_rate_rampup_kimg
 
     def set_alpha_and_learning_rates():
       if phase.transition:
         shown_in_phase = tf.cast(state.images_shown - start, tf.float32)
         state.alpha.assign(tf.clip_by_value(shown_in_phase / phase.images, 0.0, 1.0))
-      if ramping:
+      if start < 1000 * phase.learning_rate_rampup_kimg:  # Begins before the ramp-up ends.
         factor = schedule.rampup_factor(state.images_shown, phase.learning_rate_rampup_kimg)
         for name, learning_rate in phase.learning_rates.items():
           optimizers[name].learning_rate = learning_rate * factor
 
     return schedule.Segment(
-        end_step=min(config.train_steps, step + math.ceil((end - shown) / examples)),
-        global_batch_size=phase.batch_size, examples_per_step=examples,
+        end_step=min(config.train_steps, step + math.ceil((end - shown) / phase.batch_size)),
+        global_batch_size=phase.batch_size, examples_per_step=phase.batch_size,
         summary_batch=self._summary_batch(phase.level),
         before_step=set_alpha_and_learning_rates,
-        after_step=lambda: state.images_shown.assign_add(examples),
+        after_step=lambda: state.images_shown.assign_add(phase.batch_size),
         input_fn=tfrecords.input_fn(self.path, phase.level, phase.batch_size, config.seed,
                                     start_index=shown - start))
 
@@ -104,14 +101,13 @@ class PhasedSchedule:
     """The step the schedule ends at, or --train_steps if sooner."""
     shown = int(self.phase.images_shown.numpy())
     for index in range(schedule.find_phase(self.phases, shown), len(self.phases)):
-      examples = self.phases[index].batch_size * self.minibatches
+      examples = self.phases[index].batch_size
       steps = math.ceil((self.starts[index + 1] - shown) / examples)
       step, shown = step + steps, shown + steps * examples
     return min(step, self.config.train_steps)
 
   def position(self):
-    shown, level = int(self.phase.images_shown.numpy()), int(self.phase.level.numpy())
-    alpha = float(self.phase.alpha.numpy())
+    shown, _, level, alpha = self.phase.values()
     text = (f"kimg {shown / 1000:.1f}/{self.starts[-1] / 1000:.1f}  "
             f"{2 ** level}x{2 ** level} alpha {alpha:.3f}")
     return text, {"progress/kimg": shown / 1000, "progress/alpha": alpha, "progress/level": level}

@@ -2,6 +2,8 @@
 code) penalty (Goodfellow et al. 2016, sec. 14.2.1; Ng, "Sparse autoencoder", 2011).
 """
 
+import functools
+
 import tensorflow as tf
 
 from keras_gen.families import autoencoder
@@ -45,10 +47,8 @@ optimizers = autoencoder.optimizers
 
 def code(encoder, images, hparams, training=False):
   """h [N, code_size]: ReLU (l1) in [0, inf) or sigmoid (kl) in (0, 1)."""
-  pre_activation = tf.cast(encoder(images, training=training), tf.float32)
-  if hparams["sparsity_penalty"] == "l1":
-    return tf.nn.relu(pre_activation)
-  return tf.sigmoid(pre_activation)
+  h = tf.cast(encoder(images, training=training), tf.float32)
+  return tf.nn.relu(h) if hparams["sparsity_penalty"] == "l1" else tf.sigmoid(h)
 
 
 def l1_penalty(h):
@@ -88,9 +88,5 @@ def train_step(networks, optimizers, batch, context, hparams):
           "active_fraction": context.average(active_fraction(h, hparams["active_threshold"]))}
 
 
-def summaries(networks, batch, context, hparams):
-  return autoencoder.summaries(networks, batch, context, hparams, code=code)
-
-
-def serving(networks, hparams):
-  return autoencoder.serving(networks, hparams, code=code)
+summaries = functools.partial(autoencoder.summaries, code=code)
+serving = functools.partial(autoencoder.serving, code=code)

@@ -35,10 +35,7 @@ def validate_hparams(hparams):
   base.check_values(hparams, ("decoder_stddev",), lambda value: value <= 0, "positive")
 
 
-def build(hparams, element_shape):
-  return autoencoder.build(dict(hparams, reconstruction_loss="mse"), element_shape)
-
-
+build = autoencoder.build
 optimizers = autoencoder.optimizers
 
 
@@ -70,9 +67,8 @@ def train_step(networks, optimizers, batch, context, hparams):
   with tf.GradientTape() as tape:
     h = sample_code(networks["encoder"], images, noise, hparams, training=True)
     outputs = networks["decoder"](h, training=True)
-    negative_log_likelihood = -decoder_distribution(outputs, hparams).log_prob(
-        (images + 1.0) / 2.0)
-    loss = context.average(negative_log_likelihood)
+    loss = context.average(
+        -decoder_distribution(outputs, hparams).log_prob((images + 1.0) / 2.0))
   context.minimize(tape, loss, variables, optimizers["autoencoder"])
   return {"loss": loss,
           "mse": context.average(autoencoder.pixel_error(images, mean_images(outputs, hparams)))}

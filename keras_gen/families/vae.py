@@ -35,11 +35,9 @@ DEFAULT_HPARAMS = {
 
 
 def validate_hparams(hparams):
-  choices = {"architecture": autoencoder.ARCHITECTURES,
-             "likelihood": likelihoods.LIKELIHOODS,
-             "binarization": likelihoods.BINARIZATIONS}
-  for name, valid in choices.items():
-    base.check_choice(hparams, name, valid)
+  base.check_choice(hparams, "architecture", autoencoder.ARCHITECTURES)
+  base.check_choice(hparams, "likelihood", likelihoods.LIKELIHOODS)
+  base.check_choice(hparams, "binarization", likelihoods.BINARIZATIONS)
   base.check_values(hparams, ("latent_dim", "hidden_units", "filters"),
                     lambda value: value < 1, "positive")
   base.check_values(hparams, ("beta", "kl_warmup_steps"), lambda value: value < 0, ">= 0")
@@ -70,19 +68,8 @@ def optimizers(hparams, networks):
 
 def posterior_parameters(encoder, images, training=False):
   """q(z|x) as (mu, sigma), each [N, latent_dim]; sigma > 0."""
-  outputs = tf.cast(encoder(images, training=training), tf.float32)
-  loc, raw_scale = tf.split(outputs, 2, axis=-1)
+  loc, raw_scale = tf.split(tf.cast(encoder(images, training=training), tf.float32), 2, axis=-1)
   return loc, tf.nn.softplus(raw_scale) + MIN_POSTERIOR_SCALE
-
-
-def posterior(loc, scale):
-  """The diagonal Gaussian q(z|x), event shape [latent_dim]."""
-  return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
-
-
-def prior(latent_dim):
-  """p(z) = N(0, I), event shape [latent_dim]."""
-  return tfd.MultivariateNormalDiag(loc=tf.zeros([latent_dim]))
 
 
 def targets(images, hparams, uniform_noise=None):
@@ -110,7 +97,8 @@ def train_step(networks, optimizers, batch, context, hparams):
     z = loc + scale * context.normal(loc.shape, salt=salts.VAE_EPSILON)
     decoder_outputs = networks["decoder"](z, training=True)
     reconstruction = -likelihoods.log_likelihood(x, decoder_outputs, hparams["likelihood"])
-    kl = tfd.kl_divergence(posterior(loc, scale), prior(hparams["latent_dim"]))
+    kl = tfd.kl_divergence(tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale),
+                           tfd.MultivariateNormalDiag(loc=tf.zeros([hparams["latent_dim"]])))
     loss = context.average(reconstruction + beta * kl)
   context.minimize(tape, loss, variables, optimizers["vae"])
   reconstruction = context.average(reconstruction)
@@ -131,12 +119,10 @@ def summaries(networks, batch, context, hparams):
   images = batch["images"]
   count = images.shape[0]
   loc, _ = posterior_parameters(encoder, images)
-  reconstructions = decode_mean(decoder, loc, hparams)
   result = {
-      "reconstructions": autoencoder.side_by_side(images, reconstructions),
+      "reconstructions": autoencoder.side_by_side(images, decode_mean(decoder, loc, hparams)),
       "samples": decode_mean(
-          decoder, context.normal([count, hparams["latent_dim"]], salt=salts.VAE_PRIOR_Z), hparams),
-  }
+          decoder, context.normal([count, hparams["latent_dim"]], salt=salts.VAE_PRIOR_Z), hparams)}
   rows = min(INTERPOLATION_STEPS, count // 2)
   if rows:
     weights = tf.linspace(0.0, 1.0, INTERPOLATION_STEPS)[None, :, None]
@@ -150,8 +136,7 @@ def summaries(networks, batch, context, hparams):
 
 def manifold_grid(size):
   """[size * size, 2] latents at the prior's quantiles 0.05..0.95 (Kingma & Welling, fig. 4)."""
-  quantiles = np.linspace(0.05, 0.95, size)
-  values = tfd.Normal(0.0, 1.0).quantile(tf.constant(quantiles, tf.float32))
+  values = tfd.Normal(0.0, 1.0).quantile(tf.constant(np.linspace(0.05, 0.95, size), tf.float32))
   rows, columns = tf.meshgrid(values[::-1], values, indexing="ij")
   return tf.stack([tf.reshape(columns, [-1]), tf.reshape(rows, [-1])], axis=1)
 

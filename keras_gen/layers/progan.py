@@ -21,8 +21,7 @@ class EqualizedDense(layers.Layer):
                gain=HE_GAIN,     # Runtime multiplier of the He constant 1 / sqrt(fan_in).
                **kwargs):
     super().__init__(**kwargs)
-    self.units = units
-    self.gain = gain
+    self.units, self.gain = units, gain
 
   def build(self, input_shape):
     fan_in = int(input_shape[-1])
@@ -46,9 +45,7 @@ class EqualizedConv2D(layers.Layer):
                gain=HE_GAIN,
                **kwargs):
     super().__init__(**kwargs)
-    self.filters = filters
-    self.kernel_size = kernel_size
-    self.gain = gain
+    self.filters, self.kernel_size, self.gain = filters, kernel_size, gain
 
   def build(self, input_shape):
     channels = int(input_shape[-1])
@@ -78,22 +75,18 @@ class MinibatchStddev(layers.Layer):
                epsilon=1e-8,     # Added to the variance before the square root.
                **kwargs):
     super().__init__(**kwargs)
-    self.group_size = group_size
-    self.epsilon = epsilon
+    self.group_size, self.epsilon = group_size, epsilon
 
   def call(self, x):
-    batch = x.shape[0]
+    batch, height, width, channels = x.shape
     group = self.group_size if batch is None else min(self.group_size, batch)
-    _, height, width, channels = x.shape
     # [G, M, H, W, C]: G examples per group, M groups.
-    y = tf.reshape(x, [group, -1, height, width, channels])
-    y = tf.cast(y, tf.float32)
+    y = tf.cast(tf.reshape(x, [group, -1, height, width, channels]), tf.float32)
     y -= tf.reduce_mean(y, axis=0, keepdims=True)
     stddev = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + self.epsilon)  # [M, H, W, C]
     stddev = tf.reduce_mean(stddev, axis=[1, 2, 3])                      # [M]
     stddev = tf.cast(tf.reshape(stddev, [-1, 1, 1, 1]), x.dtype)
-    stddev_map = tf.tile(stddev, [group, height, width, 1])
-    return tf.concat([x, stddev_map], axis=-1)
+    return tf.concat([x, tf.tile(stddev, [group, height, width, 1])], axis=-1)
 
 
 def leaky_relu(x):
