@@ -23,14 +23,11 @@ def _cpuinfo(path="/proc/cpuinfo"):
       text = f.read()
   except OSError:
     return platform.processor() or platform.machine(), frozenset(), ""
-  fields, flags = {}, frozenset()
+  fields = {}  # The first CPU's, as each field repeats for every CPU.
   for line in text.splitlines():
     key, _, value = line.partition(":")
-    key = key.strip()
-    if key == "flags" and not flags:
-      flags = frozenset(value.split())
-    elif key in ("model name", "vendor_id", "cpu family", "model", "stepping"):
-      fields.setdefault(key, value.strip())
+    fields.setdefault(key.strip(), value.strip())
+  flags = frozenset(fields.get("flags", "").split())
   signature = ""
   if "vendor_id" in fields and "cpu family" in fields:
     signature = (f"{fields['vendor_id']} family {fields['cpu family']} model "
