@@ -44,14 +44,10 @@ def has_native_bfloat16(flags=None):
 def describe(cpuinfo_path="/proc/cpuinfo"):
   """The CPU (model, signature, cores, relevant flags), Python and TensorFlow versions."""
   model, flags, signature = _cpuinfo(cpuinfo_path)
-  info = {
-      "cpu": model,
-      "cpu_signature": signature,
-      "cores": os.cpu_count(),
-      "cpu_flags": [flag for flag in RELEVANT_FLAGS if flag in flags],
-      "no_amx": not any(flag.startswith("amx") for flag in flags),
-      "python": platform.python_version(),
-  }
+  info = dict(cpu=model, cpu_signature=signature, cores=os.cpu_count(),
+              cpu_flags=[flag for flag in RELEVANT_FLAGS if flag in flags],
+              no_amx=not any(flag.startswith("amx") for flag in flags),
+              python=platform.python_version())
   tensorflow = sys.modules.get("tensorflow")
   if tensorflow is not None:
     info["tensorflow"] = tensorflow.__version__

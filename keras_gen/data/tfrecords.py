@@ -82,12 +82,12 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
       images = np.asarray(read_images(indices))
       _check_images(images, shape, output_dir)
       shape = images.shape[1:]
-      if not writers:
-        writers = _open_writers(partial, name, shape[0], num_shards)
       for level, level_images in box_filter_levels(images).items():
         for offset, image in enumerate(level_images):
           label = None if labels is None else labels[indices[offset]]
           file_name = level_file_name(name, level, (start + offset) // per_shard, num_shards)
+          if file_name not in writers:
+            writers[file_name] = tf.io.TFRecordWriter(os.path.join(partial, file_name))
           writers[file_name].write(_example(image, label))
           images_per_file[file_name] = images_per_file.get(file_name, 0) + 1
     for writer in writers.values():
@@ -120,13 +120,6 @@ def _check_images(images, expected_shape, output_dir):
   if expected_shape is not None and images.shape[1:] != expected_shape:
     raise DataError(f"Images for {output_dir} changed shape from {expected_shape} to "
                     f"{images.shape[1:]}; every image must have the same shape.")
-
-
-def _open_writers(directory, name, resolution, num_shards):
-  file_names = [level_file_name(name, level, shard, num_shards) for shard in range(num_shards)
-                for level in range(MIN_LEVEL, int(math.log2(resolution)) + 1)]
-  return {file_name: tf.io.TFRecordWriter(os.path.join(directory, file_name))
-          for file_name in file_names}
 
 
 def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
