@@ -28,11 +28,8 @@ def _idx_file_names(split: str) -> tuple[str, str]:
 
 
 def _find_idx_file(directory: str, file_name: str) -> str | None:
-  for candidate in (file_name, file_name + ".gz"):
-    path = os.path.join(directory, candidate)
-    if os.path.isfile(path):
-      return path
-  return None
+  paths = [os.path.join(directory, file_name + suffix) for suffix in ("", ".gz")]
+  return next((path for path in paths if os.path.isfile(path)), None)
 
 
 def check_folder(directory: str, name: str) -> None:
