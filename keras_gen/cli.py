@@ -76,8 +76,7 @@ def parse_flags_or_exit(argv):
 
 def reject_positional_arguments(argv):
   if len(argv) > 1:
-    print(f"Error: unexpected arguments {argv[1:]}; every option is a --flag.", file=sys.stderr)
-    sys.exit(2)
+    usage_error(f"unexpected arguments {argv[1:]}; every option is a --flag.")
 
 
 def usage_error(message):

@@ -61,9 +61,8 @@ def recipe_path(recipe):
   candidate = os.path.join(ZOO_DIR, recipe if recipe.endswith(".json") else recipe + ".json")
   if os.path.isfile(candidate):
     return candidate
-  raise ConfigError(
-      f"--recipe={recipe!r} is neither a file nor a recipe in zoo/; "
-      f"valid recipes: {', '.join(recipe_names())}.")
+  raise ConfigError(f"--recipe={recipe!r} is neither a file nor a recipe in zoo/; "
+                    f"valid recipes: {', '.join(recipe_names())}.")
 
 
 def recipe_names():
@@ -75,32 +74,26 @@ def recipe_names():
 def load_recipe(recipe):
   """The recipe's `config` dict (train fields plus `hparams`)."""
   path = recipe_path(recipe)
+
+  def refuse_duplicate_keys(pairs):
+    # json.load would keep the last of two equal keys silently.
+    names = [name for name, _ in pairs]
+    for name in names:
+      if names.count(name) > 1:
+        raise ConfigError(f"Recipe {path} sets {name!r} twice; give each name once.")
+    return dict(pairs)
+
   try:
     with open(path) as f:
-      recipe_json = json.load(f, object_pairs_hook=_refuse_duplicate_keys)
+      recipe_json = json.load(f, object_pairs_hook=refuse_duplicate_keys)
   except json.JSONDecodeError as e:
     raise ConfigError(f"Recipe {path} is not valid JSON: {e}.") from e
-  except _DuplicateKey as e:
-    raise ConfigError(f"Recipe {path} sets {e.args[0]!r} twice; give each name once.") from None
   if not isinstance(recipe_json, dict):
     raise ConfigError(f"Recipe {path} holds a JSON {_json_type(recipe_json)}, not an object "
                       f"with a 'config' object.")
   if not isinstance(recipe_json.get("config"), dict):
     raise ConfigError(f"Recipe {path} has no 'config' object.")
   return recipe_json["config"]
-
-
-class _DuplicateKey(Exception):
-  pass
-
-
-def _refuse_duplicate_keys(pairs):
-  # json.load would keep the last of two equal keys silently.
-  names = [name for name, _ in pairs]
-  for name in names:
-    if names.count(name) > 1:
-      raise _DuplicateKey(name)
-  return dict(pairs)
 
 
 def _json_type(value):
@@ -118,12 +111,9 @@ def field_problem(name, value):
   default = getattr(TrainConfig(), name)
   if name == "xla":
     fits, expected = isinstance(value, (bool, str)), 'true, false or "auto"'
-  elif isinstance(default, bool):
-    fits, expected = isinstance(value, bool), _EXPECTED[bool]
-  elif isinstance(default, int):
-    fits, expected = isinstance(value, int) and not isinstance(value, bool), _EXPECTED[int]
-  else:
-    fits, expected = isinstance(value, type(default)), _EXPECTED[type(default)]
+  else:  # A bool is an int to isinstance; neither may stand for the other here.
+    fits = isinstance(value, type(default)) and isinstance(value, bool) == isinstance(default, bool)
+    expected = _EXPECTED[type(default)]
     if fits and name in _LIST_ITEMS:
       item_type, expected = _LIST_ITEMS[name]
       fits = all(isinstance(item, item_type) and not isinstance(item, bool) for item in value)
@@ -188,23 +178,20 @@ def parse_hparams(text, flag="--hparams"):
 
 def _coerce(name, value, default):
   """A flag string as the default's type; refuses a value of another type."""
-  if not isinstance(value, str) or isinstance(default, str):
-    if not _fits(value, default):
-      raise ConfigError(
-          f"Hyperparameter {name}={value!r} is not a valid {type(default).__name__}.")
-    return value
   try:
-    if isinstance(default, bool):
-      if value.lower() not in ("true", "false", "1", "0"):
+    if not isinstance(value, str) or isinstance(default, str):
+      if not _fits(value, default):
         raise ValueError
-      return value.lower() in ("true", "1")
+      return value
+    if isinstance(default, bool):
+      return {"true": True, "1": True, "false": False, "0": False}[value.lower()]
     if isinstance(default, int):
       return int(value)
     if isinstance(default, float):
       return float(value)
     if isinstance(default, (list, tuple)):
       return [type(default[0])(v) for v in value.split(":")] if default else value.split(":")
-  except ValueError:
+  except (KeyError, ValueError):  # KeyError: not a boolean word.
     raise ConfigError(
         f"Hyperparameter {name}={value!r} is not a valid {type(default).__name__}.") from None
   return value
@@ -227,31 +214,23 @@ def _numbers(value):
   return [item for item in items if isinstance(item, (int, float)) and not isinstance(item, bool)]
 
 
-def check_hparam_values(hparams):
-  """Refuses non-finite numbers, integers beyond int32 and learning rates not above 0."""
-  for name, value in hparams.items():
+def resolve_hparams(family_name, defaults, overrides):
+  """The family's defaults with `overrides` merged in; refuses unknown names, non-finite
+  numbers, integers beyond int32 and learning rates not above 0."""
+  unknown = sorted(set(overrides) - set(defaults))
+  if unknown:
+    raise ConfigError(f"Unknown hyperparameter(s) {', '.join(unknown)} for model {family_name!r}; "
+                      f"valid: {', '.join(sorted(defaults))}.")
+  resolved = {**defaults, **{name: _coerce(name, value, defaults[name])
+                             for name, value in overrides.items()}}
+  for name, value in resolved.items():
     for number in _numbers(value):
       if not math.isfinite(number):
         raise ConfigError(f"Hyperparameter {name}={value!r} is not a finite number.")
       if isinstance(number, int) and abs(number) > INT32_MAX:
-        raise ConfigError(f"Hyperparameter {name}={value!r} is beyond int32 (at most "
-                          f"{INT32_MAX}).")
+        raise ConfigError(f"Hyperparameter {name}={value!r} is beyond int32 (at most {INT32_MAX}).")
     if name.endswith("learning_rate") and not (_numbers(value) == [value] and value > 0):
-      raise ConfigError(f"Hyperparameter {name}={value!r} is a learning rate: it must be "
-                        f"above 0.")
-
-
-def resolve_hparams(family_name, defaults, overrides):
-  """The family's defaults with `overrides` merged in; unknown names are refused."""
-  unknown = sorted(set(overrides) - set(defaults))
-  if unknown:
-    raise ConfigError(
-        f"Unknown hyperparameter(s) {', '.join(unknown)} for model {family_name!r}; "
-        f"valid: {', '.join(sorted(defaults))}.")
-  resolved = dict(defaults)
-  for name, value in overrides.items():
-    resolved[name] = _coerce(name, value, defaults[name])
-  check_hparam_values(resolved)
+      raise ConfigError(f"Hyperparameter {name}={value!r} is a learning rate: it must be above 0.")
   return resolved
 
 
@@ -269,16 +248,14 @@ def validate(config):
       raise ConfigError(f"--{name} must be a positive integer, got {getattr(config, name)}.")
   for name in ("batch_size", "cpu_replicas", "resolution", "metric_samples"):
     if getattr(config, name) > INT32_MAX:
-      raise ConfigError(f"--{name}={getattr(config, name)} is beyond int32 (at most "
-                        f"{INT32_MAX}).")
+      raise ConfigError(f"--{name}={getattr(config, name)} is beyond int32 (at most {INT32_MAX}).")
   if not 0 <= config.seed <= SEED_MAX:
     raise ConfigError(f"--seed must be between 0 and {SEED_MAX}, got {config.seed}.")
   if config.cpu_replicas < 0:
     raise ConfigError(f"--cpu_replicas must be 0 or more, got {config.cpu_replicas}.")
   if config.cpu_replicas > 1 and config.strategy not in ("mirrored", "multi_worker"):
-    raise ConfigError(
-        f"--cpu_replicas={config.cpu_replicas} only makes sense with --strategy=mirrored "
-        f"or multi_worker, not {config.strategy!r}.")
+    raise ConfigError(f"--cpu_replicas={config.cpu_replicas} only makes sense with "
+                      f"--strategy=mirrored or multi_worker, not {config.strategy!r}.")
   if not (isinstance(config.xla, bool) or config.xla == "auto"):
     raise ConfigError(f"xla={config.xla!r} is not true, false or \"auto\".")
   if config.xla is True and config.strategy in ("mirrored", "multi_worker"):

@@ -36,14 +36,12 @@ def main(argv):
     cli.usage_error(f"--num_samples must be positive, got {FLAGS.num_samples}.")
   cli.quiet_tensorflow()
   from keras_gen.metrics import evaluation
-  results = cli.exit_on_user_error(
-      lambda: evaluation.evaluate(
-          model_dir=FLAGS.model_dir, saved_model=FLAGS.saved_model,
-          metric_names=FLAGS.metrics, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-          split=FLAGS.split, num_samples=FLAGS.num_samples, seed=FLAGS.seed,
-          output=FLAGS.output,
-          extra=config_lib.parse_hparams(FLAGS.metric_options, "--metric_options"),
-          pretrained=FLAGS.pretrained, step=FLAGS.step))
+  results = cli.exit_on_user_error(lambda: evaluation.evaluate(
+      model_dir=FLAGS.model_dir, saved_model=FLAGS.saved_model, metric_names=FLAGS.metrics,
+      dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, split=FLAGS.split,
+      num_samples=FLAGS.num_samples, seed=FLAGS.seed, output=FLAGS.output,
+      extra=config_lib.parse_hparams(FLAGS.metric_options, "--metric_options"),
+      pretrained=FLAGS.pretrained, step=FLAGS.step))
   print(evaluation.format_table(results))
   print(f"Wrote {results['output']}")
 

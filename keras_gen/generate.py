@@ -18,7 +18,6 @@ import dataclasses
 from absl import flags
 
 from keras_gen import cli
-from keras_gen import config as config_lib
 from keras_gen.generation import options as options_lib
 
 flags.DEFINE_enum("mode", "grid", options_lib.MODES, "What to draw.")
@@ -63,14 +62,10 @@ def main(argv):
     cli.usage_error(f"--indices={','.join(FLAGS.indices)} must be whole numbers.")
   options = options_lib.Options(**dict({field.name: FLAGS[field.name].value for field in
                                         dataclasses.fields(options_lib.Options)}, indices=indices))
-  try:
-    options_lib.check(options)  # Before TensorFlow loads.
-  except config_lib.ConfigError as e:
-    cli.usage_error(str(e))
+  cli.exit_on_user_error(options_lib.check, options)  # Before TensorFlow loads.
   cli.quiet_tensorflow()
   from keras_gen.generation import commands
-  result = cli.exit_on_user_error(commands.run, options)
-  for note in result.notes:
+  for note in cli.exit_on_user_error(commands.run, options).notes:
     print(note)
 
 

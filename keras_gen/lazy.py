@@ -4,13 +4,10 @@ so that `--help`, which lists the datasets, does not wait for it."""
 import importlib
 
 
-class _OnFirstUse:
-
-  def __init__(self, name):
-    self._name = name
+class _TensorFlowOnFirstUse:
 
   def __getattr__(self, attribute):
-    return getattr(importlib.import_module(self._name), attribute)
+    return getattr(importlib.import_module("tensorflow"), attribute)
 
 
-tensorflow = _OnFirstUse("tensorflow")
+tensorflow = _TensorFlowOnFirstUse()

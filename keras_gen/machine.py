@@ -23,14 +23,11 @@ def _cpuinfo(path="/proc/cpuinfo"):
       text = f.read()
   except OSError:
     return platform.processor() or platform.machine(), frozenset(), ""
-  fields, flags = {}, frozenset()
+  fields = {}  # The first CPU's, as each field repeats for every CPU.
   for line in text.splitlines():
     key, _, value = line.partition(":")
-    key = key.strip()
-    if key == "flags" and not flags:
-      flags = frozenset(value.split())
-    elif key in ("model name", "vendor_id", "cpu family", "model", "stepping"):
-      fields.setdefault(key, value.strip())
+    fields.setdefault(key.strip(), value.strip())
+  flags = frozenset(fields.get("flags", "").split())
   signature = ""
   if "vendor_id" in fields and "cpu family" in fields:
     signature = (f"{fields['vendor_id']} family {fields['cpu family']} model "
@@ -47,14 +44,10 @@ def has_native_bfloat16(flags=None):
 def describe(cpuinfo_path="/proc/cpuinfo"):
   """The CPU (model, signature, cores, relevant flags), Python and TensorFlow versions."""
   model, flags, signature = _cpuinfo(cpuinfo_path)
-  info = {
-      "cpu": model,
-      "cpu_signature": signature,
-      "cores": os.cpu_count(),
-      "cpu_flags": [flag for flag in RELEVANT_FLAGS if flag in flags],
-      "no_amx": not any(flag.startswith("amx") for flag in flags),
-      "python": platform.python_version(),
-  }
+  info = dict(cpu=model, cpu_signature=signature, cores=os.cpu_count(),
+              cpu_flags=[flag for flag in RELEVANT_FLAGS if flag in flags],
+              no_amx=not any(flag.startswith("amx") for flag in flags),
+              python=platform.python_version())
   tensorflow = sys.modules.get("tensorflow")
   if tensorflow is not None:
     info["tensorflow"] = tensorflow.__version__

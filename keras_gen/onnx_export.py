@@ -22,15 +22,13 @@ def export_onnx(saved_model_path, export_dir):
   with open(os.path.join(saved_model_path, "assets", serving.METADATA_FILE)) as f:
     metadata = json.load(f)
   final_dir = os.path.join(export_dir, "onnx", str(metadata["step"]))
-  paths = {}
+  signature = "decode" if "decode" in metadata["signatures"] else "serving_default"
   with serving.published_folder(final_dir) as partial_dir:
-    for signature in ["decode"] if "decode" in metadata["signatures"] else ["serving_default"]:
-      path = os.path.join(partial_dir, f"{signature}.onnx")
-      command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model_path,
-                 "--signature_def", signature, "--opset", str(OPSET), "--output", path]
-      result = subprocess.run(command, capture_output=True, text=True, check=False)
-      if result.returncode != 0 or not os.path.exists(path):
-        raise RuntimeError(f"tf2onnx could not convert signature {signature!r} of "
-                           f"{saved_model_path}: {result.stderr.strip()[-800:]}")
-      paths[signature] = os.path.join(final_dir, f"{signature}.onnx")
-  return paths
+    path = os.path.join(partial_dir, f"{signature}.onnx")
+    command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model_path,
+               "--signature_def", signature, "--opset", str(OPSET), "--output", path]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not os.path.exists(path):
+      raise RuntimeError(f"tf2onnx could not convert signature {signature!r} of "
+                         f"{saved_model_path}: {result.stderr.strip()[-800:]}")
+  return {signature: os.path.join(final_dir, f"{signature}.onnx")}

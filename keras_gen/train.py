@@ -60,8 +60,7 @@ flags.DEFINE_integer("resolution", 0, "Image side: --dataset=folder:PATH is resi
                      "(default 64); fashion_mnist and mnist are zero-padded to it (e.g. 32).")
 flags.DEFINE_list("metrics", [], "Metrics to evaluate at every checkpoint (see "
                   "`python -m keras_gen.evaluate --helpfull`), logged as metrics/* in TensorBoard.")
-flags.DEFINE_integer("metric_samples", _DEFAULTS.metric_samples,
-                     "Samples per snapshot metric.")
+flags.DEFINE_integer("metric_samples", _DEFAULTS.metric_samples, "Samples per snapshot metric.")
 flags.DEFINE_string("metric_options", "", "Settings of --metrics, as evaluate's, e.g. "
                     "'iwae_samples=100'.")
 flags.DEFINE_string("hparams", "", "Model hyperparameters, e.g. 'latent_dim=64,loss=minimax'.")
@@ -75,19 +74,15 @@ _CONFIG_FLAGS = [field.name for field in dataclasses.fields(config_lib.TrainConf
                  if field.name != "element_shape"]
 
 
-def config_from_flags():
-  """Defaults, then the recipe, then the flags typed (`config_lib.make_config`)."""
-  typed = {name: FLAGS[name].value for name in _CONFIG_FLAGS if FLAGS[name].present}
-  return config_lib.make_config(FLAGS.recipe, typed)
-
-
 def main(argv):
   cli.start(argv)
   cli.quiet_tensorflow()
   from keras_gen import api
   from keras_gen.engine import loop
+  typed = {name: FLAGS[name].value for name in _CONFIG_FLAGS if FLAGS[name].present}
   try:
-    result = cli.exit_on_user_error(lambda: api.run_training(config_from_flags()))
+    result = cli.exit_on_user_error(
+        lambda: api.run_training(config_lib.make_config(FLAGS.recipe, typed)))
   except loop.NonFiniteError as e:
     print(f"Error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -14,7 +14,5 @@ from keras_gen.data.sources import load
 from keras_gen.data.sources import Source
 from keras_gen.data.sources import stored_resolutions
 
-__all__ = [
-    "DataError", "Source", "dataset_names", "describe_datasets", "domain", "from_uint8",
-    "has_test_split", "input_fn", "load", "mixture_modes", "mixture_std", "to_uint8",
-]
+__all__ = ["DataError", "Source", "dataset_names", "describe_datasets", "domain", "from_uint8",
+           "has_test_split", "input_fn", "load", "mixture_modes", "mixture_std", "to_uint8"]

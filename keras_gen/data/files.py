@@ -17,24 +17,19 @@ from keras_gen.lazy import tensorflow as tf
 IDX_IMAGES_MAGIC = 0x00000803
 IDX_LABELS_MAGIC = 0x00000801
 
-_IDX_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
-
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 _RESIZE_CHUNK = 4096
 
 
 def _idx_file_names(split: str) -> tuple[str, str]:
-  prefix = _IDX_SPLIT_PREFIX[split]
+  prefix = {"train": "train", "test": "t10k"}[split]
   return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
 
 
 def _find_idx_file(directory: str, file_name: str) -> str | None:
-  for candidate in (file_name, file_name + ".gz"):
-    path = os.path.join(directory, candidate)
-    if os.path.isfile(path):
-      return path
-  return None
+  paths = [os.path.join(directory, file_name + suffix) for suffix in ("", ".gz")]
+  return next((path for path in paths if os.path.isfile(path)), None)
 
 
 def check_folder(directory: str, name: str) -> None:
@@ -156,9 +151,8 @@ def read_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 def read_image_folder(path: str, resolution: int) -> np.ndarray:
   """Every image under path, sorted -> uint8 [N, R, R, C], C = 3 unless every image is grey."""
-  paths = image_paths(path)
   images = [crop_and_resize(decode_image(image_path)[np.newaxis], resolution)[0]
-            for image_path in paths]
+            for image_path in image_paths(path)]
   if all(image.shape[-1] == 1 for image in images):
     return np.stack(images)
   return np.stack([np.repeat(image, 3 // image.shape[-1], axis=-1) for image in images])

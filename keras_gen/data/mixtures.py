@@ -4,36 +4,26 @@ import numpy as np
 
 from keras_gen.data.errors import DataError
 
-RING8_RADIUS = 2.0
-RING8_NUM_MODES = 8
-RING8_STD = 0.02
-
-GRID25_COORDINATES = (-4.0, -2.0, 0.0, 2.0, 4.0)
-GRID25_STD = 0.05
-
+MIXTURE_STDS = {"ring8": 0.02, "grid25": 0.05}
 NUM_POINTS = {"train": 100_000, "test": 10_000}
-
-MIXTURE_NAMES = ("ring8", "grid25")
 
 
 def mixture_modes(name: str) -> np.ndarray:
-  """float32 [K, 2] (K = 8 ring8, 25 grid25); row k is the mode of the samples labelled k."""
+  """float32 [K, 2], row k the mode of label k: ring8's 8 at radius 2, grid25's {-4,-2,0,2,4}^2."""
+  mixture_std(name)  # Refuses an unknown name.
   if name == "ring8":
-    angles = 2.0 * np.pi * np.arange(RING8_NUM_MODES) / RING8_NUM_MODES
-    return (RING8_RADIUS * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
-  if name == "grid25":
-    xs, ys = np.meshgrid(GRID25_COORDINATES, GRID25_COORDINATES, indexing="ij")
-    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
-  raise DataError(f"Mixture {name!r} is unknown; expected one of {list(MIXTURE_NAMES)}.")
+    angles = 2.0 * np.pi * np.arange(8) / 8
+    return (2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
+  coordinates = (-4.0, -2.0, 0.0, 2.0, 4.0)
+  xs, ys = np.meshgrid(coordinates, coordinates, indexing="ij")
+  return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
 
 
 def mixture_std(name: str) -> float:
   """The standard deviation of every mode of a toy mixture (0.02 ring8, 0.05 grid25)."""
-  if name == "ring8":
-    return RING8_STD
-  if name == "grid25":
-    return GRID25_STD
-  raise DataError(f"Mixture {name!r} is unknown; expected one of {list(MIXTURE_NAMES)}.")
+  if name not in MIXTURE_STDS:
+    raise DataError(f"Mixture {name!r} is unknown; expected one of {list(MIXTURE_STDS)}.")
+  return MIXTURE_STDS[name]
 
 
 def sample_mixture(name: str, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,10 @@
-"""The tf.data input pipeline: a deterministic, resumable stream of batches.
+"""The tf.data input pipeline: a deterministic, resumable stream of batches (docs/data.md).
 
-The training data is one global stream of example indices, epoch after epoch; epoch e is the
-permutation of range(N) given by `tf.random.experimental.stateless_shuffle` with seed (seed, e).
-Global batch k is elements [k * B, (k + 1) * B) of that stream (B = global batch size),
-whatever the number of replicas or input pipelines. So a run restarted from step k with
-`start_step=k` sees exactly the batches an uninterrupted run would have seen, without
-checkpointing any iterator: the stream is recomputed from (seed, k), skipping straight into
-the right epoch.
+One global stream of example indices, epoch after epoch: epoch e is range(N) permuted by
+`tf.random.experimental.stateless_shuffle` with seed (seed, e), and global batch k is elements
+[k * B, (k + 1) * B) of it (B = global batch size), whatever the replicas or input pipelines.
+A run restarted with `start_step=k` recomputes the stream from (seed, k), skipping straight into
+the right epoch: it sees the batches an uninterrupted run would have, no iterator checkpointed.
 
 Batches are {"images": float32 [b, H, W, C] in [-1, 1]} or {"points": float32 [b, 2]}, plus
 "labels": int64 [b] when the source has labels.
@@ -67,12 +65,9 @@ def _deal_minibatches(indices, global_batch_size, minibatches, num_replicas):
   # ("oneDNN supports DT_INT64 only on platforms with AVX-512") for an int64 Transpose.
   order = np.arange(global_batch_size).reshape(minibatches, num_replicas, rows)
   order = tf.constant(order.transpose(1, 0, 2).reshape(-1), tf.int32)
-
-  def deal(step_indices):
-    return tf.gather(step_indices, order)
-
   return indices.batch(global_batch_size, drop_remainder=True).map(
-      deal, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+      lambda step_indices: tf.gather(step_indices, order), num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True).unbatch()
 
 
 def _index_stream(num_examples: int, seed: int, first_epoch: int,

@@ -8,7 +8,8 @@ from keras_gen.data.errors import DataError
 
 RECREATE = "recreate the dataset with tools/dataset_tool.py"
 _RECORD_OVERHEAD = 16  # Length, its CRC and the data's CRC.
-_LEVEL_PATTERN = re.compile(r"-r(\d\d)(-\d{5}-of-\d{5})?\.tfrecords$")
+FILE_PATTERN = re.compile(
+    r"^(?P<name>.+)-r(?P<level>\d\d)(-(?P<shard>\d{5})-of-(?P<shards>\d{5}))?\.tfrecords$")
 
 
 def count_records(file_path):
@@ -55,9 +56,8 @@ def check(path, levels, metadata):
     if name not in present:
       raise DataError(f"Dataset {path} has no file {name}, which its dataset.json records with "
                       f"{_images(expected['images'])} ({expected['bytes']} bytes); {RECREATE}.")
-    size = _size(present[name])
-    if size != expected["bytes"]:
-      raise DataError(f"Dataset {path} level r{_LEVEL_PATTERN.search(name)[1]} ({name}) is "
+    if _size(present[name]) != expected["bytes"]:
+      raise DataError(f"Dataset {path} level r{FILE_PATTERN.match(name)['level']} ({name}) is "
                       f"truncated or corrupt: {_holds(present[name], expected)}; {RECREATE}.")
   unrecorded = sorted(set(present) - set(recorded))
   if unrecorded:
@@ -72,36 +72,38 @@ def damage(paths, metadata):
   for file_path in paths:
     name = os.path.basename(file_path)
     expected = recorded.get(name)
-    if expected is not None and _size(file_path) != expected.get("bytes"):
+    if (_counted(file_path)[1] if expected is None
+        else _size(file_path) != expected.get("bytes")):
       return name, _holds(file_path, expected)
-    if expected is None and _counted(file_path)[1]:
-      return name, _holds(file_path, None)
   return None
 
 
-def count_level(path, level, level_paths):
-  """The records of a level dataset.json does not record, counted from their framing."""
-  total = 0
-  for file_path in level_paths:
-    records, tail = _counted(file_path)
-    if tail:
-      raise DataError(f"Dataset {path} level r{level:02d} ({os.path.basename(file_path)}) is "
-                      f"truncated or corrupt: {_holds(file_path, None)}; {RECREATE}.")
-    total += records
-  return total
-
-
-def check_counts(path, files, counts, num_images):
-  """Refuses a level with fewer images than another level or dataset.json's num_images."""
+def level_counts(path, levels, metadata):
+  """{level: images}, as dataset.json records them, else counted from the records' framing,
+  refusing a level cut short or with fewer images than another level or num_images says."""
+  recorded = recorded_files(path, metadata)
+  if recorded is not None:  # Sizes checked by `check` (tfrecords.level_files).
+    return {level: sum(recorded[os.path.basename(p)]["images"] for p in paths)
+            for level, paths in levels.items()}
+  counts = {level: 0 for level in levels}
+  for level, paths in levels.items():
+    for file_path in paths:
+      records, tail = _counted(file_path)
+      if tail:
+        raise DataError(f"Dataset {path} level r{level:02d} ({os.path.basename(file_path)}) is "
+                        f"truncated or corrupt: {_holds(file_path, None)}; {RECREATE}.")
+      counts[level] += records
+  num_images = metadata.get("num_images")
   most = max(counts.values()) if num_images is None else num_images
   for level, count in sorted(counts.items()):
     if count != most:
       expected = (f"dataset.json records {most}" if num_images is not None else
                   f"level r{max(counts, key=counts.get):02d} holds {most} and every level holds "
                   f"the same images")
-      names = ", ".join(map(os.path.basename, files[level]))
+      names = ", ".join(map(os.path.basename, levels[level]))
       raise DataError(f"Dataset {path} level r{level:02d} ({names}) is truncated or corrupt: the "
                       f"level holds {_images(count)}, but {expected}; {RECREATE}.")
+  return counts
 
 
 def tensorflow_reason(error):

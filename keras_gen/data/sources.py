@@ -124,12 +124,6 @@ def _progan_levels(argument):
   return tfrecords.level_files(argument)
 
 
-def _load_mixture(name):
-  def loader(split, seed, **_):
-    return mixtures.sample_mixture(name, split, seed)
-  return loader
-
-
 _DATASETS = {
     "fashion_mnist": _Dataset(
         "images", "Fashion-MNIST, 28x28 grey clothing, 10 classes, 60k train / 10k test (IDX "
@@ -145,42 +139,39 @@ _DATASETS = {
         lambda split, data_dir, **_: _load_tfds_by_name("cifar10", split, data_dir)),
     "ring8": _Dataset(
         "points", "8 Gaussians on a circle of radius 2, std 0.02 (2-D points, labels are mode "
-        "indices)", _load_mixture("ring8")),
+        "indices)", lambda split, seed, **_: mixtures.sample_mixture("ring8", split, seed)),
     "grid25": _Dataset(
         "points", "25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (2-D points, labels are "
-        "mode indices)", _load_mixture("grid25")),
+        "mode indices)", lambda split, seed, **_: mixtures.sample_mixture("grid25", split, seed)),
 }
 
 _PREFIXED_DATASETS = {
-    "tfds:": ("NAME", _Dataset(
+    "tfds:NAME": _Dataset(
         "images", "any tfds image dataset with an 'image' feature that fits in memory, from a "
-        "prepared copy in --data_dir or tfds' default dir", _load_tfds_by_name)),
-    "folder:": ("PATH", _Dataset(
+        "prepared copy in --data_dir or tfds' default dir", _load_tfds_by_name),
+    "folder:PATH": _Dataset(
         "images", "every .png/.jpg/.jpeg/.bmp/.gif under PATH, centre-cropped and resized to "
-        "--resolution (default 64)", _load_folder, one_split=True)),
-    "npz:": ("PATH", _Dataset(
+        "--resolution (default 64)", _load_folder, one_split=True),
+    "npz:PATH": _Dataset(
         "images", "a .npz with uint8 'images' (or 'x') [N, H, W(, C)] and optional 'labels' "
-        "(or 'y')", _load_npz, one_split=True)),
-    "progan:": ("PATH", _Dataset(
+        "(or 'y')", _load_npz, one_split=True),
+    "progan:PATH": _Dataset(
         "images", "a multi-resolution TFRecord folder (tools/dataset_tool.py or the original "
         "ProGAN tool); loads its top level, phased models stream every level", _load_progan,
-        one_split=True)),
+        one_split=True),
 }
 
 
 def dataset_names() -> list[str]:
   """Every valid dataset name; prefixed forms appear as e.g. 'folder:PATH'."""
-  return list(_DATASETS) + [prefix + placeholder
-                            for prefix, (placeholder, _) in _PREFIXED_DATASETS.items()]
+  return [*_DATASETS, *_PREFIXED_DATASETS]
 
 
 def describe_datasets() -> str:
   """One line per dataset name saying what it is, for --help."""
-  entries = [(name, dataset.description) for name, dataset in _DATASETS.items()]
-  entries += [(prefix + placeholder, dataset.description)
-              for prefix, (placeholder, dataset) in _PREFIXED_DATASETS.items()]
-  width = max(len(name) for name, _ in entries)
-  return "\n".join(f"{name:<{width}}  {description}" for name, description in entries)
+  datasets = {**_DATASETS, **_PREFIXED_DATASETS}
+  width = max(map(len, datasets))
+  return "\n".join(f"{name:<{width}}  {dataset.description}" for name, dataset in datasets.items())
 
 
 def stored_resolutions(name: str) -> list[int] | None:
@@ -202,8 +193,7 @@ def domain(name: str) -> str:
 
 def has_test_split(name: str) -> bool:
   """False for one-split datasets (a folder, an npz archive, a progan: folder)."""
-  dataset, _ = _lookup(name)
-  return not dataset.one_split
+  return not _lookup(name)[0].one_split
 
 
 def load(name: str, split: str = "train", data_dir: str | None = None,
@@ -232,7 +222,8 @@ def load(name: str, split: str = "train", data_dir: str | None = None,
 def _lookup(name: str) -> tuple[_Dataset, str]:
   if name in _DATASETS:
     return _DATASETS[name], ""
-  for prefix, (_, dataset) in _PREFIXED_DATASETS.items():
+  for form, dataset in _PREFIXED_DATASETS.items():
+    prefix = form[:form.index(":") + 1]  # "folder:PATH" -> "folder:"
     if name.startswith(prefix):
       return dataset, name[len(prefix):]
   raise DataError(f"Dataset {name!r} is unknown; valid names are {', '.join(dataset_names())}.")
@@ -269,6 +260,4 @@ def _load_tfds(name: str, split: str, data_dir: str | None,
   if images.ndim == 3:
     images = images[..., np.newaxis]
   labels = arrays.get("label")
-  if labels is not None:
-    labels = np.asarray(labels).astype(np.int64)
-  return images, labels
+  return images, None if labels is None else np.asarray(labels).astype(np.int64)

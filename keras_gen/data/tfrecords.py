@@ -3,12 +3,12 @@
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
 
 import numpy as np
 
+from keras_gen.data import files
 from keras_gen.data import pixels
 from keras_gen.data import record_files
 from keras_gen.data.errors import DataError
@@ -16,8 +16,6 @@ from keras_gen.lazy import tensorflow as tf
 
 MIN_LEVEL = 2  # 4x4, the lowest level of detail.
 METADATA_FILE = "dataset.json"
-_FILE_PATTERN = re.compile(
-    r"^(?P<name>.+)-r(?P<level>\d\d)(-(?P<shard>\d{5})-of-(?P<shards>\d{5}))?\.tfrecords$")
 _SHUFFLE_BUFFER = 4096
 
 
@@ -39,8 +37,7 @@ def level_file_name(name, level, shard=0, num_shards=1):
 
 def box_filter_levels(images):
   """uint8 [N, R, R, C] -> {level: uint8 [N, 2^level, 2^level, C]}, 2x2 float means rounded once."""
-  resolution = images.shape[1]
-  top = int(math.log2(resolution))
+  top = int(math.log2(images.shape[1]))
   levels = {top: images}
   current = images.astype(np.float32)
   for level in range(top - 1, MIN_LEVEL - 1, -1):
@@ -85,19 +82,16 @@ def write_dataset(output_dir, name, num_images, read_images, labels=None, seed=0
       images = np.asarray(read_images(indices))
       _check_images(images, shape, output_dir)
       shape = images.shape[1:]
-      if not writers:
-        writers = _open_writers(partial, name, shape[0], num_shards)
       for level, level_images in box_filter_levels(images).items():
         for offset, image in enumerate(level_images):
-          position = start + offset
           label = None if labels is None else labels[indices[offset]]
-          shard = position // per_shard
-          writers[level][shard].write(_example(image, label))
-          file_name = level_file_name(name, level, shard, num_shards)
+          file_name = level_file_name(name, level, (start + offset) // per_shard, num_shards)
+          if file_name not in writers:
+            writers[file_name] = tf.io.TFRecordWriter(os.path.join(partial, file_name))
+          writers[file_name].write(_example(image, label))
           images_per_file[file_name] = images_per_file.get(file_name, 0) + 1
-    for level_writers in writers.values():
-      for writer in level_writers:
-        writer.close()
+    for writer in writers.values():
+      writer.close()
     metadata = {
         "name": name, "resolution": int(shape[0]), "channels": int(shape[2]),
         "num_images": int(num_images),
@@ -128,15 +122,8 @@ def _check_images(images, expected_shape, output_dir):
                     f"{images.shape[1:]}; every image must have the same shape.")
 
 
-def _open_writers(directory, name, resolution, num_shards):
-  return {level: [tf.io.TFRecordWriter(os.path.join(
-      directory, level_file_name(name, level, shard, num_shards))) for shard in range(num_shards)]
-          for level in range(MIN_LEVEL, int(math.log2(resolution)) + 1)}
-
-
 def prepare_arrays(images, pad_to=0, resolution=0, source="the source"):
   """uint8 [N, H, W, C] zero-padded to pad_to, then resized to resolution: power-of-two squares."""
-  from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   for value, flag in ((pad_to, "--pad_to"), (resolution, "--resolution")):
     if value and not is_level_resolution(value):
       raise DataError(f"{flag}={value} is not a power of two of at least 4.")
@@ -168,7 +155,6 @@ def create_from_arrays(output_dir, name, images, labels=None, seed=0, shard_size
 def create_from_folder(output_dir, name, folder, resolution, channels=0, seed=0, shard_size=0,
                        domain=""):
   """Writes every image under `folder`, resized; channels 0 takes the first image's."""
-  from keras_gen.data import files  # pylint: disable=g-import-not-at-top
   if not is_level_resolution(resolution):
     raise DataError(f"--resolution={resolution} must be a power of two of at least 4 for an "
                     f"image folder.")
@@ -210,7 +196,7 @@ def _list_level_files(path):
     raise DataError(f"Dataset folder {path} cannot be read ({e.strerror}).") from e
   levels = {}
   for name in names:
-    match = _FILE_PATTERN.match(name)
+    match = record_files.FILE_PATTERN.match(name)
     if match:
       levels.setdefault(int(match["level"]), []).append(os.path.join(path, name))
   if not levels:
@@ -240,11 +226,11 @@ def _chw_to_hwc(data, shape):
 
 
 def _paths_of_level(path, level):
-  files = level_files(path)
-  if level not in files:
+  levels = level_files(path)
+  if level not in levels:
     raise DataError(f"Dataset folder {path} has no level r{level:02d} ({2 ** level}x{2 ** level}); "
-                    f"it has levels {sorted(files)}.")
-  return files[level]
+                    f"it has levels {sorted(levels)}.")
+  return levels[level]
 
 
 def read_level(path, level, limit=None):
@@ -252,29 +238,22 @@ def read_level(path, level, limit=None):
   dataset = tf.data.TFRecordDataset(_paths_of_level(path, level)).map(parse_example)
   if limit is not None:
     dataset = dataset.take(limit)
-  images, labels = [], []
   try:
-    for image, label in dataset.as_numpy_iterator():
-      images.append(image)
-      labels.append(label)
+    records = list(dataset.as_numpy_iterator())
   except tf.errors.OpError as error:
     raise level_error(path, level, error) from error
-  if not images:
+  if not records:
     raise DataError(f"Dataset folder {path} level r{level:02d} holds no records.")
-  labels = np.asarray(labels, np.int64)
-  return np.stack(images), (None if np.all(labels < 0) else labels)
+  labels = np.asarray([label for _, label in records], np.int64)
+  return np.stack([image for image, _ in records]), (None if np.all(labels < 0) else labels)
 
 
 def level_error(path, level, error, advice=record_files.RECREATE):
   """The DataError naming the damaged file of a level for an OpError met reading it."""
   # Listed without the size check, which would raise its own sentence without `advice`.
   paths = _list_level_files(path).get(level, [])
-  found = record_files.damage(paths, read_metadata(path))
-  if found:
-    names, reason = found
-  else:
-    names = ", ".join(os.path.basename(p) for p in paths)
-    reason = record_files.tensorflow_reason(error)
+  names, reason = record_files.damage(paths, read_metadata(path)) or (
+      ", ".join(os.path.basename(p) for p in paths), record_files.tensorflow_reason(error))
   return DataError(f"Dataset {path} level r{level:02d} ({names}) is truncated or corrupt: "
                    f"{reason}; {advice}.")
 
@@ -300,18 +279,12 @@ def read_metadata(path):
 
 def info(path):
   """dataset.json plus "resolution", "channels", "levels" ({level: count}), "files", ..."""
-  files = level_files(path)
+  levels = level_files(path)
   metadata = read_metadata(path)
-  recorded = record_files.recorded_files(path, metadata)
-  if recorded is not None:  # Sizes checked by level_files.
-    counts = {level: sum(recorded[os.path.basename(p)]["images"] for p in paths)
-              for level, paths in files.items()}
-  else:
-    counts = {level: record_files.count_level(path, level, paths) for level, paths in files.items()}
-    record_files.check_counts(path, files, counts, metadata.get("num_images"))
-  top = max(files)
+  counts = record_files.level_counts(path, levels, metadata)
+  top = max(levels)
   try:
-    image, label = next(iter(tf.data.TFRecordDataset(files[top][:1]).map(parse_example)))
+    image, label = next(iter(tf.data.TFRecordDataset(levels[top][:1]).map(parse_example)))
   except tf.errors.OpError as error:
     raise level_error(path, top, error) from error
   except StopIteration as error:
@@ -320,18 +293,17 @@ def info(path):
               levels=counts, top_level=top,
               # Else the first record tells, though it may be -1 where others are not.
               has_labels=metadata.get("has_labels", bool(label >= 0)),
-              files={level: [os.path.basename(p) for p in paths] for level, paths in files.items()})
+              files={level: list(map(os.path.basename, paths)) for level, paths in levels.items()})
 
 
-def input_fn(path, level, global_batch_size, seed, start_index=0, num_examples=None):
+def input_fn(path, level, global_batch_size, seed, start_index=0):
   """A function of an InputContext giving a level's batches from element `start_index` on:
   {"images": float32 [b, R, R, C] in [-1, 1], "labels": int64 [b]}, ordered as docs/data.md."""
   level_paths = _paths_of_level(path, level)
   description = info(path)
-  num_examples = num_examples or description["levels"][level]
   resolution, channels = 2 ** level, description["channels"]
   block_size = max(16, min(_SHUFFLE_BUFFER, 2 ** 28 // (resolution * resolution * channels)))
-  first_epoch, first_offset = divmod(int(start_index), num_examples)
+  first_epoch, first_offset = divmod(int(start_index), description["levels"][level])
 
   def epoch_records(epoch):
     epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
