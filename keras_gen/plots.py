@@ -1,7 +1,5 @@
-"""Point-cloud pictures of 2-D samples, drawn with TensorFlow alone (no matplotlib): one cloud
-(`point_cloud_image`, which the engine logs to TensorBoard and model_dir/samples/points_stepN.png)
-or a row of them over training (`training_row`), as in Metz et al. 2017 ("Unrolled GANs", fig. 2):
-one panel per training step, left to right."""
+"""Point-cloud pictures of 2-D samples, drawn with TensorFlow alone (no matplotlib): one cloud,
+or a row of them over training as in Metz et al. 2017 ("Unrolled GANs", fig. 2)."""
 
 import glob
 import os

@@ -37,9 +37,8 @@ def _check_finite(tensor, message):
 def _check_request(tensor, name, element_shape):
   # TF Serving does not enforce the signature's static shape.
   _check_batch(tf.shape(tensor)[0])
-  expected = tf.constant(list(element_shape), tf.int32)
   tf.debugging.assert_equal(
-      tf.shape(tensor)[1:], expected,
+      tf.shape(tensor)[1:], tf.constant(list(element_shape), tf.int32),
       message=f"`{name}` must have shape [N, {', '.join(str(d) for d in element_shape)}]")
 
 
@@ -130,7 +129,6 @@ def output_kind(family, element_shape):
 
 
 def make_module(family, networks, hparams, element_shape, family_state=None):
-  """The tf.Module of the family's serving signatures."""
   functions = family.serving(networks, hparams, family_state)
   if isinstance(functions, base.AutoencoderServing):
     module = AutoencoderModule(networks, functions, element_shape)

@@ -1,9 +1,5 @@
-"""One checkpoint for everything a resumed run needs, and the run folder's identity.
-
-A checkpoint holds every network (moving averages included, they are networks too), every
-optimizer, the global step and the family's own state, if it makes one (under its module name).
-Randomness and the input position are functions of (seed, step) (and the family's state), so that
-is all the state they need."""
+"""One checkpoint for everything a resumed run needs (`make_checkpoint`), and the run folder's
+identity. Randomness and the input position are functions of (seed, step): they need no state."""
 
 import contextlib
 import dataclasses
@@ -68,14 +64,13 @@ def keep_newest(checkpoint_dir, max_to_keep):
       _remove(os.path.join(checkpoint_dir, leftover))
   listed, problem = _read_state(checkpoint_dir)
   oldest_first = kept[::-1]
-  if problem is None and listed == oldest_first:
-    return
   if problem is not None:
     names = ", ".join(os.path.basename(path) for path in oldest_first) or "none"
     print(f"Warning: {os.path.join(checkpoint_dir, STATE_FILE)} is damaged ({problem}); "
           f"rebuilt it from the complete checkpoints in the folder: {names}.",
           file=sys.stderr, flush=True)
-  _write_state(checkpoint_dir, oldest_first)
+  if problem is not None or listed != oldest_first:
+    _write_state(checkpoint_dir, oldest_first)
 
 
 def _read_state(checkpoint_dir):
@@ -119,9 +114,8 @@ def complete_checkpoints(checkpoint_dir):
   """Paths of the checkpoints in checkpoint_dir whose index was written, newest first: every
   checkpoint a save finished, as TensorFlow writes the index last, whatever the state file
   (perhaps damaged or one save behind) says; their bytes may have been damaged since."""
-  steps = [int(name[len(PREFIX):-len(".index")]) for name in _names(checkpoint_dir)
-           if name.startswith(PREFIX) and name.endswith(".index")
-           and name[len(PREFIX):-len(".index")].isdigit()]
+  steps = [int(match[1]) for name in _names(checkpoint_dir)
+           if (match := re.fullmatch(rf"{PREFIX}([0-9]+)\.index", name))]
   return [os.path.join(checkpoint_dir, f"{PREFIX}{step}") for step in sorted(steps, reverse=True)]
 
 

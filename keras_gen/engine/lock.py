@@ -16,7 +16,6 @@ LOCK_FILE = "lock"
 
 
 def _read(path):
-  """The lock's contents, or {} when it cannot be read."""
   try:
     with open(path) as f:
       holder = json.load(f)

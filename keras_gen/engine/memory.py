@@ -11,9 +11,6 @@ buffer, so even networks of terabytes cost nothing to count. The estimate is
   activations  BACKPROP_FACTOR x the float32 outputs of the trained networks' layers for the
                step's batch, plus INPUT_BATCHES input batches;
   runtime      RUNTIME_BYTES, measured (snapshot --metrics are not counted).
-
-It is checked against the memory the host has available only where the step runs on the
-host (no GPU or TPU, whose memory TensorFlow manages and reports itself).
 """
 
 import contextlib
@@ -21,6 +18,7 @@ import copy
 import dataclasses
 import math
 import os
+import pathlib
 
 import keras
 import tensorflow as tf
@@ -61,8 +59,8 @@ class Estimate:
 
 def check(config, family, element_shape, strategy):
   """Raises ConfigError (`refusal`) when the step of `config` needs more memory than this
-  host has available; does nothing where the step runs on an accelerator or the available
-  memory cannot be read."""
+  host has available; does nothing where the step runs on an accelerator (whose memory
+  TensorFlow manages and reports itself) or the available memory cannot be read."""
   if not strategies._runs_on_cpu(config):  # pylint: disable=protected-access
     return
   if (available := available_bytes()) is None:
@@ -204,10 +202,8 @@ def available_bytes():
     available += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
   for folder, limit_file, usage_file in _cgroup_files():
     try:
-      with open(os.path.join(folder, limit_file)) as f:
-        limit = f.read().strip()
-      with open(os.path.join(folder, usage_file)) as f:
-        usage = int(f.read().strip())
+      limit = pathlib.Path(folder, limit_file).read_text().strip()
+      usage = int(pathlib.Path(folder, usage_file).read_text())
     except (OSError, ValueError):
       continue
     if limit.isdigit() and int(limit) < 2 ** 60:  # "max", or v1's page-rounded 2^63: none.

@@ -72,7 +72,6 @@ class PlainSchedule:
 
 
 def make_schedule(config, family, replicas):
-  """The family's own schedule if it makes one, else one plain segment."""
   if family.make_schedule is not None:
     return family.make_schedule(config, replicas)
   return PlainSchedule(config, family, replicas)

@@ -29,7 +29,6 @@ def split_cpu(num_replicas):
 
 
 def make_strategy(config):
-  """Returns the tf.distribute.Strategy named by `config.strategy`."""
   if config.cpu_replicas > 1:
     split_cpu(config.cpu_replicas)
   if config.strategy == "default":

@@ -35,8 +35,7 @@ def lzw_compress(indices, min_code_size=8):
   clear_code = 1 << min_code_size
   end_code = clear_code + 1
   code_size, next_code = min_code_size + 1, end_code + 1
-  table = {}
-  output = bytearray()
+  table, output = {}, bytearray()
   buffer, buffered_bits = 0, 0
 
   def emit(code, size):

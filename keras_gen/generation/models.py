@@ -42,11 +42,8 @@ class LoadedModel:
                      self.resolution, seed=0)
 
 
-def _numpy(tensor):
-  return tf.cast(tensor, tf.float32).numpy()
-
-
-def _batched(function, to_input=tf.constant, from_output=_numpy):
+def _batched(function, to_input=tf.constant,
+             from_output=lambda tensor: tf.cast(tensor, tf.float32).numpy()):
   def apply(values):
     values = np.asarray(values)
     outputs = [from_output(function(to_input(values[start:start + BATCH_SIZE])))
@@ -79,10 +76,6 @@ def from_run(run):
   return model
 
 
-def _images_from_uint8(result):
-  return data.from_uint8(result["images"]).numpy()
-
-
 def from_export(path):
   """EXPORT_DIR/<version>/, or EXPORT_DIR's newest version."""
   from keras_gen.metrics import subject as subject_lib  # pylint: disable=g-import-not-at-top
@@ -100,15 +93,14 @@ def from_export(path):
     model.latent_dim = int(default_inputs["z"].shape[-1])
     model.generate = _batched(
         lambda z: default(z=z), to_input=lambda z: tf.constant(z, tf.float32),
-        from_output=(_images_from_uint8 if subject.kind != "points"
-                     else lambda result: result["samples"].numpy()))
+        from_output=subject_lib.from_output)
   if subject.kind == "autoencoder":
     encode, decode = signatures["encode"], signatures["decode"]
     model.encode = _batched(lambda images: encode(images=images)["code"],
                             to_input=lambda images: data.to_uint8(tf.constant(images)))
     model.decode = _batched(lambda code: decode(code=code),
                             to_input=lambda code: tf.constant(code, tf.float32),
-                            from_output=_images_from_uint8)
+                            from_output=subject_lib.from_output)
   return model
 
 

@@ -17,8 +17,7 @@ RANDOM_INIT_SEED_OFFSET = 1_000_003
 
 def feature_extractor(family, networks, hparams, model_name, family_state=None):
   """(images [N, H, W, C] in [-1, 1] -> features [N, F], description) of the family's hook."""
-  extractor = family.features(networks, hparams, family_state)
-  if extractor is None:
+  if (extractor := family.features(networks, hparams, family_state)) is None:
     raise config_lib.ConfigError(f"linear_probe has no feature layer for model {model_name!r}; "
                                  "it probes GAN discriminators and autoencoder encoders.")
   return extractor

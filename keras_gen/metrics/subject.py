@@ -46,17 +46,17 @@ class Subject:
     for start in range(0, num, batch_size):
       result = self.signatures["sample"](num=tf.constant(min(batch_size, num - start), tf.int32),
                                          seed=tf.constant(seed * 1_000_003 + start, tf.int64))
-      yield _from_output(result)
+      yield from_output(result)
 
   def reconstruct(self, images):
     """images in [-1, 1] -> reconstructions in [-1, 1], batched."""
     reconstruct = self.signatures["reconstruct"]
     return np.concatenate([
-        _from_output(reconstruct(images=data.to_uint8(tf.constant(images[start:start + 256]))))
+        from_output(reconstruct(images=data.to_uint8(tf.constant(images[start:start + 256]))))
         for start in range(0, len(images), 256)])
 
 
-def _from_output(result):
+def from_output(result):
   if "images" in result:
     return data.from_uint8(result["images"]).numpy()
   return result["samples"].numpy()
