@@ -2,7 +2,6 @@
 "<network>/<index>" in creation order or "<state name>/<variable name>") and manifest.json
 (config, step, metrics, storage dtype, SHA-256 of the weights); docs/serving.md."""
 
-import hashlib
 import json
 import os
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from keras_gen import config as config_lib
 from keras_gen import serving
+from keras_gen import storage
 from keras_gen.engine import checkpoints
 from keras_gen.engine import restore
 
@@ -40,14 +40,6 @@ def folder_of(name_or_folder, root=PRETRAINED_DIR):
       f"holding {MANIFEST}; pretrained models: {', '.join(names(root)) or 'none yet'}.")
 
 
-def sha256_of(path):
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
-
-
 def read_manifest(folder):
   """The folder's manifest, after checking every file's SHA-256 against it."""
   with open(os.path.join(folder, MANIFEST)) as f:
@@ -57,7 +49,7 @@ def read_manifest(folder):
     if not os.path.isfile(path):
       raise config_lib.ConfigError(f"Pretrained model {folder} lacks {name}, which its "
                                    f"{MANIFEST} lists.")
-    actual = sha256_of(path)
+    actual = storage.sha256_of(path)
     if actual != expected["sha256"]:
       raise config_lib.ConfigError(
           f"{path} has SHA-256 {actual}, not the {expected['sha256']} its {MANIFEST} records: "
@@ -134,7 +126,7 @@ def write(run, run_config, folder, manifest_fields, storage_dtype="float16",
         "storage_dtype": storage_dtype, "loaded_as": "float32", "kept_float32": kept,
         "weights_digest_before_storage": checkpoints.weights_digest(run.networks, run.family_state),
         "config": {**run_config, **{field: "" for field in LOCAL_FIELDS}},
-        "files": {WEIGHTS: {"sha256": sha256_of(weights_path),
+        "files": {WEIGHTS: {"sha256": storage.sha256_of(weights_path),
                             "bytes": os.path.getsize(weights_path)}},
     }
     with open(os.path.join(partial, MANIFEST), "w") as f:

@@ -1,6 +1,7 @@
 """Files and folders: atomic writes, disk-full and unwritable-folder errors, said in one sentence."""
 
 import errno
+import hashlib
 import os
 import tempfile
 
@@ -47,3 +48,12 @@ def name_some(names, count=3):
   """The first `count` names, and "and N more" for the rest."""
   more = f" and {len(names) - count} more" if len(names) > count else ""
   return ", ".join(names[:count]) + more
+
+
+def sha256_of(path):
+  """The hex SHA-256 of the file at `path`, read in 1 MB blocks."""
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()

@@ -15,6 +15,7 @@ from conftest import requires_debian_fashion_mnist
 from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import machine
+from keras_gen import storage
 from keras_gen.metrics import classifier
 from keras_gen.metrics import extractors
 from keras_gen.metrics import frechet
@@ -138,7 +139,7 @@ def test_fashion_mnist_uses_the_shipped_classifier_by_default_keyed_by_its_sha25
 
   extractor = classifier.load_extractor("fashion_mnist")
 
-  assert classifier.sha256_of(classifier.shipped_path("fashion_mnist")) == recorded["sha256"]
+  assert storage.sha256_of(classifier.shipped_path("fashion_mnist")) == recorded["sha256"]
   assert os.path.basename(classifier.shipped_path("fashion_mnist")) == recorded["weights"]
   assert extractor.cache_key == f"domain_classifier-fashion_mnist-{recorded['sha256'][:16]}"
   assert classifier.shipped_path("fashion_mnist") in extractor.description
@@ -158,7 +159,7 @@ def test_weights_that_are_not_the_ones_their_json_records_are_refused(trained, t
 
 def test_a_trained_classifier_records_its_hash_command_and_machine(trained):
   path, metadata = trained
-  assert metadata["sha256"] == classifier.sha256_of(path)
+  assert metadata["sha256"] == storage.sha256_of(path)
   assert metadata["command"].startswith("python -m keras_gen.metrics.train_classifier")
   assert metadata["machine"]["cpu"] and "other_load_cores" in metadata["machine"]
 
@@ -227,7 +228,7 @@ def test_train_classifier_reproduces_the_shipped_classifier_bit_for_bit_or_withi
 
   assert result.returncode == 0, result.stderr[-2000:]
   if _bit_for_bit_here(recorded["bit_for_bit_on"]):
-    assert classifier.sha256_of(str(output)) == recorded["sha256"]
+    assert storage.sha256_of(str(output)) == recorded["sha256"]
   else:
     assert _differences_from_shipped(str(output)) == []
 
@@ -244,7 +245,7 @@ def test_a_classifier_with_perturbed_weights_no_longer_measures_like_the_shipped
   model.save_weights(perturbed)
   with open(classifier.metadata_path(perturbed), "w") as f:
     json.dump(dict(input_shape=[28, 28, 1], num_classes=10, dataset="fashion_mnist",
-                   sha256=classifier.sha256_of(perturbed)), f)
+                   sha256=storage.sha256_of(perturbed)), f)
 
   differences = _differences_from_shipped(perturbed)
 

@@ -16,6 +16,7 @@ from keras_gen.data import tfrecords
 from keras_gen.engine import checkpoints
 from keras_gen.engine import loop
 from keras_gen import pretrained
+from keras_gen import storage
 from keras_gen.engine import restore
 from keras_gen.generation import latents
 from keras_gen.metrics import evaluation
@@ -56,7 +57,7 @@ def test_add_writes_float16_weights_and_a_manifest_of_hashes_recipe_step_and_met
   assert result.stderr == ""
   assert sorted(os.listdir(folder)) == ["manifest.json", "weights.npz"]
   weights = os.path.join(folder, "weights.npz")
-  assert manifest["files"] == {"weights.npz": {"sha256": pretrained.sha256_of(weights),
+  assert manifest["files"] == {"weights.npz": {"sha256": storage.sha256_of(weights),
                                                "bytes": os.path.getsize(weights)}}
   assert (manifest["name"], manifest["model"], manifest["step"]) == ("tiny_dcgan", "dcgan", 2)
   assert (manifest["storage_dtype"], manifest["loaded_as"]) == ("float16", "float32")

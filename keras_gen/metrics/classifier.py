@@ -1,6 +1,5 @@
 """The domain classifier behind FCD, classifier score and precision/recall (docs/evaluation.md)."""
 
-import hashlib
 import json
 import os
 import re
@@ -13,6 +12,7 @@ import tensorflow as tf
 from keras_gen import config as config_lib
 from keras_gen import data
 from keras_gen import machine
+from keras_gen import storage
 from keras_gen.metrics import extractors
 from keras_gen.metrics import image_sets
 
@@ -37,11 +37,6 @@ def default_path(dataset):
 def shipped_path(dataset):
   """The zoo's reference classifier for `dataset` (which may not exist)."""
   return os.path.join(SHIPPED_DIR, f"fcd_classifier_{slug(dataset)}.weights.h5")
-
-
-def sha256_of(path):
-  with open(path, "rb") as f:
-    return hashlib.sha256(f.read()).hexdigest()
 
 
 def metadata_path(weights_path):
@@ -134,7 +129,7 @@ def _save(model, metadata, output_path):
   network = build(tuple(metadata["input_shape"]), metadata["num_classes"])
   network.set_weights(model.get_weights())
   network.save_weights(partial_weights)
-  metadata["sha256"] = sha256_of(partial_weights)
+  metadata["sha256"] = storage.sha256_of(partial_weights)
   with open(partial_metadata, "w") as f:
     json.dump(metadata, f, indent=2, sort_keys=True)
   os.replace(partial_weights, output_path)
@@ -204,7 +199,7 @@ def load_extractor(dataset, path=""):
   def build_extractor():
     with open(metadata_path(path)) as f:
       metadata = json.load(f)
-    sha256 = sha256_of(path)
+    sha256 = storage.sha256_of(path)
     if metadata.get("sha256", sha256) != sha256:
       raise config_lib.ConfigError(
           f"Classifier weights {path} have SHA-256 {sha256}, not the {metadata['sha256']} "
