@@ -1,8 +1,6 @@
-"""GAN losses, gradient penalties and reconstruction losses, float32 [batch] per example.
-
-Never a mean: the engine averages with `tf.nn.compute_average_loss` (Keras >= 3.8 loss objects
-would rescale by 1/replicas once more). GAN losses take logits or scores [batch] or [batch, 1].
-"""
+"""GAN losses, gradient penalties and reconstruction losses, float32 [batch] per example, never
+a mean: the engine averages with `tf.nn.compute_average_loss` (Keras >= 3.8 loss objects would
+rescale by 1/replicas once more). GAN losses take logits or scores [batch] or [batch, 1]."""
 
 import tensorflow as tf
 
@@ -117,11 +115,9 @@ def get_gan_loss(name):
 
 
 def gradient_penalty(critic_fn, real, fake, epsilon, target=1.0):
-  """((||grad f(x_hat)||_2 - target) / target)^2 at x_hat = lerp(fake, real, epsilon), >= 0.
-
+  """((||grad f(x_hat)||_2 - target) / target)^2 at x_hat = lerp(fake, real, epsilon), >= 0;
   Gulrajani et al. 2017, eq. 3 (target 1; Karras et al. 2018: 750 on CIFAR-10). real, fake:
-  float [batch, ...]; epsilon ~ U(0, 1), [batch, 1, ..., 1]; f must treat examples apart.
-  """
+  float [batch, ...]; epsilon ~ U(0, 1), [batch, 1, ..., 1]; f must treat examples apart."""
   real = tf.convert_to_tensor(real)
   fake, epsilon = tf.cast(fake, real.dtype), tf.cast(epsilon, real.dtype)
   _check_same_shape(real, fake, "real", "fake")

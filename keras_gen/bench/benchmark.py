@@ -1,6 +1,5 @@
-"""A recipe's training speed against this machine's own matmul rate, in one run: the machine,
-each precision and XLA mode's images/s (timed in alternating rounds), the step's executed
-FLOPs, optionally op by op, and the input pipeline alone (docs/benchmark.md)."""
+"""A recipe's training speed against this machine's own matmul rate: each precision and XLA
+mode's images/s, executed FLOPs (optionally op by op), the input pipeline (docs/benchmark.md)."""
 
 import collections
 import re
@@ -57,6 +56,13 @@ def time_steps(train_function, iterator, steps):
   return (time.perf_counter() - start) / steps
 
 
+def resolve_config(config):
+  """(`config` as a run here resolves it, model_dir unused, and its family)."""
+  config.model_dir = config.model_dir or "unused"
+  config = loop.resolve(config)
+  return config, registry.get_family(config.model)[0]
+
+
 Mode = collections.namedtuple("Mode", ["precision", "xla"])
 
 
@@ -84,11 +90,9 @@ def measure(config, steps=30, modes=(Mode("none", False), Mode("none", True)), o
   """The measurements of `config` (model_dir unused), each mode by its fastest round; with
   `ops`, the first mode's heavy ops replayed alone."""
   load = machine.OtherLoad().start()
-  config.model_dir = config.model_dir or "unused"
-  config = loop.resolve(config)
+  config, family = resolve_config(config)
   # What a run of this config uses here, 'auto' resolved; the timed modes set their own.
   run_mode = mode_name(Mode(config.mixed_precision, config.xla))
-  family, _ = registry.get_family(config.model)
   strategy = strategies.make_strategy(config)
   source, _ = segments.load_sources(config, family)
   examples_per_step = config.batch_size * family.minibatches_per_step(config.hparams)
@@ -143,14 +147,12 @@ def _op_table(concrete_function, mode_result):
           "other_seconds": max(mode_result["step_seconds"] - heavy, 0.0)}
 
 
-def _profiler_note(profiler_flops):
-  if profiler_flops is None:
-    return "TensorFlow's profiler does not count inside an XLA-compiled step"
-  return f"{profiler_flops / 1e9:.3f} counted by TensorFlow's profiler, which includes pruned ops"
-
-
 def format_report(results):
   rate, bf16_rate = results["matmul_gflops"], results["matmul_bfloat16_gflops"]
+  profiler = results["profiler_flops_per_step"]
+  profiler_note = (
+      "TensorFlow's profiler does not count inside an XLA-compiled step" if profiler is None
+      else f"{profiler / 1e9:.3f} counted by TensorFlow's profiler, which includes pruned ops")
   lines = [f"benchmark: {results['model']} on {results['dataset']} "
            f"({'x'.join(map(str, results['element_shape']))}), global batch "
            f"{results['batch_size']}",
@@ -159,7 +161,7 @@ def format_report(results):
            f"  matmul {results['matmul_size']}x{results['matmul_size']}: float32 {rate:.1f} "
            f"GFLOP/s, bfloat16 {bf16_rate:.1f} GFLOP/s",
            f"  work per train step: {results['flops_per_step'] / 1e9:.3f} GFLOP executed "
-           f"({_profiler_note(results['profiler_flops_per_step'])}), "
+           f"({profiler_note}), "
            f"{results['flops_per_image'] / 1e9:.4f} GFLOP per image of the "
            f"{results['examples_per_step']} the step trains on; non-finite guard "
            f"--on_nonfinite={results['on_nonfinite']}",
@@ -194,8 +196,7 @@ def format_report(results):
 
 
 def measure_memory(recipe, steps=20):
-  """Peak resident MB of training `recipe` for `steps` steps, and of its export, in a fresh
-  process."""
+  """Peak resident MB of training `recipe` for `steps` steps and of its export, in a new process."""
   with tempfile.TemporaryDirectory() as model_dir:
     command = [sys.executable, "-m", "keras_gen.train", f"--recipe={recipe}",
                f"--model_dir={model_dir}", f"--train_steps={steps}", f"--log_every={steps}",

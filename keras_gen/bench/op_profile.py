@@ -1,6 +1,5 @@
-"""Where a training step's time goes: `executed_flops` counts the live ops only (unlike
-TensorFlow's profiler, which also counts what Grappler prunes), and `time_heavy_ops`
-replays each live convolution and matmul alone, with its shapes, and times it."""
+"""Where a training step's time goes: `executed_flops` counts live ops only (TensorFlow's profiler
+also counts what Grappler prunes); `time_heavy_ops` replays and times each heavy op alone."""
 
 import collections
 import functools

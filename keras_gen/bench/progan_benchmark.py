@@ -1,6 +1,5 @@
-"""Progressive GAN's cost per level of detail, each level timed in its own process on synthetic
-images, and the schedule's duration estimated from it (`tools/benchmark.py --progan_levels`;
-docs/progan.md, "Per-level costs", and docs/benchmark.md)."""
+"""Progressive GAN's cost per level, each timed in its own process on synthetic images, and the
+schedule's duration estimated from it (docs/progan.md, "Per-level costs"; docs/benchmark.md)."""
 
 import dataclasses
 import json
@@ -71,18 +70,14 @@ def lazy_flops(concrete_function):
 
 
 def measure_level(config, element_shape, level, batch_size, steps, matmul_size=2048):
-  """A report row of `config`'s training steps at `level` (element_shape: the data's (R, R, C)),
-  timed in this process, and of a float32 matmul timed after them; with loss=ns_r1,
-  flops_per_step is the average over r1_interval steps."""
+  """A report row: `config`'s steps at `level` of (R, R, C) data, timed here, and a float32
+  matmul timed after them; with loss=ns_r1, flops_per_step averages over r1_interval steps."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from keras_gen import registry  # pylint: disable=g-import-not-at-top
   from keras_gen.bench import benchmark  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import strategies  # pylint: disable=g-import-not-at-top
   from keras_gen.engine import summaries  # pylint: disable=g-import-not-at-top
-  config.model_dir = config.model_dir or "unused"
-  config = loop.resolve(config)
-  family, _ = registry.get_family(config.model)
+  config, family = benchmark.resolve_config(config)
   strategy = strategies.make_strategy(config)
   loop.set_precision(config)
   try:
@@ -153,8 +148,7 @@ def data_shape(config, resolution=0, channels=0):
 
 
 def dataset_channels(path):
-  """(C, where it came from): dataset.json's "channels", else the known dataset the folder's
-  name begins with, else 3."""
+  """(C, its source): dataset.json's "channels", else KNOWN_CHANNELS by folder name, else 3."""
   metadata_path = os.path.join(path, tfrecords.METADATA_FILE)
   if os.path.exists(metadata_path):
     try:
@@ -178,11 +172,8 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
                    channels_source="", matmul_size=2048):
   """measure_level in a fresh process per resolution (default: every level), a failed one
   reported with its error; batch_size 0 takes the schedule's minibatch at each level."""
-  from keras_gen import registry  # pylint: disable=g-import-not-at-top
-  from keras_gen.engine import loop  # pylint: disable=g-import-not-at-top
-  config.model_dir = config.model_dir or "unused"
-  config = loop.resolve(config)
-  family, _ = registry.get_family(config.model)
+  from keras_gen.bench import benchmark  # pylint: disable=g-import-not-at-top
+  config, family = benchmark.resolve_config(config)
   if family.resolutions is None:
     raise config_lib.ConfigError(
         f"--progan_levels times the levels of a phased model; {config.model!r} has none.")
@@ -215,9 +206,8 @@ def measure_levels(config, element_shape, resolutions=(), batch_size=0, steps=30
 
 
 def _run_child(spec):
-  environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-m", __name__, json.dumps(spec)],
-                          capture_output=True, text=True, env=environment, check=False)
+  result = subprocess.run([sys.executable, "-m", __name__, json.dumps(spec)], capture_output=True,
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
   lines = result.stdout.strip().splitlines()
   if result.returncode != 0 or not lines:
     reason = (f"killed by signal {-result.returncode} (out of memory?)" if result.returncode < 0

@@ -116,9 +116,12 @@ def build(hparams, element_shape):
   return {"encoder": encoder, "decoder": decoder}
 
 
+def trainable(networks):
+  return networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
+
+
 def optimizers(hparams, networks):
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  return {"autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+  return {"autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), trainable(networks))}
 
 
 def to_images(decoder_outputs, hparams):
@@ -140,11 +143,10 @@ def train_step(networks, optimizers, batch, context, hparams, encoder_inputs=Non
   """One update reconstructing batch["images"] from encoder_inputs (default: the images)."""
   images = batch["images"]
   inputs = images if encoder_inputs is None else encoder_inputs
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   with tf.GradientTape() as tape:
     outputs = networks["decoder"](networks["encoder"](inputs, training=True), training=True)
     loss = context.average(reconstruction_loss(images, outputs, hparams))
-  context.minimize(tape, loss, variables, optimizers["autoencoder"])
+  context.minimize(tape, loss, trainable(networks), optimizers["autoencoder"])
   return {"loss": loss, "mse": context.average(pixel_error(images, to_images(outputs, hparams)))}
 
 
@@ -172,7 +174,6 @@ def summaries(networks, batch, context, hparams, code=encoder_code):
 
 
 def serving(networks, hparams, code=encoder_code):
-  """encode = `code(encoder, images, hparams)`, decode = the decoder's images."""
   encoder, decoder = networks["encoder"], networks["decoder"]
   return base.AutoencoderServing(
       encode=lambda images: code(encoder, images, hparams),

@@ -101,13 +101,11 @@ class AutoencoderServing:
 
 
 def check_choice(hparams, name, choices):
-  """Raises ValueError naming hparams[name] and the valid choices when it is not one of them."""
   if hparams[name] not in choices:
     raise ValueError(f"{name}={hparams[name]!r} is not one of {', '.join(choices)}.")
 
 
 def check_values(hparams, names, is_bad, expected):
-  """Raises ValueError "NAME must be EXPECTED, got VALUE." for the first name whose value is_bad."""
   for name in names:
     if is_bad(hparams[name]):
       raise ValueError(f"{name} must be {expected}, got {hparams[name]}.")

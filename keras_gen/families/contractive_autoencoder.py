@@ -54,14 +54,13 @@ def code_and_jacobian_penalty(encode, images):
 
 def train_step(networks, optimizers, batch, context, hparams):
   images = batch["images"]
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   with tf.GradientTape() as tape:
     h, contraction = code_and_jacobian_penalty(
         lambda x: code(networks["encoder"], x, hparams, training=True), images)
     outputs = networks["decoder"](h, training=True)
     reconstruction = autoencoder.reconstruction_loss(images, outputs, hparams)
     loss = context.average(reconstruction + hparams["contraction_weight"] * contraction)
-  context.minimize(tape, loss, variables, optimizers["autoencoder"])
+  context.minimize(tape, loss, autoencoder.trainable(networks), optimizers["autoencoder"])
   pixel_error = autoencoder.pixel_error(images, autoencoder.to_images(outputs, hparams))
   return {"loss": loss, "mse": context.average(pixel_error),
           "jacobian_frobenius_squared": context.average(contraction)}

@@ -1,8 +1,5 @@
-"""The GAN family: G against D (or critic), n_critic D updates per G update (Goodfellow et
-al. 2014, algorithm 1), G's update against the freshly updated D. Presets in
-`keras_gen.registry`: gan, dcgan (Radford et al. 2016), wgan (Arjovsky et al. 2017), wgan_gp
-(Gulrajani et al. 2017), unrolled_gan (Metz et al. 2017); options in docs/training.md.
-"""
+"""The GAN family: n_critic D (or critic) updates per G update, G's against the freshly updated
+D (Goodfellow et al. 2014, algorithm 1); presets, their papers and options in docs/training.md."""
 
 import functools
 
@@ -88,10 +85,6 @@ def validate_hparams(hparams):
                      f"'adam', not {hparams['optimizer']!r}.")
 
 
-def _uses_ema(hparams):
-  return hparams["ema_decay"] > 0
-
-
 def build(hparams, element_shape):
   """{"G", "D"} and, with ema_decay > 0, "G_ema" (starting equal to G)."""
   element_shape = tuple(element_shape)
@@ -100,7 +93,7 @@ def build(hparams, element_shape):
       "D": gan_networks.make_discriminator(hparams["architecture"], element_shape, hparams)}
   z = tf.zeros([1, hparams["latent_dim"]])
   networks["D"](networks["G"](z))
-  if _uses_ema(hparams):
+  if hparams["ema_decay"] > 0:
     networks["G_ema"] = gan_networks.make_generator(
         hparams["architecture"], element_shape, hparams, name="G_ema")
     networks["G_ema"](z)
@@ -216,7 +209,7 @@ def train_step(networks, optimizers, batch, context, hparams):
                                                hparams["n_critic"] - 1, context, hparams)
     g_loss = generator_loss(networks, optimizers, real_minibatches[-1], fake, context, hparams)
   context.minimize(g_tape, g_loss, G.trainable_variables, optimizers["G"])
-  if _uses_ema(hparams):
+  if hparams["ema_decay"] > 0:
     gan_stabilizers.update_ema(networks["G_ema"], G,
                                gan_stabilizers.ema_decay(hparams, context.step), context)
 
@@ -247,7 +240,7 @@ def summaries(networks, batch, context, hparams):
     return {"points": plots.point_cloud_image(G(z, training=False), batch["points"])}
   z = context.normal([64, hparams["latent_dim"]], salt=salts.SUMMARY_Z)
   images = {"samples": G(z, training=False)}
-  if _uses_ema(hparams):
+  if hparams["ema_decay"] > 0:
     images["samples_G"] = networks["G"](z, training=False)
   return images
 

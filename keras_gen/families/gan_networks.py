@@ -132,13 +132,11 @@ class DCGANDiscriminator(keras.Model):
                **kwargs):
     super().__init__(**kwargs)
     _, doublings = resolution_plan(image_shape[0])
-    self.blocks = []
-    for index in range(doublings):
-      norm_layer = _d_norm(norm) if index > 0 else None
-      self.blocks.append((
-          layers.Conv2D(base_filters * 2 ** index, 4, strides=2, padding="same",
-                        use_bias=norm_layer is None, kernel_initializer=_dcgan_init()),
-          norm_layer))
+    self.blocks = [(layers.Conv2D(base_filters * 2 ** index, 4, strides=2, padding="same",
+                                  use_bias=index == 0 or norm == "none",  # No norm follows.
+                                  kernel_initializer=_dcgan_init()),
+                    _d_norm(norm) if index else None)
+                   for index in range(doublings)]
     self.flatten = layers.Flatten()
     self.to_logit = layers.Dense(1, kernel_initializer=_dcgan_init(), dtype="float32")
 
@@ -148,7 +146,7 @@ class DCGANDiscriminator(keras.Model):
     for convolution, norm in self.blocks:
       x = convolution(x)
       if norm is not None:
-        x = norm(x, training=training) if isinstance(norm, layers.BatchNormalization) else norm(x)
+        x = norm(x, training=training)
       x = keras.ops.leaky_relu(x, negative_slope=0.2)
     return self.flatten(x)
 

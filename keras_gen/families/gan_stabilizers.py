@@ -25,7 +25,6 @@ def linear_anneal(initial, anneal_steps, step):
 
 
 def add_instance_noise(x, std, context, salt):
-  """x + std * N(0, 1) of x's shape ([per-replica batch, ...]), drawn from the step context."""
   return x + std * context.normal(x.shape, salt=salt)
 
 

@@ -1,9 +1,6 @@
-"""PCA as an encoder-decoder (Goodfellow et al. 2016, sec. 2.12): h = V_k^T (x - m), r = V_k h + m.
-
-"closed_form" (model `pca`) streams float64 running moments and solves V_k from them;
-"gradient_descent" (`linear_autoencoder`) trains linear layers that span the same subspace
-(Baldi & Hornik 1989).
-"""
+"""PCA as an encoder-decoder, h = V_k^T (x - m), r = V_k h + m (Goodfellow et al. 2016, 2.12):
+"closed_form" (model `pca`) solves V_k from streamed float64 moments; "gradient_descent"
+(`linear_autoencoder`) trains linear layers spanning the same subspace (Baldi & Hornik 1989)."""
 
 import math
 
@@ -99,8 +96,8 @@ def build(hparams, element_shape):
 def optimizers(hparams, networks):
   if hparams["method"] == "closed_form":
     return {}
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  return {"linear_autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+  return {"linear_autoencoder": (keras.optimizers.Adam(hparams["learning_rate"]),
+                                 autoencoder.trainable(networks))}
 
 
 def train_step(networks, optimizers, batch, context, hparams):
@@ -111,12 +108,12 @@ def train_step(networks, optimizers, batch, context, hparams):
       mean, basis, _ = pca.components()
     reconstructions = pca_decode(pca_encode(images, mean, basis), mean, basis, images.shape[1:])
     return {"mse": context.average(autoencoder.pixel_error(images, reconstructions))}
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   with tf.GradientTape() as tape:
     reconstructions = networks["decoder"](networks["encoder"](images, training=True))
     # Squared error per pixel on the [-1, 1] scale: the PCA objective.
     loss = context.average(tf.reduce_mean(tf.square(reconstructions - images), axis=[1, 2, 3]))
-  context.minimize(tape, loss, variables, optimizers["linear_autoencoder"])
+  context.minimize(tape, loss, autoencoder.trainable(networks),
+                   optimizers["linear_autoencoder"])
   return {"loss": loss, "mse": context.average(autoencoder.pixel_error(images, reconstructions))}
 
 

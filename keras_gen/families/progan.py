@@ -1,8 +1,5 @@
-"""Progressive GAN (Karras et al. 2018): G and D grow from 4x4 a level at a time, in phases.
-
-loss=wgan_gp (WGAN-GP plus drift) or ns_r1 (non-saturating, lazy R1); networks in
-`progan_networks`; the options and the per-level penalty scaling in docs/progan.md.
-"""
+"""Progressive GAN (Karras et al. 2018): G and D grow from 4x4 a level at a time, in phases;
+the options and the per-level penalty scaling in docs/progan.md."""
 
 import dataclasses
 import math
@@ -168,10 +165,9 @@ def build(hparams, element_shape):
 
 
 def optimizers(hparams, networks):
-  def make():
-    return keras.optimizers.Adam(hparams["learning_rate"], beta_1=hparams["beta_1"],
-                                 beta_2=hparams["beta_2"], epsilon=hparams["adam_epsilon"])
-  return {name: (make(), networks[name].trainable_variables) for name in ("G", "D")}
+  return {name: (keras.optimizers.Adam(hparams["learning_rate"], beta_1=hparams["beta_1"],
+                                       beta_2=hparams["beta_2"], epsilon=hparams["adam_epsilon"]),
+                 networks[name].trainable_variables) for name in ("G", "D")}
 
 
 def level_of(images):
@@ -279,8 +275,6 @@ def train_step(networks, optimizers, batch, context, hparams):
 
 
 def summaries(networks, batch, context, hparams):
-  """G_ema's "samples", G's "samples_G" and the crossfaded "reals" at the batch's level,
-  upsampled to the full resolution."""
   G, G_ema = networks["G"], networks["G_ema"]
   alpha = tf.convert_to_tensor(context.family_state.alpha)
   level = level_of(batch["images"])

@@ -1,10 +1,10 @@
 """The growing G and D of Progressive GAN (Karras et al. 2018, table 2), built with every block.
 
 A call takes `level` (log2 of the image side, a Python int: each traces its own graph) and
-`alpha` (a float tensor in [0, 1]): G's rgb = lerp(upsample(toRGB_{L-1}(x)), toRGB_L(b_L(x)),
-alpha) and D's x = lerp(fromRGB_{L-1}(downsample(img)), b_L(fromRGB_L(img)), alpha).
+`alpha` (a float tensor in [0, 1]) that fades the block of `level` in over the level below.
 """
 
+import functools
 import math
 import warnings
 
@@ -17,7 +17,6 @@ MIN_LEVEL = 2  # 4x4, the paper's starting resolution.
 
 
 def lerp(a, b, t):
-  """a + (b - a) * t."""
   return a + (b - a) * tf.cast(t, a.dtype)
 
 
@@ -54,9 +53,8 @@ class Generator(keras.Model):
     super().__init__(**kwargs)
     self.max_level = int(math.log2(resolution))
     self.latent_dim = latent_dim
-
-    def nf(stage):
-      return progan_layers.num_features(stage, fmap_base, fmap_decay, fmap_max)
+    nf = functools.partial(progan_layers.num_features, fmap_base=fmap_base,
+                           fmap_decay=fmap_decay, fmap_max=fmap_max)
 
     # Keyed "b4", "b8", ...: TensorFlow's object graph saves string keys only. Gain sqrt(2)/4
     # gives each of b4's 16 pixels a He-initialized variance, as in the paper's code.
@@ -67,12 +65,11 @@ class Generator(keras.Model):
     self.to_rgb = {f"b{2 ** level}": progan_layers.EqualizedConv2D(
         channels, 1, gain=1.0, name=f"b{2 ** level}_torgb")
                    for level in range(MIN_LEVEL, self.max_level + 1)}
-    self.b4_features = nf(1)
 
   def _block(self, x, level):
     if level == MIN_LEVEL:
       x = self.b4_dense(progan_layers.pixel_norm(x))
-      x = keras.ops.reshape(x, [-1, 4, 4, self.b4_features])
+      x = keras.ops.reshape(x, [-1, 4, 4, self.b4_conv.filters])
       x = progan_layers.pixel_norm(progan_layers.leaky_relu(x))
       return progan_layers.pixel_norm(progan_layers.leaky_relu(self.b4_conv(x)))
     conv0, conv1 = self.blocks[f"b{2 ** level}"]
@@ -108,9 +105,8 @@ class Discriminator(keras.Model):
                **kwargs):
     super().__init__(**kwargs)
     self.max_level = int(math.log2(resolution))
-
-    def nf(stage):
-      return progan_layers.num_features(stage, fmap_base, fmap_decay, fmap_max)
+    nf = functools.partial(progan_layers.num_features, fmap_base=fmap_base,
+                           fmap_decay=fmap_decay, fmap_max=fmap_max)
 
     self.from_rgb = {f"b{2 ** level}": progan_layers.EqualizedConv2D(
         nf(level - 1), 1, name=f"b{2 ** level}_fromrgb")

@@ -73,7 +73,6 @@ def active_fraction(h, threshold):
 
 def train_step(networks, optimizers, batch, context, hparams):
   images = batch["images"]
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   with tf.GradientTape() as tape:
     h = code(networks["encoder"], images, hparams, training=True)
     outputs = networks["decoder"](h, training=True)
@@ -81,7 +80,7 @@ def train_step(networks, optimizers, batch, context, hparams):
     penalty = (l1_penalty(h) if hparams["sparsity_penalty"] == "l1"
                else kl_sparsity_penalty(h, hparams["target_activation"]))
     loss = context.average(reconstruction + hparams["sparsity_weight"] * penalty)
-  context.minimize(tape, loss, variables, optimizers["autoencoder"])
+  context.minimize(tape, loss, autoencoder.trainable(networks), optimizers["autoencoder"])
   pixel_error = autoencoder.pixel_error(images, autoencoder.to_images(outputs, hparams))
   return {"loss": loss, "mse": context.average(pixel_error),
           "sparsity_penalty": context.average(penalty),

@@ -62,14 +62,13 @@ def mean_images(decoder_outputs, hparams):
 
 def train_step(networks, optimizers, batch, context, hparams):
   images = batch["images"]
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   noise = context.normal([images.shape[0], hparams["code_size"]], salt=salts.STOCHASTIC_CODE)
   with tf.GradientTape() as tape:
     h = sample_code(networks["encoder"], images, noise, hparams, training=True)
     outputs = networks["decoder"](h, training=True)
     loss = context.average(
         -decoder_distribution(outputs, hparams).log_prob((images + 1.0) / 2.0))
-  context.minimize(tape, loss, variables, optimizers["autoencoder"])
+  context.minimize(tape, loss, autoencoder.trainable(networks), optimizers["autoencoder"])
   return {"loss": loss,
           "mse": context.average(autoencoder.pixel_error(images, mean_images(outputs, hparams)))}
 

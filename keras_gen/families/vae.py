@@ -1,8 +1,6 @@
-"""The variational autoencoder (Kingma & Welling 2014, "Auto-Encoding Variational Bayes").
-
-Loss: -E_q[log p(x|z)] + beta KL(q(z|x) || N(0, I)), reparameterized (sec. 2.4), KL in closed
-form; beta > 1: Higgins et al. 2017; KL warm-up: Bowman et al. 2016, Sonderby et al. 2016.
-"""
+"""The variational autoencoder (Kingma & Welling 2014): -E_q[log p(x|z)] + beta KL(q(z|x) ||
+N(0, I)), reparameterized (sec. 2.4), KL in closed form; beta > 1: Higgins et al. 2017; KL
+warm-up: Bowman et al. 2016, Sonderby et al. 2016."""
 
 import keras
 import numpy as np
@@ -62,8 +60,7 @@ def build(hparams, element_shape):
 
 
 def optimizers(hparams, networks):
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
-  return {"vae": (keras.optimizers.Adam(hparams["learning_rate"]), variables)}
+  return {"vae": (keras.optimizers.Adam(hparams["learning_rate"]), autoencoder.trainable(networks))}
 
 
 def posterior_parameters(encoder, images, training=False):
@@ -90,7 +87,6 @@ def kl_weight(step, hparams):
 def train_step(networks, optimizers, batch, context, hparams):
   images = batch["images"]
   x = targets(images, hparams, context.uniform(images.shape, salt=salts.VAE_BINARIZATION))
-  variables = networks["encoder"].trainable_variables + networks["decoder"].trainable_variables
   beta = kl_weight(context.step, hparams)
   with tf.GradientTape() as tape:
     loc, scale = posterior_parameters(networks["encoder"], images, training=True)
@@ -100,7 +96,7 @@ def train_step(networks, optimizers, batch, context, hparams):
     kl = tfd.kl_divergence(tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale),
                            tfd.MultivariateNormalDiag(loc=tf.zeros([hparams["latent_dim"]])))
     loss = context.average(reconstruction + beta * kl)
-  context.minimize(tape, loss, variables, optimizers["vae"])
+  context.minimize(tape, loss, autoencoder.trainable(networks), optimizers["vae"])
   reconstruction = context.average(reconstruction)
   kl = context.average(kl)
   return {"loss": loss, "negative_elbo": reconstruction + kl, "reconstruction": reconstruction,
