@@ -1,10 +1,5 @@
-"""The tf.data input pipeline: a deterministic, resumable stream of batches (docs/data.md).
-
-One global stream of example indices, epoch after epoch: epoch e is range(N) permuted by
-`tf.random.experimental.stateless_shuffle` with seed (seed, e), and global batch k is elements
-[k * B, (k + 1) * B) of it (B = global batch size), whatever the replicas or input pipelines.
-A run restarted with `start_step=k` recomputes the stream from (seed, k), skipping straight into
-the right epoch: it sees the batches an uninterrupted run would have, no iterator checkpointed.
+"""The tf.data input pipeline: a deterministic, resumable stream of batches whose order is a
+pure function of (seed, step), so no iterator is checkpointed (docs/data.md, "The input order").
 
 Batches are {"images": float32 [b, H, W, C] in [-1, 1]} or {"points": float32 [b, 2]}, plus
 "labels": int64 [b] when the source has labels.

@@ -1,17 +1,6 @@
 """The memory one training step needs, estimated before anything is allocated or written, so
-that a batch or a network too large for the machine is refused in one sentence instead of
-ending in an out-of-memory kill or a ResourceExhaustedError.
-
-The networks are built in a throwaway TensorFlow graph, where a variable is a shape and no
-buffer, so even networks of terabytes cost nothing to count. The estimate is
-
-  weights      every variable, the gradient of every trained one, the optimizer slots and,
-               with --on_nonfinite=skip, the step transaction's copy of all of these; once
-               per replica device of this host;
-  activations  BACKPROP_FACTOR x the float32 outputs of the trained networks' layers for the
-               step's batch, plus INPUT_BATCHES input batches;
-  runtime      RUNTIME_BYTES, measured (snapshot --metrics are not counted).
-"""
+that a batch or networks too large for the machine are refused in one sentence instead of an
+out-of-memory kill (what it counts: docs/training.md, "Memory check")."""
 
 import contextlib
 import copy
