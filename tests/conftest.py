@@ -11,14 +11,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# One intra-op thread per test process (subprocesses inherit it). `pytest -n 2` runs two
-# processes on this project's 2-core machines. With TensorFlow's default of a thread per
-# core in each, a resumed Progressive GAN run ended a few last bits away from the same
-# run uninterrupted in two CI runs and one stress run (phased_test under the suite's
-# load), though never in 40 runs of the scenario outside pytest. The operation that
-# varied was not found. With one thread no kernel's arithmetic can depend on how its
-# work was split between threads, so the bitwise resume tests compare the loop, not the
-# scheduling.
+# One intra-op thread per test process: `pytest -n 2` runs two processes on this
+# project's 2-core machines.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -104,6 +98,55 @@ def assert_same_weights(left, right, atol=0.0, rtol=0.0):
     assert len(left[name]) == len(right[name])
     for a, b in zip(left[name], right[name]):
       np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=f"network {name}")
+
+
+def reads_left_unordered(config):
+  """[(read, write)] of one variable: a read that the traced train step orders before a
+  write and that the step as Grappler optimizes it with the runtime's options no longer
+  does (a read is ordered if the write depends on it through data or control edges)."""
+  from tensorflow.python.eager import context
+  from tensorflow.python.framework import meta_graph
+  from tensorflow.python.grappler import tf_optimizer
+
+  from keras_gen import registry
+  from keras_gen.engine import loop, segments
+
+  config = loop.resolve(config)
+  family, _ = registry.get_family(config.model)
+  strategy = tf.distribute.get_strategy()
+  plan = segments.make_schedule(config, family, 1)
+  config.element_shape = list(plan.element_shape)
+  state = loop.build_state(config, family, strategy, plan.element_shape)
+  plan.bind(state.family_state)
+  segment = plan.segment(0, state.optimizers)
+  function = loop.make_train_function(config, family, strategy, state,
+                                      segment.global_batch_size,
+                                      before_step=segment.before_step,
+                                      after_step=segment.after_step)
+  iterator = iter(strategy.distribute_datasets_from_function(segment.input_fn))
+  traced = function.get_concrete_function(iterator)
+  graph_def = meta_graph.create_meta_graph_def(graph=traced.graph)
+  fetches = graph_def.collection_def["train_op"].node_list.value
+  fetches.extend(output.op.name for output in traced.outputs)
+  optimized = tf_optimizer.OptimizeGraph(context.context().config, graph_def)
+  inputs = {node.name: [name.lstrip("^").split(":")[0] for name in node.input]
+            for node in optimized.node}
+
+  def ancestors(name):
+    seen, pending = set(), [name]
+    while pending:
+      for parent in inputs[pending.pop()]:
+        if parent not in seen:
+          seen.add(parent)
+          pending.append(parent)
+    return seen
+
+  writes = ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp")
+  return [(read.name, op.name) for op in traced.graph.get_operations()
+          if op.type in writes and op.name in inputs
+          for read in op.control_inputs
+          if read.type == "ReadVariableOp" and read.name in inputs
+          and read.name not in ancestors(op.name)]
 
 
 def event_tags(model_dir):

@@ -16,6 +16,7 @@ from conftest import assert_same_weights
 from conftest import checkpoint_values
 from conftest import event_tags
 from conftest import network_weights
+from conftest import reads_left_unordered
 from conftest import requires_debian_fashion_mnist
 from conftest import save_random_classifier
 from conftest import TINY_HPARAMS
@@ -83,6 +84,18 @@ def test_an_xla_progan_step_scores_the_reals_as_the_plain_step_and_runs_through_
   assert (result.step, *result.schedule.values()) == (
       6, 48, 3, 0.75)
   assert all(np.isfinite(value) for value in result.losses.values())
+
+
+@pytest.mark.parametrize("loss", ["wgan_gp", "ns_r1"])
+def test_every_read_of_d_in_the_step_precedes_ds_update_once_grappler_optimized_it(
+    tiny_progan_dataset, tmp_path, loss):
+  # With Grappler's dependency optimizer on, three of WGAN-GP's reads were free to run
+  # after D's update, among them the gradient penalty's read of b4_conv's bias, which no
+  # gradient needs. About once in a hundred fresh runs the penalty then used the updated
+  # bias (docs/training.md, "Reads before writes").
+  config = _config(tiny_progan_dataset, tmp_path, hparams=dict(TINY_PROGAN, loss=loss))
+  unordered = reads_left_unordered(config)
+  assert unordered == [], unordered
 
 
 def test_resume_in_the_middle_of_a_transition_gives_the_alpha_and_weights_of_one_run(

@@ -127,6 +127,9 @@ def make_train_function(config, family, strategy, state, global_batch_size, *, b
   """Returns a tf.function that runs one distributed step as a `StepTransaction` and returns
   (summed losses, whether the step was finite and so applied); a segment's hooks run in it
   before strategy.run and after the step counter advances."""
+  # Grappler's dependency optimizer drops some of the step's read-before-write edges
+  # (docs/training.md, "Reads before writes").
+  tf.config.optimizer.set_experimental_options({"dependency_optimization": False})
 
   def replica_step(batch):
     context = step_context.StepContext(step=state.step.read_value(), seed=config.seed,
