@@ -147,9 +147,7 @@ class DCGANDiscriminator(keras.Model):
       x = convolution(x)
       if norm is not None:
         x = norm(x, training=training)
-      # max(x, 0.2x), not the LeakyRelu op: TensorFlow 2.21's remapper fails on the fused
-      # op's second derivative (WGAN-GP) and logs it.
-      x = keras.ops.maximum(x, 0.2 * x)
+      x = keras.ops.leaky_relu(x, negative_slope=0.2)
     return self.flatten(x)
 
   def call(self, images, training=False):
