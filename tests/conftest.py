@@ -100,13 +100,23 @@ def assert_same_weights(left, right, atol=0.0, rtol=0.0):
       np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=f"network {name}")
 
 
+def grappler_optimized(graph, config):
+  """The GraphDef Grappler makes of a traced function's `graph` under `config` (a
+  ConfigProto), as before running it, with the graph's outputs kept."""
+  from tensorflow.python.framework import meta_graph
+  from tensorflow.python.grappler import tf_optimizer
+
+  graph_def = meta_graph.create_meta_graph_def(graph=graph)
+  graph_def.collection_def["train_op"].node_list.value.extend(
+      tensor.op.name for tensor in graph.outputs)
+  return tf_optimizer.OptimizeGraph(config, graph_def)
+
+
 def reads_left_unordered(config):
   """[(read, write)] of one variable: a read that the traced train step orders before a
   write and that the step as Grappler optimizes it with the runtime's options no longer
   does (a read is ordered if the write depends on it through data or control edges)."""
   from tensorflow.python.eager import context
-  from tensorflow.python.framework import meta_graph
-  from tensorflow.python.grappler import tf_optimizer
 
   from keras_gen import registry
   from keras_gen.engine import loop, segments
@@ -125,10 +135,7 @@ def reads_left_unordered(config):
                                       after_step=segment.after_step)
   iterator = iter(strategy.distribute_datasets_from_function(segment.input_fn))
   traced = function.get_concrete_function(iterator)
-  graph_def = meta_graph.create_meta_graph_def(graph=traced.graph)
-  fetches = graph_def.collection_def["train_op"].node_list.value
-  fetches.extend(output.op.name for output in traced.outputs)
-  optimized = tf_optimizer.OptimizeGraph(context.context().config, graph_def)
+  optimized = grappler_optimized(traced.graph, context.context().config)
   inputs = {node.name: [name.lstrip("^").split(":")[0] for name in node.input]
             for node in optimized.node}
 

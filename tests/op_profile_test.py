@@ -2,9 +2,8 @@
 
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
-from tensorflow.python.grappler import tf_optimizer
-from tensorflow.python.training import saver
 
+from conftest import grappler_optimized
 from keras_gen import losses
 from keras_gen.bench import op_profile
 
@@ -86,11 +85,8 @@ def test_each_heavy_op_is_replayed_alone_with_its_shapes():
 
 def _optimized_op_types(function, *arguments):
   """The op types Grappler leaves in `function`'s graph, as it does before running it."""
-  graph = function.get_concrete_function(*arguments).graph
-  meta_graph = saver.export_meta_graph(graph_def=graph.as_graph_def(), graph=graph)
-  meta_graph.collection_def["train_op"].node_list.value.extend(
-      tensor.op.name for tensor in graph.outputs)
-  optimized = tf_optimizer.OptimizeGraph(config_pb2.ConfigProto(), meta_graph)
+  optimized = grappler_optimized(function.get_concrete_function(*arguments).graph,
+                                 config_pb2.ConfigProto())
   return [node.op for node in optimized.node] + [
       node.op for function_def in optimized.library.function for node in function_def.node_def]
 
